@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install whatever is missing first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.requirements.stamp
+
+.PHONY: setup system-packages run test test-unit test-integration test-e2e bench clean
+
+setup: system-packages $(STAMP)
+
+system-packages:
+	@bash scripts/install_system_packages.sh
+
+# Reinstalled only when a requirements file changes.
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: setup
+	$(PY) main.py up
+
+test: setup
+	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest tests/unit
+
+test-integration: setup
+	$(PY) -m pytest tests/integration
+
+test-e2e: setup
+	$(PY) -m pytest tests/e2e
+
+bench: setup
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,427 @@
+"""The shared vocabulary of the bot: every engine, executor, venue and view speaks in these types.
+
+Money (prices, quantities, balances, fees, P&L) is always `Decimal`. Times are UTC epoch milliseconds
+(`int`), produced by an injected clock, never by `time.time()` inside the ledger.
+
+Every record can be turned into a flat dict of strings (`to_record`) and back (`from_record`), which is
+how `state.py` stores them in Redis hashes and streams. This module imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+import enum
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping
+
+ZERO = Decimal("0")
+
+
+class Mode(str, enum.Enum):
+    GHOST = "ghost"
+    PAPER = "paper"
+    LIVE = "live"
+
+
+class TradingState(str, enum.Enum):
+    """nautilus_trader's RiskEngine states."""
+
+    ACTIVE = "ACTIVE"  # normal operation
+    REDUCING = "REDUCING"  # only orders that reduce exposure
+    HALTED = "HALTED"  # nothing but cancels and reduce-only closes
+
+
+class Side(str, enum.Enum):
+    """Direction of a position or signal."""
+
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+    @property
+    def entry_order_side(self) -> "OrderSide":
+        return OrderSide.BUY if self is Side.LONG else OrderSide.SELL
+
+    @property
+    def exit_order_side(self) -> "OrderSide":
+        return OrderSide.SELL if self is Side.LONG else OrderSide.BUY
+
+
+class OrderSide(str, enum.Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is OrderSide.BUY else -1
+
+
+class OrderType(str, enum.Enum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    TAKE_PROFIT_MARKET = "take_profit_market"
+
+
+class TimeInForce(str, enum.Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    GTX = "GTX"  # post-only: rejected if it would take liquidity (Binance's name)
+
+
+class OrderStatus(str, enum.Enum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+class Liquidity(str, enum.Enum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class MarginMode(str, enum.Enum):
+    ISOLATED = "isolated"
+    CROSS = "cross"
+
+
+class ExitReason(str, enum.Enum):
+    TAKE_PROFIT = "take_profit"
+    STOP_LOSS = "stop_loss"
+    TRAILING_STOP = "trailing_stop"
+    BREAKEVEN_STOP = "breakeven_stop"
+    EMERGENCY = "emergency"
+    VOLUME_EXHAUSTION = "volume_exhaustion"
+    TIME_LIMIT = "time_limit"
+    REVERSE_SIGNAL = "reverse_signal"
+    MANUAL = "manual"
+    KILL_SWITCH = "kill_switch"
+    LIQUIDATION = "liquidation"
+    RECONCILED = "reconciled"  # the venue closed it while we were not looking
+
+
+class CommandType(str, enum.Enum):
+    START = "start"
+    STOP = "stop"
+    HALT = "halt"
+    RESUME = "resume"
+    CLOSE_ALL = "close-all"
+    CLOSE = "close"
+    OPEN = "open"
+
+
+class CommandStatus(str, enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    DONE = "done"
+    FAILED = "failed"
+
+
+# --------------------------------------------------------------------------------------------------
+# Market data
+
+
+@dataclass(frozen=True, slots=True)
+class Candle:
+    symbol: str
+    timeframe: str
+    open_time_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Ticker:
+    symbol: str
+    price: Decimal
+    ts_ms: int
+
+
+# --------------------------------------------------------------------------------------------------
+# Decisions
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A strategy's opinion. `strength` is in [0, 1]; stop and take-profit are suggestions."""
+
+    symbol: str
+    side: Side
+    strength: float
+    price: Decimal
+    ts_ms: int
+    strategy: str
+    reason: str
+    stop: Decimal | None = None
+    take_profit: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """Why something was not done: recorded and shown, never raised (nautilus style)."""
+
+    reason_code: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """An order we mean to send. Persisted under its client order id *before* it is sent."""
+
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    qty: Decimal
+    order_type: OrderType = OrderType.MARKET
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    reduce_only: bool = False
+    time_in_force: TimeInForce = TimeInForce.GTC
+    reason: str = ""
+    created_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    order_type: OrderType
+    qty: Decimal
+    status: OrderStatus
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    filled_qty: Decimal = ZERO
+    avg_fill_price: Decimal | None = None
+    fee_paid: Decimal = ZERO
+    reduce_only: bool = False
+    time_in_force: TimeInForce = TimeInForce.GTC
+    exchange_order_id: str = ""
+    created_ms: int = 0
+    updated_ms: int = 0
+    reject_reason: str = ""
+
+    @property
+    def remaining_qty(self) -> Decimal:
+        return self.qty - self.filled_qty
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    client_order_id: str
+    symbol: str
+    side: OrderSide
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    liquidity: Liquidity
+    ts_ms: int
+    realized_pnl: Decimal = ZERO  # gross of fees, on the part of the fill that reduced a position
+    slippage_cost: Decimal = ZERO  # |fill price - reference price| * qty, already inside `price`
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A net (one-way mode) position. `qty` is always positive; `side` gives the direction."""
+
+    symbol: str
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    leverage: int = 1
+    margin_mode: MarginMode = MarginMode.ISOLATED
+    mark_price: Decimal = ZERO
+    unrealized_pnl: Decimal = ZERO
+    isolated_margin: Decimal = ZERO
+    liquidation_price: Decimal | None = None
+    opened_ms: int = 0
+
+    @property
+    def notional(self) -> Decimal:
+        return self.qty * (self.mark_price or self.entry_price)
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A closed round trip. `pnl` is net: after fees, slippage and funding."""
+
+    trade_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    exit_price: Decimal
+    entry_ms: int
+    exit_ms: int
+    gross_pnl: Decimal
+    fees: Decimal
+    pnl: Decimal
+    exit_reason: ExitReason
+    mode: Mode
+    strategy: str = ""
+    slippage: Decimal = ZERO
+    funding: Decimal = ZERO
+
+    @property
+    def hold_ms(self) -> int:
+        return self.exit_ms - self.entry_ms
+
+    @property
+    def return_pct(self) -> Decimal:
+        cost = self.qty * self.entry_price
+        return self.pnl / cost * 100 if cost else ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    wallet_balance: Decimal
+    unrealized_pnl: Decimal
+    margin_used: Decimal
+    available: Decimal
+    ts_ms: int = 0
+
+    @property
+    def equity(self) -> Decimal:
+        return self.wallet_balance + self.unrealized_pnl
+
+
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    """What an executor reports: the account and its open positions and orders."""
+
+    account: Account
+    positions: tuple[Position, ...] = ()
+    open_orders: tuple[Order, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------------
+# Control
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    command_id: str
+    type: CommandType
+    issued_at_ms: int
+    issued_by: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    command_id: str
+    status: CommandStatus
+    handled_by: str
+    detail: str = ""
+    elapsed_ms: float = 0.0
+    ts_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    kind: str  # "signal", "sizing", "skip", "order", "fill", "exit", "command", "state", "reconcile", "error"
+    ts_ms: int
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------------
+# Flat records for Redis: {field: str}. None is stored as "" and restored as None.
+
+
+def _encode(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, Mapping) or isinstance(value, (list, tuple)):
+        return json.dumps(value, default=str, separators=(",", ":"), sort_keys=True)
+    return str(value)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _decode(raw: str, hint: Any) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if raw == "":
+            return None
+        return _decode(raw, args[0])
+    if hint is Decimal:
+        return Decimal(raw)
+    if hint is bool:
+        return raw in ("1", "true", "True")
+    if hint is int:
+        return int(raw)
+    if hint is float:
+        return float(raw)
+    if hint is str:
+        return raw
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(raw)
+    if origin in (collections.abc.Mapping, dict) or hint is dict:
+        return json.loads(raw) if raw else {}
+    if origin in (tuple, list) or hint is list:
+        return json.loads(raw) if raw else []
+    return raw
+
+
+def to_record(obj: Any) -> dict[str, str]:
+    """A dataclass as a flat {name: str} dict, the form stored in Redis."""
+    return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+
+
+def from_record(cls: type, record: Mapping[str | bytes, str | bytes]) -> Any:
+    """The inverse of `to_record`. Missing optional fields take their defaults."""
+    data = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in record.items()
+    }
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in data:
+            kwargs[f.name] = _decode(data[f.name], hints[f.name])
+    return cls(**kwargs)
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(to_record(obj), separators=(",", ":"))
+
+
+def from_json(cls: type, text: str | bytes) -> Any:
+    return from_record(cls, json.loads(text))

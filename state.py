@@ -1,0 +1,537 @@
+"""The bot's state in Redis: the only module that knows key names.
+
+Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots can share one Redis:
+
+    state              hash    mode, venue, trading_state, pid, started_at_ms, heartbeat_ms, version, data_source…
+    halt               string  durable halt flag (JSON: reason, by, ts_ms); checked before every order
+    commands           stream  commands in; one consumer group per handler ("bot", "supervisor")
+    command_results    stream  every result of every command, in order
+    command_status     hash    command id -> latest result (JSON), for callers waiting on one command
+    command_claims     hash    command id -> handler: at-most-once execution (HSETNX)
+    account            hash    balance, unrealised P&L, margin used, available
+    positions, orders  hash    symbol / client order id -> JSON record
+    intents            hash    client order id -> JSON intent, written *before* the order is sent
+    trades, signals, equity, audit   streams, capped with MAXLEN ~
+    risk, metrics      hash    the live risk report / the latest metrics (JSON values)
+    candles:{symbol}   list    the most recent candles (JSON), for charts
+    buys:{symbol}      zset    entry times (ms) in the last days, for tiered sizing
+    ghost              hash    ghost trades in flight, by id
+    exits              hash    exit-rule memory per symbol (peak price, breakeven moved…)
+    venue:{name}       hash    a simulated venue's snapshot: {version, data}
+
+Redis failures come out as `StateStoreError`, never as a raw redis-py exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+import redis
+
+from errors import StateStoreError
+from models import (
+    Account,
+    AuditEvent,
+    Candle,
+    Command,
+    CommandResult,
+    CommandStatus,
+    Order,
+    OrderIntent,
+    Position,
+    Trade,
+    TradingState,
+    from_json,
+    from_record,
+    to_json,
+    to_record,
+)
+
+T = TypeVar("T")
+
+CANDLES_KEPT = 500
+BUY_HISTORY_MS = 7 * 24 * 3600 * 1000
+
+
+def _wrap_errors(fn: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except redis.exceptions.ConnectionError as exc:
+            raise StateStoreError(f"cannot reach Redis: {exc}") from None
+        except redis.exceptions.TimeoutError as exc:
+            raise StateStoreError(f"Redis timed out: {exc}") from None
+        except redis.exceptions.RedisError as exc:
+            raise StateStoreError(f"Redis error: {exc}") from None
+
+    return wrapper
+
+
+def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
+    """A client with decoded strings; raises StateStoreError when Redis does not answer PING."""
+    client = redis.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        health_check_interval=30,
+    )
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        raise StateStoreError(f"cannot reach Redis at {_redact(url)}: {exc}") from None
+    return client
+
+
+def _redact(url: str) -> str:
+    """Never print a password that may sit in REDIS_URL."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class HaltFlag:
+    reason: str
+    by: str
+    ts_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    entry_id: str
+    fields: dict[str, str]
+
+    @property
+    def ts_ms(self) -> int:
+        return int(self.entry_id.split("-", 1)[0])
+
+
+class StateStore:
+    """Typed reads and writes of one bot's state."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        bot_id: str,
+        *,
+        stream_maxlen: int = 10_000,
+        audit_maxlen: int = 20_000,
+    ):
+        self.client = client
+        self.bot_id = bot_id
+        self.stream_maxlen = stream_maxlen
+        self.audit_maxlen = audit_maxlen
+
+    @classmethod
+    def open(cls, url: str, bot_id: str, **kwargs: Any) -> "StateStore":
+        return cls(connect(url), bot_id, **kwargs)
+
+    def key(self, name: str) -> str:
+        return f"tb:{self.bot_id}:{name}"
+
+    # ------------------------------------------------------------------------------ bot state
+
+    @_wrap_errors
+    def write_state(self, **fields: Any) -> None:
+        if fields:
+            self.client.hset(self.key("state"), mapping={k: _str(v) for k, v in fields.items()})
+
+    @_wrap_errors
+    def read_state(self) -> dict[str, str]:
+        return self.client.hgetall(self.key("state"))
+
+    @_wrap_errors
+    def heartbeat(self, ts_ms: int, **extra: Any) -> None:
+        self.client.hset(self.key("state"), mapping={"heartbeat_ms": ts_ms, **{k: _str(v) for k, v in extra.items()}})
+
+    @_wrap_errors
+    def trading_state(self) -> TradingState:
+        """HALTED whenever the durable halt flag is set, whatever the state hash says."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.exists(self.key("halt"))
+        pipe.hget(self.key("state"), "trading_state")
+        halted, stored = pipe.execute()
+        if halted:
+            return TradingState.HALTED
+        try:
+            return TradingState(stored) if stored else TradingState.ACTIVE
+        except ValueError:
+            return TradingState.ACTIVE
+
+    # ------------------------------------------------------------------------------- halt flag
+
+    @_wrap_errors
+    def set_halt(self, reason: str, by: str, ts_ms: int) -> None:
+        """Durable: written before anything else is done about a halt; survives restarts."""
+        flag = json.dumps({"reason": reason, "by": by, "ts_ms": ts_ms})
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(self.key("halt"), flag)
+        pipe.hset(self.key("state"), "trading_state", TradingState.HALTED.value)
+        pipe.execute()
+
+    @_wrap_errors
+    def clear_halt(self, state: TradingState = TradingState.ACTIVE) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.key("halt"))
+        pipe.hset(self.key("state"), "trading_state", state.value)
+        pipe.execute()
+
+    @_wrap_errors
+    def read_halt(self) -> HaltFlag | None:
+        raw = self.client.get(self.key("halt"))
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            return HaltFlag(str(data.get("reason", "")), str(data.get("by", "")), int(data.get("ts_ms", 0)))
+        except (ValueError, TypeError, AttributeError):
+            return HaltFlag(reason=str(raw), by="unknown", ts_ms=0)
+
+    # ---------------------------------------------------------------------- account & portfolio
+
+    @_wrap_errors
+    def write_account(self, account: Account) -> None:
+        record = to_record(account)
+        record["equity"] = format(account.equity, "f")
+        self.client.hset(self.key("account"), mapping=record)
+
+    @_wrap_errors
+    def read_account(self) -> Account | None:
+        raw = self.client.hgetall(self.key("account"))
+        return from_record(Account, raw) if raw else None
+
+    @_wrap_errors
+    def write_positions(self, positions: Iterable[Position]) -> None:
+        """Replace the position set atomically: what is not in `positions` is closed."""
+        mapping = {p.symbol: to_json(p) for p in positions}
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.key("positions"))
+        if mapping:
+            pipe.hset(self.key("positions"), mapping=mapping)
+        pipe.execute()
+
+    @_wrap_errors
+    def read_positions(self) -> list[Position]:
+        raw = self.client.hgetall(self.key("positions"))
+        return [from_json(Position, v) for _, v in sorted(raw.items())]
+
+    @_wrap_errors
+    def write_orders(self, orders: Iterable[Order]) -> None:
+        mapping = {o.client_order_id: to_json(o) for o in orders}
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(self.key("orders"))
+        if mapping:
+            pipe.hset(self.key("orders"), mapping=mapping)
+        pipe.execute()
+
+    @_wrap_errors
+    def read_orders(self) -> list[Order]:
+        raw = self.client.hgetall(self.key("orders"))
+        return sorted((from_json(Order, v) for v in raw.values()), key=lambda o: o.created_ms)
+
+    # ---------------------------------------------------------------------------------- intents
+
+    @_wrap_errors
+    def save_intent(self, intent: OrderIntent, status: str = "pending") -> None:
+        """Written before the order is sent, so a retry after a crash finds it and never re-sends."""
+        record = to_record(intent)
+        record["status"] = status
+        self.client.hset(self.key("intents"), intent.client_order_id, json.dumps(record))
+
+    @_wrap_errors
+    def mark_intent(self, client_order_id: str, status: str) -> None:
+        raw = self.client.hget(self.key("intents"), client_order_id)
+        if raw:
+            record = json.loads(raw)
+            record["status"] = status
+            self.client.hset(self.key("intents"), client_order_id, json.dumps(record))
+
+    @_wrap_errors
+    def read_intents(self, status: str | None = None) -> list[tuple[OrderIntent, str]]:
+        out = []
+        for raw in self.client.hvals(self.key("intents")):
+            record = json.loads(raw)
+            st = record.pop("status", "pending")
+            if status is None or st == status:
+                out.append((from_record(OrderIntent, record), st))
+        return sorted(out, key=lambda pair: pair[0].created_ms)
+
+    @_wrap_errors
+    def delete_intent(self, client_order_id: str) -> None:
+        self.client.hdel(self.key("intents"), client_order_id)
+
+    # ---------------------------------------------------------------------------------- streams
+
+    def _xadd(self, name: str, fields: Mapping[str, str], maxlen: int | None = None) -> str:
+        return self.client.xadd(self.key(name), dict(fields), maxlen=maxlen or self.stream_maxlen, approximate=True)
+
+    def _xrevrange(self, name: str, count: int) -> list[StreamEntry]:
+        return [StreamEntry(i, f) for i, f in self.client.xrevrange(self.key(name), count=count)]
+
+    @_wrap_errors
+    def append_trade(self, trade: Trade) -> str:
+        return self._xadd("trades", to_record(trade))
+
+    @_wrap_errors
+    def read_trades(self, count: int = 1000) -> list[Trade]:
+        """Most recent `count` trades, oldest first."""
+        entries = self._xrevrange("trades", count)
+        return [from_record(Trade, e.fields) for e in reversed(entries)]
+
+    @_wrap_errors
+    def append_signal(self, record: Mapping[str, Any]) -> str:
+        return self._xadd("signals", {k: _str(v) for k, v in record.items()})
+
+    @_wrap_errors
+    def read_signals(self, count: int = 1000) -> list[dict[str, str]]:
+        return [e.fields | {"id": e.entry_id} for e in reversed(self._xrevrange("signals", count))]
+
+    @_wrap_errors
+    def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal) -> str:
+        return self._xadd(
+            "equity",
+            {"ts_ms": str(ts_ms), "equity": _str(equity), "wallet": _str(wallet), "unrealized": _str(unrealized)},
+        )
+
+    @_wrap_errors
+    def read_equity(self, count: int = 5000) -> list[dict[str, str]]:
+        return [e.fields for e in reversed(self._xrevrange("equity", count))]
+
+    @_wrap_errors
+    def audit(self, event: AuditEvent) -> str:
+        return self._xadd(
+            "audit",
+            {
+                "kind": event.kind,
+                "ts_ms": str(event.ts_ms),
+                "message": event.message,
+                "data": json.dumps(event.data, default=str, separators=(",", ":")),
+            },
+            maxlen=self.audit_maxlen,
+        )
+
+    @_wrap_errors
+    def read_audit(self, count: int = 200, kinds: Iterable[str] | None = None) -> list[AuditEvent]:
+        wanted = set(kinds) if kinds else None
+        out = []
+        for e in self._xrevrange("audit", count):
+            if wanted and e.fields.get("kind") not in wanted:
+                continue
+            try:
+                data = json.loads(e.fields.get("data") or "{}")
+            except ValueError:
+                data = {}
+            out.append(AuditEvent(e.fields.get("kind", ""), int(e.fields.get("ts_ms", 0)), e.fields.get("message", ""), data))
+        return list(reversed(out))
+
+    # ------------------------------------------------------------------------------ risk, metrics
+
+    @_wrap_errors
+    def write_risk(self, report: Mapping[str, Any]) -> None:
+        self.client.hset(self.key("risk"), mapping={k: _str(v) for k, v in report.items()})
+
+    @_wrap_errors
+    def read_risk(self) -> dict[str, str]:
+        return self.client.hgetall(self.key("risk"))
+
+    @_wrap_errors
+    def write_metrics(self, name: str, metrics: Mapping[str, Any]) -> None:
+        self.client.hset(self.key("metrics"), name, json.dumps(metrics, default=str))
+
+    @_wrap_errors
+    def read_metrics(self, name: str) -> dict[str, Any] | None:
+        raw = self.client.hget(self.key("metrics"), name)
+        return json.loads(raw) if raw else None
+
+    # ---------------------------------------------------------------------------------- candles
+
+    @_wrap_errors
+    def push_candles(self, candles: Iterable[Candle]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        symbols = set()
+        for c in candles:
+            key = self.key(f"candles:{c.symbol}")
+            pipe.rpush(key, to_json(c))
+            symbols.add(key)
+        for key in symbols:
+            pipe.ltrim(key, -CANDLES_KEPT, -1)
+        pipe.execute()
+
+    @_wrap_errors
+    def read_candles(self, symbol: str, count: int = CANDLES_KEPT) -> list[Candle]:
+        return [from_json(Candle, raw) for raw in self.client.lrange(self.key(f"candles:{symbol}"), -count, -1)]
+
+    # ------------------------------------------------------------------------------ buy history
+
+    @_wrap_errors
+    def record_buy(self, symbol: str, ts_ms: int, entry_id: str) -> None:
+        key = self.key(f"buys:{symbol}")
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zadd(key, {entry_id: ts_ms})
+        pipe.zremrangebyscore(key, "-inf", ts_ms - BUY_HISTORY_MS)
+        pipe.execute()
+
+    @_wrap_errors
+    def buys_since(self, symbol: str, since_ms: int) -> list[int]:
+        return [int(score) for _, score in self.client.zrangebyscore(self.key(f"buys:{symbol}"), since_ms, "+inf", withscores=True)]
+
+    # ------------------------------------------------------------------- small JSON hashes by id
+
+    @_wrap_errors
+    def put_json(self, hash_name: str, item_id: str, value: Mapping[str, Any]) -> None:
+        self.client.hset(self.key(hash_name), item_id, json.dumps(value, default=str))
+
+    @_wrap_errors
+    def delete_json(self, hash_name: str, item_id: str) -> None:
+        self.client.hdel(self.key(hash_name), item_id)
+
+    @_wrap_errors
+    def all_json(self, hash_name: str) -> dict[str, dict[str, Any]]:
+        return {k: json.loads(v) for k, v in self.client.hgetall(self.key(hash_name)).items()}
+
+    # --------------------------------------------------------------------------------- commands
+
+    @_wrap_errors
+    def send_command(self, command: Command) -> str:
+        fields = to_record(command)
+        return self.client.xadd(self.key("commands"), fields, maxlen=self.stream_maxlen, approximate=True)
+
+    @_wrap_errors
+    def send_raw_command(self, fields: Mapping[str, str]) -> str:
+        """For tests of the reader's robustness: put anything on the stream."""
+        return self.client.xadd(self.key("commands"), dict(fields))
+
+    @_wrap_errors
+    def ensure_group(self, group: str, start_id: str = "$") -> None:
+        try:
+            self.client.xgroup_create(self.key("commands"), group, id=start_id, mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    @_wrap_errors
+    def read_commands(self, group: str, consumer: str, block_ms: int = 1000, count: int = 10) -> list[StreamEntry]:
+        """New commands for this group; pending ones (delivered, never acked) first, after a restart."""
+        pending = self.client.xreadgroup(group, consumer, {self.key("commands"): "0"}, count=count)
+        entries = pending[0][1] if pending else []
+        if not entries:
+            fresh = self.client.xreadgroup(group, consumer, {self.key("commands"): ">"}, count=count, block=block_ms)
+            entries = fresh[0][1] if fresh else []
+        return [StreamEntry(i, f or {}) for i, f in entries]
+
+    @_wrap_errors
+    def ack_command(self, group: str, entry_id: str) -> None:
+        self.client.xack(self.key("commands"), group, entry_id)
+
+    @_wrap_errors
+    def claim_command(self, command_id: str, handler: str) -> bool:
+        """True for exactly one caller per command id, ever: the at-most-once guarantee."""
+        return bool(self.client.hsetnx(self.key("command_claims"), command_id, handler))
+
+    @_wrap_errors
+    def command_claimed_by(self, command_id: str) -> str | None:
+        return self.client.hget(self.key("command_claims"), command_id)
+
+    @_wrap_errors
+    def write_command_result(self, result: CommandResult) -> None:
+        record = to_record(result)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(self.key("command_status"), result.command_id, json.dumps(record))
+        pipe.xadd(self.key("command_results"), record, maxlen=self.stream_maxlen, approximate=True)
+        pipe.execute()
+
+    @_wrap_errors
+    def read_command_result(self, command_id: str) -> CommandResult | None:
+        raw = self.client.hget(self.key("command_status"), command_id)
+        return from_record(CommandResult, json.loads(raw)) if raw else None
+
+    @_wrap_errors
+    def read_command_results(self, count: int = 50) -> list[CommandResult]:
+        return [from_record(CommandResult, e.fields) for e in reversed(self._xrevrange("command_results", count))]
+
+    def wait_command_result(self, command_id: str, timeout_s: float, *, final_only: bool = True) -> CommandResult | None:
+        """Poll until the command has a final result (done / rejected / failed), or time runs out."""
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while True:
+            last = self.read_command_result(command_id)
+            if last and (not final_only or last.status is not CommandStatus.ACCEPTED):
+                return last
+            if time.monotonic() >= deadline:
+                return last
+            time.sleep(0.01)
+
+    # ---------------------------------------------------------------------- simulated venue store
+
+    def venue_store(self, venue_name: str) -> "VenueSnapshotStore":
+        return VenueSnapshotStore(self, venue_name)
+
+    # ----------------------------------------------------------------------------------- wiping
+
+    @_wrap_errors
+    def wipe(self) -> int:
+        """Delete every key of this bot (tests, `main.py reset`)."""
+        keys = list(self.client.scan_iter(match=self.key("*"), count=500))
+        return self.client.delete(*keys) if keys else 0
+
+
+_CAS_SCRIPT = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if (current or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
+return 1
+"""
+
+
+class VenueSnapshotStore:
+    """Optimistic-concurrency persistence for the simulated venue.
+
+    The bot and the supervisor may both act on the same simulated account (the supervisor flattens it
+    when the bot is frozen or dead). Each save names the version it started from; a save from a
+    stale copy is refused, and the caller reloads instead of overwriting newer state.
+    """
+
+    def __init__(self, store: StateStore, venue_name: str):
+        self.store = store
+        self.key = store.key(f"venue:{venue_name}")
+        self._cas = store.client.register_script(_CAS_SCRIPT)
+
+    @_wrap_errors
+    def load(self) -> tuple[int, str | None]:
+        version, data = self.store.client.hmget(self.key, "version", "data")
+        return int(version or 0), data
+
+    @_wrap_errors
+    def version(self) -> int:
+        return int(self.store.client.hget(self.key, "version") or 0)
+
+    @_wrap_errors
+    def compare_and_save(self, expected_version: int, data: str) -> bool:
+        return bool(self._cas(keys=[self.key], args=[str(expected_version), str(expected_version + 1), data]))
+
+    @_wrap_errors
+    def lock(self, timeout_s: float = 2.0, blocking_timeout_s: float = 3.0) -> Any:
+        """A Redis lock that expires, so a frozen holder cannot block a flatten forever."""
+        return self.store.client.lock(self.key + ":lock", timeout=timeout_s, blocking_timeout=blocking_timeout_s)
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if hasattr(value, "value") and not isinstance(value, (int, float, str)):
+        return str(value.value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    return str(value)

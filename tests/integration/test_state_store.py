@@ -1,0 +1,44 @@
+from decimal import Decimal
+
+import pytest
+
+from errors import StateStoreError
+from models import Account, Position, Side, TradingState
+from state import StateStore, connect
+
+
+def test_halt_when_set_then_trading_state_is_halted_and_survives_a_new_client(store, redis_url):
+    store.set_halt("manual", "cli", 123)
+    again = StateStore(connect(redis_url), store.bot_id)
+    assert again.trading_state() is TradingState.HALTED
+    assert again.read_halt().reason == "manual"
+
+
+def test_positions_when_rewritten_then_closed_ones_disappear(store):
+    p1 = Position("BTC/USDT:USDT", Side.LONG, Decimal("0.01"), Decimal("95000"))
+    p2 = Position("ETH/USDT:USDT", Side.SHORT, Decimal("1"), Decimal("1800"))
+    store.write_positions([p1, p2])
+    store.write_positions([p2])
+    assert store.read_positions() == [p2]
+
+
+def test_account_when_written_then_equity_included(store):
+    store.write_account(Account(Decimal("100"), Decimal("-5"), Decimal("10"), Decimal("85")))
+    assert store.read_account().equity == Decimal("95")
+
+
+def test_claim_when_claimed_twice_then_only_first_wins(store):
+    assert store.claim_command("abc", "bot") is True
+    assert store.claim_command("abc", "supervisor") is False
+
+
+def test_venue_snapshot_when_saved_from_stale_version_then_refused(store):
+    venue = store.venue_store("sim")
+    assert venue.compare_and_save(0, "{}") is True
+    assert venue.compare_and_save(0, '{"stale": true}') is False
+    assert venue.load() == (1, "{}")
+
+
+def test_connect_when_redis_is_not_there_then_state_store_error():
+    with pytest.raises(StateStoreError, match="cannot reach Redis"):
+        connect("redis://127.0.0.1:1/0", timeout_s=0.2)

@@ -1,0 +1,30 @@
+from decimal import Decimal
+
+import pytest
+
+from models import (
+    Account, Command, CommandType, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side,
+    Trade, from_json, from_record, to_json, to_record,
+)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        Position("BTC/USDT:USDT", Side.SHORT, Decimal("0.012"), Decimal("95000.1"), leverage=5, liquidation_price=None),
+        Order("c1", "ETH/USDT:USDT", OrderSide.BUY, OrderType.LIMIT, Decimal("1.5"), OrderStatus.NEW, price=Decimal("1800.00")),
+        Trade("t1", "SOL/USDT:USDT", Side.LONG, Decimal("3"), Decimal("140"), Decimal("141.5"), 1, 2,
+              Decimal("4.5"), Decimal("0.2115"), Decimal("4.2885"), ExitReason.TAKE_PROFIT, Mode.PAPER),
+        Command("id1", CommandType.OPEN, 5, "cli", {"symbol": "BTC/USDT:USDT", "notional": "100"}),
+    ],
+)
+def test_record_round_trip_when_stored_then_restored_exactly(obj):
+    assert from_record(type(obj), to_record(obj)) == obj
+    assert from_json(type(obj), to_json(obj)) == obj
+
+
+def test_decimal_when_stored_then_no_float_rounding():
+    account = Account(Decimal("10000.123456789012345"), Decimal("-0.000000001"), Decimal("0"), Decimal("1"))
+    restored = from_record(Account, to_record(account))
+    assert restored.wallet_balance == Decimal("10000.123456789012345")
+    assert restored.equity == Decimal("10000.123456788012345")
