@@ -1,0 +1,1 @@
+"""The control plane: commands through Redis, their validation, execution and results."""
