@@ -1,0 +1,1 @@
+"""The trading engine: the loop, strategies, exit rules and ghost scoring."""
