@@ -1,0 +1,125 @@
+"""The controls: KILL SWITCH, HALT, RESUME, START (with a mode), STOP, and the answer to the last press.
+
+Runs in the main script, never inside an auto-refreshing fragment: a press waits for the command's
+result (up to COMMAND_WAIT_S) and the live-mode kill-switch confirmation is an `st.dialog`, which
+must be opened from the main script. The button labels are exact and stable: people and Playwright
+look for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import streamlit as st
+
+from control.client import send_command, wait_result
+from errors import StateStoreError
+from models import CommandResult, CommandType, Mode
+from state import StateStore
+from ui.connection import now_ms
+from ui.status import describe_result, escape_markdown, format_ts, result_colour
+
+COMMAND_WAIT_S = 10.0
+START_MODES = (Mode.GHOST.value, Mode.PAPER.value)
+LAST_COMMAND = "last_command"
+
+_CSS = """
+<style>
+.st-key-kill_switch button {
+    min-height: 3.5rem;
+    font-size: 1.25rem;
+    font-weight: 800;
+    letter-spacing: 0.08em;
+    background-color: #c62828;
+    border-color: #c62828;
+    color: white;
+}
+.st-key-kill_switch button:hover { background-color: #b71c1c; border-color: #ffffff; color: white; }
+</style>
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class LastCommand:
+    label: str
+    command_id: str
+    sent_ms: int
+    text: str  # "Result: …"
+    colour: str  # green / orange / red
+    detail: str = ""
+
+
+def run_command(store: StateStore, command_type: CommandType, args: Mapping[str, Any], label: str) -> LastCommand:
+    """Send, wait for the final answer, remember it for the sidebar."""
+    sent = now_ms()
+    command_id = ""
+    try:
+        with st.spinner(f"{label}: waiting for the answer…"):
+            command = send_command(store, command_type, args, issued_by="dashboard")
+            command_id = command.command_id
+            result: CommandResult | None = wait_result(store, command_id, timeout_s=COMMAND_WAIT_S)
+        last = LastCommand(label, command_id, sent, describe_result(result), result_colour(result),
+                           result.detail if result else "")
+    except StateStoreError as exc:
+        last = LastCommand(label, command_id, sent, f"Result: failed: {exc}", "red")
+    st.session_state[LAST_COMMAND] = last
+    return last
+
+
+@st.dialog("KILL SWITCH: close everything?")
+def confirm_kill_switch(store: StateStore) -> None:
+    st.error("The bot is trading **live**. This halts trading, cancels every open order and closes every "
+             "position at market.")
+    confirm, cancel = st.columns(2)
+    if confirm.button("Close everything", type="primary", key="kill_confirm", width="stretch"):
+        run_command(store, CommandType.CLOSE_ALL, {}, "KILL SWITCH")
+        st.rerun()
+    if cancel.button("Cancel", key="kill_cancel", width="stretch"):
+        st.rerun()
+
+
+def render_controls(store: StateStore, bot_mode: str) -> None:
+    """The buttons; `bot_mode` is the running bot's mode (the kill switch asks first in live)."""
+    st.markdown(_CSS, unsafe_allow_html=True)
+    kill = st.button("KILL SWITCH", key="kill_switch", type="primary", width="stretch",
+                     help="Halt, cancel every open order and close every position (close-all).")
+    left, right = st.columns(2)
+    halt = left.button("HALT", key="halt", width="stretch", help="No new risk; exits still run.")
+    resume = right.button("RESUME", key="resume", width="stretch", help="Back to ACTIVE.")
+    st.divider()
+    mode = st.selectbox("Mode", START_MODES, key="start_mode", help="The mode START runs the bot in.")
+    left, right = st.columns(2)
+    start = left.button("START", key="start", width="stretch", help="Start the bot (handled by the supervisor).")
+    stop = right.button("STOP", key="stop", width="stretch",
+                        help="Graceful stop: open entry orders cancelled, positions stay.")
+
+    if kill:
+        if bot_mode == Mode.LIVE.value:
+            confirm_kill_switch(store)
+        else:
+            run_command(store, CommandType.CLOSE_ALL, {}, "KILL SWITCH")
+    elif halt:
+        run_command(store, CommandType.HALT, {}, "HALT")
+    elif resume:
+        run_command(store, CommandType.RESUME, {}, "RESUME")
+    elif start:
+        run_command(store, CommandType.START, {"mode": mode}, f"START {mode}")
+    elif stop:
+        run_command(store, CommandType.STOP, {}, "STOP")
+    render_last_result()
+
+
+def render_last_result() -> None:
+    last: LastCommand | None = st.session_state.get(LAST_COMMAND)
+    if last is None:
+        st.caption("No command sent from this page yet.")
+        return
+    body = escape_markdown(last.text)
+    {"green": st.success, "orange": st.warning}.get(last.colour, st.error)(body)
+    where = f"{last.label} · sent {format_ts(last.sent_ms)}"
+    if last.command_id:
+        where += f" · id {last.command_id[:8]}"
+    st.caption(escape_markdown(where))
+    if last.detail and not last.text.endswith(last.detail):
+        st.caption(escape_markdown(last.detail))

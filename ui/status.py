@@ -1,0 +1,251 @@
+"""What the dashboard says about the bot, as pure functions of the state hash and the time.
+
+No Streamlit here: everything takes plain values (the state hash as strings, `now_ms`) and returns
+plain values, so the boundaries (when does "running" become "unresponsive"?) are unit-tested.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, Mapping
+
+from models import CommandResult, CommandStatus, TradingState
+
+AUTO_FALLBACK_MARKER = "synthetic (auto"
+NO_VALUE = "—"
+
+
+class BotStatus(str, enum.Enum):
+    RUNNING = "running"
+    UNRESPONSIVE = "unresponsive"  # alive as far as the state hash says, but the heartbeat is old
+    STOPPED = "stopped"  # said so itself (running = "0"), or never beat
+
+
+def parse_int(raw: Any) -> int | None:
+    try:
+        return int(str(raw))
+    except (TypeError, ValueError):
+        return None
+
+
+def heartbeat_age_s(state: Mapping[str, str], now_ms: int) -> float | None:
+    """Seconds since the last heartbeat; None when there never was one. A clock skew gives 0, not < 0."""
+    beat = parse_int(state.get("heartbeat_ms"))
+    if beat is None or beat <= 0:
+        return None
+    return max(0.0, (now_ms - beat) / 1000)
+
+
+def bot_status(state: Mapping[str, str], now_ms: int, timeout_s: float) -> BotStatus:
+    """`running` until the heartbeat is *older* than `timeout_s`; then `unresponsive`."""
+    if state.get("running") == "0":
+        return BotStatus.STOPPED
+    age = heartbeat_age_s(state, now_ms)
+    if age is None:
+        return BotStatus.STOPPED
+    if age > timeout_s:
+        return BotStatus.UNRESPONSIVE
+    return BotStatus.RUNNING
+
+
+def format_age(seconds: float | None) -> str:
+    """'0.4 s', '12 s', '3 min 5 s', '2 h 5 min', '3 d 4 h'; '—' when unknown."""
+    if seconds is None:
+        return NO_VALUE
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def parse_trading_state(raw: str | TradingState | None) -> TradingState | None:
+    if isinstance(raw, TradingState):
+        return raw
+    try:
+        return TradingState(str(raw).upper()) if raw else None
+    except ValueError:
+        return None
+
+
+# Streamlit colour names (`:green[…]`, st.badge(color=…)).
+_TRADING_STATE_COLOURS = {
+    TradingState.ACTIVE: "green",
+    TradingState.REDUCING: "orange",
+    TradingState.HALTED: "red",
+}
+_BOT_STATUS_COLOURS = {
+    BotStatus.RUNNING: "green",
+    BotStatus.UNRESPONSIVE: "red",
+    BotStatus.STOPPED: "gray",
+}
+
+
+def trading_state_colour(state: str | TradingState | None) -> str:
+    parsed = parse_trading_state(state)
+    return _TRADING_STATE_COLOURS.get(parsed, "gray") if parsed else "gray"
+
+
+def bot_status_colour(status: BotStatus) -> str:
+    return _BOT_STATUS_COLOURS[status]
+
+
+def is_auto_fallback(data_source: str | None) -> bool:
+    """`auto` could not reach Binance and fell back to synthetic prices: loud banner."""
+    return AUTO_FALLBACK_MARKER in (data_source or "")
+
+
+def is_feed_stale(state: Mapping[str, str]) -> bool:
+    return state.get("feed_stale") == "1"
+
+
+# ----------------------------------------------------------------------------------- command results
+
+
+def describe_result(result: CommandResult | None) -> str:
+    """The line shown under the controls; always starts with 'Result:' so people and tests find it."""
+    if result is None:
+        return "Result: no answer yet"
+    if result.status is CommandStatus.ACCEPTED:
+        return "Result: accepted"
+    if result.status is CommandStatus.REJECTED:
+        return f"Result: rejected: {result.detail or 'no reason given'}"
+    if result.status is CommandStatus.FAILED:
+        return f"Result: failed: {result.detail or 'no detail given'}"
+    return f"Result: done in {result.elapsed_ms:.0f} ms"
+
+
+def result_colour(result: CommandResult | None) -> str:
+    if result is None or result.status is CommandStatus.ACCEPTED:
+        return "orange"
+    return "green" if result.status is CommandStatus.DONE else "red"
+
+
+# ---------------------------------------------------------------------------------- money and time
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+
+
+def format_money(value: Any, places: int = 2, *, signed: bool = False) -> str:
+    """A Decimal (or its string) with thousands separators, rounded for display only: '12,345.67'."""
+    amount = to_decimal(value)
+    if amount is None:
+        return NO_VALUE
+    text = f"{amount:,.{places}f}"
+    if text.startswith("-") and text.strip("-0.,") == "":
+        text = text[1:]  # "-0.00" reads as a loss that is not there
+    if signed and not text.startswith("-") and amount != 0:
+        text = "+" + text
+    return text
+
+
+def format_decimal(value: Any) -> str:
+    """A price or quantity exactly as stored, without exponent and trailing zeros: '95000.1', '0.012'."""
+    amount = to_decimal(value)
+    if amount is None:
+        return NO_VALUE
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def format_pct(value: Any, places: int = 2) -> str:
+    amount = to_decimal(value)
+    return NO_VALUE if amount is None else f"{amount:.{places}f} %"
+
+
+def format_ts(ts_ms: Any) -> str:
+    ms = parse_int(ts_ms)
+    if not ms:
+        return NO_VALUE
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def utc_day_start_ms(now_ms: int) -> int:
+    day = datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return int(day.timestamp() * 1000)
+
+
+# --------------------------------------------------------------------------------------- status view
+
+
+@dataclass(frozen=True, slots=True)
+class StatusView:
+    """Everything the status strip and the sidebar say about the bot, decided in one place."""
+
+    mode: str
+    venue: str
+    data_source: str
+    trading_state: TradingState | None
+    status: BotStatus
+    heartbeat_age_s: float | None
+    auto_fallback: bool
+    feed_stale: bool
+    halt_reason: str = ""
+
+    @property
+    def trading_state_text(self) -> str:
+        return self.trading_state.value if self.trading_state else NO_VALUE
+
+    @property
+    def heartbeat_text(self) -> str:
+        age = format_age(self.heartbeat_age_s)
+        return age if self.heartbeat_age_s is None else f"{age} ago"
+
+
+def status_view(
+    state: Mapping[str, str],
+    trading_state: TradingState | str | None,
+    now_ms: int,
+    timeout_s: float,
+    halt_reason: str = "",
+) -> StatusView:
+    return StatusView(
+        mode=state.get("mode") or NO_VALUE,
+        venue=state.get("venue") or NO_VALUE,
+        data_source=state.get("data_source") or NO_VALUE,
+        trading_state=parse_trading_state(trading_state),
+        status=bot_status(state, now_ms, timeout_s),
+        heartbeat_age_s=heartbeat_age_s(state, now_ms),
+        auto_fallback=is_auto_fallback(state.get("data_source")),
+        feed_stale=is_feed_stale(state),
+        halt_reason=halt_reason,
+    )
+
+
+# The characters that start markup mid-line (colour directives need "[", so ":" may stay).
+_MARKDOWN_SPECIALS = "\\`*_[]<>|$~"
+
+
+def escape_markdown(text: str) -> str:
+    """Text from Redis shown through Streamlit's markdown renders as typed, not as markup."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
+
+
+def redact_url(url: str) -> str:
+    """A Redis URL fit for the screen: any user:password part is hidden."""
+    if "@" in url:
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url

@@ -1,0 +1,216 @@
+"""The bodies of the four tabs and the decision log. Each one runs inside an auto-refreshing fragment."""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from typing import Any, Callable, Mapping, Sequence
+
+import streamlit as st
+
+from errors import StateStoreError
+from models import Mode, Trade
+from settings import Settings
+from state import StateStore
+from ui import charts
+from ui.connection import now_ms
+from ui.status import format_money, utc_day_start_ms
+from ui.summaries import (
+    accuracy_frame,
+    metric_cards,
+    pnl_by_exit_reason,
+    pnl_since,
+    signal_accuracy,
+    signals_frame,
+    trades_in_mode,
+)
+from ui.tables import audit_frame, key_value_frame, orders_frame, positions_frame, trades_frame
+
+TAB_NAMES = ("Account", "Paper", "Ghost", "Live")
+CARDS_PER_ROW = 5
+
+
+def guarded(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A view that fails shows one clear line, never a traceback, and the rest of the page lives on."""
+
+    def decorate(view: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> None:
+            try:
+                view(*args, **kwargs)
+            except StateStoreError as exc:
+                st.error(f"{what}: {exc}")
+            except Exception as exc:  # a malformed record must not take the dashboard down
+                st.error(f"{what}: could not be shown ({type(exc).__name__}: {exc})")
+                print(traceback.format_exc(), flush=True)  # for whoever reads the server log
+
+        return wrapper
+
+    return decorate
+
+
+def _table(frame, empty: str) -> None:
+    if frame.empty:
+        st.caption(empty)
+    else:
+        st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def _metric_cards(metrics: Mapping[str, Any] | None, empty: str) -> None:
+    cards = metric_cards(metrics)
+    if not cards:
+        st.caption(empty)
+        return
+    for start in range(0, len(cards), CARDS_PER_ROW):
+        row = cards[start:start + CARDS_PER_ROW]
+        for column, card in zip(st.columns(CARDS_PER_ROW), row):
+            column.metric(card.label, card.value)
+
+
+def _chart(fig, key: str) -> None:
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+# ------------------------------------------------------------------------------------------- Account
+
+
+def _mode(raw: str | None) -> Mode | None:
+    try:
+        return Mode(raw)
+    except ValueError:
+        return None
+
+
+@guarded("Account")
+def render_account(store: StateStore, settings: Settings) -> None:
+    account = store.read_account()
+    trades = store.read_trades()
+    mode = _mode(store.read_state().get("mode"))
+    today = pnl_since(trades_in_mode(trades, mode) if mode else trades, utc_day_start_ms(now_ms()))
+    if account is None:
+        st.info("No account snapshot yet: the bot writes one while it runs.")
+    else:
+        cols = st.columns(6)
+        cols[0].metric("Equity (USDT)", format_money(account.equity))
+        cols[1].metric("Wallet balance", format_money(account.wallet_balance))
+        cols[2].metric("Unrealised P&L", format_money(account.unrealized_pnl, signed=True))
+        cols[3].metric("Margin used", format_money(account.margin_used))
+        cols[4].metric("Available", format_money(account.available))
+        cols[5].metric("Today's P&L", format_money(today, signed=True),
+                       help="Net P&L of trades closed since 00:00 UTC in the bot's current mode.")
+
+    points = store.read_equity()
+    if points:
+        _chart(charts.equity_figure(points), "account_equity")
+    else:
+        st.caption("No equity points yet.")
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Open positions")
+        _table(positions_frame(store.read_positions()), "No open positions.")
+        st.subheader("Open orders")
+        _table(orders_frame(store.read_orders()), "No open orders.")
+    with right:
+        st.subheader("Risk report")
+        _table(key_value_frame(store.read_risk(), name="Measure"), "No risk report yet.")
+
+
+# --------------------------------------------------------------------------------------------- Paper
+
+
+def _symbols(settings: Settings, trades: Sequence[Trade], extra: Sequence[str] = ()) -> list[str]:
+    seen: dict[str, None] = {}
+    for symbol in [*settings.bot.symbols, *extra, *(t.symbol for t in trades)]:
+        seen.setdefault(symbol, None)
+    return list(seen)
+
+
+@guarded("Paper")
+def render_paper(store: StateStore, settings: Settings) -> None:
+    trades = trades_in_mode(store.read_trades(), Mode.PAPER)
+    st.subheader("Paper metrics")
+    _metric_cards(store.read_metrics(Mode.PAPER.value), "No paper metrics yet: the bot computes them "
+                  f"every {settings.bot.metrics_seconds:g} s once paper trades exist.")
+
+    st.subheader("Candles")
+    symbols = _symbols(settings, trades, [p.symbol for p in store.read_positions()])
+    symbol = st.selectbox("Symbol", symbols, key="paper_symbol")
+    candles = store.read_candles(symbol) if symbol else []
+    if candles:
+        _chart(charts.candles_figure(symbol, candles, trades), "paper_candles")
+    else:
+        st.caption(f"No candles for {symbol} yet.")
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Paper trades")
+        _table(trades_frame(trades), "No paper trades yet.")
+    with right:
+        totals = pnl_by_exit_reason(trades)
+        if totals:
+            _chart(charts.pnl_by_reason_figure(totals), "paper_pnl_by_reason")
+        else:
+            st.caption("P&L by exit reason appears with the first closed trade.")
+
+
+# --------------------------------------------------------------------------------------------- Ghost
+
+
+@guarded("Ghost")
+def render_ghost(store: StateStore, settings: Settings) -> None:
+    records = store.read_signals()
+    st.subheader("Ghost metrics")
+    _metric_cards(store.read_metrics(Mode.GHOST.value), "No ghost metrics yet.")
+
+    st.subheader("Signal accuracy")
+    accuracy = signal_accuracy(records)
+    if accuracy:
+        left, right = st.columns([2, 3])
+        with left:
+            _table(accuracy_frame(accuracy), "")
+        with right:
+            _chart(charts.accuracy_figure(accuracy), "ghost_accuracy")
+    else:
+        horizons = ", ".join(f"{m} min" for m in settings.ghost.horizons_minutes)
+        st.caption(f"No scored signals yet: each signal is scored after {horizons}.")
+
+    st.subheader("Signals")
+    _table(signals_frame(records), "No signals yet.")
+    st.subheader("Ghost trades")
+    _table(trades_frame(trades_in_mode(store.read_trades(), Mode.GHOST)), "No ghost trades yet.")
+
+
+# ---------------------------------------------------------------------------------------------- Live
+
+
+@guarded("Live")
+def render_live(store: StateStore, settings: Settings) -> None:
+    state = store.read_state()
+    if state.get("mode") == Mode.LIVE.value:
+        st.warning("The bot reports mode **live**.")
+    else:
+        st.info("Live trading is not enabled — it arrives with the go-live gate.")
+    st.markdown(
+        "In live mode the hard limits in the risk module cap every configured limit below and are always on."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Configured risk limits")
+        _table(key_value_frame(settings.risk.model_dump(), name="Limit"), "")
+    with right:
+        st.subheader("Limits the bot reports")
+        reported = {k: v for k, v in store.read_risk().items() if "limit" in k or "hard" in k or "max" in k}
+        _table(key_value_frame(reported, name="Limit"), "The bot has not reported its limits yet.")
+
+
+# ------------------------------------------------------------------------------------- decision log
+
+
+@guarded("Decision log")
+def render_decision_log(store: StateStore, settings: Settings) -> None:
+    _table(audit_frame(store.read_audit(200)), "Nothing logged yet.")
+
+
+TAB_VIEWS: tuple[Callable[[StateStore, Settings], None], ...] = (render_account, render_paper, render_ghost,
+                                                                  render_live)
