@@ -76,6 +76,9 @@ class MarketDataSettings(Section):
     auto_probe_seconds: float = Field(3.0, gt=0, le=30)
     stale_after_seconds: float = Field(120.0, gt=0)
     backfill_candles: int = Field(300, ge=50, le=1500)
+    # "" = the real Binance; else a base URL (http://127.0.0.1:PORT) that replaces Binance's hosts, for a
+    # local Binance stand-in in tests and demos
+    binance_url: str = Field("", pattern=r"^(|https?://[^/\s]+/?)$")
     replay: ReplaySettings = ReplaySettings()
     synthetic: SyntheticSettings = SyntheticSettings()
 
