@@ -1,0 +1,114 @@
+"""What a venue allows per symbol: tick size, step size, minimum quantity and notional.
+
+The rules come from Binance's own exchangeInfo JSON (`/fapi/v1/exchangeInfo`), so the simulator rejects
+exactly what Binance would reject, and the ghost executor rounds quantities exactly like the venue. A
+built-in table covers the symbols the bot trades by default when the file is absent (CI without
+`../shared/data`) or lacks a symbol. Symbols are ccxt unified names ("BTC/USDT:USDT").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    symbol: str  # ccxt unified, e.g. "BTC/USDT:USDT"
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    market_step_size: Decimal
+    market_max_qty: Decimal
+    exchange_id: str = ""  # Binance's id, e.g. "BTCUSDT"
+
+
+def _rules(symbol: str, exchange_id: str, tick: str, step: str, min_qty: str, max_qty: str, min_notional: str,
+           market_max_qty: str) -> SymbolRules:
+    return SymbolRules(symbol, Decimal(tick), Decimal(step), Decimal(min_qty), Decimal(max_qty), Decimal(min_notional),
+                       Decimal(step), Decimal(market_max_qty), exchange_id)
+
+
+# BTC and ETH mirror the recorded exchangeInfo file exactly, so behaviour does not depend on whether the
+# file is present. (Binance has since raised MIN_NOTIONAL on these two to 100 and 20 USDT: a live
+# exchangeInfo file overrides this table.) SOLUSDT as Binance lists it today: tick 0.0100, step 0.01.
+BUILTIN_RULES: dict[str, SymbolRules] = {
+    r.symbol: r
+    for r in (
+        _rules("BTC/USDT:USDT", "BTCUSDT", "0.10", "0.001", "0.001", "1000", "10", "1000"),
+        _rules("ETH/USDT:USDT", "ETHUSDT", "0.01", "0.001", "0.001", "10000", "10", "10000"),
+        _rules("SOL/USDT:USDT", "SOLUSDT", "0.0100", "0.01", "0.01", "1000000", "5", "5000"),
+    )
+}
+
+
+def unified_symbol(entry: Mapping[str, Any]) -> str:
+    """Binance's exchangeInfo entry → ccxt's unified name: perpetuals "BTC/USDT:USDT", dated futures
+    "BTC/USDT:USDT-220325"."""
+    base, quote, settle = entry["baseAsset"], entry["quoteAsset"], entry.get("marginAsset", entry["quoteAsset"])
+    name = f"{base}/{quote}:{settle}"
+    if entry.get("contractType", "PERPETUAL") not in ("PERPETUAL", "TRADIFI_PERPETUAL", ""):
+        suffix = str(entry["symbol"]).rsplit("_", 1)[-1]
+        name = f"{name}-{suffix}"
+    return name
+
+
+def parse_exchange_info(data: Mapping[str, Any]) -> dict[str, SymbolRules]:
+    """Rules for every symbol in an exchangeInfo document that has the filters we need."""
+    out: dict[str, SymbolRules] = {}
+    for entry in data.get("symbols", []):
+        filters = {f.get("filterType"): f for f in entry.get("filters", [])}
+        price, lot = filters.get("PRICE_FILTER"), filters.get("LOT_SIZE")
+        if not price or not lot:
+            continue
+        market = filters.get("MARKET_LOT_SIZE", lot)
+        notional = filters.get("MIN_NOTIONAL", {})
+        min_notional = notional.get("notional", notional.get("minNotional", "0"))
+        symbol = unified_symbol(entry)
+        out[symbol] = SymbolRules(
+            symbol=symbol,
+            tick_size=Decimal(price["tickSize"]),
+            step_size=Decimal(lot["stepSize"]),
+            min_qty=Decimal(lot["minQty"]),
+            max_qty=Decimal(lot["maxQty"]),
+            min_notional=Decimal(min_notional),
+            market_step_size=Decimal(market["stepSize"]),
+            market_max_qty=Decimal(market["maxQty"]),
+            exchange_id=str(entry["symbol"]),
+        )
+    return out
+
+
+def load_symbol_rules(exchange_info_path: str | Path | None) -> dict[str, SymbolRules]:
+    """The file's rules on top of the built-in table. A missing or unreadable file leaves the table alone:
+    the simulator must start in CI where `../shared/data` is absent."""
+    rules = dict(BUILTIN_RULES)
+    if exchange_info_path is None:
+        return rules
+    try:
+        data = json.loads(Path(exchange_info_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return rules
+    rules.update(parse_exchange_info(data))
+    return rules
+
+
+def round_price(price: Decimal, tick_size: Decimal, *, up: bool = False) -> Decimal:
+    """To a multiple of the tick, down by default; `up=True` rounds towards +infinity."""
+    steps = (price / tick_size).to_integral_value(rounding=ROUND_CEILING if up else ROUND_FLOOR)
+    return (steps * tick_size).quantize(tick_size)
+
+
+def round_qty_down(qty: Decimal, step_size: Decimal) -> Decimal:
+    """Quantities are always rounded down: never trade more than was asked for."""
+    steps = (qty / step_size).to_integral_value(rounding=ROUND_FLOOR)
+    return (steps * step_size).quantize(step_size)
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    return step > 0 and value % step == 0
