@@ -46,6 +46,7 @@ class BotSettings(Section):
     heartbeat_seconds: float = Field(1.0, gt=0, le=10)
     equity_snapshot_seconds: float = Field(10.0, gt=0)
     metrics_seconds: float = Field(30.0, gt=0)
+    slow_tick_seconds: float = Field(0.0, ge=0, le=60)  # fault injection: a deliberately busy loop (tests)
 
 
 # ------------------------------------------------------------------------------------- market data

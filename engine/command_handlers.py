@@ -1,0 +1,102 @@
+"""What the bot does for each command it owns (DESIGN.md's command table).
+
+halt       the durable halt flag is written first, then open entry orders are cancelled
+resume     back to ACTIVE; refused while a loss-limit halt is in force
+close-all  HALTED first, then every order cancelled and every position closed reduce-only; flat confirmed
+close      one position closed reduce-only
+open       a manual entry that passes the same risk gate as any signal
+stop       graceful stop: entry orders cancelled, state persisted, run summary written; positions stay
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Callable
+
+from clock import Clock
+from engine.engine import TradingEngine
+from errors import CommandError
+from models import Command, CommandType, Denial, ExitReason, Side, TradingState
+from state import StateStore
+
+
+class BotCommandHandlers:
+    def __init__(self, engine: TradingEngine, store: StateStore, clock: Clock, request_stop: Callable[[str], None]):
+        self.engine = engine
+        self.store = store
+        self.clock = clock
+        self.request_stop = request_stop
+
+    def table(self) -> dict[CommandType, Callable[[Command], str]]:
+        return {
+            CommandType.HALT: self.halt,
+            CommandType.RESUME: self.resume,
+            CommandType.CLOSE_ALL: self.close_all,
+            CommandType.CLOSE: self.close,
+            CommandType.OPEN: self.open,
+            CommandType.STOP: self.stop,
+        }
+
+    def halt(self, command: Command) -> str:
+        self.store.set_halt(f"halt by {command.issued_by}", command.issued_by, self.clock.now_ms())
+        with self.engine.lock:
+            cancelled = self.engine.executor.cancel_entries()
+        return f"HALTED; {cancelled} entry order(s) cancelled; exits still run"
+
+    def resume(self, command: Command) -> str:
+        flag = self.store.read_halt()
+        if flag is not None and flag.reason.startswith("loss_limit"):
+            report = self.engine.publish()
+            if report.get("recommendation") == TradingState.HALTED.value:
+                raise CommandError(f"refused: the loss limit is still in force ({flag.reason})")
+        self.store.clear_halt(TradingState.ACTIVE)
+        return "ACTIVE"
+
+    def close_all(self, command: Command) -> str:
+        self.store.set_halt(f"kill switch by {command.issued_by}", command.issued_by, self.clock.now_ms())
+        trades = self.engine.close_all(ExitReason.KILL_SWITCH)
+        with self.engine.lock:
+            portfolio = self.engine.executor.portfolio()
+        if portfolio.positions or portfolio.open_orders:
+            left = ", ".join(p.symbol for p in portfolio.positions)
+            raise CommandError(f"NOT flat: {len(portfolio.positions)} position(s) left ({left}), {len(portfolio.open_orders)} order(s) open")
+        self.engine.publish()
+        return f"HALTED; flat confirmed by the venue: {len(trades)} position(s) closed, 0 orders open"
+
+    def close(self, command: Command) -> str:
+        symbol = command.args["symbol"]
+        if symbol not in self.engine.executor.trade_states() and not any(
+            p.symbol == symbol for p in self.engine.executor.portfolio().positions
+        ):
+            raise CommandError(f"no open position in {symbol}")
+        trades = self.engine.close(symbol, ExitReason.MANUAL)
+        self.engine.publish()
+        pnl = f"; P&L {trades[0].pnl:.4f}" if trades else ""
+        return f"{symbol} closed{pnl}"
+
+    def open(self, command: Command) -> str:
+        symbol = command.args["symbol"]
+        side = Side(command.args["side"])
+        notional = Decimal(str(command.args["notional"]))
+        signal = self.engine.manual_signal(symbol, side, notional)
+        if isinstance(signal, Denial):
+            raise CommandError(f"{signal.reason_code}: {signal.detail}")
+        with self.engine.lock:
+            outcome = self.engine.try_entry(signal, self.engine.windows[symbol].candles(), notional=notional)
+        if isinstance(outcome, Denial):
+            raise CommandError(f"{outcome.reason_code}: {outcome.detail}")
+        self.engine.publish()
+        return f"opened {side.value} {symbol} for about {notional} USDT"
+
+    def stop(self, command: Command) -> str:
+        self.request_stop(f"stop command from {command.issued_by}")
+        return "stopping: entry orders cancelled, state persisted; open positions stay"
+
+
+def stop_event_requester(event: threading.Event, reasons: list[str]) -> Callable[[str], None]:
+    def request(reason: str) -> None:
+        reasons.append(reason)
+        event.set()
+
+    return request

@@ -1,0 +1,392 @@
+"""The trading loop: market data → strategy → risk gate → executor → venue → state in Redis.
+
+One engine for every mode; only the executor behind it changes (ghost, paper, live, backtest).
+Market time (the candles' time) drives decisions, so a replay at 60x or a backtest behaves exactly
+like a live run; wall time drives heartbeats and staleness.
+
+Thread safety: the bot's command reader runs halt / close-all from its own thread while a tick may be
+running. `self.lock` is held per candle, never across a whole poll, so a kill switch waits at most
+for one candle's work; the halt flag itself is written without the lock, first.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Sequence
+
+from clock import Clock, SimulatedClock
+from engine.candles import CandleWindow, close_time_ms
+from engine.entries import EntryPlanner, MarketContext
+from engine.exits import ExitRules
+from engine.signal_scoring import SignalScorer
+from engine.strategies import aggregate
+from engine.strategies.base import Strategy
+from errors import ExchangeError
+from executors.base import Executor
+from models import (
+    ZERO,
+    AuditEvent,
+    Candle,
+    Denial,
+    ExitReason,
+    Mode,
+    Side,
+    Signal,
+    Trade,
+    TradingState,
+)
+from risk.monitor import assess
+from state import StateStore
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+WEEK_MS = 7 * DAY_MS
+
+
+@dataclass
+class RunStats:
+    started_ms: int = 0
+    candles: int = 0
+    signals: int = 0
+    entries: int = 0
+    trades: int = 0
+    pnl: Decimal = ZERO
+    fees: Decimal = ZERO
+    denials: dict[str, int] = field(default_factory=dict)
+
+
+class TradingEngine:
+    def __init__(
+        self,
+        *,
+        mode: Mode,
+        store: StateStore,
+        executor: Executor,
+        strategies: Sequence[Strategy],
+        planner: EntryPlanner,
+        exit_rules: ExitRules,
+        scorer: SignalScorer,
+        market_clock: SimulatedClock,
+        wall_clock: Clock,
+        min_confidence: float,
+        window_size: int,
+        volume_window: int,
+        stale_after_s: float,
+        leverage: int,
+        timeframe: str,
+        symbols: Sequence[str],
+        limits,
+    ):
+        self.mode = mode
+        self.store = store
+        self.executor = executor
+        self.strategies = list(strategies)
+        self.planner = planner
+        self.exit_rules = exit_rules
+        self.scorer = scorer
+        self.market_clock = market_clock
+        self.wall_clock = wall_clock
+        self.min_confidence = min_confidence
+        self.volume_window = volume_window
+        self.stale_after_s = stale_after_s
+        self.leverage = leverage
+        self.timeframe = timeframe
+        self.limits = limits
+        self.windows = {s: CandleWindow(window_size) for s in symbols}
+        self.last_price_wall_ms: dict[str, int] = {}
+        self.lock = threading.RLock()
+        self.stats = RunStats(started_ms=wall_clock.now_ms())
+        self.trading_state_cache = TradingState.ACTIVE
+
+    # ------------------------------------------------------------------------------ start-up
+
+    def warm_up(self, backfill: dict[str, list[Candle]]) -> None:
+        """Load history so indicators are warm; no decisions are made on history."""
+        latest = 0
+        for symbol, candles in backfill.items():
+            if symbol in self.windows:
+                self.windows[symbol].extend(candles)
+                self.store.push_candles(candles[-300:])
+                if candles:
+                    latest = max(latest, close_time_ms(candles[-1]))
+                    self.last_price_wall_ms[symbol] = self.wall_clock.now_ms()
+        if latest > self.market_clock.now_ms():
+            self.market_clock.set(latest)
+
+    def audit(self, kind: str, message: str, **data) -> None:
+        self.store.audit(AuditEvent(kind, self.market_clock.now_ms(), message, data))
+
+    # ---------------------------------------------------------------------------------- loop
+
+    def process(self, candles: Sequence[Candle]) -> list[Trade]:
+        """Feed closed candles (in time order) through the engine; returns the trades closed."""
+        trades: list[Trade] = []
+        if candles:
+            self.store.push_candles(candles)
+        for candle in candles:
+            trades.extend(self.on_candle(candle))
+        return trades
+
+    def on_candle(self, candle: Candle) -> list[Trade]:
+        window = self.windows.get(candle.symbol)
+        if window is None or not window.append(candle):
+            return []
+        now = close_time_ms(candle)
+        if now > self.market_clock.now_ms():
+            self.market_clock.set(now)
+        self.last_price_wall_ms[candle.symbol] = self.wall_clock.now_ms()
+        self.stats.candles += 1
+        # strategies are the expensive part and touch no shared state: computed outside the lock, so a
+        # kill switch never waits for them
+        signals = self._signals(candle, window)
+        with self.lock:
+            closed = self.executor.on_candle(candle)
+            self._record(closed)
+            closed += self._manage_open_trade(candle, window, signals)
+            self._enter(candle, window, signals)
+            self.scorer.on_candle(candle)
+        return closed
+
+    def _signals(self, candle: Candle, window: CandleWindow) -> list[Signal]:
+        raw: list[Signal] = []
+        candles = window.candles()
+        for strategy in self.strategies:
+            if len(candles) < strategy.warmup:
+                continue
+            try:
+                signal = strategy.latest_signal(candle.symbol, self.timeframe, candles)
+            except Exception as exc:  # a broken strategy must not take the bot down
+                self.audit("error", f"strategy {strategy.name} failed on {candle.symbol}: {exc}")
+                continue
+            if signal is not None:
+                raw.append(signal)
+        kept, denials = aggregate(raw, self.min_confidence)
+        for signal in raw:
+            if signal not in kept:
+                why = next((d.detail for d in denials if signal.symbol in d.detail), f"strength {signal.strength:.2f} below {self.min_confidence}")
+                self.stats.signals += 1
+                self.scorer.record(signal, taken=False, why_not=why)
+                self.audit("skip", f"{signal.symbol} {signal.side.value} {signal.strategy}: {why}", strategy=signal.strategy)
+        return kept
+
+    def _manage_open_trade(self, candle: Candle, window: CandleWindow, signals: list[Signal]) -> list[Trade]:
+        state = self.executor.trade_states().get(candle.symbol)
+        if state is None:
+            return []
+        updated = self.exit_rules.update(state, candle)
+        if updated.stop != state.stop:
+            try:
+                self.executor.move_stop(updated)
+                self.audit("stop", f"{candle.symbol}: stop moved {state.stop} → {updated.stop}", trade_id=state.trade_id)
+            except ExchangeError as exc:
+                self.audit("error", f"{candle.symbol}: stop not moved: {exc}")
+        elif updated != state:
+            self.executor.remember(updated)
+        reverse = any(s.side is not updated.side for s in signals)
+        decision = self.exit_rules.condition_exit(
+            updated, candle, window.volume_average(self.volume_window), reverse, self.market_clock.now_ms()
+        )
+        if decision is None:
+            return []
+        return self.close(candle.symbol, decision.reason, detail=decision.detail)
+
+    def _enter(self, candle: Candle, window: CandleWindow, signals: list[Signal]) -> None:
+        for signal in signals:
+            self.stats.signals += 1
+            if self.executor.trade_states().get(signal.symbol) is not None:
+                self.scorer.record(signal, taken=False, why_not="already in a position")
+                continue
+            outcome = self.try_entry(signal, window.candles())
+            if isinstance(outcome, Denial):
+                self.scorer.record(signal, taken=False, why_not=f"{outcome.reason_code}: {outcome.detail}")
+            else:
+                self.scorer.record(signal, taken=True)
+
+    def try_entry(self, signal: Signal, candles: Sequence[Candle], notional: Decimal | None = None) -> Denial | None:
+        """Plan, gate and send one entry. Also the path of a manual `open` command (with `notional`)."""
+        self.audit(
+            "signal",
+            f"{signal.symbol} {signal.side.value} strength {signal.strength:.2f} by {signal.strategy}: {signal.reason}",
+            price=str(signal.price),
+        )
+        ctx = self.market_context(signal.symbol)
+        plan, sizing = self.planner.plan(signal, candles, ctx, notional=notional)
+        if sizing is not None:
+            self.audit("sizing", f"{signal.symbol}: {sizing.method} → qty {sizing.qty:.8f} ({sizing.detail})")
+        if isinstance(plan, Denial):
+            self.stats.denials[plan.reason_code] = self.stats.denials.get(plan.reason_code, 0) + 1
+            self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: {plan.reason_code}: {plan.detail}", reason_code=plan.reason_code)
+            return plan
+        # the durable halt flag is read again right before the order: a halt that landed meanwhile wins
+        if self.store.trading_state() is not TradingState.ACTIVE:
+            denial = Denial("halted", "trading state changed to halted before the order was sent")
+            self.audit("skip", f"{signal.symbol}: {denial.detail}", reason_code="halted")
+            return denial
+        try:
+            order = self.executor.submit(plan)
+        except ExchangeError as exc:
+            denial = Denial("venue_error", str(exc))
+            self.audit("error", f"{signal.symbol}: entry failed: {exc}", trade_id=plan.trade_id)
+            return denial
+        self.stats.entries += 1
+        self.store.record_buy(signal.symbol, self.market_clock.now_ms(), plan.trade_id)
+        self.audit(
+            "order",
+            f"{signal.symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
+            f"take-profit {plan.take_profit}",
+            trade_id=plan.trade_id,
+            client_order_id=order.client_order_id,
+        )
+        return None
+
+    # ---------------------------------------------------------------------------------- exits
+
+    def close(self, symbol: str, reason: ExitReason, detail: str = "") -> list[Trade]:
+        with self.lock:
+            try:
+                trade = self.executor.close(symbol, reason)
+            except ExchangeError as exc:
+                self.audit("error", f"{symbol}: close ({reason.value}) failed: {exc}")
+                return []
+            trades = [trade] if trade else []
+            self._record(trades, detail)
+            return trades
+
+    def close_all(self, reason: ExitReason) -> list[Trade]:
+        with self.lock:
+            trades = self.executor.close_all(reason)
+            self._record(trades)
+            return trades
+
+    def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
+        for trade in trades:
+            self.store.append_trade(trade)
+            self.stats.trades += 1
+            self.stats.pnl += trade.pnl
+            self.stats.fees += trade.fees
+            self.audit(
+                "exit",
+                f"{trade.symbol} {trade.side.value} closed by {trade.exit_reason.value}: P&L {trade.pnl:.4f} "
+                f"after {trade.fees:.4f} fees" + (f" ({detail})" if detail else ""),
+                trade_id=trade.trade_id,
+            )
+
+    # ------------------------------------------------------------------------------- context
+
+    def price_age_s(self, symbol: str) -> float:
+        last = self.last_price_wall_ms.get(symbol)
+        if last is None:
+            return float("inf")
+        return (self.wall_clock.now_ms() - last) / 1000
+
+    def stale_symbols(self) -> list[str]:
+        return [s for s in self.windows if self.price_age_s(s) > self.stale_after_s]
+
+    def market_context(self, symbol: str) -> MarketContext:
+        portfolio = self.executor.portfolio()
+        account = portfolio.account
+        day_pnl, week_pnl = self.period_pnl(account.equity)
+        buys = len(self.store.buys_since(symbol, self.market_clock.now_ms() - DAY_MS))
+        return MarketContext(
+            trading_state=self.store.trading_state(),
+            equity=account.equity,
+            wallet_balance=account.wallet_balance,
+            margin_used=account.margin_used,
+            positions=portfolio.positions,
+            price_age_s=self.price_age_s(symbol),
+            stale_after_s=self.stale_after_s,
+            daily_pnl=day_pnl,
+            weekly_pnl=week_pnl,
+            leverage=self.leverage,
+            buys_last_24h=buys,
+        )
+
+    def period_pnl(self, equity: Decimal) -> tuple[Decimal, Decimal]:
+        """P&L since the start of the UTC day and week (market time), from equity marks kept in Redis."""
+        now = self.market_clock.now_ms()
+        day_start = now - now % DAY_MS
+        week_start = now - (now + 3 * DAY_MS) % WEEK_MS  # epoch was a Thursday; weeks start Monday
+        state = self.store.read_state()
+        updates = {}
+        if state.get("day_start_ms") != str(day_start) or not state.get("day_start_equity"):
+            updates.update(day_start_ms=day_start, day_start_equity=equity)
+        if state.get("week_start_ms") != str(week_start) or not state.get("week_start_equity"):
+            updates.update(week_start_ms=week_start, week_start_equity=equity)
+        if updates:
+            self.store.write_state(**updates)
+            state.update({k: str(v) for k, v in updates.items()})
+        return equity - Decimal(state["day_start_equity"]), equity - Decimal(state["week_start_equity"])
+
+    # ------------------------------------------------------------------------- publishing state
+
+    def publish(self) -> dict:
+        """Account, positions, orders and the risk report to Redis; returns the risk report."""
+        with self.lock:
+            portfolio = self.executor.portfolio()
+        account = portfolio.account
+        self.store.write_account(account)
+        self.store.write_positions(portfolio.positions)
+        self.store.write_orders(portfolio.open_orders)
+        day_pnl, week_pnl = self.period_pnl(account.equity)
+        state = self.store.read_state()
+        report = assess(
+            equity=account.equity,
+            wallet_balance=account.wallet_balance,
+            margin_used=account.margin_used,
+            positions=portfolio.positions,
+            day_start_equity=Decimal(state.get("day_start_equity") or account.equity),
+            week_start_equity=Decimal(state.get("week_start_equity") or account.equity),
+            limits=self.limits,
+        )
+        stale = self.stale_symbols()
+        record = {
+            "margin_use_pct": report.margin_use_pct,
+            "exposure_pct": report.exposure_pct,
+            "daily_pnl": day_pnl,
+            "weekly_pnl": week_pnl,
+            "daily_loss_pct": report.daily_loss_pct,
+            "weekly_loss_pct": report.weekly_loss_pct,
+            "worst_liquidation_distance_pct": report.worst_liquidation_distance_pct,
+            "recommendation": report.state_recommendation.value,
+            "reason": report.reason,
+            "stale_symbols": ",".join(stale),
+            "ts_ms": self.wall_clock.now_ms(),
+        }
+        self.store.write_risk(record)
+        self.store.write_state(feed_stale="1" if stale else "0", pnl_today=day_pnl)
+        self._apply_risk_state(report)
+        return record
+
+    def _apply_risk_state(self, report) -> None:
+        current = self.store.trading_state()
+        wanted = report.state_recommendation
+        if wanted is TradingState.HALTED and current is not TradingState.HALTED:
+            self.store.set_halt(f"loss_limit: {report.reason}", "risk-monitor", self.wall_clock.now_ms())
+            self.audit("state", f"HALTED by the risk monitor: {report.reason}")
+            with self.lock:
+                self.executor.cancel_entries()
+        elif wanted is TradingState.REDUCING and current is TradingState.ACTIVE:
+            self.store.write_state(trading_state=TradingState.REDUCING.value)
+            self.audit("state", f"REDUCING: {report.reason}")
+        elif wanted is TradingState.ACTIVE and current is TradingState.REDUCING:
+            self.store.write_state(trading_state=TradingState.ACTIVE.value)
+            self.audit("state", "ACTIVE again: risk back within limits")
+
+    def manual_signal(self, symbol: str, side: Side, notional: Decimal) -> Signal | Denial:
+        window = self.windows.get(symbol)
+        if window is None or window.last is None:
+            return Denial("unknown_symbol", f"{symbol} is not traded by this bot (symbols: {', '.join(self.windows)})")
+        price = window.last.close
+        return Signal(
+            symbol=symbol,
+            side=side,
+            strength=1.0,
+            price=price,
+            ts_ms=self.market_clock.now_ms(),
+            strategy="manual",
+            reason=f"manual open of {notional} USDT",
+        )

@@ -1,0 +1,129 @@
+"""Turning a signal into an entry plan: structure stop, size, venue rounding, take-profit, risk gate.
+
+Each step can say no; a no is a `Denial` with a reason code and the numbers behind it, which the
+engine writes to the decision log so a user can see why the bot did not trade.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from typing import Mapping, Sequence
+
+from engine.candles import resample
+from engine.exits import ExitRules
+from executors.base import EntryPlan, make_trade_id, round_down
+from models import Candle, Denial, Position, Signal, TradingState
+from risk.gate import PreTradeCheck, check_order
+from risk.levels import ResolvedRisk
+from risk.limits import RiskLimits
+from risk.sizing import SizingDecision, SizingInput, size_position
+from risk.stops import structure_stop
+from settings import StopSettings
+
+
+@dataclass(frozen=True, slots=True)
+class MarketContext:
+    """What the risk gate needs to know about the account at the moment of the decision."""
+
+    trading_state: TradingState
+    equity: Decimal
+    wallet_balance: Decimal
+    margin_used: Decimal
+    positions: Sequence[Position]
+    price_age_s: float
+    stale_after_s: float
+    daily_pnl: Decimal
+    weekly_pnl: Decimal
+    leverage: int
+    buys_last_24h: int
+
+
+def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
+    if tick <= 0:
+        return price
+    return (price / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
+
+
+class EntryPlanner:
+    def __init__(
+        self,
+        *,
+        risk: ResolvedRisk,
+        stops: StopSettings,
+        exit_rules: ExitRules,
+        limits: RiskLimits,
+        symbol_rules: Mapping[str, object],
+    ):
+        self.risk = risk
+        self.stops = stops
+        self.exit_rules = exit_rules
+        self.limits = limits
+        self.symbol_rules = symbol_rules
+
+    def plan(
+        self, signal: Signal, candles: Sequence[Candle], ctx: MarketContext, *, notional: Decimal | None = None
+    ) -> tuple[EntryPlan | Denial, SizingDecision | None]:
+        """`notional` (a manual entry) replaces the sizing rule; every other check still applies."""
+        rules = self.symbol_rules.get(signal.symbol)
+        if rules is None:
+            return Denial("unknown_symbol", f"{signal.symbol}: no venue filters known"), None
+        entry = signal.price
+        higher = resample(candles, self.stops.higher_timeframe)
+        stop = structure_stop(signal.side, entry, candles, higher, self.stops, self.risk.max_stop_pct)
+        if isinstance(stop, Denial):
+            return stop, None
+        stop = round_to_tick(stop, rules.tick_size)
+        if notional is not None:
+            sizing = SizingDecision(notional / entry, notional, "manual", f"{notional} USDT at {entry}")
+        else:
+            sizing = size_position(self.risk, SizingInput(ctx.equity, entry, stop, signal.strength, ctx.buys_last_24h))
+        if isinstance(sizing, Denial):
+            return sizing, None
+        qty = round_down(sizing.qty, rules.step_size)
+        if qty < rules.min_qty or qty * entry < rules.min_notional:
+            return (
+                Denial(
+                    "below_min_notional",
+                    f"{signal.symbol}: size {qty} (notional {(qty * entry).quantize(Decimal('0.01'), ROUND_DOWN)}) is below "
+                    f"the venue minimum (qty {rules.min_qty}, notional {rules.min_notional})",
+                ),
+                sizing,
+            )
+        take_profit = round_to_tick(self.exit_rules.initial_take_profit(signal.side, entry, stop), rules.tick_size)
+        denial = check_order(
+            PreTradeCheck(
+                trading_state=ctx.trading_state,
+                symbol=signal.symbol,
+                side=signal.side,
+                qty=qty,
+                price=entry,
+                reduce_only=False,
+                equity=ctx.equity,
+                wallet_balance=ctx.wallet_balance,
+                positions=ctx.positions,
+                price_age_s=ctx.price_age_s,
+                stale_after_s=ctx.stale_after_s,
+                daily_pnl=ctx.daily_pnl,
+                weekly_pnl=ctx.weekly_pnl,
+                margin_used=ctx.margin_used,
+                leverage=ctx.leverage,
+            ),
+            self.limits,
+        )
+        if denial is not None:
+            return denial, sizing
+        return (
+            EntryPlan(
+                trade_id=make_trade_id(signal.symbol, signal.ts_ms, signal.side),
+                symbol=signal.symbol,
+                side=signal.side,
+                qty=qty,
+                price=entry,
+                stop=stop,
+                take_profit=take_profit,
+                strategy=signal.strategy,
+                reason=signal.reason,
+            ),
+            sizing,
+        )

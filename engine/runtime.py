@@ -1,0 +1,256 @@
+"""The bot process (`main.py bot`): builds the engine from settings and runs it.
+
+Three threads:
+  main        the trading loop: poll market data, run candles through the engine, publish state
+  heartbeat   writes heartbeat_ms every `bot.heartbeat_seconds`, so the supervisor and dashboard can
+              tell a live bot from a dead or frozen one
+  commands    the dedicated command reader: halt and close-all are read even while a tick is slow
+
+SIGTERM / SIGINT or a `stop` command end the loop gracefully: entry orders cancelled, state
+persisted, the run summary written to Redis and printed. Positions stay open (with a warning).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from decimal import Decimal
+
+from clock import SimulatedClock, SystemClock
+from control.processor import CommandProcessor
+from engine.command_handlers import BotCommandHandlers
+from engine.engine import TradingEngine
+from engine.entries import EntryPlanner
+from engine.exits import ExitRules
+from engine.signal_scoring import SignalScorer
+from engine.strategies import build_strategies
+from errors import ConfigError
+from exchange_client import PriceModel, load_symbol_rules_for, open_exchange
+from executors.ghost import GhostExecutor
+from executors.paper import PaperExecutor
+from marketdata.base import open_market_data
+from models import Mode
+from risk.levels import resolve_risk
+from risk.limits import effective_limits
+from settings import Settings
+from state import StateStore
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+
+
+def _round_price_with(rules):
+    from engine.entries import round_to_tick
+
+    def round_price(symbol: str, price: Decimal) -> Decimal:
+        r = rules.get(symbol)
+        return round_to_tick(price, r.tick_size) if r is not None else price
+
+    return round_price
+
+
+class BotRuntime:
+    def __init__(self, settings: Settings, store: StateStore, *, mode: Mode):
+        if mode is Mode.LIVE:
+            raise ConfigError("bot.mode = 'live': live trading arrives with the go-live gate in a later release")
+        self.settings = settings
+        self.store = store
+        self.mode = mode
+        self.wall = SystemClock()
+        self.stop_event = threading.Event()
+        self.stop_reasons: list[str] = []
+        self.last_loop_ms = 0.0
+
+        s = settings
+        self.market_data = open_market_data(s, self.wall)
+        fallback = getattr(self.market_data, "fallback_reason", "")
+        self.data_source = self.market_data.name + (f" (auto: {fallback})" if fallback else "")
+        self.market_clock = SimulatedClock(0)
+        self.symbol_rules = load_symbol_rules_for(s)
+        self.exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate)
+        self.strategies = build_strategies(s.strategy)
+        risk = resolve_risk(s.sizing, s.strategy, s.stops)
+        self.limits = effective_limits(s.risk, s.venue.leverage, mode)
+        if mode is Mode.PAPER:
+            self.venue = open_exchange(s, clock=self.market_clock, venue_store=store.venue_store(s.venue.paper_venue))
+            self.venue_name = s.venue.paper_venue
+            executor = PaperExecutor(
+                venue=self.venue, store=store, rules=self.exit_rules, clock=self.market_clock,
+                round_price=_round_price_with(self.symbol_rules),
+            )
+        else:
+            self.venue = None
+            self.venue_name = "none"
+            executor = GhostExecutor(
+                store=store, rules=self.exit_rules, prices=PriceModel.from_settings(s, self.symbol_rules),
+                clock=self.market_clock, starting_balance=s.venue.starting_balance, leverage=s.venue.leverage,
+            )
+        self.executor = executor
+        self.scorer = SignalScorer(store, s.ghost.horizons_minutes)
+        planner = EntryPlanner(
+            risk=risk, stops=s.stops, exit_rules=self.exit_rules, limits=self.limits, symbol_rules=self.symbol_rules
+        )
+        window = max([st.warmup for st in self.strategies] + [s.stops.swing_lookback * 16, s.exits.volume_window + 2, 300]) + 10
+        self.engine = TradingEngine(
+            mode=mode, store=store, executor=executor, strategies=self.strategies, planner=planner,
+            exit_rules=self.exit_rules, scorer=self.scorer, market_clock=self.market_clock, wall_clock=self.wall,
+            min_confidence=risk.min_confidence, window_size=window, volume_window=s.exits.volume_window,
+            stale_after_s=s.market_data.stale_after_seconds, leverage=s.venue.leverage, timeframe=s.bot.timeframe,
+            symbols=s.bot.symbols, limits=self.limits,
+        )
+        handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop)
+        self.commands = CommandProcessor(
+            store, group="bot", consumer=f"bot-{os.getpid()}", handlers=handlers.table(), clock=self.wall,
+            max_bytes=s.control.max_command_bytes,
+        )
+
+    # ------------------------------------------------------------------------------- lifecycle
+
+    def request_stop(self, reason: str) -> None:
+        self.stop_reasons.append(reason)
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum, _frame):
+            self.request_stop(f"signal {signal.Signals(signum).name}")
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def start(self) -> None:
+        """Restore, reconcile, announce; the command reader starts before the first trade decision."""
+        now = self.wall.now_ms()
+        self.store.write_state(
+            mode=self.mode.value, venue=self.venue_name, pid=os.getpid(), host=socket.gethostname(),
+            started_at_ms=now, heartbeat_ms=now, version=VERSION, data_source=self.data_source, running="1",
+            trading_state=self.store.trading_state().value, symbols=",".join(self.settings.bot.symbols),
+            stopped_reason="",
+        )
+        if hasattr(self.executor, "load"):
+            self.executor.load()
+        self.scorer.load()
+        halt = self.store.read_halt()
+        self.engine.audit(
+            "state",
+            f"bot started in {self.mode.value} mode on {self.data_source}"
+            + (f"; HALTED ({halt.reason}) carried over" if halt else ""),
+        )
+        if getattr(self.market_data, "fallback_reason", ""):
+            self.engine.audit("state", f"market data: {self.data_source}")
+        self._heartbeat_thread = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        self._heartbeat_thread.start()
+        # commands sent while the bot was down (a halt during a restart) are applied before trading
+        while self.commands.poll(block_ms=0):
+            pass
+        self.commands.start()
+        self.engine.warm_up(self.market_data.backfill(self.settings.market_data.backfill_candles))
+        with self.engine.lock:
+            notes = self.executor.reconcile()
+            if hasattr(self.executor, "take_reconciled_trades"):
+                self.engine._record(self.executor.take_reconciled_trades())
+        for note in notes:
+            self.engine.audit("reconcile", note)
+        self.engine.publish()
+
+    def _heartbeat_loop(self) -> None:
+        while not self.stop_event.wait(self.settings.bot.heartbeat_seconds):
+            try:
+                self.store.heartbeat(self.wall.now_ms(), loop_ms=f"{self.last_loop_ms:.1f}", market_ms=self.market_clock.now_ms())
+            except Exception as exc:
+                log.warning("heartbeat not written: %s", exc)
+
+    def run(self) -> dict:
+        self.start()
+        s = self.settings
+        next_publish = next_metrics = 0.0
+        slow_tick = s.bot.slow_tick_seconds
+        while not self.stop_event.is_set():
+            started = time.monotonic()
+            candles = self.market_data.poll()
+            if slow_tick:
+                time.sleep(slow_tick)  # fault injection: a busy bot (tests of the kill switch under load)
+            self.engine.process(candles)
+            now = time.monotonic()
+            if now >= next_publish:
+                self._publish_equity()
+                next_publish = now + s.bot.equity_snapshot_seconds
+            if now >= next_metrics:
+                self._publish_metrics()
+                next_metrics = now + s.bot.metrics_seconds
+            self.last_loop_ms = (time.monotonic() - started) * 1000
+            if self.market_data.exhausted():
+                self.store.write_state(data_exhausted="1")
+            self.stop_event.wait(max(0.0, s.bot.tick_seconds - (time.monotonic() - started)))
+        return self.shutdown()
+
+    def _publish_equity(self) -> None:
+        self.engine.publish()
+        account = self.store.read_account()
+        if account is not None:
+            self.store.append_equity(self.market_clock.now_ms() or self.wall.now_ms(), account.equity, account.wallet_balance, account.unrealized_pnl)
+
+    def _publish_metrics(self) -> None:
+        from analytics.metrics import compute_metrics, to_jsonable
+
+        trades = [t for t in self.store.read_trades(5000) if t.mode is self.mode]
+        equity = [(int(p["ts_ms"]), Decimal(p["equity"])) for p in self.store.read_equity(5000)]
+        try:
+            metrics = compute_metrics(trades, equity, starting_equity=self.settings.venue.starting_balance)
+            self.store.write_metrics(self.mode.value, to_jsonable(metrics))
+        except Exception as exc:
+            self.engine.audit("error", f"metrics not computed: {exc}")
+
+    def shutdown(self) -> dict:
+        """Graceful stop: cancel entries, persist, summarise. Positions stay open, with a warning."""
+        reason = "; ".join(self.stop_reasons) or "stopped"
+        self.commands.stop()
+        with self.engine.lock:
+            cancelled = self.executor.cancel_entries()
+        self._publish_equity()
+        self._publish_metrics()
+        portfolio = self.executor.portfolio()
+        stats = self.engine.stats
+        summary = {
+            "mode": self.mode.value,
+            "reason": reason,
+            "duration_s": round((self.wall.now_ms() - stats.started_ms) / 1000, 1),
+            "candles": stats.candles,
+            "signals": stats.signals,
+            "entries": stats.entries,
+            "trades": stats.trades,
+            "pnl": str(stats.pnl),
+            "fees": str(stats.fees),
+            "entry_orders_cancelled": cancelled,
+            "open_positions": [f"{p.side.value} {p.qty} {p.symbol}" for p in portfolio.positions],
+            "equity": str(portfolio.account.equity),
+        }
+        self.store.write_state(running="0", stopped_at_ms=self.wall.now_ms(), stopped_reason=reason, last_summary=json.dumps(summary))
+        warning = f"; WARNING: {len(portfolio.positions)} position(s) left open" if portfolio.positions else ""
+        self.engine.audit("state", f"bot stopped ({reason}): {stats.trades} trades, P&L {stats.pnl:.4f}, fees {stats.fees:.4f}{warning}", summary=summary)
+        self.market_data.close()
+        if self.venue is not None:
+            self.venue.close()
+        return summary
+
+
+def format_summary(summary: dict) -> str:
+    lines = [
+        f"Run summary ({summary['mode']}, {summary['reason']})",
+        f"  duration      {summary['duration_s']} s",
+        f"  candles       {summary['candles']}",
+        f"  signals       {summary['signals']}   entries {summary['entries']}   trades {summary['trades']}",
+        f"  P&L (net)     {Decimal(summary['pnl']):.4f} USDT after {Decimal(summary['fees']):.4f} fees",
+        f"  equity        {Decimal(summary['equity']):.2f} USDT",
+    ]
+    if summary["open_positions"]:
+        lines.append(f"  WARNING: positions left open: {', '.join(summary['open_positions'])}")
+    else:
+        lines.append("  no open positions")
+    return "\n".join(lines)
+

@@ -1,0 +1,1 @@
+"""Executors: ghost, paper (and live in a later wave), behind one protocol."""

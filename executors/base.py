@@ -1,0 +1,194 @@
+"""The one protocol every executor implements (ghost, paper, and live in a later wave).
+
+The engine decides *what* to do (enter, move a stop, exit); an executor does it on its venue and
+reports closed trades. Each executor keeps the exit-rule memory of its open trades (`TradeState`:
+stop, take-profit, peak, breakeven/trailing flags) in Redis, so a restart resumes exactly where the
+last process stopped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Protocol
+
+from engine.exits import TradeState
+from models import ExitReason, Mode, Order, Portfolio, Side, Trade
+
+from state import StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """A decided entry: sized, with its stop and take-profit, ready to send."""
+
+    trade_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal  # the reference price the decision was made at
+    stop: Decimal
+    take_profit: Decimal
+    strategy: str
+    reason: str
+
+
+class Executor(Protocol):
+    mode: Mode
+
+    def on_candle(self, candle) -> list[Trade]:
+        """Let the venue see the candle; return the trades it closed (stops, take-profits, liquidations)."""
+
+    def submit(self, plan: EntryPlan) -> Order:
+        """Enter a position with its protective stop and take-profit."""
+
+    def move_stop(self, state: TradeState) -> None:
+        """The exit rules moved the stop (breakeven, trailing): follow on the venue."""
+
+    def remember(self, state: TradeState) -> None:
+        """The exit rules' memory of a trade changed (peak price, flags): keep it."""
+
+    def cancel(self, symbol: str, client_order_id: str) -> None: ...
+
+    def cancel_entries(self) -> int:
+        """Cancel open orders that would add risk; returns how many."""
+
+    def close(self, symbol: str, reason: ExitReason) -> Trade | None:
+        """Close one position reduce-only at market."""
+
+    def close_all(self, reason: ExitReason) -> list[Trade]:
+        """Cancel every open order and close every position; confirm flat."""
+
+    def portfolio(self) -> Portfolio: ...
+
+    def trade_states(self) -> dict[str, TradeState]: ...
+
+    def reconcile(self) -> list[str]:
+        """At start-up: compare what Redis remembers with the venue (the venue is the truth)."""
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9]")
+
+
+def make_trade_id(symbol: str, ts_ms: int, side: Side) -> str:
+    """Deterministic per signal candle: re-processing the same candle after a crash gives the same id,
+    so the venue's client-order-id idempotency refuses a duplicate entry."""
+    base = _UNSAFE.sub("", symbol.split("/")[0])[:8]
+    return f"{base}{ts_ms // 1000}{side.value[0].upper()}"
+
+
+def entry_order_id(trade_id: str) -> str:
+    return f"{trade_id}-en"
+
+
+def stop_order_id(trade_id: str, generation: int = 0) -> str:
+    return f"{trade_id}-sl{generation}"
+
+
+def take_profit_order_id(trade_id: str) -> str:
+    return f"{trade_id}-tp"
+
+
+def exit_order_id(trade_id: str, reason: ExitReason, attempt: int = 0) -> str:
+    return f"{trade_id}-x{_REASON_CODES[reason]}{attempt}"
+
+
+_REASON_CODES = {reason: f"{i:02d}" for i, reason in enumerate(ExitReason)}
+_CODE_REASONS = {code: reason for reason, code in _REASON_CODES.items()}
+
+
+def exit_reason_of(client_order_id: str, state: TradeState | None) -> ExitReason | None:
+    """Which exit a fill was, from the order's client id (and the trade's stop flags)."""
+    if client_order_id.startswith("liq"):
+        return ExitReason.LIQUIDATION
+    suffix = client_order_id.rsplit("-", 1)[-1]
+    if suffix.startswith("sl"):
+        return stop_reason(state)
+    if suffix == "tp":
+        return ExitReason.TAKE_PROFIT
+    if suffix.startswith("x") and suffix[1:3] in _CODE_REASONS:
+        return _CODE_REASONS[suffix[1:3]]
+    return None
+
+
+def stop_reason(state: TradeState | None) -> ExitReason:
+    if state is not None and state.trailing_active:
+        return ExitReason.TRAILING_STOP
+    if state is not None and state.breakeven_moved:
+        return ExitReason.BREAKEVEN_STOP
+    return ExitReason.STOP_LOSS
+
+
+def round_down(value: Decimal, step: Decimal) -> Decimal:
+    if step <= 0:
+        return value
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+class TradeBook:
+    """The exit-rule memory of open trades, one per symbol, mirrored to Redis (hash `exits`)."""
+
+    def __init__(self, store: StateStore | None, hash_name: str = "exits"):
+        self.store = store
+        self.hash_name = hash_name
+        self._states: dict[str, TradeState] = {}
+        self._extra: dict[str, dict] = {}
+
+    def load(self) -> None:
+        if self.store is None:
+            return
+        for symbol, raw in self.store.all_json(self.hash_name).items():
+            self._states[symbol] = trade_state_from_json(raw["state"])
+            self._extra[symbol] = raw.get("extra", {})
+
+    def put(self, state: TradeState, **extra) -> None:
+        self._states[state.symbol] = state
+        merged = {**self._extra.get(state.symbol, {}), **extra}
+        self._extra[state.symbol] = merged
+        if self.store is not None:
+            self.store.put_json(self.hash_name, state.symbol, {"state": trade_state_to_json(state), "extra": merged})
+
+    def pop(self, symbol: str) -> tuple[TradeState | None, dict]:
+        state = self._states.pop(symbol, None)
+        extra = self._extra.pop(symbol, {})
+        if self.store is not None:
+            self.store.delete_json(self.hash_name, symbol)
+        return state, extra
+
+    def get(self, symbol: str) -> TradeState | None:
+        return self._states.get(symbol)
+
+    def extra(self, symbol: str) -> dict:
+        return self._extra.get(symbol, {})
+
+    def states(self) -> dict[str, TradeState]:
+        return dict(self._states)
+
+
+def trade_state_to_json(state: TradeState) -> dict:
+    from dataclasses import fields
+
+    out = {}
+    for f in fields(state):
+        value = getattr(state, f.name)
+        out[f.name] = value.value if isinstance(value, Side) else (format(value, "f") if isinstance(value, Decimal) else value)
+    return out
+
+
+def trade_state_from_json(raw: dict) -> TradeState:
+    from dataclasses import fields
+
+    kwargs = {}
+    for f in fields(TradeState):
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        if f.name == "side":
+            value = Side(value)
+        elif isinstance(value, str) and f.name not in ("symbol", "strategy", "trade_id"):
+            value = Decimal(value)
+        kwargs[f.name] = value
+    return TradeState(**kwargs)

@@ -1,0 +1,372 @@
+"""Paper executor: real orders on a paper venue through exchange_client.
+
+Positions and trades come from the venue's fills, never from assumptions. Every order is written to
+Redis as an intent before it is sent; a timeout is resolved by looking the order up by its client id
+before anything is sent again, so no order is ever sent twice. The protective stop and take-profit
+rest on the venue as reduce-only orders, so a position stays protected while the bot is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from decimal import Decimal
+from typing import Callable
+
+from clock import Clock
+from engine.exits import ExitRules, TradeState
+from errors import ExchangeError, NetworkError, OrderRejectedError, RateLimitError, UnknownOrderStatusError
+from exchange_client import ExchangeClient
+from executors.base import (
+    EntryPlan,
+    TradeBook,
+    entry_order_id,
+    exit_order_id,
+    exit_reason_of,
+    stop_order_id,
+    take_profit_order_id,
+)
+from models import (
+    AuditEvent,
+    Candle,
+    ExitReason,
+    Fill,
+    Mode,
+    Order,
+    OrderIntent,
+    OrderType,
+    Portfolio,
+    Trade,
+)
+from state import StateStore
+
+log = logging.getLogger(__name__)
+
+RETRIES = 3
+
+
+class PaperExecutor:
+    mode = Mode.PAPER
+
+    def __init__(
+        self,
+        *,
+        venue: ExchangeClient,
+        store: StateStore | None,
+        rules: ExitRules,
+        clock: Clock,
+        round_price: Callable[[str, Decimal], Decimal] = lambda symbol, price: price,
+        mode: Mode = Mode.PAPER,
+    ):
+        self.venue = venue
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+        self.round_price = round_price
+        self.mode = mode
+        self.book = TradeBook(store, "exits")
+
+    def load(self) -> None:
+        self.book.load()
+
+    # ---------------------------------------------------------------------------------- orders
+
+    def _send(self, intent: OrderIntent) -> Order:
+        """Send once; on a timeout look the order up by client id; retry only what never arrived."""
+        if self.store is not None:
+            self.store.save_intent(intent, "pending")
+        last_error: Exception | None = None
+        for attempt in range(RETRIES):
+            try:
+                order = self.venue.submit(intent)
+                self._mark(intent, order.status.value)
+                return order
+            except RateLimitError as exc:
+                last_error = exc
+                time.sleep(0.05 * (attempt + 1))
+            except (UnknownOrderStatusError, NetworkError) as exc:
+                last_error = exc
+                found = self._lookup(intent)
+                if found is not None:
+                    self._mark(intent, found.status.value)
+                    return found
+                # not at the venue: it never arrived, so sending it again (same client id) is safe
+            except OrderRejectedError:
+                self._mark(intent, "rejected")
+                raise
+        self._mark(intent, "unknown")
+        raise UnknownOrderStatusError(f"order {intent.client_order_id} status unknown after {RETRIES} tries: {last_error}")
+
+    def _lookup(self, intent: OrderIntent) -> Order | None:
+        for _ in range(RETRIES):
+            try:
+                return self.venue.fetch_order(intent.symbol, intent.client_order_id)
+            except (NetworkError, RateLimitError):
+                time.sleep(0.02)
+        return None
+
+    def _mark(self, intent: OrderIntent, status: str) -> None:
+        if self.store is not None:
+            if status in ("filled", "canceled", "rejected", "expired"):
+                self.store.delete_intent(intent.client_order_id)
+            else:
+                self.store.mark_intent(intent.client_order_id, status)
+
+    def _audit(self, kind: str, message: str, **data) -> None:
+        if self.store is not None:
+            self.store.audit(AuditEvent(kind, self.clock.now_ms(), message, data))
+
+    # ---------------------------------------------------------------------------------- protocol
+
+    def on_candle(self, candle: Candle) -> list[Trade]:
+        self.venue.on_candle(candle)
+        return self._process_fills()
+
+    def submit(self, plan: EntryPlan) -> Order:
+        now = self.clock.now_ms()
+        entry = OrderIntent(
+            client_order_id=entry_order_id(plan.trade_id),
+            symbol=plan.symbol,
+            side=plan.side.entry_order_side,
+            qty=plan.qty,
+            order_type=OrderType.MARKET,
+            reason=plan.reason[:120],
+            created_ms=now,
+        )
+        # Remembered before it is sent: a crash right after the fill still finds its trade on restart.
+        planned = self.rules.open(plan.symbol, plan.side, plan.qty, plan.price, now, plan.stop, plan.strategy, plan.trade_id)
+        if plan.take_profit and plan.take_profit != planned.take_profit:
+            planned = replace(planned, take_profit=plan.take_profit)
+        self.book.put(planned, entry_fee="0", exit_fee="0", slippage="0", realized="0", stop_gen=0, exit_attempts=0)
+        try:
+            order = self._send(entry)
+        except OrderRejectedError:
+            self.book.pop(plan.symbol)
+            raise
+        if order.filled_qty <= 0:
+            self.book.pop(plan.symbol)
+            return order
+        state = self.rules.open(
+            plan.symbol, plan.side, order.filled_qty, order.avg_fill_price or plan.price, now, plan.stop, plan.strategy, plan.trade_id
+        )
+        if plan.take_profit and plan.take_profit != state.take_profit:
+            state = replace(state, take_profit=plan.take_profit)
+        self.book.put(state)
+        self._process_fills()
+        self._place_protection(state)
+        return order
+
+    def _place_protection(self, state: TradeState, generation: int = 0) -> None:
+        exit_side = state.side.exit_order_side
+        now = self.clock.now_ms()
+        for coid, order_type, price in (
+            (stop_order_id(state.trade_id, generation), OrderType.STOP_MARKET, state.stop),
+            (take_profit_order_id(state.trade_id), OrderType.TAKE_PROFIT_MARKET, state.take_profit),
+        ):
+            if generation and order_type is OrderType.TAKE_PROFIT_MARKET:
+                continue
+            intent = OrderIntent(
+                client_order_id=coid,
+                symbol=state.symbol,
+                side=exit_side,
+                qty=state.qty,
+                order_type=order_type,
+                stop_price=self.round_price(state.symbol, price),
+                reduce_only=True,
+                created_ms=now,
+            )
+            try:
+                self._send(intent)
+            except ExchangeError as exc:
+                self._audit("error", f"{state.symbol}: protective {order_type.value} not placed: {exc}", trade_id=state.trade_id)
+
+    def move_stop(self, state: TradeState) -> None:
+        old = self.book.get(state.symbol)
+        extra = self.book.extra(state.symbol)
+        generation = int(extra.get("stop_gen", 0))
+        self.book.put(state, stop_gen=generation + 1)
+        # the new stop goes on before the old one comes off: never a moment unprotected
+        self._place_protection(state, generation + 1)
+        if old is not None:
+            try:
+                self.venue.cancel(state.symbol, stop_order_id(state.trade_id, generation))
+            except ExchangeError:
+                pass
+
+    def remember(self, state: TradeState) -> None:
+        self.book.put(state)
+
+    def cancel(self, symbol: str, client_order_id: str) -> None:
+        self.venue.cancel(symbol, client_order_id)
+
+    def cancel_entries(self) -> int:
+        cancelled = 0
+        for order in self.venue.open_orders():
+            if not order.reduce_only:
+                try:
+                    self.venue.cancel(order.symbol, order.client_order_id)
+                    cancelled += 1
+                except ExchangeError:
+                    pass
+        return cancelled
+
+    def close(self, symbol: str, reason: ExitReason) -> Trade | None:
+        position = next((p for p in self.venue.positions() if p.symbol == symbol), None)
+        state = self.book.get(symbol)
+        if position is None:
+            return self._finish_if_flat(symbol, reason)
+        trade_id = state.trade_id if state else f"adopt{symbol.split('/')[0]}"
+        extra = self.book.extra(symbol)
+        attempt = int(extra.get("exit_attempts", 0))
+        if state is not None:
+            self.book.put(state, exit_attempts=attempt + 1)
+        for order in self.venue.open_orders(symbol):
+            try:
+                self.venue.cancel(symbol, order.client_order_id)
+            except ExchangeError:
+                pass
+        intent = OrderIntent(
+            client_order_id=exit_order_id(trade_id, reason, attempt),
+            symbol=symbol,
+            side=position.side.exit_order_side,
+            qty=position.qty,
+            order_type=OrderType.MARKET,
+            reduce_only=True,
+            reason=reason.value,
+            created_ms=self.clock.now_ms(),
+        )
+        self._send(intent)
+        trades = self._process_fills(default_reason=reason)
+        return next((t for t in trades if t.symbol == symbol), None)
+
+    def close_all(self, reason: ExitReason) -> list[Trade]:
+        trades: list[Trade] = []
+        for _ in range(RETRIES):
+            self.venue.cancel_all()
+            for position in self.venue.positions():
+                try:
+                    trade = self.close(position.symbol, reason)
+                except ExchangeError as exc:
+                    self._audit("error", f"close-all: {position.symbol} not closed yet: {exc}")
+                    continue
+                if trade is not None:
+                    trades.append(trade)
+            if not self.venue.positions() and not self.venue.open_orders():
+                break
+        return trades
+
+    def portfolio(self) -> Portfolio:
+        return Portfolio(self.venue.account(), tuple(self.venue.positions()), tuple(self.venue.open_orders()))
+
+    def trade_states(self) -> dict[str, TradeState]:
+        return self.book.states()
+
+    def reconcile(self) -> list[str]:
+        """The venue is the truth: adopt what it holds, forget what it does not, resolve pending intents."""
+        notes: list[str] = []
+        trades = self._process_fills()
+        for trade in trades:
+            notes.append(f"{trade.symbol}: closed while the bot was away ({trade.exit_reason.value}), trade recorded")
+        self._reconciled_trades = trades
+        positions = {p.symbol: p for p in self.venue.positions()}
+        for symbol, state in self.book.states().items():
+            position = positions.get(symbol)
+            if position is None:
+                self.book.pop(symbol)
+                notes.append(f"{symbol}: remembered trade {state.trade_id} is flat at the venue; forgotten")
+            elif position.qty != state.qty or position.side is not state.side:
+                self.book.put(replace(state, qty=position.qty, side=position.side))
+                notes.append(f"{symbol}: quantity corrected from {state.qty} to the venue's {position.qty}")
+        for symbol, position in positions.items():
+            if self.book.get(symbol) is None:
+                stop = self._venue_stop(symbol) or position.entry_price * (1 - position.side.sign * Decimal("0.03"))
+                state = self.rules.open(symbol, position.side, position.qty, position.entry_price, self.clock.now_ms(), stop, "adopted", f"adopt{symbol.split('/')[0]}")
+                self.book.put(state, entry_fee="0", exit_fee="0", slippage="0", realized="0", stop_gen=0, exit_attempts=0)
+                notes.append(f"{symbol}: position at the venue that Redis did not know; adopted with stop {stop}")
+        if self.store is not None:
+            for intent, status in self.store.read_intents():
+                found = self._lookup(intent)
+                if found is None:
+                    self.store.delete_intent(intent.client_order_id)
+                    notes.append(f"intent {intent.client_order_id} never reached the venue; not re-sent")
+                else:
+                    self._mark(intent, found.status.value)
+        return notes
+
+    def take_reconciled_trades(self) -> list[Trade]:
+        trades, self._reconciled_trades = getattr(self, "_reconciled_trades", []), []
+        return trades
+
+    # ---------------------------------------------------------------------------------- fills
+
+    def _venue_stop(self, symbol: str) -> Decimal | None:
+        for order in self.venue.open_orders(symbol):
+            if order.order_type is OrderType.STOP_MARKET and order.stop_price:
+                return order.stop_price
+        return None
+
+    def _process_fills(self, default_reason: ExitReason = ExitReason.RECONCILED) -> list[Trade]:
+        fills = self.venue.take_fills()
+        touched: dict[str, ExitReason] = {}
+        for fill in fills:
+            reason = self._apply_fill(fill)
+            if reason is not None:
+                touched[fill.symbol] = reason
+        trades = []
+        for symbol, reason in touched.items():
+            trade = self._finish_if_flat(symbol, reason or default_reason)
+            if trade is not None:
+                trades.append(trade)
+        return trades
+
+    def _apply_fill(self, fill: Fill) -> ExitReason | None:
+        """Book a fill against its trade; returns the exit reason when the fill reduced a position."""
+        state = self.book.get(fill.symbol)
+        if state is None:
+            return None
+        extra = dict(self.book.extra(fill.symbol))
+        if fill.client_order_id.endswith("-en"):
+            extra["entry_fee"] = str(Decimal(extra.get("entry_fee", "0")) + fill.fee)
+            extra["slippage"] = str(Decimal(extra.get("slippage", "0")) + fill.slippage_cost)
+            self.book.put(state, **extra)
+            return None
+        reason = exit_reason_of(fill.client_order_id, state) or ExitReason.RECONCILED
+        extra["exit_fee"] = str(Decimal(extra.get("exit_fee", "0")) + fill.fee)
+        extra["slippage"] = str(Decimal(extra.get("slippage", "0")) + fill.slippage_cost)
+        extra["realized"] = str(Decimal(extra.get("realized", "0")) + fill.realized_pnl)
+        extra["exit_qty"] = str(Decimal(extra.get("exit_qty", "0")) + fill.qty)
+        extra["exit_value"] = str(Decimal(extra.get("exit_value", "0")) + fill.qty * fill.price)
+        extra["exit_ms"] = fill.ts_ms
+        extra["exit_reason"] = reason.value
+        self.book.put(state, **extra)
+        return reason
+
+    def _finish_if_flat(self, symbol: str, reason: ExitReason) -> Trade | None:
+        if any(p.symbol == symbol for p in self.venue.positions()):
+            return None
+        state, extra = self.book.pop(symbol)
+        if state is None or "exit_qty" not in extra:
+            return None
+        exit_qty = Decimal(extra["exit_qty"])
+        exit_price = Decimal(extra["exit_value"]) / exit_qty if exit_qty else state.entry_price
+        fees = Decimal(extra.get("entry_fee", "0")) + Decimal(extra.get("exit_fee", "0"))
+        gross = Decimal(extra.get("realized", "0"))
+        return Trade(
+            trade_id=state.trade_id,
+            symbol=symbol,
+            side=state.side,
+            qty=state.qty,
+            entry_price=state.entry_price,
+            exit_price=exit_price,
+            entry_ms=state.entry_ms,
+            exit_ms=max(int(extra.get("exit_ms", state.entry_ms)), state.entry_ms),
+            gross_pnl=gross,
+            fees=fees,
+            pnl=gross - fees,
+            exit_reason=ExitReason(extra.get("exit_reason", reason.value)),
+            mode=self.mode,
+            strategy=state.strategy,
+            slippage=Decimal(extra.get("slippage", "0")),
+        )
+
