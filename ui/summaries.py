@@ -17,6 +17,7 @@ from models import ZERO, Mode, Trade
 from ui.status import NO_VALUE, format_decimal, format_money, format_ts, to_decimal
 
 _RETURN_KEY = re.compile(r"^ret_(\d+)m$")
+SIGNAL_COLUMNS = ["Time", "Symbol", "Side", "Strength", "Strategy", "Price", "Reason", "Taken"]
 
 
 def trades_in_mode(trades: Iterable[Trade], mode: Mode) -> list[Trade]:
@@ -106,19 +107,19 @@ def horizons(records: Iterable[Mapping[str, str]]) -> list[str]:
     return [f"{n}m" for n in sorted(found)]
 
 
-def _outcome_correct(outcome: Mapping[str, str], horizon: str, side: str) -> bool | None:
-    """The bot's own `correct_<h>` flag when present, else the sign of the return against the side."""
+def _outcome_correct(outcome: Mapping[str, str], horizon: str) -> bool | None:
+    """The bot's own `correct_<h>` flag when present, else whether the directional return is positive."""
     flag = outcome.get(f"correct_{horizon}")
     if flag not in (None, ""):
         return flag in ("1", "true", "True")
     ret = to_decimal(outcome.get(f"ret_{horizon}"))
-    if ret is None or not side:
-        return None
-    return ret > 0 if side == "long" else ret < 0
+    return None if ret is None else ret > 0
 
 
 def signals_frame(records: Sequence[Mapping[str, str]], limit: int = 200) -> pd.DataFrame:
-    """Signals newest first, with the scored returns of their outcome record (when it arrived)."""
+    """Signals newest first, with the returns of their outcome record once it arrived.
+
+    Returns are the engine's: percent, in the signal's direction (positive = the signal was right)."""
     outcomes = {r.get("signal_id"): r for r in records if is_outcome(r) and r.get("signal_id")}
     hs = horizons(records)
     rows = []
@@ -132,20 +133,24 @@ def signals_frame(records: Sequence[Mapping[str, str]], limit: int = 200) -> pd.
             "Strategy": r.get("strategy", ""),
             "Price": format_decimal(r.get("price")),
             "Reason": r.get("reason", ""),
+            "Taken": _taken(r),
         }
         outcome = outcomes.get(r.get("signal_id"))
         for h in hs:
             ret = to_decimal(outcome.get(f"ret_{h}")) if outcome else None
-            row[f"Return {h}"] = NO_VALUE if ret is None else _format_return(ret, outcome)
+            row[f"Return {h}"] = NO_VALUE if ret is None else f"{ret:+.3f} %"
         rows.append(row)
-    columns = ["Time", "Symbol", "Side", "Strength", "Strategy", "Price", "Reason"] + [f"Return {h}" for h in hs]
+    columns = [*SIGNAL_COLUMNS, *(f"Return {h}" for h in hs)]
     return pd.DataFrame(rows, columns=columns, dtype="string")
 
 
-def _format_return(ret: Decimal, outcome: Mapping[str, str]) -> str:
-    # returns are stored as percentages when the key says so, else as fractions
-    pct = ret if outcome.get("returns_unit") == "pct" else ret * 100
-    return f"{pct:+.3f} %"
+def _taken(record: Mapping[str, str]) -> str:
+    taken = record.get("taken")
+    if taken in (None, ""):
+        return NO_VALUE
+    if taken in ("1", "true", "True"):
+        return "yes"
+    return f"no: {record['why_not']}" if record.get("why_not") else "no"
 
 
 def _short_number(raw: Any) -> str:
@@ -166,14 +171,13 @@ class HorizonAccuracy:
 
 def signal_accuracy(records: Sequence[Mapping[str, str]]) -> list[HorizonAccuracy]:
     """Per horizon: how many signals were scored and how many called the direction right."""
-    sides = {r.get("signal_id"): r.get("side", "") for r in records if not is_outcome(r)}
     out = []
     for h in horizons(records):
         scored = correct = 0
         for r in records:
             if not is_outcome(r):
                 continue
-            verdict = _outcome_correct(r, h, r.get("side") or sides.get(r.get("signal_id"), ""))
+            verdict = _outcome_correct(r, h)
             if verdict is None:
                 continue
             scored += 1

@@ -20,7 +20,6 @@ ORDER_COLUMNS = ["Time", "Symbol", "Side", "Type", "Qty", "Filled", "Price", "St
 TRADE_COLUMNS = [
     "Exit time", "Symbol", "Side", "Qty", "Entry", "Exit", "P&L", "Return", "Fees", "Exit reason", "Strategy", "Held",
 ]
-SIGNAL_COLUMNS = ["Time", "Symbol", "Side", "Strength", "Strategy", "Price", "Reason"]
 AUDIT_COLUMNS = ["Time", "Kind", "Message"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 import traceback
 from typing import Any, Callable, Mapping, Sequence
 
@@ -14,7 +15,7 @@ from settings import Settings
 from state import StateStore
 from ui import charts
 from ui.connection import now_ms
-from ui.status import format_money, utc_day_start_ms
+from ui.status import format_money, to_decimal, utc_day_start_ms
 from ui.summaries import (
     accuracy_frame,
     metric_cards,
@@ -81,12 +82,20 @@ def _mode(raw: str | None) -> Mode | None:
         return None
 
 
+def todays_pnl(state: Mapping[str, str], trades: Sequence[Trade], now: int) -> tuple[Decimal, str]:
+    """The bot's own figure (equity change since 00:00 UTC) when it publishes one, else closed trades."""
+    reported = to_decimal(state.get("pnl_today"))
+    if reported is not None:
+        return reported, "Equity change since 00:00 UTC, open positions included (reported by the bot)."
+    mode = _mode(state.get("mode"))
+    closed = pnl_since(trades_in_mode(trades, mode) if mode else trades, utc_day_start_ms(now))
+    return closed, "Net P&L of trades closed since 00:00 UTC in the bot's current mode."
+
+
 @guarded("Account")
 def render_account(store: StateStore, settings: Settings) -> None:
     account = store.read_account()
-    trades = store.read_trades()
-    mode = _mode(store.read_state().get("mode"))
-    today = pnl_since(trades_in_mode(trades, mode) if mode else trades, utc_day_start_ms(now_ms()))
+    today, today_help = todays_pnl(store.read_state(), store.read_trades(), now_ms())
     if account is None:
         st.info("No account snapshot yet: the bot writes one while it runs.")
     else:
@@ -96,8 +105,7 @@ def render_account(store: StateStore, settings: Settings) -> None:
         cols[2].metric("Unrealised P&L", format_money(account.unrealized_pnl, signed=True))
         cols[3].metric("Margin used", format_money(account.margin_used))
         cols[4].metric("Available", format_money(account.available))
-        cols[5].metric("Today's P&L", format_money(today, signed=True),
-                       help="Net P&L of trades closed since 00:00 UTC in the bot's current mode.")
+        cols[5].metric("Today's P&L", format_money(today, signed=True), help=today_help)
 
     points = store.read_equity()
     if points:
