@@ -58,29 +58,37 @@ def unified_symbol(entry: Mapping[str, Any]) -> str:
     return name
 
 
+def rules_from_filters(symbol: str, exchange_id: str, filters: list[Mapping[str, Any]]) -> SymbolRules | None:
+    """SymbolRules from one exchangeInfo entry's filter list (futures and spot spell min notional
+    differently: MIN_NOTIONAL.notional vs NOTIONAL.minNotional). None when a vital filter is missing."""
+    by_type = {f.get("filterType"): f for f in filters}
+    price, lot = by_type.get("PRICE_FILTER"), by_type.get("LOT_SIZE")
+    if not price or not lot:
+        return None
+    market = by_type.get("MARKET_LOT_SIZE") or lot
+    notional = by_type.get("MIN_NOTIONAL") or by_type.get("NOTIONAL") or {}
+    min_notional = notional.get("notional", notional.get("minNotional", "0"))
+    market_step = Decimal(market["stepSize"])
+    return SymbolRules(
+        symbol=symbol,
+        tick_size=Decimal(price["tickSize"]),
+        step_size=Decimal(lot["stepSize"]),
+        min_qty=Decimal(lot["minQty"]),
+        max_qty=Decimal(lot["maxQty"]),
+        min_notional=Decimal(min_notional),
+        market_step_size=market_step if market_step > 0 else Decimal(lot["stepSize"]),
+        market_max_qty=Decimal(market["maxQty"]),
+        exchange_id=exchange_id,
+    )
+
+
 def parse_exchange_info(data: Mapping[str, Any]) -> dict[str, SymbolRules]:
-    """Rules for every symbol in an exchangeInfo document that has the filters we need."""
+    """Rules for every symbol in a futures exchangeInfo document that has the filters we need."""
     out: dict[str, SymbolRules] = {}
     for entry in data.get("symbols", []):
-        filters = {f.get("filterType"): f for f in entry.get("filters", [])}
-        price, lot = filters.get("PRICE_FILTER"), filters.get("LOT_SIZE")
-        if not price or not lot:
-            continue
-        market = filters.get("MARKET_LOT_SIZE", lot)
-        notional = filters.get("MIN_NOTIONAL", {})
-        min_notional = notional.get("notional", notional.get("minNotional", "0"))
-        symbol = unified_symbol(entry)
-        out[symbol] = SymbolRules(
-            symbol=symbol,
-            tick_size=Decimal(price["tickSize"]),
-            step_size=Decimal(lot["stepSize"]),
-            min_qty=Decimal(lot["minQty"]),
-            max_qty=Decimal(lot["maxQty"]),
-            min_notional=Decimal(min_notional),
-            market_step_size=Decimal(market["stepSize"]),
-            market_max_qty=Decimal(market["maxQty"]),
-            exchange_id=str(entry["symbol"]),
-        )
+        rules = rules_from_filters(unified_symbol(entry), str(entry["symbol"]), entry.get("filters", []))
+        if rules is not None:
+            out[rules.symbol] = rules
     return out
 
 
