@@ -100,14 +100,16 @@ class CommandProcessor:
                 AuditEvent("command", self.clock.now_ms(), f"rejected malformed command: {rejection.reason}", {"command_id": rejection.command_id})
             )
 
-    def run(self, command: Command, *, claim_as: str | None = None) -> CommandResult | None:
-        """Claim, run and report one command; None when someone else already claimed it."""
+    def run(self, command: Command, *, claim_as: str | None = None, handler: Handler | None = None) -> CommandResult | None:
+        """Claim, run and report one command; None when someone else already claimed it.
+
+        `handler` runs a command this reader does not own (the supervisor taking over a bot command)."""
         if not self.store.claim_command(claim_as or command.command_id, self.group):
             return None
         started = time.perf_counter()
         self._result(command.command_id, CommandStatus.ACCEPTED, f"accepted by {self.group}", command.issued_at_ms)
         try:
-            detail = self.handlers[command.type](command)
+            detail = (handler or self.handlers[command.type])(command)
             status = CommandStatus.DONE
         except CommandError as exc:
             detail, status = str(exc), CommandStatus.REJECTED

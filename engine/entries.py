@@ -12,7 +12,8 @@ from typing import Mapping, Sequence
 
 from engine.candles import resample
 from engine.exits import ExitRules
-from executors.base import EntryPlan, make_trade_id, round_down
+from executors.base import EntryPlan, round_down
+from order_ids import make_trade_id
 from models import Candle, Denial, Position, Signal, TradingState
 from risk.gate import PreTradeCheck, check_order
 from risk.levels import ResolvedRisk

@@ -8,13 +8,13 @@ last process stopped.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Protocol
 
 from engine.exits import TradeState
 from models import ExitReason, Mode, Order, Portfolio, Side, Trade
+from order_ids import exit_kind
 
 from state import StateStore
 
@@ -70,48 +70,11 @@ class Executor(Protocol):
 
 # ------------------------------------------------------------------------------------ helpers
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9]")
-
-
-def make_trade_id(symbol: str, ts_ms: int, side: Side) -> str:
-    """Deterministic per signal candle: re-processing the same candle after a crash gives the same id,
-    so the venue's client-order-id idempotency refuses a duplicate entry."""
-    base = _UNSAFE.sub("", symbol.split("/")[0])[:8]
-    return f"{base}{ts_ms // 1000}{side.value[0].upper()}"
-
-
-def entry_order_id(trade_id: str) -> str:
-    return f"{trade_id}-en"
-
-
-def stop_order_id(trade_id: str, generation: int = 0) -> str:
-    return f"{trade_id}-sl{generation}"
-
-
-def take_profit_order_id(trade_id: str) -> str:
-    return f"{trade_id}-tp"
-
-
-def exit_order_id(trade_id: str, reason: ExitReason, attempt: int = 0) -> str:
-    return f"{trade_id}-x{_REASON_CODES[reason]}{attempt}"
-
-
-_REASON_CODES = {reason: f"{i:02d}" for i, reason in enumerate(ExitReason)}
-_CODE_REASONS = {code: reason for reason, code in _REASON_CODES.items()}
-
 
 def exit_reason_of(client_order_id: str, state: TradeState | None) -> ExitReason | None:
-    """Which exit a fill was, from the order's client id (and the trade's stop flags)."""
-    if client_order_id.startswith("liq"):
-        return ExitReason.LIQUIDATION
-    suffix = client_order_id.rsplit("-", 1)[-1]
-    if suffix.startswith("sl"):
-        return stop_reason(state)
-    if suffix == "tp":
-        return ExitReason.TAKE_PROFIT
-    if suffix.startswith("x") and suffix[1:3] in _CODE_REASONS:
-        return _CODE_REASONS[suffix[1:3]]
-    return None
+    """Which exit a fill was, from the order's client id (and, for stops, the trade's flags)."""
+    kind = exit_kind(client_order_id)
+    return stop_reason(state) if kind == "stop" else kind
 
 
 def stop_reason(state: TradeState | None) -> ExitReason:

@@ -18,15 +18,8 @@ from clock import Clock
 from engine.exits import ExitRules, TradeState
 from errors import ExchangeError, NetworkError, OrderRejectedError, RateLimitError, UnknownOrderStatusError
 from exchange_client import ExchangeClient
-from executors.base import (
-    EntryPlan,
-    TradeBook,
-    entry_order_id,
-    exit_order_id,
-    exit_reason_of,
-    stop_order_id,
-    take_profit_order_id,
-)
+from executors.base import EntryPlan, TradeBook, exit_reason_of
+from order_ids import entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
 from models import (
     AuditEvent,
     Candle,

@@ -1,0 +1,355 @@
+"""The supervisor: starts and stops the bot process, watches its heartbeat, restarts it after a crash,
+and runs the kill switch itself when the bot cannot.
+
+- start {mode}: a new bot process (`main.py bot --mode M`); refused when stale, when one is already
+  running, and for live until the go-live gate exists.
+- A crash is restarted with backoff; more than `crash_loop_max_restarts` crashes inside
+  `crash_loop_window_seconds` halts the bot and raises an alert instead of spinning.
+- stop: the bot stops itself; when it cannot (frozen), SIGTERM then SIGKILL after a grace period.
+- halt / close-all / close: the bot's commands. When the bot has not claimed one within
+  `takeover_wait_seconds` (dead, frozen, or not running), the supervisor runs it: the halt flag is
+  written, and for close-all every order is cancelled and every position closed reduce-only through
+  exchange_client, and flat is confirmed from the venue.
+
+Every transition is written to Redis (state hash + audit stream).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from clock import SimulatedClock, SystemClock
+from control.commands import is_stale
+from control.processor import CommandProcessor
+from errors import CommandError, ExchangeError
+from exchange_client import open_exchange
+from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, Mode, OrderIntent, OrderType
+from order_ids import exit_order_id, symbol_code
+from settings import PROJECT_ROOT, Settings
+from state import StateStore
+
+log = logging.getLogger(__name__)
+
+GROUP = "supervisor"
+
+
+class BotHealth:
+    RUNNING = "running"
+    UNRESPONSIVE = "unresponsive"
+    STOPPED = "stopped"
+
+
+def bot_health(state: dict[str, str], now_ms: int, timeout_s: float) -> str:
+    """running: heartbeat fresh; unresponsive: it says it runs but its heartbeat is stale; stopped."""
+    if state.get("running") != "1":
+        return BotHealth.STOPPED
+    heartbeat = int(state.get("heartbeat_ms") or 0)
+    if now_ms - heartbeat > timeout_s * 1000:
+        return BotHealth.UNRESPONSIVE
+    return BotHealth.RUNNING
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, store: StateStore, *, config_path: Path | None = None, python: str | None = None):
+        self.settings = settings
+        self.store = store
+        self.config_path = config_path
+        self.python = python or sys.executable
+        self.clock = SystemClock()
+        self.child: subprocess.Popen | None = None
+        self.child_mode: Mode | None = None
+        self.intended_exit = False
+        self.crashes: deque[float] = deque()
+        self.next_restart_at: float | None = None
+        self.stop_event = threading.Event()
+        self.lock = threading.RLock()
+        # Commands the bot owns; the supervisor runs them only when the bot has not claimed them in time.
+        self._fallback_handlers = {
+            CommandType.STOP: self.handle_stop,
+            CommandType.HALT: self.handle_halt,
+            CommandType.CLOSE_ALL: self.handle_close_all,
+            CommandType.CLOSE: self.handle_close,
+            CommandType.RESUME: self.handle_not_running,
+            CommandType.OPEN: self.handle_not_running,
+        }
+        self.commands = CommandProcessor(
+            store,
+            group=GROUP,
+            consumer=f"supervisor-{os.getpid()}",
+            handlers={CommandType.START: self.handle_start},
+            clock=self.clock,
+            max_bytes=settings.control.max_command_bytes,
+            on_unowned=self._defer,
+            start_id="$",
+        )
+
+    # ------------------------------------------------------------------------------ health
+
+    def health(self) -> str:
+        return bot_health(self.store.read_state(), self.clock.now_ms(), self.settings.control.heartbeat_timeout_seconds)
+
+    def child_alive(self) -> bool:
+        return self.child is not None and self.child.poll() is None
+
+    def audit(self, message: str, **data) -> None:
+        self.store.audit(AuditEvent("supervisor", self.clock.now_ms(), message, data))
+
+    # -------------------------------------------------------------------------- bot process
+
+    def start_bot(self, mode: Mode) -> str:
+        with self.lock:
+            if self.child_alive():
+                raise CommandError(f"refused: the bot is already running in {self.child_mode.value} mode; stop it first")
+            if self.health() == BotHealth.RUNNING:
+                raise CommandError("refused: a bot with this id is already running (started elsewhere)")
+            args = [self.python, str(PROJECT_ROOT / "main.py"), "bot", "--mode", mode.value]
+            if self.config_path:
+                args += ["--config", str(self.config_path)]
+            self.store.write_state(running="0", heartbeat_ms=0)
+            self.child = subprocess.Popen(args, cwd=PROJECT_ROOT, start_new_session=True)
+            self.child_mode = mode
+            self.intended_exit = False
+            self.next_restart_at = None
+            self.store.write_state(supervised_pid=self.child.pid, supervised_mode=mode.value)
+            self.audit(f"bot started in {mode.value} mode (pid {self.child.pid})", pid=self.child.pid)
+            return f"started in {mode.value} mode (pid {self.child.pid})"
+
+    def stop_bot(self, reason: str) -> str:
+        """SIGTERM (the bot stops gracefully), SIGKILL after the grace period."""
+        with self.lock:
+            self.intended_exit = True
+            self.next_restart_at = None
+            child = self.child
+            if child is None or child.poll() is not None:
+                return "the bot is not running"
+            self.audit(f"stopping the bot ({reason})")
+            try:
+                os.kill(child.pid, signal.SIGTERM)
+                os.kill(child.pid, signal.SIGCONT)  # a frozen bot must run to handle its SIGTERM
+            except ProcessLookupError:
+                pass
+            try:
+                child.wait(self.settings.control.stop_grace_seconds)
+                how = "stopped gracefully"
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+                self.store.write_state(running="0", stopped_reason=f"killed after {self.settings.control.stop_grace_seconds}s grace")
+                how = f"killed after {self.settings.control.stop_grace_seconds:g}s grace period"
+            self.audit(f"bot {how}")
+            return f"bot {how}"
+
+    def watch(self) -> None:
+        """One supervision step: notice a crash, restart with backoff, refuse a crash loop."""
+        with self.lock:
+            child = self.child
+            if child is None:
+                return
+            code = child.poll()
+            if code is None:
+                return
+            if self.intended_exit or code == 0:
+                if self.next_restart_at is None and not self.intended_exit:
+                    self.audit(f"bot exited cleanly (code {code})")
+                self.child = None
+                self.store.write_state(running="0")
+                return
+            if self.next_restart_at is None:
+                self._on_crash(code)
+            elif time.monotonic() >= self.next_restart_at:
+                mode = self.child_mode or Mode.GHOST
+                self.child = None
+                try:
+                    self.start_bot(mode)
+                except CommandError as exc:
+                    self.audit(f"restart refused: {exc}")
+
+    def _on_crash(self, code: int) -> None:
+        now = time.monotonic()
+        window = self.settings.control.crash_loop_window_seconds
+        self.crashes.append(now)
+        while self.crashes and now - self.crashes[0] > window:
+            self.crashes.popleft()
+        self.store.write_state(running="0", last_crash_code=code, last_crash_ms=self.clock.now_ms())
+        if len(self.crashes) > self.settings.control.crash_loop_max_restarts:
+            reason = f"crash loop: {len(self.crashes)} crashes in {window:g}s; not restarting"
+            self.store.set_halt(reason, GROUP, self.clock.now_ms())
+            self.store.write_state(alert=reason)
+            self.audit(f"ALERT: {reason}", level="alert")
+            self.child = None
+            return
+        backoff = self.settings.control.restart_backoff_seconds
+        delay = backoff[min(len(self.crashes) - 1, len(backoff) - 1)]
+        self.next_restart_at = now + delay
+        self.audit(f"bot crashed (exit code {code}); restarting in {delay:g}s", code=code)
+
+    # ----------------------------------------------------------------------------- commands
+
+    def handle_start(self, command: Command) -> str:
+        if is_stale(command, self.clock.now_ms(), self.settings.control.stale_command_seconds):
+            age = (self.clock.now_ms() - command.issued_at_ms) / 1000
+            raise CommandError(f"refused: stale start ({age:.0f}s old > {self.settings.control.stale_command_seconds:g}s)")
+        mode = Mode(command.args.get("mode", Mode.GHOST.value))
+        if mode is Mode.LIVE:
+            raise CommandError("refused: live mode needs the go-live gate, which is not available in this release")
+        detail = self.start_bot(mode)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.health() == BotHealth.RUNNING:
+                return detail + "; heartbeat seen"
+            if not self.child_alive():
+                raise CommandError("the bot exited during start-up; see the decision log")
+            time.sleep(0.05)
+        raise CommandError(detail + "; but no heartbeat within 30 s")
+
+    def handle_stop(self, command: Command) -> str:
+        return self.stop_bot(f"stop command from {command.issued_by}")
+
+    def handle_halt(self, command: Command) -> str:
+        self.store.set_halt(f"halt by {command.issued_by} (applied by the supervisor)", command.issued_by, self.clock.now_ms())
+        cancelled = self._cancel_entry_orders()
+        return f"HALTED by the supervisor (bot {self.health()}); {cancelled} entry order(s) cancelled"
+
+    def handle_close_all(self, command: Command) -> str:
+        self.store.set_halt(f"kill switch by {command.issued_by} (applied by the supervisor)", command.issued_by, self.clock.now_ms())
+        return self.flatten() + f" (bot {self.health()})"
+
+    def handle_close(self, command: Command) -> str:
+        return self.flatten(only=command.args["symbol"])
+
+    def handle_not_running(self, command: Command) -> str:
+        raise CommandError(f"refused: the bot is {self.health()}; {command.type.value} needs a running bot")
+
+    def _defer(self, command: Command) -> None:
+        """A bot command: give the bot `takeover_wait_seconds` to claim it, then act if it has not."""
+        if command.type not in self._fallback_handlers:
+            return
+        threading.Thread(target=self._takeover, args=(command,), name=f"takeover-{command.command_id[:8]}", daemon=True).start()
+
+    def _takeover(self, command: Command) -> None:
+        wait_s = self.settings.control.takeover_wait_seconds
+        if self.health() != BotHealth.STOPPED:
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                if self.store.command_claimed_by(command.command_id):
+                    break
+                time.sleep(0.01)
+        claimed_by = self.store.command_claimed_by(command.command_id)
+        if claimed_by is None and command.type in (CommandType.RESUME, CommandType.OPEN) and self.health() == BotHealth.RUNNING:
+            return  # a live bot that is merely slow will answer these itself
+        handler = self._fallback_handlers[command.type]
+        if claimed_by is None:
+            self.commands.run(command, handler=handler)
+            return
+        if command.type is not CommandType.CLOSE_ALL or claimed_by == GROUP:
+            return
+        # The bot claimed the kill switch; if it does not finish (frozen or killed mid-way), finish it.
+        deadline = time.monotonic() + wait_s + 1.5
+        while time.monotonic() < deadline:
+            result = self.store.read_command_result(command.command_id)
+            if result is not None and result.status is not CommandStatus.ACCEPTED:
+                return
+            time.sleep(0.02)
+        if self.health() != BotHealth.RUNNING:
+            self.commands.run(command, claim_as=f"{command.command_id}:takeover", handler=handler)
+
+    # ----------------------------------------------------------------------- direct venue work
+
+    def _open_venue(self):
+        mode = Mode(self.store.read_state().get("mode") or Mode.GHOST.value)
+        if mode is Mode.GHOST:
+            return None
+        venue_name = self.settings.venue.paper_venue
+        return open_exchange(self.settings, clock=SimulatedClock(self.clock.now_ms()), venue_store=self.store.venue_store(venue_name))
+
+    def _cancel_entry_orders(self) -> int:
+        venue = self._open_venue()
+        if venue is None:
+            return 0
+        try:
+            cancelled = 0
+            for order in venue.open_orders():
+                if not order.reduce_only:
+                    venue.cancel(order.symbol, order.client_order_id)
+                    cancelled += 1
+            return cancelled
+        finally:
+            venue.close()
+
+    def flatten(self, only: str | None = None) -> str:
+        """Cancel every order and close every position reduce-only at market; confirm flat."""
+        venue = self._open_venue()
+        if venue is None:
+            return self._flatten_ghost(only)
+        try:
+            closed = 0
+            for attempt in range(3):
+                venue.cancel_all(only)
+                positions = [p for p in venue.positions() if only is None or p.symbol == only]
+                for p in positions:
+                    trade_id = self._trade_id_for(p.symbol)
+                    intent = OrderIntent(
+                        client_order_id=exit_order_id(trade_id, ExitReason.KILL_SWITCH if only is None else ExitReason.MANUAL, attempt),
+                        symbol=p.symbol,
+                        side=p.side.exit_order_side,
+                        qty=p.qty,
+                        order_type=OrderType.MARKET,
+                        reduce_only=True,
+                        reason="supervisor flatten",
+                        created_ms=self.clock.now_ms(),
+                    )
+                    try:
+                        venue.submit(intent)
+                        closed += 1
+                    except ExchangeError as exc:
+                        self.audit(f"flatten: {p.symbol} not closed on attempt {attempt + 1}: {exc}")
+                left = [p for p in venue.positions() if only is None or p.symbol == only]
+                orders = [o for o in venue.open_orders() if only is None or o.symbol == only]
+                if not left and not orders:
+                    self.store.write_positions(venue.positions())
+                    self.store.write_orders(venue.open_orders())
+                    self.store.write_account(venue.account())
+                    self.audit(f"flatten done by the supervisor: {closed} position(s) closed; flat confirmed by the venue")
+                    return f"flat confirmed by the venue: {closed} position(s) closed by the supervisor, 0 orders open"
+            raise CommandError(f"NOT flat after 3 attempts: {len(left)} position(s), {len(orders)} order(s) left")
+        finally:
+            venue.close()
+
+    def _flatten_ghost(self, only: str | None) -> str:
+        """Ghost positions are hypothetical: the bot closes them when it next runs (it is HALTED)."""
+        return "ghost mode: no venue positions; ghost trades close when the bot runs again (HALTED)"
+
+    def _trade_id_for(self, symbol: str) -> str:
+        remembered = self.store.all_json("exits").get(symbol)
+        if remembered:
+            return remembered["state"].get("trade_id") or f"sup{symbol_code(symbol)}"
+        return f"sup{symbol_code(symbol)}"
+
+    # ----------------------------------------------------------------------------- main loop
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+
+    def run(self, start_mode: Mode | None) -> None:
+        self.store.write_state(supervisor_pid=os.getpid(), supervisor_started_ms=self.clock.now_ms())
+        self.commands.start()
+        if start_mode is not None:
+            try:
+                self.start_bot(start_mode)
+            except CommandError as exc:
+                self.audit(f"initial start refused: {exc}")
+        while not self.stop_event.wait(0.2):
+            self.watch()
+            self.store.write_state(supervisor_heartbeat_ms=self.clock.now_ms(), bot_health=self.health())
+        self.commands.stop()
+        self.stop_bot("supervisor shutting down")
+        self.store.write_state(supervisor_pid="")
+

@@ -1,0 +1,363 @@
+"""The command line: parse, load config, dispatch. Nothing imports this module.
+
+    python main.py up                     everything: embedded Redis, supervisor + bot, dashboard
+    python main.py bot --mode ghost       the bot process alone
+    python main.py supervise              the supervisor alone (starts the bot in bot.mode)
+    python main.py dashboard              the dashboard alone
+    python main.py status [--json]        the bot's state (exit 0 healthy, 1 not, 2 Redis unreachable)
+    python main.py halt | resume | close-all | close SYMBOL | open SYMBOL --side S --notional N
+    python main.py start --mode M | stop  through the supervisor
+    python main.py download --symbol ... candles to CSV
+
+Errors from the project's hierarchy (errors.py) become one line on stderr and an exit code:
+2 for configuration and Redis problems, 1 for everything else. No tracebacks for expected failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from errors import CommandError, StateStoreError, TradingBotError
+from models import CommandStatus, CommandType, Mode, TradingState
+from settings import PROJECT_ROOT, Settings, load_settings, redis_url
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _store(settings: Settings):
+    from state import StateStore
+
+    return StateStore.open(
+        redis_url(settings), settings.bot.id, stream_maxlen=settings.redis.stream_maxlen, audit_maxlen=settings.redis.audit_maxlen
+    )
+
+
+def _python() -> str:
+    return sys.executable
+
+
+def _config_args(args: argparse.Namespace) -> list[str]:
+    return ["--config", str(Path(args.config).resolve())] if args.config else []
+
+
+# ----------------------------------------------------------------------------------- processes
+
+
+def cmd_bot(args: argparse.Namespace) -> int:
+    from engine.runtime import BotRuntime, format_summary
+
+    settings = _settings(args)
+    mode = Mode(args.mode or settings.bot.mode.value)
+    store = _store(settings)
+    runtime = BotRuntime(settings, store, mode=mode)
+    runtime.install_signal_handlers()
+    print(f"bot {settings.bot.id}: {mode.value} mode, market data {runtime.data_source}", flush=True)
+    if "auto:" in runtime.data_source:
+        print(f"WARNING: {runtime.data_source}", file=sys.stderr, flush=True)
+    summary = runtime.run()
+    print(format_summary(summary), flush=True)
+    return EXIT_OK
+
+
+def cmd_supervise(args: argparse.Namespace) -> int:
+    from bot_manager import Supervisor
+
+    settings = _settings(args)
+    store = _store(settings)
+    supervisor = Supervisor(settings, store, config_path=Path(args.config).resolve() if args.config else None)
+
+    def handle(_signum, _frame):
+        supervisor.request_stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    start_mode = None if args.no_bot else Mode(args.mode or settings.bot.mode.value)
+    print(f"supervisor for bot {settings.bot.id}: starting the bot in {start_mode.value if start_mode else 'no'} mode", flush=True)
+    supervisor.run(start_mode)
+    return EXIT_OK
+
+
+def _dashboard_command(port: int) -> list[str]:
+    return [_python(), "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard.py"), "--server.port", str(port), "--server.headless", "true"]
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    port = args.port or settings.dashboard.port
+    env = dict(os.environ, TB_BOT__ID=settings.bot.id)
+    if args.config:
+        env["TB_CONFIG"] = str(Path(args.config).resolve())
+    return subprocess.call(_dashboard_command(port), cwd=PROJECT_ROOT, env=env)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Everything in the foreground; Ctrl+C (or SIGTERM) stops every child cleanly."""
+    from embedded_redis import start_embedded_redis
+    from state import connect
+
+    settings = _settings(args)
+    env = dict(os.environ)
+    redis = None
+    if not env.get("REDIS_URL"):
+        redis = start_embedded_redis(settings.redis.embedded_port, settings.resolve_path(settings.redis.data_dir))
+        env["REDIS_URL"] = redis.url
+        print(f"redis: {'reusing' if redis.reused else 'started'} embedded Redis at {redis.url} (data in {settings.redis.data_dir})", flush=True)
+    connect(env["REDIS_URL"])
+    env["TB_BOT__ID"] = settings.bot.id
+    if args.config:
+        env["TB_CONFIG"] = str(Path(args.config).resolve())
+    children: list[tuple[str, subprocess.Popen]] = []
+    stopping = False
+
+    def stop_all(_signum=None, _frame=None):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    try:
+        supervise = [_python(), str(PROJECT_ROOT / "main.py"), "supervise", *(_config_args(args))]
+        if args.mode:
+            supervise += ["--mode", args.mode]
+        children.append(("supervisor", subprocess.Popen(supervise, cwd=PROJECT_ROOT, env=env, start_new_session=True)))
+        port = args.port or settings.dashboard.port
+        children.append(("dashboard", subprocess.Popen(_dashboard_command(port), cwd=PROJECT_ROOT, env=env, start_new_session=True)))
+        print(f"dashboard: http://127.0.0.1:{port}   (Ctrl+C stops everything)", flush=True)
+        while not stopping:
+            for name, child in children:
+                if child.poll() is not None:
+                    print(f"{name} exited with code {child.returncode}; stopping everything", file=sys.stderr, flush=True)
+                    stopping = True
+            time.sleep(0.2)
+    finally:
+        for name, child in reversed(children):
+            _terminate(child, settings.control.stop_grace_seconds + 5)
+        if redis is not None:
+            redis.stop()
+        print("all stopped", flush=True)
+    return EXIT_OK
+
+
+def _terminate(child: subprocess.Popen, grace_s: float) -> None:
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        child.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+# -------------------------------------------------------------------------------------- status
+
+
+def collect_status(settings: Settings, store) -> dict:
+    from bot_manager import bot_health
+    from clock import SystemClock
+
+    state = store.read_state()
+    now = SystemClock().now_ms()
+    heartbeat = int(state.get("heartbeat_ms") or 0)
+    health = bot_health(state, now, settings.control.heartbeat_timeout_seconds)
+    account = store.read_account()
+    halt = store.read_halt()
+    errors = [e.message for e in store.read_audit(200, kinds=["error"])][-5:]
+    return {
+        "bot_id": settings.bot.id,
+        "mode": state.get("mode") or None,
+        "venue": state.get("venue") or None,
+        "trading_state": store.trading_state().value,
+        "running": health == "running",
+        "health": health,
+        "heartbeat_age_s": round((now - heartbeat) / 1000, 3) if heartbeat else None,
+        "data_source": state.get("data_source") or None,
+        "feed_stale": state.get("feed_stale") == "1",
+        "halt_reason": halt.reason if halt else None,
+        "positions": [
+            {"symbol": p.symbol, "side": p.side.value, "qty": str(p.qty), "entry_price": str(p.entry_price),
+             "mark_price": str(p.mark_price), "unrealized_pnl": str(p.unrealized_pnl)}
+            for p in store.read_positions()
+        ],
+        "open_orders": [
+            {"client_order_id": o.client_order_id, "symbol": o.symbol, "side": o.side.value, "type": o.order_type.value,
+             "qty": str(o.qty), "price": str(o.price or o.stop_price or "")}
+            for o in store.read_orders()
+        ],
+        "equity": str(account.equity) if account else None,
+        "pnl_today": state.get("pnl_today") or "0",
+        "last_errors": errors,
+        "pid": int(state["pid"]) if state.get("pid") else None,
+    }
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        store = _store(settings)
+        status = collect_status(settings, store)
+    except StateStoreError as exc:
+        if args.json:
+            print(json.dumps({"bot_id": settings.bot.id, "error": str(exc), "running": False}))
+        else:
+            print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(status))
+    else:
+        age = f"{status['heartbeat_age_s']:.1f}s ago" if status["heartbeat_age_s"] is not None else "never"
+        print(f"bot {status['bot_id']}: {status['health']} — {status['mode']} mode, venue {status['venue']}, {status['trading_state']}")
+        if status["halt_reason"]:
+            print(f"  halted: {status['halt_reason']}")
+        print(f"  heartbeat {age}; data {status['data_source']}{' (STALE)' if status['feed_stale'] else ''}")
+        print(f"  equity {status['equity']} USDT; P&L today {Decimal(status['pnl_today']):.2f}")
+        print(f"  positions: {len(status['positions'])}")
+        for p in status["positions"]:
+            print(f"    {p['side']} {p['qty']} {p['symbol']} @ {p['entry_price']} (uP&L {Decimal(p['unrealized_pnl'] or 0):.2f})")
+        print(f"  open orders: {len(status['open_orders'])}")
+        for o in status["open_orders"]:
+            print(f"    {o['client_order_id']}: {o['type']} {o['side']} {o['qty']} {o['symbol']} {o['price']}")
+        if status["last_errors"]:
+            print("  last errors:")
+            for e in status["last_errors"]:
+                print(f"    {e}")
+    return EXIT_OK if status["running"] else EXIT_FAIL
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def _send(args: argparse.Namespace, command_type: CommandType, cmd_args: dict) -> int:
+    from clock import SystemClock
+    from control.client import send_command, wait_result
+
+    settings = _settings(args)
+    store = _store(settings)
+    if command_type in (CommandType.HALT, CommandType.CLOSE_ALL):
+        # durable first: whatever happens to the command, the bot is halted when it next looks
+        store.set_halt(f"{command_type.value} by cli", "cli", SystemClock().now_ms())
+    command = send_command(store, command_type, cmd_args, issued_by="cli")
+    result = wait_result(store, command.command_id, args.timeout)
+    if result is None or result.status is CommandStatus.ACCEPTED:
+        state = "accepted but not finished" if result else "no answer"
+        if command_type is CommandType.HALT:
+            print(f"HALTED (durable flag set); {state} from the bot within {args.timeout:g}s")
+            return EXIT_OK
+        print(f"{command_type.value}: {state} within {args.timeout:g}s (is the supervisor running?)", file=sys.stderr)
+        return EXIT_FAIL
+    line = f"{command_type.value}: {result.status.value} in {result.elapsed_ms:.0f} ms by {result.handled_by} — {result.detail}"
+    if result.status is CommandStatus.DONE:
+        print(line)
+        return EXIT_OK
+    print(line, file=sys.stderr)
+    return EXIT_FAIL
+
+
+def cmd_simple(command_type: CommandType):
+    def run(args: argparse.Namespace) -> int:
+        return _send(args, command_type, {})
+
+    return run
+
+
+def cmd_close(args: argparse.Namespace) -> int:
+    return _send(args, CommandType.CLOSE, {"symbol": args.symbol})
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    return _send(args, CommandType.OPEN, {"symbol": args.symbol, "side": args.side, "notional": args.notional})
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    return _send(args, CommandType.START, {"mode": args.mode})
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from marketdata.download import run_download_cli
+
+    return run_download_cli(args)
+
+
+# -------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="Crypto trading bot: ghost → paper → live, with a kill switch.")
+    parser.add_argument("--config", default=os.environ.get("TB_CONFIG"), help="config file (default: config.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help_text: str, timeout: float | None = None) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", default=argparse.SUPPRESS, help="config file (default: config.yaml)")
+        if timeout is not None:
+            p.add_argument("--timeout", type=float, default=timeout, help=f"seconds to wait for the result (default {timeout:g})")
+        p.set_defaults(func=func)
+        return p
+
+    modes = [m.value for m in Mode]
+    p = add("up", cmd_up, "start everything: embedded Redis (unless REDIS_URL), supervisor with the bot, dashboard")
+    p.add_argument("--mode", choices=modes, help="the bot's mode (default: bot.mode)")
+    p.add_argument("--port", type=int, help="dashboard port (default: dashboard.port)")
+    p = add("bot", cmd_bot, "run the bot process alone (against REDIS_URL or the embedded Redis)")
+    p.add_argument("--mode", choices=modes, help="ghost | paper | live (default: bot.mode)")
+    p = add("supervise", cmd_supervise, "run the supervisor (bot_manager), which starts and watches the bot")
+    p.add_argument("--mode", choices=modes, help="mode of the bot it starts (default: bot.mode)")
+    p.add_argument("--no-bot", action="store_true", help="start no bot; wait for a start command")
+    p = add("dashboard", cmd_dashboard, "run the Streamlit dashboard alone")
+    p.add_argument("--port", type=int, help="port (default: dashboard.port)")
+    p = add("status", cmd_status, "print the bot's state; exit 0 healthy, 1 not running, 2 Redis unreachable")
+    p.add_argument("--json", action="store_true", help="one JSON object for scripts")
+    add("halt", cmd_simple(CommandType.HALT), "HALT: durable halt flag, entry orders cancelled; exits still run", 10)
+    add("resume", cmd_simple(CommandType.RESUME), "back to ACTIVE (refused while a loss-limit halt is in force)", 10)
+    add("close-all", cmd_simple(CommandType.CLOSE_ALL), "KILL SWITCH: halt, cancel every order, close every position", 15)
+    p = add("close", cmd_close, "close one position reduce-only", 10)
+    p.add_argument("symbol", help="e.g. BTC/USDT:USDT")
+    p = add("open", cmd_open, "manual entry (passes the same risk gate as any signal)", 10)
+    p.add_argument("symbol", help="e.g. BTC/USDT:USDT")
+    p.add_argument("--side", required=True, choices=["long", "short"])
+    p.add_argument("--notional", required=True, help="size in USDT")
+    p = add("start", cmd_start, "ask the supervisor to start the bot", 40)
+    p.add_argument("--mode", required=True, choices=modes)
+    add("stop", cmd_simple(CommandType.STOP), "graceful stop: entry orders cancelled, positions stay", 30)
+    p = add("download", cmd_download, "download candles with ccxt into CSV (resumable)")
+    p.add_argument("--symbol", required=True, help="e.g. BTC/USDT:USDT")
+    p.add_argument("--timeframe", default="1m")
+    p.add_argument("--days", type=float, default=30)
+    p.add_argument("--out", default="data/")
+    p.add_argument("--exchange-url", dest="exchange_url", default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TradingBotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
