@@ -574,3 +574,35 @@ class CcxtVenueClient:
                 close()
             except Exception:  # closing is best effort: nothing useful to do about a failure here
                 pass
+
+
+# ------------------------------------------------------------------------------------ price model
+
+
+class PriceModel:
+    """The simulated venue's taker prices and fees, for the ghost executor: a hypothetical trade is
+    priced exactly as the paper venue would price the real order (same slippage, rounding and fees)."""
+
+    def __init__(self, config: SimConfig, rules: Mapping[str, SymbolRules]):
+        self.config = config
+        self.rules = rules
+
+    @classmethod
+    def from_settings(cls, settings: Any, rules: Mapping[str, SymbolRules] | None = None) -> "PriceModel":
+        return cls(SimConfig.from_settings(settings.venue), rules if rules is not None else load_symbol_rules_for(settings))
+
+    def market_fill(
+        self, symbol: str, side: OrderSide, qty: Decimal, reference: Decimal, candle_volume: Decimal | None
+    ) -> tuple[Decimal, Decimal]:
+        """(fill price, slippage cost) of a market order of `qty` against `reference`."""
+        from simulator.pricing import money, slippage_bps, slipped_price
+
+        c = self.config
+        bps = slippage_bps(c.slippage_model, c.slippage_bps, c.volume_impact_bps, qty, candle_volume)
+        price = slipped_price(reference, side, bps, self.rules[symbol].tick_size)
+        return price, money(abs(price - reference) * qty)
+
+    def taker_fee(self, qty: Decimal, price: Decimal) -> Decimal:
+        from simulator.pricing import fee
+
+        return fee(qty, price, self.config.taker_fee_rate)

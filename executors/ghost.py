@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clock import Clock
+from engine.candles import close_time_ms
 from engine.exits import ExitRules, TradeState
 from executors.base import EntryPlan, TradeBook
 from exchange_client import PriceModel
@@ -82,7 +83,8 @@ class GhostExecutor:
         if state is not None:
             decision = self.rules.price_exit(state, candle)
             if decision is not None:
-                trades.append(self._exit(state, decision.price, decision.reason, candle.open_time_ms))
+                # a resting stop / take-profit fills at its trigger (or the open on a gap), like the venue
+                trades.append(self._exit(state, decision.price, decision.reason, close_time_ms(candle), market=False))
         self.marks[candle.symbol] = candle.close
         return trades
 
@@ -166,11 +168,14 @@ class GhostExecutor:
 
     # ---------------------------------------------------------------------------------- internals
 
-    def _exit(self, state: TradeState, price: Decimal, reason: ExitReason, ts_ms: int) -> Trade:
-        """Exit at `price` as the venue would fill a market (or triggered stop) order there."""
+    def _exit(self, state: TradeState, price: Decimal, reason: ExitReason, ts_ms: int, *, market: bool = True) -> Trade:
+        """Exit as the venue would: a market order slips from `price`; a triggered stop fills at it."""
         _, extra = self.book.pop(state.symbol)
         side = state.side.exit_order_side
-        fill_price, slippage = self.prices.market_fill(state.symbol, side, state.qty, price, self.volumes.get(state.symbol))
+        if market:
+            fill_price, slippage = self.prices.market_fill(state.symbol, side, state.qty, price, self.volumes.get(state.symbol))
+        else:
+            fill_price, slippage = price, ZERO
         exit_fee = self.prices.taker_fee(state.qty, fill_price)
         entry_fee = Decimal(extra.get("entry_fee", "0"))
         gross = state.side.sign * (fill_price - state.entry_price) * state.qty
