@@ -116,6 +116,11 @@ class TradingEngine:
                     self.last_price_wall_ms[symbol] = self.wall_clock.now_ms()
         if latest > self.market_clock.now_ms():
             self.market_clock.set(latest)
+        # the venue (and the ghost book) learn the current prices before any decision or command
+        with self.lock:
+            for symbol, candles in backfill.items():
+                if symbol in self.windows and candles:
+                    self._record(self.executor.on_candle(candles[-1]))
 
     def audit(self, kind: str, message: str, **data) -> None:
         self.store.audit(AuditEvent(kind, self.market_clock.now_ms(), message, data))

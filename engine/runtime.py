@@ -19,6 +19,7 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from decimal import Decimal
 
 from clock import SimulatedClock, SystemClock
@@ -55,6 +56,47 @@ def _round_price_with(rules):
     return round_price
 
 
+@dataclass
+class EngineParts:
+    engine: TradingEngine
+    executor: object
+    venue: object | None
+    scorer: SignalScorer
+
+
+def assemble(settings: Settings, store: StateStore, mode: Mode, *, market_clock: SimulatedClock, wall_clock, venue=None) -> EngineParts:
+    """Everything the trading loop needs, built from settings: the same assembly for the bot process,
+    tests, and (later) full-speed backtests. `venue` overrides the configured one (tests, backtests)."""
+    s = settings
+    symbol_rules = load_symbol_rules_for(s)
+    exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate)
+    strategies = build_strategies(s.strategy)
+    risk = resolve_risk(s.sizing, s.strategy, s.stops)
+    limits = effective_limits(s.risk, s.venue.leverage, mode)
+    if mode is Mode.PAPER:
+        if venue is None:
+            venue = open_exchange(s, clock=market_clock, venue_store=store.venue_store(s.venue.paper_venue))
+        executor = PaperExecutor(
+            venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules)
+        )
+    else:
+        venue = None
+        executor = GhostExecutor(
+            store=store, rules=exit_rules, prices=PriceModel.from_settings(s, symbol_rules), clock=market_clock,
+            starting_balance=s.venue.starting_balance, leverage=s.venue.leverage,
+        )
+    scorer = SignalScorer(store, s.ghost.horizons_minutes)
+    planner = EntryPlanner(risk=risk, stops=s.stops, exit_rules=exit_rules, limits=limits, symbol_rules=symbol_rules)
+    window = max([st.warmup for st in strategies] + [s.stops.swing_lookback * 16, s.exits.volume_window + 2, 300]) + 10
+    engine = TradingEngine(
+        mode=mode, store=store, executor=executor, strategies=strategies, planner=planner, exit_rules=exit_rules,
+        scorer=scorer, market_clock=market_clock, wall_clock=wall_clock, min_confidence=risk.min_confidence,
+        window_size=window, volume_window=s.exits.volume_window, stale_after_s=s.market_data.stale_after_seconds,
+        leverage=s.venue.leverage, timeframe=s.bot.timeframe, symbols=s.bot.symbols, limits=limits,
+    )
+    return EngineParts(engine, executor, venue, scorer)
+
+
 class BotRuntime:
     def __init__(self, settings: Settings, store: StateStore, *, mode: Mode):
         if mode is Mode.LIVE:
@@ -72,38 +114,9 @@ class BotRuntime:
         fallback = getattr(self.market_data, "fallback_reason", "")
         self.data_source = self.market_data.name + (f" (auto: {fallback})" if fallback else "")
         self.market_clock = SimulatedClock(0)
-        self.symbol_rules = load_symbol_rules_for(s)
-        self.exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate)
-        self.strategies = build_strategies(s.strategy)
-        risk = resolve_risk(s.sizing, s.strategy, s.stops)
-        self.limits = effective_limits(s.risk, s.venue.leverage, mode)
-        if mode is Mode.PAPER:
-            self.venue = open_exchange(s, clock=self.market_clock, venue_store=store.venue_store(s.venue.paper_venue))
-            self.venue_name = s.venue.paper_venue
-            executor = PaperExecutor(
-                venue=self.venue, store=store, rules=self.exit_rules, clock=self.market_clock,
-                round_price=_round_price_with(self.symbol_rules),
-            )
-        else:
-            self.venue = None
-            self.venue_name = "none"
-            executor = GhostExecutor(
-                store=store, rules=self.exit_rules, prices=PriceModel.from_settings(s, self.symbol_rules),
-                clock=self.market_clock, starting_balance=s.venue.starting_balance, leverage=s.venue.leverage,
-            )
-        self.executor = executor
-        self.scorer = SignalScorer(store, s.ghost.horizons_minutes)
-        planner = EntryPlanner(
-            risk=risk, stops=s.stops, exit_rules=self.exit_rules, limits=self.limits, symbol_rules=self.symbol_rules
-        )
-        window = max([st.warmup for st in self.strategies] + [s.stops.swing_lookback * 16, s.exits.volume_window + 2, 300]) + 10
-        self.engine = TradingEngine(
-            mode=mode, store=store, executor=executor, strategies=self.strategies, planner=planner,
-            exit_rules=self.exit_rules, scorer=self.scorer, market_clock=self.market_clock, wall_clock=self.wall,
-            min_confidence=risk.min_confidence, window_size=window, volume_window=s.exits.volume_window,
-            stale_after_s=s.market_data.stale_after_seconds, leverage=s.venue.leverage, timeframe=s.bot.timeframe,
-            symbols=s.bot.symbols, limits=self.limits,
-        )
+        parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall)
+        self.engine, self.executor, self.venue, self.scorer = parts.engine, parts.executor, parts.venue, parts.scorer
+        self.venue_name = s.venue.paper_venue if self.venue is not None else "none"
         handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop)
         self.commands = CommandProcessor(
             store, group="bot", consumer=f"bot-{os.getpid()}", handlers=handlers.table(), clock=self.wall,
