@@ -1,0 +1,93 @@
+"""Hard limits for live trading, and the limits actually in force for a mode.
+
+The constants below are compiled into the bot on purpose: no config file, environment variable or
+dashboard click can loosen them in live mode. Config can only tighten (in live, every effective value
+is the stricter of config and hard limit); ghost and paper use the config as written, so strategies can
+be explored at sizes that would never be allowed with real money.
+
+| constant                          | value | why |
+|-----------------------------------|------:|-----|
+| HARD_MAX_LEVERAGE                 |     5 | beyond 5x a 20 % wick liquidates isolated margin |
+| HARD_MAX_POSITION_PCT             |    10 | one position's notional, % of equity |
+| HARD_MAX_TOTAL_EXPOSURE_PCT       |    50 | all positions' notional, % of equity |
+| HARD_MAX_MARGIN_USE_PCT           |    50 | margin in use, % of equity: half stays free for adverse moves |
+| HARD_DAILY_LOSS_LIMIT_PCT         |     3 | loss since the UTC day started, % of that day's starting equity |
+| HARD_WEEKLY_LOSS_LIMIT_PCT        |     6 | the same over the UTC week (from Monday 00:00) |
+| HARD_MAX_OPEN_POSITIONS           |     3 | positions open at once |
+| HARD_MAX_ORDER_NOTIONAL_USDT      |  1000 | one order's notional: a fat-finger cap |
+| HARD_MIN_LIQUIDATION_DISTANCE_PCT |    10 | estimated distance from entry to liquidation |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from models import Mode
+from settings import RiskSettings
+
+HARD_MAX_LEVERAGE = 5
+HARD_MAX_POSITION_PCT = Decimal("10")
+HARD_MAX_TOTAL_EXPOSURE_PCT = Decimal("50")
+HARD_MAX_MARGIN_USE_PCT = Decimal("50")
+HARD_DAILY_LOSS_LIMIT_PCT = Decimal("3")
+HARD_WEEKLY_LOSS_LIMIT_PCT = Decimal("6")
+HARD_MAX_OPEN_POSITIONS = 3
+HARD_MAX_ORDER_NOTIONAL_USDT = Decimal("1000")
+HARD_MIN_LIQUIDATION_DISTANCE_PCT = Decimal("10")
+
+# Maintenance margin assumed when liquidation distance is estimated from leverage alone (Binance's
+# lowest USDⓈ-M bracket is 0.4 %; 0.5 % keeps the estimate on the safe side).
+MAINTENANCE_MARGIN_PCT = Decimal("0.5")
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """The limits the pre-trade gate and the risk monitor enforce. Percentages: 1 = 1 %."""
+
+    max_open_positions: int
+    max_position_pct: Decimal
+    max_total_exposure_pct: Decimal
+    max_margin_use_pct: Decimal
+    daily_loss_limit_pct: Decimal
+    weekly_loss_limit_pct: Decimal
+    min_liquidation_distance_pct: Decimal
+    max_leverage: int
+    max_order_notional: Decimal | None  # None: no per-order cap (ghost / paper)
+    leverage: int  # the leverage to trade at: the configured one, capped at max_leverage
+
+
+def estimated_liquidation_distance_pct(leverage: int) -> Decimal:
+    """How far price can move against an isolated position before liquidation, roughly: 1/leverage
+    of the entry price, less the maintenance margin."""
+    return Decimal(100) / Decimal(max(leverage, 1)) - MAINTENANCE_MARGIN_PCT
+
+
+def effective_limits(risk: RiskSettings, leverage: int, mode: Mode) -> RiskLimits:
+    """The limits in force: the config as written in ghost/paper; in live, never looser than the hard limits."""
+    if mode is not Mode.LIVE:
+        return RiskLimits(
+            max_open_positions=risk.max_open_positions,
+            max_position_pct=risk.max_position_pct,
+            max_total_exposure_pct=risk.max_total_exposure_pct,
+            max_margin_use_pct=risk.max_margin_use_pct,
+            daily_loss_limit_pct=risk.daily_loss_limit_pct,
+            weekly_loss_limit_pct=risk.weekly_loss_limit_pct,
+            min_liquidation_distance_pct=risk.min_liquidation_distance_pct,
+            max_leverage=leverage,
+            max_order_notional=None,
+            leverage=leverage,
+        )
+    return RiskLimits(
+        max_open_positions=min(risk.max_open_positions, HARD_MAX_OPEN_POSITIONS),
+        max_position_pct=min(risk.max_position_pct, HARD_MAX_POSITION_PCT),
+        max_total_exposure_pct=min(risk.max_total_exposure_pct, HARD_MAX_TOTAL_EXPOSURE_PCT),
+        max_margin_use_pct=min(risk.max_margin_use_pct, HARD_MAX_MARGIN_USE_PCT),
+        daily_loss_limit_pct=min(risk.daily_loss_limit_pct, HARD_DAILY_LOSS_LIMIT_PCT),
+        weekly_loss_limit_pct=min(risk.weekly_loss_limit_pct, HARD_WEEKLY_LOSS_LIMIT_PCT),
+        # A minimum distance is tightened by raising it.
+        min_liquidation_distance_pct=max(risk.min_liquidation_distance_pct, HARD_MIN_LIQUIDATION_DISTANCE_PCT),
+        max_leverage=HARD_MAX_LEVERAGE,
+        max_order_notional=HARD_MAX_ORDER_NOTIONAL_USDT,
+        leverage=min(leverage, HARD_MAX_LEVERAGE),
+    )
