@@ -35,6 +35,7 @@ _CSS = """
     border-color: #c62828;
     color: white;
 }
+.st-key-kill_switch button p { font-size: 1.25rem; font-weight: 800; }
 .st-key-kill_switch button:hover { background-color: #b71c1c; border-color: #ffffff; color: white; }
 </style>
 """

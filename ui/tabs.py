@@ -113,10 +113,10 @@ def render_account(store: StateStore, settings: Settings) -> None:
     else:
         st.caption("No equity points yet.")
 
+    st.subheader("Open positions")
+    _table(positions_frame(store.read_positions()), "No open positions.")
     left, right = st.columns([3, 2])
     with left:
-        st.subheader("Open positions")
-        _table(positions_frame(store.read_positions()), "No open positions.")
         st.subheader("Open orders")
         _table(orders_frame(store.read_orders()), "No open orders.")
     with right:
