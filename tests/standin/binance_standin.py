@@ -21,6 +21,7 @@ import copy
 import functools
 import json
 import re
+import socket
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ class BinanceStandin:
         self.request_counts: Counter[str] = Counter()
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._failures: dict[str, list[tuple[int, dict]]] = {}
+        self._connections: set[socket.socket] = set()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -132,6 +134,16 @@ class BinanceStandin:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def setup(self):
+                super().setup()
+                with standin._lock:
+                    standin._connections.add(self.connection)
+
+            def finish(self):
+                with standin._lock:
+                    standin._connections.discard(self.connection)
+                super().finish()
+
             def do_GET(self):  # noqa: N802 (http.server's naming)
                 standin._handle(self)
 
@@ -140,15 +152,25 @@ class BinanceStandin:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="binance-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="binance-standin", daemon=True
+        )
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        """Stops listening and drops open keep-alive connections, as a dead venue would."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> "BinanceStandin":
         return self.start()
