@@ -1,0 +1,205 @@
+"""Exit rules: where a trade's stop and take-profit sit, how they move, and when to leave early.
+
+Two kinds of exit, checked by the engine in this order for every closed candle:
+1. `price_exit` — resting orders: the stop and the take-profit, triggered by the candle's range. The
+   simulated exchange triggers its resting stop / take-profit orders with exactly these rules, so ghost
+   and paper agree:
+     long stop if low ≤ stop, filled at min(open, stop) (a gap through the stop fills at the open);
+     take-profit if high ≥ take_profit, filled at max(open, take_profit); shorts mirrored;
+     when one candle touches both we cannot know which came first: assume the stop (conservative).
+2. `condition_exit` — discretionary exits at the candle's close, in priority order:
+     time limit → emergency (a large loss while volume has dried up; ignores the minimum hold) →
+     [only after min_hold_seconds] reverse signal → volume exhaustion.
+Then `update` moves the stop for the next candle: to breakeven (entry plus round-trip fees) once price
+has covered `breakeven_at_fraction` of the way to the take-profit, and trailing behind the best price
+once the trade is `activation_pct` in profit. A stop only ever tightens.
+
+Every profit or loss comparison is after fees (taker on both legs: entries and stop exits are market
+orders), so "in profit" means the trade would actually make money if closed now.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from decimal import Decimal
+
+from models import Candle, ExitReason, Side
+from settings import ExitSettings
+
+_HUNDRED = Decimal(100)
+_MS_PER_SECOND = 1000
+_MS_PER_MINUTE = 60_000
+
+
+@dataclass(frozen=True)
+class TradeState:
+    """An open trade as the exit rules see it; a new value after every candle (`ExitRules.update`)."""
+
+    symbol: str
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    entry_ms: int
+    stop: Decimal
+    take_profit: Decimal
+    initial_stop: Decimal
+    peak_price: Decimal  # best price seen since entry: highest high (long), lowest low (short)
+    breakeven_moved: bool = False
+    trailing_active: bool = False
+    strategy: str = ""
+    trade_id: str = ""
+
+
+@dataclass(frozen=True)
+class ExitDecision:
+    reason: ExitReason
+    price: Decimal
+    detail: str
+
+
+def _tighter(side: Side, current: Decimal, candidate: Decimal) -> Decimal:
+    """The stop closer to price: higher for a long, lower for a short."""
+    return max(current, candidate) if side is Side.LONG else min(current, candidate)
+
+
+class ExitRules:
+    def __init__(self, settings: ExitSettings, taker_fee_rate: Decimal):
+        self.settings = settings
+        self.fee_rate = Decimal(taker_fee_rate)
+
+    # ------------------------------------------------------------------------------------ money
+
+    @staticmethod
+    def net_pnl(side: Side, qty: Decimal, entry: Decimal, exit: Decimal, fee_rate_entry: Decimal, fee_rate_exit: Decimal) -> Decimal:
+        """Gross P&L minus the fee on each leg (fees are charged on notional)."""
+        gross = side.sign * qty * (exit - entry)
+        return gross - qty * entry * fee_rate_entry - qty * exit * fee_rate_exit
+
+    def pnl_pct(self, side: Side, entry: Decimal, price: Decimal) -> Decimal:
+        """Return after both fees, in % of the entry notional, if the trade were closed at `price`."""
+        return self.net_pnl(side, Decimal(1), entry, price, self.fee_rate, self.fee_rate) / entry * _HUNDRED
+
+    def round_trip_fee_pct(self) -> Decimal:
+        return 2 * self.fee_rate * _HUNDRED
+
+    def breakeven_price(self, side: Side, entry: Decimal) -> Decimal:
+        """The exit price at which the trade nets exactly zero after both fees."""
+        f = self.fee_rate
+        return entry * (1 + f) / (1 - f) if side is Side.LONG else entry * (1 - f) / (1 + f)
+
+    # ------------------------------------------------------------------------------------- open
+
+    def initial_take_profit(self, side: Side, entry: Decimal, stop: Decimal) -> Decimal:
+        """The farther of: entry ± max(take_profit_pct, round-trip fees), and reward_risk × the stop distance."""
+        s = self.settings
+        pct = max(s.take_profit_pct, self.round_trip_fee_pct())
+        by_pct = entry * (1 + side.sign * pct / _HUNDRED)
+        by_risk = entry + side.sign * s.reward_risk * abs(entry - stop)
+        return max(by_pct, by_risk) if side is Side.LONG else min(by_pct, by_risk)
+
+    def open(
+        self, symbol: str, side: Side, qty: Decimal, entry_price: Decimal, entry_ms: int, stop: Decimal,
+        strategy: str = "", trade_id: str = "",
+    ) -> TradeState:
+        return TradeState(
+            symbol=symbol, side=side, qty=qty, entry_price=entry_price, entry_ms=entry_ms, stop=stop,
+            take_profit=self.initial_take_profit(side, entry_price, stop), initial_stop=stop,
+            peak_price=entry_price, strategy=strategy, trade_id=trade_id,
+        )
+
+    # ---------------------------------------------------------------------------- within a candle
+
+    def _stop_reason(self, t: TradeState) -> ExitReason:
+        if t.trailing_active:
+            return ExitReason.TRAILING_STOP
+        if t.breakeven_moved:
+            return ExitReason.BREAKEVEN_STOP
+        return ExitReason.STOP_LOSS
+
+    def price_exit(self, t: TradeState, candle: Candle) -> ExitDecision | None:
+        """The stop or take-profit this candle triggers, at the price it fills (stop first if both)."""
+        if t.side is Side.LONG:
+            stop_hit, tp_hit = candle.low <= t.stop, candle.high >= t.take_profit
+            stop_fill, tp_fill = min(candle.open, t.stop), max(candle.open, t.take_profit)
+        else:
+            stop_hit, tp_hit = candle.high >= t.stop, candle.low <= t.take_profit
+            stop_fill, tp_fill = max(candle.open, t.stop), min(candle.open, t.take_profit)
+        if stop_hit:
+            reason = self._stop_reason(t)
+            both = " (take-profit touched in the same candle; stop assumed first)" if tp_hit else ""
+            gap = f", gapped through at open {candle.open}" if stop_fill != t.stop else ""
+            return ExitDecision(reason, stop_fill, f"{reason.value} {t.stop} hit{gap}{both}")
+        if tp_hit:
+            gap = f", gapped through at open {candle.open}" if tp_fill != t.take_profit else ""
+            return ExitDecision(ExitReason.TAKE_PROFIT, tp_fill, f"take-profit {t.take_profit} hit{gap}")
+        return None
+
+    # ---------------------------------------------------------------------------- after a candle
+
+    def update(self, t: TradeState, candle: Candle) -> TradeState:
+        """The trade after this candle: new peak, and the stop moved to breakeven / trailing (never looser)."""
+        s = self.settings
+        side = t.side
+        peak = max(t.peak_price, candle.high) if side is Side.LONG else min(t.peak_price, candle.low)
+        stop, breakeven_moved, trailing_active = t.stop, t.breakeven_moved, t.trailing_active
+
+        if not breakeven_moved:
+            trigger = t.entry_price + s.breakeven_at_fraction * (t.take_profit - t.entry_price)
+            if (peak >= trigger) if side is Side.LONG else (peak <= trigger):
+                stop = _tighter(side, stop, self.breakeven_price(side, t.entry_price))
+                breakeven_moved = True
+
+        if s.trailing.enabled:
+            if not trailing_active and self.pnl_pct(side, t.entry_price, peak) >= s.trailing.activation_pct:
+                trailing_active = True
+            if trailing_active:
+                trail = peak * (1 - side.sign * s.trailing.trail_pct / _HUNDRED)
+                stop = _tighter(side, stop, trail)
+
+        return dataclasses.replace(
+            t, peak_price=peak, stop=stop, breakeven_moved=breakeven_moved, trailing_active=trailing_active
+        )
+
+    # ---------------------------------------------------------------------------- at candle close
+
+    def condition_exit(
+        self, t: TradeState, candle: Candle, volume_avg: Decimal, reverse_signal: bool, now_ms: int
+    ) -> ExitDecision | None:
+        """A discretionary exit at this candle's close, or None. See the module docstring for the order."""
+        s = self.settings
+        price = candle.close
+        held_ms = now_ms - t.entry_ms
+        held = f"held {held_ms / _MS_PER_SECOND:.0f}s"
+        pnl = self.pnl_pct(t.side, t.entry_price, price)
+        volume_ratio = candle.volume / volume_avg if volume_avg > 0 else None
+        ratio_text = f"{volume_ratio:.2f}" if volume_ratio is not None else "n/a"
+
+        if held_ms >= s.time_limit_minutes * _MS_PER_MINUTE:
+            return ExitDecision(ExitReason.TIME_LIMIT, price, f"{held} ≥ time limit {s.time_limit_minutes} min")
+
+        if volume_ratio is not None and -pnl >= s.emergency_loss_pct and volume_ratio < s.emergency_volume_ratio:
+            return ExitDecision(
+                ExitReason.EMERGENCY, price,
+                f"loss {-pnl:.2f}% after fees ≥ {s.emergency_loss_pct}% with volume {ratio_text}x average "
+                f"< {s.emergency_volume_ratio}x",
+            )
+
+        if held_ms < s.min_hold_seconds * _MS_PER_SECOND:
+            return None
+
+        if s.exit_on_reverse_signal and reverse_signal:
+            return ExitDecision(ExitReason.REVERSE_SIGNAL, price, f"opposite signal at {price}, {held}, P&L {pnl:.2f}% after fees")
+
+        if (
+            s.volume_exhaustion_enabled
+            and volume_ratio is not None
+            and pnl > 0
+            and held_ms >= s.volume_exhaustion_min_hold_seconds * _MS_PER_SECOND
+            and volume_ratio < s.volume_exhaustion_ratio
+        ):
+            return ExitDecision(
+                ExitReason.VOLUME_EXHAUSTION, price,
+                f"profit {pnl:.2f}% after fees, {held}, volume {ratio_text}x average < {s.volume_exhaustion_ratio}x",
+            )
+        return None
