@@ -9,6 +9,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.exits import ExitDecision, ExitRules, TradeState
 from models import Candle, ExitReason, Side
@@ -355,9 +357,6 @@ def test_net_pnl_when_fees_on_both_legs_then_gross_minus_fees(side, exit_price, 
 
 
 # ------------------------------------------------------------------------------------- properties
-
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 
 @given(
