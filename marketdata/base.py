@@ -74,7 +74,9 @@ def open_market_data(settings: "Settings", clock: "Clock") -> MarketDataSource:
     """The source named by `settings.market_data.source`, with "auto" resolved.
 
     "auto" probes Binance for `auto_probe_seconds`; when it cannot be reached the synthetic source is
-    returned with `fallback_reason` set, so the caller can say so loudly (Redis `data_source`, banner).
+    returned with `fallback_reason = "binance unreachable"` and `fallback_detail` = the error, so the
+    caller can say so loudly (Redis `data_source=synthetic (auto: binance unreachable)`, a banner).
+    Every source has `fallback_reason` (None unless it is a fallback).
     An explicit "binance" that cannot be reached raises `MarketDataError`: never a silent fallback.
     """
     from marketdata.factory import open_source  # late: the factory imports every source

@@ -47,8 +47,13 @@ class BinanceSource:
         self._tf_ms = timeframe_ms(timeframe)
         self._clock = clock
         self._exchange = exchange if exchange is not None else make_exchange(api_url, timeout_s)
-        with translated("load the list of markets", self._exchange):
-            self._exchange.load_markets()
+        try:
+            with translated("load the list of markets", self._exchange):
+                self._exchange.load_markets()
+        except MarketDataError as exc:
+            raise MarketDataError(
+                f"{exc} (market_data.source=binance never falls back: use auto, synthetic or replay to run offline)"
+            ) from exc.__cause__
         unknown = [s for s in self.symbols if s not in self._exchange.markets]
         if unknown:
             raise MarketDataError(

@@ -69,6 +69,11 @@ def read_candles(path: str | Path) -> CandleTable:
         found = re.search(r"line (\d+)", str(exc))
         line = int(found.group(1)) if found else 0
         raise _fail(path, line, f"wrong number of fields ({exc})") from None
+    blank = (frame.fillna("") == "").all(axis=1).to_numpy()
+    keep = len(blank)
+    while keep and blank[keep - 1]:
+        keep -= 1
+    frame = frame.iloc[:keep]  # blank lines at the end of a file are harmless; in the middle they are not
     lines = np.arange(2, len(frame) + 2)
     ts_text = frame["timestamp_ms"].fillna("").str.strip()
     bad = ~ts_text.str.fullmatch(r"\d{1,16}")
@@ -80,17 +85,19 @@ def read_candles(path: str | Path) -> CandleTable:
     for name in HEADER[1:]:
         text = frame[name].fillna("").str.strip()
         values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
-        invalid = ~np.isfinite(values) | (values <= 0 if name in PRICE_COLUMNS else values < 0)
+        is_price = name in PRICE_COLUMNS
+        invalid = ~np.isfinite(values) | (values <= 0 if is_price else values < 0)
         if invalid.any():
             i = int(np.argmax(invalid))
-            raise _fail(path, int(lines[i]), f"{name} {text.iloc[i]!r} is not a valid {'price' if name != 'volume' else 'volume'}")
+            wanted = "a positive number" if is_price else "a number >= 0"
+            raise _fail(path, int(lines[i]), f"{name} {text.iloc[i]!r} is not {wanted}")
         columns[name] = text.to_numpy(dtype=object)
     steps = np.diff(ts)
     if (steps <= 0).any():
         i = int(np.argmax(steps <= 0)) + 1
         raise _fail(
             path, int(lines[i]),
-            f"not sorted: timestamp {ts[i]} does not come after {ts[i - 1]} (line {int(lines[i - 1])})",
+            f"not sorted (or duplicated): timestamp {ts[i]} does not come after {ts[i - 1]} (line {int(lines[i - 1])})",
         )
     return CandleTable(path, ts, **columns)
 

@@ -32,6 +32,7 @@ class DownloadResult:
     rows_written: int
     first_ms: int | None  # open time of the first row written (None: nothing new)
     last_ms: int | None
+    resumed_after_ms: int | None = None  # the last row that was already in the file
 
 
 def file_name(market_id: str, timeframe: str) -> str:
@@ -91,7 +92,7 @@ def download(
             first_ms = first_ms if first_ms is not None else int(page[0][0])
             last_ms = int(page[-1][0])
             bar.update(min(len(page), max(0, total - bar.n)))
-    return DownloadResult(path, written, first_ms, last_ms)
+    return DownloadResult(path, written, first_ms, last_ms, last)
 
 
 def download_candles(
@@ -113,8 +114,10 @@ def _utc(ts_ms: int) -> str:
 
 
 def summary(result: DownloadResult) -> str:
+    if not result.rows_written and result.resumed_after_ms is not None:
+        return f"{result.path}: already up to date (last candle {_utc(result.resumed_after_ms)} UTC), 0 rows written"
     if not result.rows_written:
-        return f"{result.path}: already up to date, 0 rows written"
+        return f"{result.path}: the exchange returned no candles for that period, 0 rows written"
     return (
         f"{result.path}: {result.rows_written} rows written, "
         f"{_utc(result.first_ms)} → {_utc(result.last_ms)} UTC"

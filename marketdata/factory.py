@@ -29,7 +29,7 @@ def probe_binance(api_url: str | None, timeout_s: float) -> str | None:
 
 
 def _synthetic(settings, clock: Clock) -> SyntheticSource:
-    return SyntheticSource.from_settings(settings.bot.symbols, settings.bot.timeframe, clock, settings.market_data.synthetic)
+    return SyntheticSource.from_settings(settings, clock)
 
 
 def _binance(settings, clock: Clock) -> BinanceSource:
@@ -41,7 +41,7 @@ def open_source(settings, clock: Clock) -> MarketDataSource:
     if md.source == "synthetic":
         return _synthetic(settings, clock)
     if md.source == "replay":
-        return ReplaySource.from_settings(settings.bot.symbols, settings.bot.timeframe, clock, settings)
+        return ReplaySource.from_settings(settings, clock)
     if md.source == "binance":
         return _binance(settings, clock)
     problem = probe_binance(md.binance_url or None, md.auto_probe_seconds)
@@ -51,6 +51,6 @@ def open_source(settings, clock: Clock) -> MarketDataSource:
         except MarketDataError as exc:
             problem = str(exc)
     source = _synthetic(settings, clock)
-    source.fallback_reason = "auto: binance unreachable"
+    source.fallback_reason = "binance unreachable"  # the caller shows "synthetic (auto: binance unreachable)"
     source.fallback_detail = problem
     return source

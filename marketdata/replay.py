@@ -74,8 +74,10 @@ class ReplaySource:
         self._done = False
 
     @classmethod
-    def from_settings(cls, symbols, timeframe: str, clock: Clock, settings) -> "ReplaySource":
+    def from_settings(cls, settings, clock: Clock) -> "ReplaySource":
+        """bot.symbols and bot.timeframe from market_data.replay's files (relative to the project root)."""
         replay = settings.market_data.replay
+        symbols, timeframe = settings.bot.symbols, settings.bot.timeframe
         missing = [s for s in symbols if s not in replay.files]
         if missing:
             raise MarketDataError(
@@ -147,7 +149,7 @@ class ReplaySource:
         self._start(limit)
         now = self._clock.now_ms()
         out: dict[str, list[Candle]] = {}
-        for index, (symbol, table) in enumerate(zip(self.symbols, self._tables)):
+        for symbol, table in zip(self.symbols, self._tables):
             end = int(np.searchsorted(table.ts, self._released_until_ms - self._offset_ms, side="left"))
             rows = range(max(0, end - limit), end)
             candles = [

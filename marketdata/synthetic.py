@@ -198,10 +198,13 @@ class SyntheticSource:
         self._emitted = 0  # the newest k released so far
 
     @classmethod
-    def from_settings(cls, symbols, timeframe: str, clock: Clock, synthetic) -> "SyntheticSource":
+    def from_settings(cls, settings, clock: Clock) -> "SyntheticSource":
+        """bot.symbols and bot.timeframe, generated as market_data.synthetic says."""
+        synthetic = settings.market_data.synthetic
         return cls(
-            symbols, timeframe, clock, seed=synthetic.seed, start_prices=dict(synthetic.start_prices),
-            candle_seconds=synthetic.candle_seconds, gap_probability=synthetic.gap_probability,
+            settings.bot.symbols, settings.bot.timeframe, clock, seed=synthetic.seed,
+            start_prices=dict(synthetic.start_prices), candle_seconds=synthetic.candle_seconds,
+            gap_probability=synthetic.gap_probability,
         )
 
     def tick_size(self, symbol: str) -> Decimal:

@@ -161,7 +161,7 @@ def test_open_when_auto_and_binance_unreachable_then_synthetic_with_reason():
     source = open_market_data(settings_for("auto", f"http://127.0.0.1:{closed_port()}"), SimulatedClock(1_750_000_000_000))
 
     assert isinstance(source, SyntheticSource)
-    assert source.fallback_reason == "auto: binance unreachable"
+    assert source.fallback_reason == "binance unreachable"
     assert "unreachable" in source.fallback_detail
     assert time.perf_counter() - started < 3
 

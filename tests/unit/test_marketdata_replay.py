@@ -235,7 +235,7 @@ def test_from_settings_when_a_symbol_has_no_file_then_error_says_which():
     })
 
     with pytest.raises(MarketDataError, match="no replay file for DOGE/USDT:USDT: add it"):
-        ReplaySource.from_settings(settings.bot.symbols, "1m", SimulatedClock(CLOCK_START), settings)
+        ReplaySource.from_settings(settings, SimulatedClock(CLOCK_START))
 
 
 # ------------------------------------------------------------------------------ the real recorded files
@@ -256,7 +256,7 @@ def test_replay_when_real_files_from_config_then_candles_match_the_csv_and_no_ga
         "files": {s: str(next(shared_klines.glob(f"binance_usdm_{s[:3]}USDT_1m_*.csv")))
                   for s in ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")},
         "speed": 0}}})
-    source = ReplaySource.from_settings(settings.bot.symbols, "1m", SimulatedClock(CLOCK_START), settings)
+    source = ReplaySource.from_settings(settings, SimulatedClock(CLOCK_START))
 
     warm = source.backfill(300)
     batch = source.poll()
@@ -267,3 +267,10 @@ def test_replay_when_real_files_from_config_then_candles_match_the_csv_and_no_ga
         1746372780000, Decimal("95505.4"), Decimal("95505.5"), Decimal("95502.7"), Decimal("95502.7"), Decimal("16.536"))
     assert len(batch) == 1002 and batch[0].open_time_ms == btc[-1].open_time_ms + MIN
     assert source.gaps() == []
+
+
+def test_read_when_file_ends_with_blank_lines_then_accepted(tmp_path):
+    path = tmp_path / "trailing.csv"
+    path.write_text("\n".join([HEADER_LINE, *rows(T0, 3)]) + "\n\n\n", encoding="utf-8")
+
+    assert len(read_candles(path)) == 3
