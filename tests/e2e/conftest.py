@@ -130,7 +130,7 @@ def bot_process(process_env: dict[str, str], e2e_store: StateStore,
     bot = Managed("bot", [PYTHON, "main.py", "bot", "--mode", "ghost"], env,
                   tmp_path_factory.mktemp("bot") / "bot.log")
     try:
-        bot.wait_until(lambda: bool(e2e_store.read_state().get("heartbeat_ms")), BOT_START_S, "heartbeat in Redis")
+        _wait_for_beating(bot, e2e_store)
         yield bot
     finally:
         bot.stop()
@@ -141,7 +141,7 @@ def supervisor_process(process_env: dict[str, str], e2e_store: StateStore,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Managed]:
     _require_main("supervise")
     env = {**process_env, "TB_MARKET_DATA__SOURCE": "synthetic"}
-    supervisor = Managed("supervisor", [PYTHON, "main.py", "supervise"], env,
+    supervisor = Managed("supervisor", [PYTHON, "main.py", "supervise", "--no-bot"], env,
                          tmp_path_factory.mktemp("supervisor") / "supervisor.log")
     try:
         supervisor.wait_until(lambda: bool(e2e_store.read_state().get("supervisor_heartbeat_ms")), BOT_START_S,
@@ -151,6 +151,13 @@ def supervisor_process(process_env: dict[str, str], e2e_store: StateStore,
         child_pid = e2e_store.read_state().get("supervised_pid")
         supervisor.stop()
         _stop_orphan(child_pid)
+
+
+def _wait_for_beating(bot: Managed, store: StateStore) -> None:
+    """Up when its heartbeat has *advanced* once: a bot that dies right after its first beat is not up."""
+    bot.wait_until(lambda: bool(store.read_state().get("heartbeat_ms")), BOT_START_S, "heartbeat in Redis")
+    first = store.read_state().get("heartbeat_ms")
+    bot.wait_until(lambda: store.read_state().get("heartbeat_ms") != first, BOT_START_S, "second heartbeat")
 
 
 def _stop_orphan(pid_text: str | None) -> None:
