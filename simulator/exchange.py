@@ -342,6 +342,8 @@ class SimExchange:
         assert limit is not None
         crosses = mark is not None and (limit >= mark if order.side is OrderSide.BUY else limit <= mark)
         if crosses:
+            if order.reduce_only and self._reducible(order) < order.qty:
+                order = self._replace(order, qty=self._reducible(order))  # capped at the position
             taker = self._taker_price(order.side, order.qty, mark, rules)
             price = min(taker, limit) if order.side is OrderSide.BUY else max(taker, limit)
             self._fill(order, order.qty, price, Liquidity.TAKER, reference=mark, ts_ms=now)

@@ -37,6 +37,10 @@ leverage_changes = st.builds(lambda lev: ("leverage", lev), st.sampled_from([1, 
 actions = st.lists(st.one_of(orders, orders, orders, candles, candles, leverage_changes), min_size=1, max_size=40)
 
 
+def _signed_position(ex: SimExchange) -> D:
+    return sum((p.qty * p.side.sign for p in ex.positions()), D(0))
+
+
 def _apply(ex: SimExchange, action: tuple, state: dict) -> None:
     kind = action[0]
     if kind == "candle":
@@ -56,8 +60,12 @@ def _apply(ex: SimExchange, action: tuple, state: dict) -> None:
         state["n"] += 1
         mark = ex.mark_price(BTC)
         price = (mark * (1 + D(offset) / 1000)).quantize(D("0.1")) if limit else None
+        held = _signed_position(ex)
         ex.submit(OrderIntent(f"o{state['n']}", BTC, side, qty, OrderType.LIMIT if limit else OrderType.MARKET,
                               price, None, reduce_only))
+        if reduce_only:  # it may shrink the position, never grow or flip it
+            now = _signed_position(ex)
+            assert abs(now) <= abs(held) and now * held >= 0
     except OrderRejectedError:
         assert ex.snapshot() == before  # a rejection changes nothing at all
 

@@ -292,6 +292,28 @@ def test_reduce_only_when_larger_than_position_then_capped_and_flat():
     assert ex.positions() == []
 
 
+def test_reduce_only_limit_when_crossing_and_larger_than_position_then_capped_not_flipped():
+    ex = make(slippage_bps=D("0"))
+    ex.submit(order("open", BUY, "0.1"))
+
+    closing = ex.submit(order("close", SELL, "0.5", OrderType.LIMIT, price="99000", reduce_only=True))
+
+    assert (closing.qty, closing.filled_qty, closing.status) == (D("0.1"), D("0.1"), OrderStatus.FILLED)
+    assert ex.positions() == []
+
+
+def test_resting_reduce_only_limit_when_position_shrank_then_fills_only_what_is_left():
+    ex = make(slippage_bps=D("0"))
+    ex.submit(order("open", BUY, "0.2"))
+    ex.submit(order("tp", SELL, "0.2", OrderType.LIMIT, price="101000", reduce_only=True))
+    ex.submit(order("part", SELL, "0.15", reduce_only=True))
+
+    fills = ex.on_candle(Candle(BTC, "1m", 60_000, D("100000"), D("101100"), D("100000"), D("101000"), D("100")))
+
+    assert [f.qty for f in fills] == [D("0.05")]
+    assert ex.positions() == []
+
+
 def test_reduce_only_when_it_would_increase_then_rejected():
     ex = make()
     ex.submit(order("open", BUY, "0.1"))
