@@ -23,7 +23,7 @@ from ui import header, sidebar, tabs  # noqa: E402
 from ui.connection import current_redis_url, current_settings, open_store, redis_client  # noqa: E402
 from ui.status import redact_url  # noqa: E402
 
-st.set_page_config(page_title="Trading bot", page_icon="📈", layout="wide")
+st.set_page_config(page_title="Trading bot", page_icon=":material/monitoring:", layout="wide")
 st.title("Trading bot")
 
 try:
@@ -38,7 +38,7 @@ try:
     store = open_store(settings)
 except StateStoreError as exc:
     st.error(f"**Redis is unreachable** at `{redact_url(url)}`: {exc}. Start it with `main.py up`, or set "
-             f"REDIS_URL. Retrying every {refresh_s:g} s.", icon="🔌")
+             f"REDIS_URL. Retrying every {refresh_s:g} s.", icon=":material/cloud_off:")
 
     @st.fragment(run_every=refresh_s)
     def _retry() -> None:

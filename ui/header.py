@@ -53,21 +53,21 @@ def render_banners(view: StatusView, settings: Settings) -> None:
         st.error(
             "**Synthetic prices.** The market data source `auto` could not reach Binance and fell back to "
             "synthetic data: nothing on this page reflects the real market.",
-            icon="⚠️",
+            icon=":material/warning:",
         )
     if view.feed_stale:
         st.error("**Market data feed is stale**: no fresh price; no new entries are taken until it recovers.",
-                 icon="📡")
+                 icon=":material/signal_disconnected:")
     if view.status is BotStatus.UNRESPONSIVE:
         st.error(
             f"**The bot is unresponsive**: last heartbeat {format_age(view.heartbeat_age_s)} ago "
             f"(limit {settings.control.heartbeat_timeout_seconds:g} s). KILL SWITCH still works: the "
             "supervisor flattens positions when the bot is dead.",
-            icon="🛑",
+            icon=":material/heart_broken:",
         )
     if view.halt_reason:
         st.warning(f"**Trading is HALTED**: {escape_markdown(view.halt_reason)}. Exits still run; RESUME returns "
-                   "to ACTIVE.", icon="⏸️")
+                   "to ACTIVE.", icon=":material/pause_circle:")
 
 
 def render_sidebar_status(store: StateStore, settings: Settings) -> None:

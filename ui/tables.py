@@ -106,21 +106,31 @@ def audit_frame(events: Iterable[AuditEvent]) -> pd.DataFrame:
 
 def key_value_frame(report: Mapping[str, Any], *, name: str = "Item") -> pd.DataFrame:
     """A hash (risk report, metrics) as two string columns, keys made readable."""
-    rows = [{name: humanise(key), "Value": display_value(value)} for key, value in sorted(report.items())]
+    rows = [{name: humanise(key), "Value": display_value(value, key)} for key, value in sorted(report.items())]
     return pd.DataFrame(rows, columns=[name, "Value"], dtype="string")
 
 
+_EPOCH_MS_MIN = 10**12  # 2001-09-09: anything smaller is a duration, not a time
+
+
 def humanise(key: str) -> str:
+    if key == "ts_ms":
+        return "Updated"
     text = key.replace("_", " ").strip()
-    for suffix, unit in ((" pct", " (%)"), (" ms", " (ms)"), (" usdt", " (USDT)")):
+    text = " ".join("P&L" if word == "pnl" else word for word in text.split(" "))
+    for suffix, unit in ((" pct", " (%)"), (" at ms", ""), (" ms", " (ms)"), (" usdt", " (USDT)")):
         if text.endswith(suffix):
             text = text[: -len(suffix)] + unit
     return text[:1].upper() + text[1:]
 
 
-def display_value(value: Any) -> str:
+def display_value(value: Any, key: str = "") -> str:
     if value is None or value == "":
         return NO_VALUE
+    if key == "ts_ms" or key.endswith("_at_ms"):
+        ms = to_decimal(value)
+        if ms is not None and ms >= _EPOCH_MS_MIN:
+            return format_ts(int(ms))
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, default=str)
     if isinstance(value, bool):

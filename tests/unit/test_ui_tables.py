@@ -150,3 +150,19 @@ def test_charts_when_records_given_then_figures_have_their_traces():
     assert len(charts.equity_figure([{"ts_ms": "1000", "equity": "10000", "wallet": "10000"}]).data) == 2
     assert charts.pnl_by_reason_figure({"stop_loss": Decimal("-8")}).data[0].y == (-8.0,)
     assert len(charts.accuracy_figure(signal_accuracy(SIGNALS)).data[0].x) == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "label", "shown"),
+    [
+        ("ts_ms", "1700000000000", "Updated", "2023-11-14 22:13:20 UTC"),
+        ("stopped_at_ms", "1700000000000", "Stopped", "2023-11-14 22:13:20 UTC"),
+        ("loop_ms", "12.5", "Loop (ms)", "12.5"),
+        ("daily_pnl", "-3.20", "Daily P&L", "-3.2"),
+        ("weekly_loss_pct", "0.12", "Weekly loss (%)", "0.12"),
+        ("leverage", "3", "Leverage", "3"),
+    ],
+)
+def test_key_value_frame_when_times_and_pnl_then_readable(key, value, label, shown):
+    frame = key_value_frame({key: value})
+    assert (frame.iloc[0]["Item"], frame.iloc[0]["Value"]) == (label, shown)
