@@ -215,13 +215,15 @@ class SimExchange:
         if not 1 <= int(leverage) <= 125:
             raise OrderRejectedError(f"Leverage {leverage} is not valid", v.BAD_LEVERAGE)
         before_leverage = self._leverage.get(symbol)
+        before_available = self._available()
         pos = self._positions.get(symbol)
         before_margin = pos.margin if pos else ZERO
         self._leverage[symbol] = int(leverage)
         if pos and pos.qty and self.margin_mode(symbol) is MarginMode.ISOLATED:
             needed = money(pos.size * pos.entry / int(leverage))
             pos.margin = max(pos.margin, needed)
-        if self._available() < 0:
+        after = self._available()
+        if after < 0 and after < before_available:  # an account already short may still lower its risk
             if before_leverage is None:
                 del self._leverage[symbol]
             else:
@@ -340,8 +342,7 @@ class SimExchange:
         that does not rests on the book, except IOC, which expires."""
         limit = order.price
         assert limit is not None
-        crosses = mark is not None and (limit >= mark if order.side is OrderSide.BUY else limit <= mark)
-        if crosses:
+        if _crosses(order.side, limit, mark):
             if order.reduce_only and self._reducible(order) < order.qty:
                 order = self._replace(order, qty=self._reducible(order))  # capped at the position
             taker = self._taker_price(order.side, order.qty, mark, rules)
@@ -358,7 +359,7 @@ class SimExchange:
         buy = intent.side is OrderSide.BUY
         if intent.order_type is OrderType.LIMIT and intent.time_in_force is TimeInForce.GTX:
             assert intent.price is not None
-            if (buy and intent.price >= mark) or (not buy and intent.price <= mark):
+            if _crosses(intent.side, intent.price, mark):
                 raise OrderRejectedError(
                     "Due to the order could not be executed as maker, the Post Only order will be rejected.",
                     v.GTX_REJECT,
@@ -399,7 +400,8 @@ class SimExchange:
         opening = self._opening_qty(intent.symbol, intent.side, intent.qty)
         if opening == 0:
             return
-        rate = self.config.maker_fee_rate if intent.order_type is OrderType.LIMIT else self.config.taker_fee_rate
+        resting = intent.order_type is OrderType.LIMIT and not _crosses(intent.side, price, self._marks.get(intent.symbol))
+        rate = self.config.maker_fee_rate if resting else self.config.taker_fee_rate
         required = money(opening * price / self.leverage(intent.symbol)) + fee(intent.qty, price, rate)
         if required > self._available():
             raise InsufficientFundsError("Margin is insufficient.", v.MARGIN_INSUFFICIENT)
@@ -640,6 +642,13 @@ class SimExchange:
         ex._last_close_ms = {k: int(x) for k, x in snapshot["last_close_ms"].items()}
         ex._pending = [from_record(Fill, record) for record in snapshot["pending_fills"]]
         return ex
+
+
+def _crosses(side: OrderSide, limit: Decimal, mark: Decimal | None) -> bool:
+    """Would a limit at this price take liquidity now (buy at or above the mark, sell at or below)?"""
+    if mark is None:
+        return False
+    return limit >= mark if side is OrderSide.BUY else limit <= mark
 
 
 def _s(value: Decimal) -> str:
