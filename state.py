@@ -423,7 +423,8 @@ class StateStore:
         pending = self.client.xreadgroup(group, consumer, {self.key("commands"): "0"}, count=count)
         entries = pending[0][1] if pending else []
         if not entries:
-            fresh = self.client.xreadgroup(group, consumer, {self.key("commands"): ">"}, count=count, block=block_ms)
+            # BLOCK 0 would wait forever: no blocking at all is None
+            fresh = self.client.xreadgroup(group, consumer, {self.key("commands"): ">"}, count=count, block=block_ms or None)
             entries = fresh[0][1] if fresh else []
         return [StreamEntry(i, f or {}) for i, f in entries]
 

@@ -339,13 +339,11 @@ class TradingEngine:
         day_pnl, week_pnl = self.period_pnl(account.equity)
         state = self.store.read_state()
         report = assess(
-            equity=account.equity,
-            wallet_balance=account.wallet_balance,
-            margin_used=account.margin_used,
-            positions=portfolio.positions,
-            day_start_equity=Decimal(state.get("day_start_equity") or account.equity),
-            week_start_equity=Decimal(state.get("week_start_equity") or account.equity),
-            limits=self.limits,
+            account,
+            portfolio.positions,
+            Decimal(state.get("day_start_equity") or account.equity),
+            Decimal(state.get("week_start_equity") or account.equity),
+            self.limits,
         )
         stale = self.stale_symbols()
         record = {
@@ -358,6 +356,7 @@ class TradingEngine:
             "worst_liquidation_distance_pct": report.worst_liquidation_distance_pct,
             "recommendation": report.state_recommendation.value,
             "reason": report.reason,
+            "detail": report.detail,
             "stale_symbols": ",".join(stale),
             "ts_ms": self.wall_clock.now_ms(),
         }
@@ -370,13 +369,13 @@ class TradingEngine:
         current = self.store.trading_state()
         wanted = report.state_recommendation
         if wanted is TradingState.HALTED and current is not TradingState.HALTED:
-            self.store.set_halt(f"loss_limit: {report.reason}", "risk-monitor", self.wall_clock.now_ms())
-            self.audit("state", f"HALTED by the risk monitor: {report.reason}")
+            self.store.set_halt(f"{report.reason}: {report.detail}", "risk-monitor", self.wall_clock.now_ms())
+            self.audit("state", f"HALTED by the risk monitor: {report.reason}: {report.detail}")
             with self.lock:
                 self.executor.cancel_entries()
         elif wanted is TradingState.REDUCING and current is TradingState.ACTIVE:
             self.store.write_state(trading_state=TradingState.REDUCING.value)
-            self.audit("state", f"REDUCING: {report.reason}")
+            self.audit("state", f"REDUCING: {report.reason}: {report.detail}")
         elif wanted is TradingState.ACTIVE and current is TradingState.REDUCING:
             self.store.write_state(trading_state=TradingState.ACTIVE.value)
             self.audit("state", "ACTIVE again: risk back within limits")

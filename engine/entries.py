@@ -78,7 +78,8 @@ class EntryPlanner:
         if notional is not None:
             sizing = SizingDecision(notional / entry, notional, "manual", f"{notional} USDT at {entry}")
         else:
-            sizing = size_position(self.risk, SizingInput(ctx.equity, entry, stop, signal.strength, ctx.buys_last_24h))
+            cap = ctx.equity * self.limits.max_position_pct / 100
+            sizing = size_position(self.risk, SizingInput(ctx.equity, entry, stop, signal.strength, ctx.buys_last_24h, cap))
         if isinstance(sizing, Denial):
             return sizing, None
         qty = round_down(sizing.qty, rules.step_size)

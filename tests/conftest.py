@@ -10,6 +10,8 @@ import pytest
 from embedded_redis import EmbeddedRedis, free_port, start_embedded_redis
 from state import StateStore, connect
 
+pytest_plugins = ["tests.standin.fixtures"]
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 KLINES = SHARED_DATA / "klines"
