@@ -44,18 +44,20 @@ class MetricCard:
     value: str
 
 
-# (label, keys the analytics module may use for it, how to show it)
+# (label, keys analytics.metrics uses for it (first) or may use, how to show it)
 _METRIC_CARDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Trades", ("trades", "n_trades", "count", "num_trades"), "int"),
     ("Win rate", ("win_rate_pct", "win_rate"), "pct"),
     ("Profit factor", ("profit_factor",), "ratio"),
     ("Expectancy", ("expectancy",), "money"),
     ("Net P&L", ("net_pnl", "total_pnl", "pnl"), "money"),
+    ("Return", ("return_pct",), "pct"),
     ("Max drawdown", ("max_drawdown_pct", "max_drawdown"), "pct"),
     ("Sharpe", ("sharpe", "sharpe_ratio"), "ratio"),
     ("Sortino", ("sortino", "sortino_ratio"), "ratio"),
     ("Average win", ("avg_win", "average_win"), "money"),
     ("Average loss", ("avg_loss", "average_loss"), "money"),
+    ("Fees paid", ("total_fees", "fees"), "money"),
 )
 
 

@@ -28,7 +28,7 @@ from ui.summaries import (
 from ui.tables import audit_frame, key_value_frame, orders_frame, positions_frame, trades_frame
 
 TAB_NAMES = ("Account", "Paper", "Ghost", "Live")
-CARDS_PER_ROW = 5
+CARDS_PER_ROW = 6
 
 
 def guarded(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:

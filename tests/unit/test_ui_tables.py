@@ -166,3 +166,17 @@ def test_charts_when_records_given_then_figures_have_their_traces():
 def test_key_value_frame_when_times_and_pnl_then_readable(key, value, label, shown):
     frame = key_value_frame({key: value})
     assert (frame.iloc[0]["Item"], frame.iloc[0]["Value"]) == (label, shown)
+
+
+def test_metric_cards_when_analytics_metrics_given_then_shown_without_floats_leaking():
+    from analytics.metrics import compute_metrics, to_jsonable
+
+    trades = [_trade("a", "5", exit_ms=10_000), _trade("b", "-2.5", exit_ms=20_000), _trade("c", "1", exit_ms=30_000)]
+    metrics = to_jsonable(compute_metrics(trades, [], starting_equity=Decimal("10000")))
+    cards = {c.label: c.value for c in metric_cards(metrics)}
+    assert cards["Trades"] == "3"
+    assert cards["Win rate"] == "66.7 %"
+    assert cards["Profit factor"] == "2.40"
+    assert cards["Net P&L"] == "+3.50"
+    assert cards["Expectancy"] == "+1.17"
+    assert "Max drawdown" in cards and "Return" in cards
