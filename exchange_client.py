@@ -22,11 +22,12 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Protocol, TypeVar, runtime_checkable
 
 import ccxt
-from redis.exceptions import LockError
+from redis.exceptions import LockError, RedisError
 
 from clock import Clock
 from errors import (
     ExchangeError,
+    StateStoreError,
     InsufficientFundsError,
     NetworkError,
     OrderRejectedError,
@@ -59,6 +60,10 @@ ZERO = Decimal("0")
 
 @runtime_checkable
 class ExchangeClient(Protocol):
+    """What executors and the supervisor use. `take_fills` is the one source of fills for turning them
+    into trades: it returns every fill since its last call, including those `on_candle` caused (whose
+    return value is for information: do not book both)."""
+
     name: str
 
     def on_candle(self, candle: Candle) -> list[Fill]: ...
@@ -170,7 +175,7 @@ class SimVenueClient:
 
     def take_fills(self) -> list[Fill]:
         """Fills since the last call, by whichever process calls it (the queue lives in the snapshot)."""
-        if self.store is not None and not self._read(lambda ex: bool(ex._pending)):
+        if self.store is not None and not self._read(lambda ex: ex.has_pending_fills()):
             return []  # nothing queued: no lock, no write
         return self._mutate("take_fills", lambda ex: ex.take_fills())
 
@@ -201,7 +206,11 @@ class SimVenueClient:
 
     def _locked_apply(self, operation: str, apply: Callable[[SimExchange], T]) -> T:
         lock = self.store.lock(self.lock_timeout_s, self.lock_wait_s)
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except RedisError as exc:
+            raise StateStoreError(f"cannot take the simulated venue's lock: {exc}") from None
+        if not acquired:
             raise NetworkError(f"simulated venue busy: could not take its lock for {operation} "
                                f"within {self.lock_wait_s} s; nothing was sent")
         try:
@@ -224,6 +233,8 @@ class SimVenueClient:
                 lock.release()
             except LockError:
                 pass  # it expired while we held it; the compare-and-save above already guarded the data
+            except RedisError:
+                pass  # Redis went away: the lock expires by itself
 
     def _read(self, query: Callable[[SimExchange], T]) -> T:
         if self.store is not None:

@@ -142,6 +142,9 @@ class SimExchange:
         """Net funding paid by each open position since it was opened (for trade records)."""
         return {p.symbol: p.funding for p in self._open_positions()}
 
+    def has_pending_fills(self) -> bool:
+        return bool(self._pending)
+
     def take_fills(self) -> list[Fill]:
         """Every fill since the last call, in order: submit-time fills, triggers, liquidations."""
         fills, self._pending = self._pending, []
