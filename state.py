@@ -78,6 +78,9 @@ def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
     client = redis.Redis.from_url(
         url,
         decode_responses=True,
+        # anyone can XADD anything: bytes that are not UTF-8 must not make a reply undecodable (that
+        # wedged the command readers on a poison entry); they arrive as U+FFFD and are rejected
+        encoding_errors="replace",
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
