@@ -127,12 +127,16 @@ class TradingEngine:
 
     # ---------------------------------------------------------------------------------- loop
 
-    def process(self, candles: Sequence[Candle]) -> list[Trade]:
-        """Feed closed candles (in time order) through the engine; returns the trades closed."""
+    def process(self, candles: Sequence[Candle], should_stop=lambda: False) -> list[Trade]:
+        """Feed closed candles (in time order) through the engine; returns the trades closed.
+
+        `should_stop` is asked between candles, so a stop request never waits for a whole replay batch."""
         trades: list[Trade] = []
         if candles:
             self.store.push_candles(candles)
         for candle in candles:
+            if should_stop():
+                break
             trades.extend(self.on_candle(candle))
         return trades
 

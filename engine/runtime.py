@@ -188,7 +188,7 @@ class BotRuntime:
             candles = self.market_data.poll()
             if slow_tick:
                 time.sleep(slow_tick)  # fault injection: a busy bot (tests of the kill switch under load)
-            self.engine.process(candles)
+            self.engine.process(candles, should_stop=self.stop_event.is_set)
             now = time.monotonic()
             if now >= next_publish:
                 self._publish_equity()
