@@ -9,7 +9,6 @@ import streamlit as st
 
 from settings import Settings, load_settings, redis_url
 from state import StateStore, connect
-from ui.status import redact_url
 
 
 def now_ms() -> int:

@@ -31,9 +31,11 @@ def read_status(store: StateStore, settings: Settings) -> StatusView:
 
 
 def _cell(column, label: str, value: str, colour: str | None = None) -> None:
-    column.caption(label)
-    text = escape_markdown(value)
-    column.markdown(f"**:{colour}[{text}]**" if colour else f"**{text}**")
+    """One labelled value; its container has the CSS class `st-key-status_<label>` for tests and styling."""
+    with column.container(key="status_" + label.lower().replace(" ", "_")):
+        st.caption(label)
+        text = escape_markdown(value)
+        st.markdown(f"**:{colour}[{text}]**" if colour else f"**{text}**")
 
 
 def render_status_strip(store: StateStore, settings: Settings) -> None:
@@ -72,6 +74,11 @@ def render_banners(view: StatusView, settings: Settings) -> None:
 
 def render_sidebar_status(store: StateStore, settings: Settings) -> None:
     view = read_status(store, settings)
+    with st.container(key="sidebar_status"):
+        _sidebar_lines(view)
+
+
+def _sidebar_lines(view: StatusView) -> None:
     st.markdown(
         f"Bot **:{bot_status_colour(view.status)}[{view.status.value}]** · "
         f"heartbeat {escape_markdown(view.heartbeat_text)}"

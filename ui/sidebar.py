@@ -108,7 +108,8 @@ def render_controls(store: StateStore, bot_mode: str) -> None:
         run_command(store, CommandType.START, {"mode": mode}, f"START {mode}")
     elif stop:
         run_command(store, CommandType.STOP, {}, "STOP")
-    render_last_result()
+    with st.container(key="command_result"):
+        render_last_result()
 
 
 def render_last_result() -> None:

@@ -10,10 +10,14 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from playwright.sync_api import Locator, Page, expect
+
 from models import CommandResult, CommandStatus
 from state import StateStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+UI_TIMEOUT_MS = 30_000
+COMMAND_TIMEOUT_MS = 20_000  # the dashboard itself gives up on an answer after 10 s
 
 
 def now_ms() -> int:
@@ -70,6 +74,51 @@ class Managed:
             except ProcessLookupError:
                 pass
         self._log.close()
+
+
+# ----------------------------------------------------------------------------------- page object
+
+
+class DashboardPage:
+    """The dashboard as a person sees it: the status strip, the sidebar controls and their answer.
+
+    Status cells and the answer box are found by their Streamlit keys (CSS classes `st-key-…`), so a
+    word like "ACTIVE" in a table further down never confuses a test.
+    """
+
+    def __init__(self, page: Page):
+        self.page = page
+        self.main = page.get_by_test_id("stMain")
+        self.sidebar = page.get_by_test_id("stSidebar")
+        self.sidebar_status = page.locator(".st-key-sidebar_status")
+        self.result = page.locator(".st-key-command_result")
+
+    @classmethod
+    def open(cls, page: Page, url: str) -> "DashboardPage":
+        page.goto(url)
+        expect(page.get_by_role("tab", name="Account")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        return cls(page)
+
+    def status(self, label: str) -> Locator:
+        return self.page.locator(".st-key-status_" + label.lower().replace(" ", "_"))
+
+    def expect_status(self, label: str, value: str, timeout_ms: int = UI_TIMEOUT_MS) -> None:
+        expect(self.status(label).get_by_text(value, exact=True)).to_be_visible(timeout=timeout_ms)
+
+    def press(self, label: str, sent_as: str | None = None) -> None:
+        """Click a control and wait for *its* answer: the caption names the command that was sent."""
+        self.sidebar.get_by_role("button", name=label, exact=True).click()
+        expect(self.result.get_by_text(f"{sent_as or label} · sent")).to_be_visible(timeout=COMMAND_TIMEOUT_MS)
+
+    def expect_result(self, text: str) -> None:
+        expect(self.result.get_by_text(text)).to_be_visible()
+
+    def choose_mode(self, mode: str) -> None:
+        box = self.sidebar.get_by_role("combobox", name="Mode")
+        self.page.mouse.move(800, 10)  # a button's help tooltip (still hovered after a press) would cover the box
+        box.click()
+        self.page.get_by_role("option", name=mode, exact=True).click()
+        expect(box).to_have_value(mode)
 
 
 # ------------------------------------------------------------------------------------ stand-ins

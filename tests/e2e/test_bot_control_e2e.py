@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from control.client import send_command, wait_result
+from e2e_helpers import DashboardPage
 from models import CommandStatus, CommandType, TradingState
 
 pytestmark = [
@@ -19,21 +20,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"),
 ]
 
-UI_TIMEOUT_MS = 30_000
-COMMAND_TIMEOUT_MS = 20_000
-HEARTBEAT = re.compile(r"^(\d+(?:\.\d)?) s ago$")
-
-
-def _open(page: Page, url: str) -> tuple[Locator, Locator]:
-    page.goto(url)
-    expect(page.get_by_role("tab", name="Account")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    return page.get_by_test_id("stMain"), page.get_by_test_id("stSidebar")
-
-
-def _press(sidebar: Locator, label: str, sent_as: str | None = None) -> None:
-    """Click a control and wait for *its* answer (the caption names the command that was sent)."""
-    sidebar.get_by_role("button", name=label, exact=True).click()
-    expect(sidebar.get_by_text(f"{sent_as or label} · sent")).to_be_visible(timeout=COMMAND_TIMEOUT_MS)
+HEARTBEAT = re.compile(r"(\d+(?:\.\d)?) s ago")
 
 
 def _ensure_active(store) -> None:
@@ -44,43 +31,43 @@ def _ensure_active(store) -> None:
 
 
 def test_status_when_real_bot_runs_then_mode_heartbeat_and_source_shown(page: Page, dashboard_url, bot_process):
-    main, sidebar = _open(page, dashboard_url)
+    ui = DashboardPage.open(page, dashboard_url)
 
-    expect(main.get_by_text("ghost", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(main.get_by_text("running", exact=True)).to_be_visible()
-    expect(main.get_by_text("synthetic", exact=True)).to_be_visible()
-    expect(main.get_by_text("ACTIVE", exact=True)).to_be_visible()
-    expect(sidebar.get_by_text("running", exact=True)).to_be_visible()
-    heartbeat = main.get_by_text(HEARTBEAT)
-    expect(heartbeat).to_be_visible()
-    age_s = float(HEARTBEAT.match(heartbeat.inner_text().strip()).group(1))
+    ui.expect_status("Mode", "ghost")
+    ui.expect_status("Bot", "running")
+    ui.expect_status("Data source", "synthetic")
+    ui.expect_status("Trading state", "ACTIVE")
+    expect(ui.sidebar_status).to_contain_text("running")
+    heartbeat = ui.status("Heartbeat")
+    expect(heartbeat).to_contain_text(HEARTBEAT)
+    age_s = float(HEARTBEAT.search(heartbeat.inner_text()).group(1))
     assert age_s < 5, f"heartbeat {age_s} s old"
 
 
 def test_halt_then_resume_when_clicked_then_bot_answers_and_state_follows(page: Page, dashboard_url, bot_process,
                                                                            e2e_store):
     _ensure_active(e2e_store)
-    main, sidebar = _open(page, dashboard_url)
+    ui = DashboardPage.open(page, dashboard_url)
 
-    _press(sidebar, "HALT")
-    expect(sidebar.get_by_text("Result: done")).to_be_visible()
-    expect(main.get_by_text("HALTED", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    ui.press("HALT")
+    ui.expect_result("Result: done")
+    ui.expect_status("Trading state", "HALTED")
     assert e2e_store.trading_state() is TradingState.HALTED
 
-    _press(sidebar, "RESUME")
-    expect(sidebar.get_by_text("Result: done")).to_be_visible()
-    expect(main.get_by_text("ACTIVE", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    ui.press("RESUME")
+    ui.expect_result("Result: done")
+    ui.expect_status("Trading state", "ACTIVE")
     assert e2e_store.trading_state() is TradingState.ACTIVE
 
 
 def test_kill_switch_when_clicked_in_ghost_mode_then_done_and_halted(page: Page, dashboard_url, bot_process,
                                                                       e2e_store):
     _ensure_active(e2e_store)
-    main, sidebar = _open(page, dashboard_url)
+    ui = DashboardPage.open(page, dashboard_url)
     try:
-        _press(sidebar, "KILL SWITCH")
-        expect(sidebar.get_by_text("Result: done")).to_be_visible()
-        expect(main.get_by_text("HALTED", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+        ui.press("KILL SWITCH")
+        ui.expect_result("Result: done")
+        ui.expect_status("Trading state", "HALTED")
         assert e2e_store.read_positions() == []
         assert "kill switch" in e2e_store.read_halt().reason
     finally:
@@ -90,18 +77,17 @@ def test_kill_switch_when_clicked_in_ghost_mode_then_done_and_halted(page: Page,
 def test_stop_then_start_when_clicked_then_bot_stops_and_the_supervisor_starts_it_again(
     page: Page, dashboard_url, bot_process, supervisor_process, e2e_store
 ):
-    main, sidebar = _open(page, dashboard_url)
-    expect(main.get_by_text("running", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    ui = DashboardPage.open(page, dashboard_url)
+    ui.expect_status("Bot", "running")
 
-    _press(sidebar, "STOP")
-    expect(sidebar.get_by_text("Result: done")).to_be_visible()
-    expect(main.get_by_text("stopped", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    bot_process.process.wait(timeout=20)  # the bot process we started has really exited
+    ui.press("STOP")
+    ui.expect_result("Result: done")
+    ui.expect_status("Bot", "stopped")
+    bot_process.process.wait(timeout=20)  # the bot process this module started has really exited
 
-    sidebar.get_by_label("Mode").click()  # the selectbox: ghost is the default, choose it explicitly anyway
-    page.get_by_role("option", name="ghost", exact=True).click()
-    _press(sidebar, "START", sent_as="START ghost")
-    expect(sidebar.get_by_text("Result: done")).to_be_visible()
-    expect(main.get_by_text("running", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(main.get_by_text("ghost", exact=True)).to_be_visible()
+    ui.choose_mode("ghost")
+    ui.press("START", sent_as="START ghost")
+    ui.expect_result("Result: done")
+    ui.expect_status("Bot", "running")
+    ui.expect_status("Mode", "ghost")
     assert e2e_store.read_state().get("supervised_pid")
