@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from e2e_helpers import CommandAnswerer, Heartbeat, now_ms
+from e2e_helpers import CommandAnswerer, DashboardPage, Heartbeat, now_ms
 from models import Account, CommandStatus, ExitReason, Mode, Position, Side, Trade
 
 pytestmark = [
@@ -40,57 +40,76 @@ def seeded(e2e_store):
     heartbeat.stop()
 
 
-def _open(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("tab", name="Account")).to_be_visible(timeout=UI_TIMEOUT_MS)
-
-
 def test_dashboard_when_opened_then_four_tabs_and_the_seeded_status_show(page: Page, dashboard_url, seeded,
                                                                          tmp_path: Path):
-    _open(page, dashboard_url)
+    ui = DashboardPage.open(page, dashboard_url)
 
     for name in ("Account", "Paper", "Ghost", "Live"):
         expect(page.get_by_role("tab", name=name)).to_be_visible()
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_text("paper", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(main.get_by_text("ACTIVE", exact=True)).to_be_visible()
-    expect(main.get_by_text("running", exact=True)).to_be_visible()
-    expect(main.get_by_text("10,282.25")).to_be_visible()  # equity = wallet + unrealised, from Decimals
-    expect(main.get_by_text("ETH/USDT:USDT").first).to_be_attached()
+    ui.expect_status("Mode", "paper")
+    ui.expect_status("Venue", "sim")
+    ui.expect_status("Trading state", "ACTIVE")
+    ui.expect_status("Bot", "running")
+    ui.expect_status("Data source", "synthetic")
+    expect(ui.main.get_by_text("10,282.25")).to_be_visible()  # equity = wallet + unrealised, from Decimals
+    expect(ui.main.get_by_text("ETH/USDT:USDT").first).to_be_attached()
     for name in ("KILL SWITCH", "HALT", "RESUME", "START", "STOP"):
-        expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
+        expect(ui.sidebar.get_by_role("button", name=name, exact=True)).to_be_visible()
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
     page.get_by_role("tab", name="Paper").click()
-    expect(main.get_by_text("Paper trades", exact=True)).to_be_visible()
+    expect(ui.main.get_by_text("Paper trades", exact=True)).to_be_visible()
     page.get_by_role("tab", name="Ghost").click()
-    expect(main.get_by_text("Signal accuracy", exact=True)).to_be_visible()
+    expect(ui.main.get_by_text("Signal accuracy", exact=True)).to_be_visible()
     page.get_by_role("tab", name="Live").click()
-    expect(main.get_by_text("Live trading is not enabled")).to_be_visible()
+    expect(ui.main.get_by_text("Live trading is not enabled")).to_be_visible()
+    page.get_by_text("Decision log").click()
 
 
 def test_status_when_state_changes_in_redis_then_page_follows_without_reload(page: Page, dashboard_url, seeded):
-    _open(page, dashboard_url)
-    main = page.get_by_test_id("stMain")
-    expect(main.get_by_text("running", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    ui = DashboardPage.open(page, dashboard_url)
+    ui.expect_status("Bot", "running")
 
     seeded.write_state(data_source="synthetic (auto: binance unreachable)", feed_stale="1")
     seeded.set_halt("daily loss limit", "risk-monitor", now_ms())
     try:
-        expect(main.get_by_text("Synthetic prices.")).to_be_visible(timeout=10_000)
-        expect(main.get_by_text("Market data feed is stale")).to_be_visible()
-        expect(main.get_by_text("HALTED", exact=True)).to_be_visible()
+        expect(ui.main.get_by_text("Synthetic prices.")).to_be_visible(timeout=10_000)
+        expect(ui.main.get_by_text("Market data feed is stale")).to_be_visible()
+        ui.expect_status("Trading state", "HALTED", timeout_ms=10_000)
+        expect(ui.sidebar_status).to_contain_text("HALTED")
     finally:
         seeded.clear_halt()
         seeded.write_state(data_source="synthetic", feed_stale="0")
 
 
 def test_halt_when_clicked_then_command_goes_to_redis_and_answer_is_shown(page: Page, dashboard_url, seeded):
-    _open(page, dashboard_url)
-    sidebar = page.get_by_test_id("stSidebar")
+    ui = DashboardPage.open(page, dashboard_url)
 
     with CommandAnswerer(seeded, CommandStatus.DONE, elapsed_ms=7.0) as bot:
-        sidebar.get_by_role("button", name="HALT", exact=True).click()
-        expect(sidebar.get_by_text("Result: done in 7 ms")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        ui.press("HALT")
+        ui.expect_result("Result: done in 7 ms")
 
     assert [(f["type"], f["issued_by"], json.loads(f["args"])) for f in bot.seen] == [("halt", "dashboard", {})]
+
+
+def test_kill_switch_when_bot_is_live_then_a_dialog_asks_before_anything_is_sent(page: Page, dashboard_url, seeded):
+    seeded.write_state(mode="live")
+    try:
+        ui = DashboardPage.open(page, dashboard_url)
+        ui.expect_status("Mode", "live")
+        dialog = page.get_by_role("dialog")
+
+        with CommandAnswerer(seeded, CommandStatus.DONE, elapsed_ms=41.0) as bot:
+            ui.sidebar.get_by_role("button", name="KILL SWITCH", exact=True).click()
+            expect(dialog.get_by_text("The bot is trading")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            dialog.get_by_role("button", name="Cancel", exact=True).click()
+            expect(dialog).to_be_hidden()
+            assert bot.seen == []
+
+            ui.sidebar.get_by_role("button", name="KILL SWITCH", exact=True).click()
+            dialog.get_by_role("button", name="Close everything", exact=True).click()
+            expect(ui.result.get_by_text("Result: done in 41 ms")).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+        assert [(f["type"], f["issued_by"]) for f in bot.seen] == [("close-all", "dashboard")]
+    finally:
+        seeded.write_state(mode="paper")
