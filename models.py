@@ -139,6 +139,16 @@ class CommandStatus(str, enum.Enum):
 # --------------------------------------------------------------------------------------------------
 # Market data
 
+_TIMEFRAME_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+
+
+def timeframe_ms(timeframe: str) -> int:
+    """'1m' → 60000, '4h' → 14400000. Months are refused: they have no fixed length."""
+    unit, amount = timeframe[-1:], timeframe[:-1]
+    if unit not in _TIMEFRAME_UNIT_MS or not amount.isdigit() or int(amount) <= 0:
+        raise ValueError(f"unknown timeframe {timeframe!r}: expected a number and one of m, h, d, w (e.g. '1m')")
+    return int(amount) * _TIMEFRAME_UNIT_MS[unit]
+
 
 @dataclass(frozen=True, slots=True)
 class Candle:

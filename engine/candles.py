@@ -6,13 +6,12 @@ from collections import deque
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from models import Candle
+from models import Candle, timeframe_ms
 
-TIMEFRAME_MS = {"1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000}
 
 
 def close_time_ms(candle: Candle) -> int:
-    return candle.open_time_ms + TIMEFRAME_MS[candle.timeframe]
+    return candle.open_time_ms + timeframe_ms(candle.timeframe)
 
 
 class CandleWindow:
@@ -54,8 +53,8 @@ def resample(candles: Sequence[Candle], timeframe: str) -> list[Candle]:
     """Closed higher-timeframe candles built from lower-timeframe ones (incomplete buckets dropped)."""
     if not candles:
         return []
-    size = TIMEFRAME_MS[timeframe]
-    step = TIMEFRAME_MS[candles[0].timeframe]
+    size = timeframe_ms(timeframe)
+    step = timeframe_ms(candles[0].timeframe)
     per_bucket = size // step
     buckets: dict[int, list[Candle]] = {}
     for c in candles:

@@ -19,21 +19,18 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from errors import MarketDataError
 from models import Candle, Ticker
+from models import timeframe_ms as _timeframe_ms
 
 if TYPE_CHECKING:  # settings-types only: marketdata never needs settings at import time
     from clock import Clock
     from settings import Settings
 
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-
-
 def timeframe_ms(tf: str) -> int:
-    """'1m' -> 60000, '4h' -> 14400000. Months are refused: they have no fixed length."""
-    unit = tf[-1:]
-    amount = tf[:-1]
-    if unit not in _UNIT_MS or not amount.isdigit() or int(amount) <= 0:
-        raise MarketDataError(f"unknown timeframe {tf!r}: expected a number and one of m, h, d, w (e.g. '1m')")
-    return int(amount) * _UNIT_MS[unit]
+    """models.timeframe_ms, failing as a MarketDataError (a bad timeframe in a feed or a file)."""
+    try:
+        return _timeframe_ms(tf)
+    except ValueError as exc:
+        raise MarketDataError(str(exc)) from None
 
 
 def align_down(ts_ms: int, tf_ms: int) -> int:

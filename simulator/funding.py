@@ -6,17 +6,10 @@ Binance settles USDⓈ-M funding every 8 hours at 00:00, 08:00 and 16:00 UTC. Ep
 
 from __future__ import annotations
 
+from models import timeframe_ms  # noqa: F401  (re-exported for the simulator's callers)
+
 HOUR_MS = 3_600_000
 
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": HOUR_MS, "d": 24 * HOUR_MS, "w": 7 * 24 * HOUR_MS}
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """"1m" → 60000. An unknown unit is a programming error, not a market condition."""
-    try:
-        return int(timeframe[:-1]) * _UNIT_MS[timeframe[-1]]
-    except (KeyError, ValueError):
-        raise ValueError(f"unknown timeframe {timeframe!r}") from None
 
 
 def funding_times_between(after_ms: int, until_ms: int, interval_hours: int) -> list[int]:

@@ -3,9 +3,8 @@
 A strategy looks at a frame of candles and says, for every candle, whether to enter at its close:
 `generate` is vectorised over the whole frame, so a backtest or ghost replay scores a month of candles
 in one call, and the live loop asks `latest_signal` for the newest closed candle only, which runs the
-same `generate` on a bounded tail of `warmup + LATEST_TAIL` candles. Because EMA/RSI/ATR are recursive,
-`warmup` is chosen long enough (several times the slowest period) that the tail gives the same answer as
-the full history to well within the strategies' thresholds.
+same `generate` over the engine's bounded window of recent candles. The indicators are causal, so the
+live decision equals `generate` over the same candles exactly.
 
 Adding a strategy is one new file in this package: subclass `Strategy`, set `name`, decorate the class
 with `@register`. The package imports every module in it at start-up, so the engine never needs to
@@ -21,21 +20,17 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 import pandas as pd
 
-from models import Candle, Side, Signal
+from models import Candle, Side, Signal, timeframe_ms
 
 # Columns of a candle frame, in order, and of a signal frame.
 FRAME_COLUMNS = ("open_time_ms", "open", "high", "low", "close", "volume")
 SIGNAL_COLUMNS = ("side", "strength", "reason")
-
-# Extra candles beyond `warmup` that `latest_signal` feeds to `generate` (room for shift/diff).
-LATEST_TAIL = 5
 
 # Strength of a signal that only just meets its thresholds; it rises linearly to 1.0 as the signal
 # goes further past them (see `excess_score`). A floor above zero keeps every real signal visible to
 # an "aggressive" min_confidence of 0 while leaving room for cautious levels to filter.
 STRENGTH_FLOOR = 0.25
 
-_TIMEFRAME_UNITS_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
 STRATEGIES: dict[str, type["Strategy"]] = {}
 
@@ -50,14 +45,6 @@ def register(cls: type["Strategy"]) -> type["Strategy"]:
         raise TypeError(f"strategy name '{name}' is taken by {existing.__module__}.{existing.__qualname__}")
     STRATEGIES[name] = cls
     return cls
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """'1m' → 60000, '4h' → 14400000."""
-    try:
-        return int(timeframe[:-1]) * _TIMEFRAME_UNITS_MS[timeframe[-1]]
-    except (KeyError, ValueError, IndexError):
-        raise ValueError(f"unknown timeframe {timeframe!r} (expected e.g. 1m, 15m, 1h)") from None
 
 
 def candles_to_frame(candles: Sequence[Candle]) -> pd.DataFrame:
@@ -129,11 +116,14 @@ class Strategy(ABC):
         """
 
     def latest_signal(self, symbol: str, timeframe: str, candles: Sequence[Candle]) -> Signal | None:
-        """The signal at the close of the last candle in `candles` (which must all be closed), or None."""
+        """The signal at the close of the last candle in `candles` (which must all be closed), or None.
+
+        Computed over every candle given (the engine passes a bounded window): the indicators are causal,
+        so this equals `generate` over the same candles at the last row exactly — a recursive indicator
+        (EMA, Wilder RSI/ATR) seeded on a shorter tail could otherwise decide differently near a threshold."""
         if len(candles) < self.warmup:
             return None
-        tail = candles[-(self.warmup + LATEST_TAIL) :]
-        row = self.generate(candles_to_frame(tail)).iloc[-1]
+        row = self.generate(candles_to_frame(candles)).iloc[-1]
         side = int(row["side"])
         if side == 0:
             return None

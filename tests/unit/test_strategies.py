@@ -209,7 +209,7 @@ def test_latest_signal_when_last_candle_quiet_then_none():
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_latest_signal_when_compared_to_full_history_then_agrees(seed):
-    # Property: the bounded tail used live gives the same decision as the whole history (backtests).
+    # Property: the live decision on the candles so far equals the vectorised one over the whole history.
     rng = np.random.default_rng(seed)
     closes = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.004, 260))), 2)
     volumes = np.round(rng.lognormal(2, 0.8, 260), 3)
