@@ -252,14 +252,21 @@ class Supervisor:
         if command.type is not CommandType.CLOSE_ALL or claimed_by == GROUP:
             return
         # The bot claimed the kill switch; if it does not finish (frozen or killed mid-way), finish it.
-        deadline = time.monotonic() + wait_s + 1.5
-        while time.monotonic() < deadline:
+        # A frozen bot looks alive until its heartbeat is older than heartbeat_timeout_seconds, which may
+        # be longer than the grace period: keep watching until then, not just for the grace period.
+        grace_until = time.monotonic() + wait_s + 1.5
+        give_up_at = grace_until + self.settings.control.heartbeat_timeout_seconds + 1.0
+        while True:
             result = self.store.read_command_result(command.command_id)
             if result is not None and result.status is not CommandStatus.ACCEPTED:
                 return
+            now = time.monotonic()
+            if now >= grace_until and self.health() != BotHealth.RUNNING:
+                break
+            if now >= give_up_at:
+                return  # it kept heartbeating all along: a live bot still working on it
             time.sleep(0.02)
-        if self.health() != BotHealth.RUNNING:
-            self.commands.run(command, claim_as=f"{command.command_id}:takeover", handler=handler)
+        self.commands.run(command, claim_as=f"{command.command_id}:takeover", handler=handler)
 
     # ----------------------------------------------------------------------- direct venue work
 

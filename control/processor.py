@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Command], str]
 
 
+def _final(command_id: str) -> str:
+    """The claim that makes one result final: whoever reports first, the owner or a take-over."""
+    return f"{command_id}:final"
+
+
 class CommandProcessor:
     def __init__(
         self,
@@ -106,6 +111,8 @@ class CommandProcessor:
         `handler` runs a command this reader does not own (the supervisor taking over a bot command)."""
         if not self.store.claim_command(claim_as or command.command_id, self.group):
             return None
+        if claim_as is not None and self.store.command_claimed_by(_final(command.command_id)):
+            return None  # a take-over of a command whose owner has already reported its outcome
         started = time.perf_counter()
         self._result(command.command_id, CommandStatus.ACCEPTED, f"accepted by {self.group}", command.issued_at_ms)
         try:
@@ -117,6 +124,16 @@ class CommandProcessor:
             log.exception("command %s failed", command.type.value)
             detail, status = f"{type(exc).__name__}: {exc}", CommandStatus.FAILED
         handler_ms = (time.perf_counter() - started) * 1000
+        if not self.store.claim_command(_final(command.command_id), self.group):
+            # One outcome per command: the supervisor finished a kill switch that this bot had claimed and
+            # then stalled on (frozen), and reported first. Recorded, never overwritten.
+            self.store.audit(AuditEvent(
+                "command", self.clock.now_ms(),
+                f"{command.type.value} from {command.issued_by}: also {status.value} by {self.group} after "
+                f"{self.store.command_claimed_by(_final(command.command_id))} had reported it — {detail}",
+                {"command_id": command.command_id, "handled_by": self.group},
+            ))
+            return None
         result = self._result(command.command_id, status, detail, command.issued_at_ms, handler_ms)
         self.store.audit(
             AuditEvent(
