@@ -7,6 +7,7 @@ import streamlit as st
 from settings import Settings
 from state import StateStore
 from ui.connection import now_ms
+from ui.guard import guarded
 from ui.status import (
     BotStatus,
     StatusView,
@@ -38,6 +39,7 @@ def _cell(column, label: str, value: str, colour: str | None = None) -> None:
         st.markdown(f"**:{colour}[{text}]**" if colour else f"**{text}**")
 
 
+@guarded("Status")
 def render_status_strip(store: StateStore, settings: Settings) -> None:
     view = read_status(store, settings)
     cols = st.columns([1, 1.2, 1.3, 1.3, 1.2, 2])
@@ -72,6 +74,7 @@ def render_banners(view: StatusView, settings: Settings) -> None:
                    "to ACTIVE.", icon=":material/pause_circle:")
 
 
+@guarded("Bot status")
 def render_sidebar_status(store: StateStore, settings: Settings) -> None:
     view = read_status(store, settings)
     with st.container(key="sidebar_status"):

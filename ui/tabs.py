@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 from decimal import Decimal
-import traceback
 from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
-from errors import StateStoreError
 from models import Mode, Trade
 from settings import Settings
 from state import StateStore
 from ui import charts
 from ui.connection import now_ms
+from ui.guard import guarded
 from ui.status import format_money, to_decimal, utc_day_start_ms
 from ui.summaries import (
     accuracy_frame,
@@ -29,25 +27,6 @@ from ui.tables import audit_frame, key_value_frame, orders_frame, positions_fram
 
 TAB_NAMES = ("Account", "Paper", "Ghost", "Live")
 CARDS_PER_ROW = 6
-
-
-def guarded(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """A view that fails shows one clear line, never a traceback, and the rest of the page lives on."""
-
-    def decorate(view: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> None:
-            try:
-                view(*args, **kwargs)
-            except StateStoreError as exc:
-                st.error(f"{what}: {exc}")
-            except Exception as exc:  # a malformed record must not take the dashboard down
-                st.error(f"{what}: could not be shown ({type(exc).__name__}: {exc})")
-                print(traceback.format_exc(), flush=True)  # for whoever reads the server log
-
-        return wrapper
-
-    return decorate
 
 
 def _table(frame, empty: str) -> None:

@@ -204,3 +204,17 @@ def test_kill_switch_when_live_then_asks_first_and_sends_nothing(app, store):
 
     assert store.client.xrange(store.key("commands")) == []
     assert "Close everything" in [b.label for b in at.button]
+
+
+def test_dashboard_when_a_record_is_malformed_then_that_panel_says_so_and_the_rest_lives(app, store):
+    _seed_running_bot(store)
+    store.client.xadd(store.key("trades"), {"trade_id": "broken", "pnl": "not a number"})
+
+    at = app()
+
+    assert not at.exception
+    errors = "\n".join(e.value for e in at.error)
+    assert "Paper: could not be shown" in errors
+    assert [t.label for t in at.tabs] == ["Account", "Paper", "Ghost", "Live"]
+    assert any("Live trading is not enabled" in i.value for i in at.info)
+    assert "running" in _markdown(at)
