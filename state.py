@@ -88,15 +88,15 @@ def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
     try:
         client.ping()
     except redis.exceptions.RedisError as exc:
-        raise StateStoreError(f"cannot reach Redis at {_redact(url)}: {exc}") from None
+        raise StateStoreError(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
     return client
 
 
-def _redact(url: str) -> str:
-    """Never print a password that may sit in REDIS_URL."""
+def redact_url(url: str) -> str:
+    """A Redis URL fit for logs and screens: any user:password part is hidden."""
     if "@" in url:
         scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
 
 

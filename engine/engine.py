@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Sequence
 
@@ -186,7 +186,12 @@ class TradingEngine:
         state = self.executor.trade_states().get(candle.symbol)
         if state is None:
             return []
-        updated = self.exit_rules.update(state, candle)
+        # the moved stop goes on the tick here, once, so the ghost book and the venue's stop order hold the
+        # same price (ghost used to keep the raw trailing stop while the venue held it rounded)
+        updated = self.planner.stop_on_tick(self.exit_rules.update(state, candle))
+        through = self.exit_rules.stop_through_close(updated, candle)
+        if through is not None:
+            return self.close(candle.symbol, through.reason, detail=through.detail)
         if updated.stop != state.stop:
             try:
                 self.executor.move_stop(updated)
@@ -362,6 +367,7 @@ class TradingEngine:
             "reason": report.reason,
             "detail": report.detail,
             "stale_symbols": ",".join(stale),
+            **{f"limit_{name}": value for name, value in asdict(self.limits).items()},
             "ts_ms": self.wall_clock.now_ms(),
         }
         self.store.write_risk(record)

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from models import CommandResult, CommandStatus, TradingState
+from state import redact_url  # noqa: F401  (one definition; re-exported for the views)
 
 AUTO_FALLBACK_MARKER = "synthetic (auto"
 NO_VALUE = "—"
@@ -243,9 +244,3 @@ def escape_markdown(text: str) -> str:
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
 
 
-def redact_url(url: str) -> str:
-    """A Redis URL fit for the screen: any user:password part is hidden."""
-    if "@" in url:
-        scheme, _, rest = url.partition("://")
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
