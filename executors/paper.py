@@ -127,6 +127,13 @@ class PaperExecutor:
             reason=plan.reason[:120],
             created_ms=now,
         )
+        # Entry ids are deterministic per signal candle and the venue answers a known id with the order it
+        # already holds: a second entry in one candle (a manual open after a close, a re-processed candle)
+        # would come back "filled" and be booked as a trade the venue does not hold. Refused instead.
+        if self.venue.fetch_order(plan.symbol, entry.client_order_id) is not None:
+            raise OrderRejectedError(
+                f"{plan.symbol}: entry {entry.client_order_id} was already sent in this candle; one entry per "
+                "symbol, side and candle: try again on the next candle")
         # Remembered before it is sent: a crash right after the fill still finds its trade on restart.
         planned = self.rules.open(plan.symbol, plan.side, plan.qty, plan.price, now, plan.stop, plan.strategy, plan.trade_id)
         if plan.take_profit and plan.take_profit != planned.take_profit:

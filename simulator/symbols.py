@@ -37,12 +37,31 @@ def _rules(symbol: str, exchange_id: str, tick: str, step: str, min_qty: str, ma
 # BTC and ETH mirror the recorded exchangeInfo file exactly, so behaviour does not depend on whether the
 # file is present. (Binance has since raised MIN_NOTIONAL on these two to 100 and 20 USDT: a live
 # exchangeInfo file overrides this table.) SOLUSDT as Binance lists it today: tick 0.0100, step 0.01.
+# The other large USDⓈ-M perpetuals carry their filters as Binance listed them in 2025 (tick, step,
+# min qty, max qty, min notional, market max qty), so a bot can trade 20 symbols on the simulator.
 BUILTIN_RULES: dict[str, SymbolRules] = {
     r.symbol: r
     for r in (
         _rules("BTC/USDT:USDT", "BTCUSDT", "0.10", "0.001", "0.001", "1000", "10", "1000"),
         _rules("ETH/USDT:USDT", "ETHUSDT", "0.01", "0.001", "0.001", "10000", "10", "10000"),
         _rules("SOL/USDT:USDT", "SOLUSDT", "0.0100", "0.01", "0.01", "1000000", "5", "5000"),
+        _rules("BNB/USDT:USDT", "BNBUSDT", "0.010", "0.01", "0.01", "100000", "5", "2000"),
+        _rules("XRP/USDT:USDT", "XRPUSDT", "0.0001", "0.1", "0.1", "10000000", "5", "2000000"),
+        _rules("DOGE/USDT:USDT", "DOGEUSDT", "0.000010", "1", "1", "50000000", "5", "30000000"),
+        _rules("ADA/USDT:USDT", "ADAUSDT", "0.00010", "1", "1", "10000000", "5", "3000000"),
+        _rules("AVAX/USDT:USDT", "AVAXUSDT", "0.0010", "1", "1", "1000000", "5", "100000"),
+        _rules("LINK/USDT:USDT", "LINKUSDT", "0.001", "0.01", "0.01", "500000", "5", "20000"),
+        _rules("DOT/USDT:USDT", "DOTUSDT", "0.001", "0.1", "0.1", "1000000", "5", "100000"),
+        _rules("LTC/USDT:USDT", "LTCUSDT", "0.01", "0.001", "0.001", "100000", "20", "5000"),
+        _rules("BCH/USDT:USDT", "BCHUSDT", "0.01", "0.001", "0.001", "10000", "20", "850"),
+        _rules("TRX/USDT:USDT", "TRXUSDT", "0.00001", "1", "1", "10000000", "5", "5000000"),
+        _rules("NEAR/USDT:USDT", "NEARUSDT", "0.001", "1", "1", "1000000", "5", "150000"),
+        _rules("ATOM/USDT:USDT", "ATOMUSDT", "0.001", "0.01", "0.01", "1000000", "5", "50000"),
+        _rules("UNI/USDT:USDT", "UNIUSDT", "0.0010", "1", "1", "1000000", "5", "50000"),
+        _rules("APT/USDT:USDT", "APTUSDT", "0.00010", "0.1", "0.1", "1000000", "5", "200000"),
+        _rules("ARB/USDT:USDT", "ARBUSDT", "0.0001", "0.1", "0.1", "10000000", "5", "1500000"),
+        _rules("OP/USDT:USDT", "OPUSDT", "0.0001000", "0.1", "0.1", "1000000", "5", "500000"),
+        _rules("SUI/USDT:USDT", "SUIUSDT", "0.000100", "0.1", "0.1", "10000000", "5", "500000"),
     )
 }
 

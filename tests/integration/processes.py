@@ -173,7 +173,7 @@ class BotFleet:
         state = self.state()
         if state.get("running") != "1" or not state.get("pid"):
             return None
-        if now_ms() - int(state.get("heartbeat_ms") or 0) > 1000:
+        if now_ms() - int(state.get("heartbeat_ms") or 0) > 2500:
             return None
         pid = int(state["pid"])
         self.bot_pids.add(pid)
@@ -188,7 +188,7 @@ class BotFleet:
                 return None
             # the heartbeat thread writes heartbeat_ms; two fresh beats prove the process is alive
             first = int(self.state().get("heartbeat_ms") or 0)
-            return pid if first and self._beats_after(first, 1.0) else None
+            return pid if first and self._beats_after(first, 2.5) else None
 
         return wait_for(ready, timeout_s, "heartbeating bot", interval_s=0.05, on_timeout=self.logs)
 

@@ -154,6 +154,26 @@ class TestBotAlone:
         sol = [p for p in read_venue(store)[0] if p.symbol == SOL]
         assert len(sol) == 1 and sol[0].qty * sol[0].entry_price < Decimal("330")  # one 300 USDT entry, not two
 
+    def test_open_when_repeated_within_one_candle_after_a_close_then_its_result_matches_the_venue(self, lone_bot):
+        store = lone_bot.store
+        ensure_active(store)
+        assert BTC not in venue_symbols(store)
+        open_position(store, BTC, "short", "200")
+        assert command(store, CommandType.CLOSE, {"symbol": BTC}).status is CommandStatus.DONE
+
+        again = command(store, CommandType.OPEN, {"symbol": BTC, "side": "short", "notional": "200"})
+
+        # the entry id is per candle: within the same candle the venue would hand back the first (filled)
+        # entry, which used to be reported "opened" and booked while the venue held nothing
+        held = BTC in venue_symbols(store)
+        if again.status is CommandStatus.DONE:
+            assert held and BTC in store.all_json("exits")
+        else:
+            assert again.status is CommandStatus.REJECTED and "already sent" in again.detail, again
+            assert not held and BTC not in store.all_json("exits")
+        if held:
+            assert command(store, CommandType.CLOSE, {"symbol": BTC}).status is CommandStatus.DONE
+
     GARBAGE = {
         "random_bytes": (lambda cid: {b"\xff\xfe\x00" + os.urandom(8): b"\x80\x81\xc3(" + os.urandom(64)}, "command_id"),
         "missing_fields": (lambda cid: {"command_id": cid, "type": "halt"}, "issued_at_ms"),

@@ -168,7 +168,7 @@ def test_submit_when_reduce_only_below_min_notional_then_accepted():
 @pytest.mark.parametrize(
     "intent, code",
     [
-        (order("x", BUY, "0.1", symbol="DOGE/USDT:USDT"), -1121),
+        (order("x", BUY, "0.1", symbol="NOTLISTED/USDT:USDT"), -1121),
         (order("x", BUY, "0.1", OrderType.LIMIT, price="99000.05"), -4014),
         (order("x", BUY, "0.1", OrderType.LIMIT), -1102),
         (order("x", SELL, "0.1", OrderType.STOP_MARKET), -1102),
