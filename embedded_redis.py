@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from errors import StateStoreError
 
@@ -37,8 +39,10 @@ def find_redis_binary() -> str:
 
 
 def is_answering(port: int, host: str = "127.0.0.1") -> bool:
+    # a probe, so no retries: redis-py's default retries with backoff made a refused connection take ~5 s
     try:
-        return bool(redis.Redis(host=host, port=port, socket_connect_timeout=0.3, socket_timeout=0.5).ping())
+        client = redis.Redis(host=host, port=port, socket_connect_timeout=0.3, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        return bool(client.ping())
     except redis.exceptions.RedisError:
         return False
 

@@ -6,15 +6,15 @@ engine writes to the decision log so a user can see why the bot did not trade.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Mapping, Sequence
 
 from engine.candles import resample
-from engine.exits import ExitRules
+from engine.exits import ExitRules, TradeState
 from executors.base import EntryPlan, round_down
 from order_ids import make_trade_id
-from models import Candle, Denial, Position, Signal, TradingState
+from models import Candle, Denial, Position, Side, Signal, TradingState
 from risk.gate import PreTradeCheck, check_order
 from risk.levels import ResolvedRisk
 from risk.limits import RiskLimits
@@ -46,6 +46,15 @@ def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
     return (price / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
 
 
+def round_stop_to_tick(side: Side, stop: Decimal, tick: Decimal) -> Decimal:
+    """A moved stop on the venue's tick, rounded towards the price (up for a long, down for a short): never
+    looser than the exit rules asked, and the price the executors store is the price the venue holds."""
+    if tick <= 0:
+        return stop
+    rounding = ROUND_CEILING if side is Side.LONG else ROUND_FLOOR
+    return (stop / tick).to_integral_value(rounding=rounding) * tick
+
+
 class EntryPlanner:
     def __init__(
         self,
@@ -61,6 +70,14 @@ class EntryPlanner:
         self.exit_rules = exit_rules
         self.limits = limits
         self.symbol_rules = symbol_rules
+
+    def stop_on_tick(self, state: TradeState) -> TradeState:
+        """The trade with its stop on the symbol's tick (see `round_stop_to_tick`)."""
+        rules = self.symbol_rules.get(state.symbol)
+        if rules is None:
+            return state
+        stop = round_stop_to_tick(state.side, state.stop, rules.tick_size)
+        return state if stop == state.stop else replace(state, stop=stop)
 
     def plan(
         self, signal: Signal, candles: Sequence[Candle], ctx: MarketContext, *, notional: Decimal | None = None

@@ -12,7 +12,9 @@ Two kinds of exit, checked by the engine in this order for every closed candle:
      [only after min_hold_seconds] reverse signal → volume exhaustion.
 Then `update` moves the stop for the next candle: to breakeven (entry plus round-trip fees) once price
 has covered `breakeven_at_fraction` of the way to the take-profit, and trailing behind the best price
-once the trade is `activation_pct` in profit. A stop only ever tightens.
+once the trade is `activation_pct` in profit. A stop only ever tightens. A stop moved to or through the
+close (`stop_through_close`, e.g. a tight trail behind a spike that closed well off its high) is an exit
+at market now, in every mode: the venue would refuse such a stop order, and ghost must do what paper does.
 
 Every profit or loss comparison is after fees (taker on both legs: entries and stop exits are market
 orders), so "in profit" means the trade would actually make money if closed now.
@@ -160,6 +162,15 @@ class ExitRules:
         return dataclasses.replace(
             t, peak_price=peak, stop=stop, breakeven_moved=breakeven_moved, trailing_active=trailing_active
         )
+
+    def stop_through_close(self, t: TradeState, candle: Candle) -> ExitDecision | None:
+        """After `update`: a stop moved to or beyond the close cannot rest on a venue (it would trigger at
+        once, and Binance refuses it with -2021), so the trade leaves now, at market, for the stop's reason."""
+        crossed = candle.close <= t.stop if t.side is Side.LONG else candle.close >= t.stop
+        if not crossed:
+            return None
+        reason = self._stop_reason(t)
+        return ExitDecision(reason, candle.close, f"{reason.value} moved to {t.stop}, at or beyond the close {candle.close}")
 
     # ---------------------------------------------------------------------------- at candle close
 

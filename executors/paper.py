@@ -186,8 +186,25 @@ class PaperExecutor:
         extra = self.book.extra(state.symbol)
         generation = int(extra.get("stop_gen", 0))
         self.book.put(state, stop_gen=generation + 1)
-        # the new stop goes on before the old one comes off: never a moment unprotected
-        self._place_protection(state, generation + 1)
+        # the new stop goes on before the old one comes off: never a moment unprotected. If it cannot be
+        # placed, the old one stays and so does the old stop in memory (keeping the new peak, so the next
+        # candle tries again); the caller hears why.
+        intent = OrderIntent(
+            client_order_id=stop_order_id(state.trade_id, generation + 1),
+            symbol=state.symbol,
+            side=state.side.exit_order_side,
+            qty=state.qty,
+            order_type=OrderType.STOP_MARKET,
+            stop_price=self.round_price(state.symbol, state.stop),
+            reduce_only=True,
+            created_ms=self.clock.now_ms(),
+        )
+        try:
+            self._send(intent)
+        except ExchangeError:
+            if old is not None:
+                self.book.put(replace(old, peak_price=state.peak_price), stop_gen=generation)
+            raise
         if old is not None:
             try:
                 self.venue.cancel(state.symbol, stop_order_id(state.trade_id, generation))
