@@ -10,7 +10,6 @@ stop       graceful stop: entry orders cancelled, state persisted, run summary w
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 from typing import Callable
 
@@ -93,10 +92,3 @@ class BotCommandHandlers:
         self.request_stop(f"stop command from {command.issued_by}")
         return "stopping: entry orders cancelled, state persisted; open positions stay"
 
-
-def stop_event_requester(event: threading.Event, reasons: list[str]) -> Callable[[str], None]:
-    def request(reason: str) -> None:
-        reasons.append(reason)
-        event.set()
-
-    return request

@@ -174,9 +174,10 @@ class TradingEngine:
             if signal is not None:
                 raw.append(signal)
         kept, denials = aggregate(raw, self.min_confidence)
+        # one candle, one symbol: the denials explain every signal that was dropped for it
+        why = "; ".join(f"{d.reason_code}: {d.detail}" for d in denials) or "a stronger signal in the same direction was kept"
         for signal in raw:
             if signal not in kept:
-                why = next((d.detail for d in denials if signal.symbol in d.detail), f"strength {signal.strength:.2f} below {self.min_confidence}")
                 self.stats.signals += 1
                 self.scorer.record(signal, taken=False, why_not=why)
                 self.audit("skip", f"{signal.symbol} {signal.side.value} {signal.strategy}: {why}", strategy=signal.strategy)
