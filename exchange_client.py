@@ -255,7 +255,7 @@ class SimVenueClient:
         self._version = version
 
     def _dump(self) -> str:
-        return json.dumps(self.exchange.snapshot(), separators=(",", ":"))
+        return self.exchange.snapshot_json()
 
 
 # -------------------------------------------------------------------------------------------- ccxt

@@ -30,6 +30,7 @@ from models import (
     OrderIntent,
     OrderType,
     Portfolio,
+    Position,
     Trade,
 )
 from state import StateStore
@@ -229,16 +230,25 @@ class PaperExecutor:
         return cancelled
 
     def close(self, symbol: str, reason: ExitReason) -> Trade | None:
-        position = next((p for p in self.venue.positions() if p.symbol == symbol), None)
+        if not self._send_close(symbol, reason):
+            return self._finish_if_flat(symbol, reason)
+        trades = self._process_fills(default_reason=reason)
+        return next((t for t in trades if t.symbol == symbol), None)
+
+    def _send_close(self, symbol: str, reason: ExitReason, position: Position | None = None, *,
+                    cancel_orders: bool = True) -> bool:
+        """Cancel the symbol's orders and send its reduce-only market close; False when already flat."""
+        if position is None:
+            position = next((p for p in self.venue.positions() if p.symbol == symbol), None)
         state = self.book.get(symbol)
         if position is None:
-            return self._finish_if_flat(symbol, reason)
+            return False
         trade_id = state.trade_id if state else f"adopt{symbol.split('/')[0]}"
         extra = self.book.extra(symbol)
         attempt = int(extra.get("exit_attempts", 0))
         if state is not None:
             self.book.put(state, exit_attempts=attempt + 1)
-        for order in self.venue.open_orders(symbol):
+        for order in self.venue.open_orders(symbol) if cancel_orders else ():
             try:
                 self.venue.cancel(symbol, order.client_order_id)
             except ExchangeError:
@@ -254,21 +264,19 @@ class PaperExecutor:
             created_ms=self.clock.now_ms(),
         )
         self._send(intent)
-        trades = self._process_fills(default_reason=reason)
-        return next((t for t in trades if t.symbol == symbol), None)
+        return True
 
     def close_all(self, reason: ExitReason) -> list[Trade]:
         trades: list[Trade] = []
         for _ in range(RETRIES):
             self.venue.cancel_all()
             for position in self.venue.positions():
-                try:
-                    trade = self.close(position.symbol, reason)
+                try:  # every order was just cancelled: no per-symbol order reads
+                    self._send_close(position.symbol, reason, position, cancel_orders=False)
                 except ExchangeError as exc:
                     self._audit("error", f"close-all: {position.symbol} not closed yet: {exc}")
-                    continue
-                if trade is not None:
-                    trades.append(trade)
+            # the fills of every close booked at once: one venue write, not one per position (kill-switch latency)
+            trades += self._process_fills(default_reason=reason)
             if not self.venue.positions() and not self.venue.open_orders():
                 break
         return trades

@@ -20,6 +20,8 @@ Per candle (`on_candle`), in this order:
 
 from __future__ import annotations
 
+import json
+
 import dataclasses
 from collections import deque
 from dataclasses import dataclass
@@ -95,6 +97,9 @@ class SimExchange:
         self._last_close_ms: dict[str, int] = {}
         self._pending: list[Fill] = []
         self._next_id = 1
+        # order id -> (the Order, its record, its JSON): orders are immutable, so a snapshot re-encodes only
+        # the ones that changed since the last one, not the up to `recent_orders_kept` closed ones each time
+        self._records: dict[str, tuple[Order, dict[str, str], str]] = {}
 
     # ------------------------------------------------------------------------------------ queries
 
@@ -588,12 +593,32 @@ class SimExchange:
         self._participation.pop(client_order_id, None)
         self._closed.append(client_order_id)
         while len(self._closed) > self.config.recent_orders_kept:
-            self._orders.pop(self._closed.popleft(), None)
+            evicted = self._closed.popleft()
+            self._orders.pop(evicted, None)
+            self._records.pop(evicted, None)
 
     # ---------------------------------------------------------------------------- persistence
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to carry on exactly where this left off, as JSON-able strings."""
+        return {**self._snapshot_head(), "orders": [dict(self._cached(o)[1]) for o in self._orders.values()]}
+
+    def snapshot_json(self) -> str:
+        """`snapshot()` as compact JSON text, built from each order's cached JSON: the venue is saved after
+        every call, and re-encoding every remembered order each time dominated the kill switch's latency."""
+        head = json.dumps(self._snapshot_head(), separators=(",", ":"))
+        orders = ",".join(self._cached(o)[2] for o in self._orders.values())
+        return f'{head[:-1]},"orders":[{orders}]}}'
+
+    def _cached(self, order: Order) -> tuple[Order, dict[str, str], str]:
+        cached = self._records.get(order.client_order_id)
+        if cached is None or cached[0] is not order:
+            record = to_record(order)
+            cached = (order, record, json.dumps(record, separators=(",", ":")))
+            self._records[order.client_order_id] = cached
+        return cached
+
+    def _snapshot_head(self) -> dict[str, Any]:
         return {
             "format": SNAPSHOT_FORMAT,
             "wallet": _s(self._wallet),
@@ -608,7 +633,6 @@ class SimExchange:
             ],
             "leverage": dict(self._leverage),
             "margin_mode": {k: m.value for k, m in self._margin_mode.items()},
-            "orders": [to_record(o) for o in self._orders.values()],
             "closed": list(self._closed),
             "participation": {k: [ms, _s(q)] for k, (ms, q) in self._participation.items()},
             "marks": {k: _s(x) for k, x in self._marks.items()},
@@ -637,6 +661,7 @@ class SimExchange:
         for record in snapshot["orders"]:
             order = from_record(Order, record)
             ex._orders[order.client_order_id] = order
+            ex._records[order.client_order_id] = (order, dict(record), json.dumps(record, separators=(",", ":")))
         ex._closed = deque(snapshot["closed"])
         ex._participation = {k: (int(ms), Decimal(q)) for k, (ms, q) in snapshot["participation"].items()}
         ex._marks = {k: Decimal(x) for k, x in snapshot["marks"].items()}

@@ -79,3 +79,16 @@ def test_restore_when_submitting_a_known_client_id_then_still_idempotent():
 def test_restore_when_unknown_format_then_refused():
     with pytest.raises(ValueError, match="format"):
         SimExchange.restore({"format": 99}, SimConfig(), SimulatedClock(0), BUILTIN_RULES)
+
+
+def test_snapshot_json_when_orders_change_after_a_snapshot_then_it_still_equals_the_snapshot():
+    ex = busy_exchange()
+    assert json.loads(ex.snapshot_json()) == ex.snapshot()  # caches every order's JSON
+
+    ex.cancel(BTC, "b-add")
+    ex.submit(OrderIntent("b2", BTC, OrderSide.BUY, D("0.2")))
+
+    assert json.loads(ex.snapshot_json()) == ex.snapshot()
+    assert {o["client_order_id"]: o["status"] for o in json.loads(ex.snapshot_json())["orders"]}["b-add"] == "canceled"
+    again = SimExchange.restore(json.loads(ex.snapshot_json()), ex.config, ex.clock, BUILTIN_RULES)
+    assert again.snapshot_json() == ex.snapshot_json()
