@@ -176,8 +176,10 @@ class TradingEngine:
         kept, denials = aggregate(raw, self.min_confidence)
         # one candle, one symbol: the denials explain every signal that was dropped for it
         why = "; ".join(f"{d.reason_code}: {d.detail}" for d in denials) or "a stronger signal in the same direction was kept"
+        # by strategy and side, not equality: a kept signal that others confirmed carries a longer reason
+        taken = {(s.symbol, s.strategy, s.side) for s in kept}
         for signal in raw:
-            if signal not in kept:
+            if (signal.symbol, signal.strategy, signal.side) not in taken:
                 self.stats.signals += 1
                 self.scorer.record(signal, taken=False, why_not=why)
                 self.audit("skip", f"{signal.symbol} {signal.side.value} {signal.strategy}: {why}", strategy=signal.strategy)

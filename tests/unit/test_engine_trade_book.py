@@ -1,0 +1,85 @@
+"""The exit-rule memory of open trades (executors.base.TradeBook) survives a restart through Redis."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from engine.exits import TradeState
+from executors.base import TradeBook, trade_state_from_json, trade_state_to_json
+from models import Side
+from state import StateStore
+
+BTC, SOL = "BTC/USDT:USDT", "SOL/USDT:USDT"
+
+
+def long_btc() -> TradeState:
+    return TradeState(
+        symbol=BTC, side=Side.LONG, qty=Decimal("0.013"), entry_price=Decimal("95123.40"), entry_ms=1_746_000_060_000,
+        stop=Decimal("95200.10"), take_profit=Decimal("97000.00"), initial_stop=Decimal("94000.00"),
+        peak_price=Decimal("96012.35"), breakeven_moved=True, trailing_active=True, strategy="ema_trend",
+        trade_id="BTC1746000060L",
+    )
+
+
+def short_sol() -> TradeState:
+    return TradeState(
+        symbol=SOL, side=Side.SHORT, qty=Decimal("17.04"), entry_price=Decimal("146.6800"), entry_ms=1_746_000_120_000,
+        stop=Decimal("148.1467800000000000001"), take_profit=Decimal("144.01"), initial_stop=Decimal("148.15"),
+        peak_price=Decimal("146.10"), strategy="mean_reversion", trade_id="SOL1746000120S",
+    )
+
+
+def test_load_when_a_new_book_reads_the_same_store_then_states_and_extras_are_equal(store: StateStore):
+    # Arrange
+    first = TradeBook(store, "exits")
+    first.put(long_btc(), entry_fee="0.61827210", stop_gen=2, exit_attempts=0)
+    first.put(short_sol(), entry_fee="1.2", slippage="0.05")
+    first.put(short_sol(), exit_attempts=1)  # extras merge, never replace
+
+    # Act
+    second = TradeBook(store, "exits")
+    second.load()
+
+    # Assert
+    assert second.states() == {BTC: long_btc(), SOL: short_sol()}
+    assert second.extra(BTC) == {"entry_fee": "0.61827210", "stop_gen": 2, "exit_attempts": 0}
+    assert second.extra(SOL) == {"entry_fee": "1.2", "slippage": "0.05", "exit_attempts": 1}
+
+
+def test_pop_when_a_trade_is_closed_then_it_is_gone_from_redis_too(store: StateStore):
+    # Arrange
+    book = TradeBook(store, "exits")
+    book.put(long_btc(), stop_gen=0)
+    book.put(short_sol())
+
+    # Act
+    state, extra = book.pop(BTC)
+    reloaded = TradeBook(store, "exits")
+    reloaded.load()
+
+    # Assert
+    assert state == long_btc() and extra == {"stop_gen": 0}
+    assert reloaded.states() == {SOL: short_sol()}
+    assert book.pop(BTC) == (None, {})
+
+
+def test_books_when_ghost_and_paper_share_a_store_then_their_hashes_do_not_mix(store: StateStore):
+    # Arrange
+    paper, ghost = TradeBook(store, "exits"), TradeBook(store, "ghost")
+
+    # Act
+    paper.put(long_btc())
+    ghost.put(short_sol())
+    paper_again, ghost_again = TradeBook(store, "exits"), TradeBook(store, "ghost")
+    paper_again.load()
+    ghost_again.load()
+
+    # Assert
+    assert list(paper_again.states()) == [BTC] and list(ghost_again.states()) == [SOL]
+
+
+def test_trade_state_json_when_round_tripped_then_every_field_is_exact():
+    for state in (long_btc(), short_sol()):
+        raw = trade_state_to_json(state)
+        assert all(isinstance(v, (str, int, bool)) for v in raw.values())
+        assert trade_state_from_json(raw) == state
