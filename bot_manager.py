@@ -241,6 +241,8 @@ class Supervisor:
             while time.monotonic() < deadline:
                 if self.store.command_claimed_by(command.command_id):
                     break
+                if self.health() == BotHealth.STOPPED:
+                    break  # its crash was noticed meanwhile: a dead bot claims nothing, act now
                 time.sleep(0.01)
         claimed_by = self.store.command_claimed_by(command.command_id)
         if claimed_by is None and command.type in (CommandType.RESUME, CommandType.OPEN) and self.health() == BotHealth.RUNNING:

@@ -43,7 +43,11 @@ def command(store: StateStore, command_type: CommandType, args: dict | None = No
 
 
 def open_position(store: StateStore, symbol: str, side: str = "long", notional: str = "500") -> None:
-    result = command(store, CommandType.OPEN, {"symbol": symbol, "side": side, "notional": notional})
+    for _ in range(5):
+        result = command(store, CommandType.OPEN, {"symbol": symbol, "side": side, "notional": notional})
+        if "already sent in this candle" not in result.detail:
+            break
+        time.sleep(0.25)  # one entry per symbol, side and candle: the next candle comes within 0.2 s
     assert result.status is CommandStatus.DONE, result
 
 
