@@ -92,7 +92,7 @@ def fleet(store: StateStore, redis_url: str, tmp_path) -> Iterator[BotFleet]:
 # ------------------------------------------------------------------------------------------ test
 
 
-def test_restart_when_bot_killed_mid_position_then_position_protection_and_memory_resume_and_the_close_books_once(
+def test_restart_when_the_paper_engine_is_killed_mid_position_then_position_protection_and_memory_resume_and_the_close_books_once(
     store: StateStore, fleet: BotFleet
 ):
     # Arrange: a paper bot holding one manual long, with its stop and take-profit resting on the venue
