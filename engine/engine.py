@@ -100,7 +100,7 @@ class TradingEngine:
         self.last_price_wall_ms: dict[str, int] = {}
         self.lock = threading.RLock()
         self.stats = RunStats(started_ms=wall_clock.now_ms())
-        self.trading_state_cache = TradingState.ACTIVE
+        self.last_candle_open_ms = 0
 
     # ------------------------------------------------------------------------------ start-up
 
@@ -149,6 +149,8 @@ class TradingEngine:
             self.market_clock.set(now)
         self.last_price_wall_ms[candle.symbol] = self.wall_clock.now_ms()
         self.stats.candles += 1
+        if candle.open_time_ms > self.last_candle_open_ms:
+            self.last_candle_open_ms = candle.open_time_ms
         # strategies are the expensive part and touch no shared state: computed outside the lock, so a
         # kill switch never waits for them
         signals = self._signals(candle, window)

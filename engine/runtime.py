@@ -111,6 +111,7 @@ class BotRuntime:
 
         s = settings
         self.market_data = open_market_data(s, self.wall)
+        self._resume_market(store.read_state())
         fallback = getattr(self.market_data, "fallback_reason", "")
         self.data_source = self.market_data.name + (f" (auto: {fallback})" if fallback else "")
         self.market_clock = SimulatedClock(0)
@@ -122,6 +123,13 @@ class BotRuntime:
             store, group="bot", consumer=f"bot-{os.getpid()}", handlers=handlers.table(), clock=self.wall,
             max_bytes=s.control.max_command_bytes,
         )
+
+    def _resume_market(self, previous: dict[str, str]) -> None:
+        """A synthetic market continues where the last run of this bot left it (see SyntheticSource.resume)."""
+        resume = getattr(self.market_data, "resume", None)
+        anchor, last = previous.get("synthetic_anchor_ms"), previous.get("last_candle_open_ms")
+        if resume is not None and anchor and last:
+            resume(int(anchor), int(last))
 
     # ------------------------------------------------------------------------------- lifecycle
 
@@ -163,6 +171,8 @@ class BotRuntime:
             pass
         self.commands.start()
         self.engine.warm_up(self.market_data.backfill(self.settings.market_data.backfill_candles))
+        if getattr(self.market_data, "anchor_open_ms", None) is not None:
+            self.store.write_state(synthetic_anchor_ms=self.market_data.anchor_open_ms)
         with self.engine.lock:
             notes = self.executor.reconcile()
             if hasattr(self.executor, "take_reconciled_trades"):
@@ -189,6 +199,8 @@ class BotRuntime:
             if slow_tick:
                 time.sleep(slow_tick)  # fault injection: a busy bot (tests of the kill switch under load)
             self.engine.process(candles, should_stop=self.stop_event.is_set)
+            if candles:
+                self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
             now = time.monotonic()
             if now >= next_publish:
                 self._publish_equity()

@@ -216,6 +216,21 @@ class SyntheticSource:
             self._anchor_open_ms = align_down(now, self._tf_ms) - self._tf_ms
             self._anchor_clock_ms = now
 
+    @property
+    def anchor_open_ms(self) -> int | None:
+        """Open time of candle k = 0: persist it, and `resume` continues the same market after a restart."""
+        return self._anchor_open_ms
+
+    def resume(self, anchor_open_ms: int, last_open_ms: int) -> None:
+        """Continue a previous run's market: same path, market time going on from its last candle.
+
+        Without this a restarted paper bot would see market time jump back behind the venue it trades on
+        (synthetic time runs faster than the wall clock), and the venue would ignore the new candles."""
+        last_k = (last_open_ms - anchor_open_ms) // self._tf_ms
+        self._anchor_open_ms = anchor_open_ms
+        self._emitted = last_k
+        self._anchor_clock_ms = int(self._clock.now_ms() - last_k * self._candle_ms)
+
     def _open_time(self, k: int) -> int:
         return self._anchor_open_ms + k * self._tf_ms
 
