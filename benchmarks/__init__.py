@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench` = `python -m benchmarks`): kill-switch latency with real processes."""
