@@ -271,13 +271,13 @@ class TradingEngine:
             except ExchangeError as exc:
                 self.audit("error", f"{symbol}: close ({reason.value}) failed: {exc}")
                 return []
-            trades = [trade] if trade else []
+            trades = ([trade] if trade else []) + self.executor.take_unreported_trades()
             self._record(trades, detail)
             return trades
 
     def close_all(self, reason: ExitReason) -> list[Trade]:
         with self.lock:
-            trades = self.executor.close_all(reason)
+            trades = self.executor.close_all(reason) + self.executor.take_unreported_trades()
             self._record(trades)
             return trades
 

@@ -175,8 +175,7 @@ class BotRuntime:
             self.store.write_state(synthetic_anchor_ms=self.market_data.anchor_open_ms)
         with self.engine.lock:
             notes = self.executor.reconcile()
-            if hasattr(self.executor, "take_reconciled_trades"):
-                self.engine._record(self.executor.take_reconciled_trades())
+            self.engine._record(self.executor.take_unreported_trades())
         for note in notes:
             self.engine.audit("reconcile", note)
         self.engine.publish()

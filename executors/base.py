@@ -64,6 +64,9 @@ class Executor(Protocol):
 
     def trade_states(self) -> dict[str, TradeState]: ...
 
+    def take_unreported_trades(self) -> list[Trade]:
+        """Trades completed outside the call that asked for them (at reconcile, beside another close)."""
+
     def reconcile(self) -> list[str]:
         """At start-up: compare what Redis remembers with the venue (the venue is the truth)."""
 

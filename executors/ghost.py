@@ -163,6 +163,9 @@ class GhostExecutor:
     def trade_states(self) -> dict[str, TradeState]:
         return self.book.states()
 
+    def take_unreported_trades(self) -> list[Trade]:
+        return []  # every ghost exit is returned by the call that made it
+
     def reconcile(self) -> list[str]:
         return []  # ghost trades have no venue: Redis is their truth
 

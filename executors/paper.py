@@ -60,6 +60,7 @@ class PaperExecutor:
         self.round_price = round_price
         self.mode = mode
         self.book = TradeBook(store, "exits")
+        self._unreported: list[Trade] = []
 
     def load(self) -> None:
         self.book.load()
@@ -233,6 +234,8 @@ class PaperExecutor:
         if not self._send_close(symbol, reason):
             return self._finish_if_flat(symbol, reason)
         trades = self._process_fills(default_reason=reason)
+        # another symbol's trade can complete in the same fill pass: kept for the engine, never dropped
+        self._unreported.extend(t for t in trades if t.symbol != symbol)
         return next((t for t in trades if t.symbol == symbol), None)
 
     def _send_close(self, symbol: str, reason: ExitReason, position: Position | None = None, *,
@@ -293,7 +296,7 @@ class PaperExecutor:
         trades = self._process_fills()
         for trade in trades:
             notes.append(f"{trade.symbol}: closed while the bot was away ({trade.exit_reason.value}), trade recorded")
-        self._reconciled_trades = trades
+        self._unreported.extend(trades)
         positions = {p.symbol: p for p in self.venue.positions()}
         for symbol, state in self.book.states().items():
             position = positions.get(symbol)
@@ -319,8 +322,9 @@ class PaperExecutor:
                     self._mark(intent, found.status.value)
         return notes
 
-    def take_reconciled_trades(self) -> list[Trade]:
-        trades, self._reconciled_trades = getattr(self, "_reconciled_trades", []), []
+    def take_unreported_trades(self) -> list[Trade]:
+        """Trades completed outside the call that asked (at reconcile, or beside another close)."""
+        trades, self._unreported = self._unreported, []
         return trades
 
     # ---------------------------------------------------------------------------------- fills

@@ -17,7 +17,8 @@ from errors import OrderRejectedError
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from executors.base import EntryPlan
 from executors.paper import PaperExecutor
-from models import Candle, ExitReason, Mode, Side, Signal, Trade
+from order_ids import exit_order_id
+from models import Candle, ExitReason, Mode, OrderIntent, OrderSide, OrderType, Side, Signal, Trade
 from settings import Settings, load_settings
 from simulator import SimConfig
 from state import StateStore, connect
@@ -159,3 +160,28 @@ def test_move_stop_when_the_venue_refuses_the_new_stop_then_the_old_one_stays_on
     after = executor.trade_states()[BTC]
     assert after == replace(before, peak_price=Decimal("100300"))
     assert executor.book.extra(BTC)["stop_gen"] == 0
+
+
+def test_close_when_another_symbols_close_completes_in_the_same_fill_pass_then_its_trade_is_kept():
+    # Arrange: longs in BTC and ETH; ETH is flattened straight on the venue (as the supervisor's kill
+    # switch does while the bot is frozen), so its fill is still waiting when the bot closes BTC
+    eth = "ETH/USDT:USDT"
+    s = settings()
+    clock = SimulatedClock(MINUTE)
+    venue = SimVenueClient(SimConfig.from_settings(s.venue), clock, load_symbol_rules_for(s))
+    executor = PaperExecutor(venue=venue, store=None, rules=ExitRules(s.exits, s.venue.taker_fee_rate), clock=clock)
+    for symbol, price in ((BTC, Decimal("100000")), (eth, Decimal("2000"))):
+        venue.on_candle(Candle(symbol, "1m", 0, price, price, price, price, Decimal("1000")))
+    executor.submit(EntryPlan("BTC60L", BTC, Side.LONG, Decimal("0.01"), Decimal("100000"), Decimal("99000"), Decimal("102000"), "t", "t"))
+    executor.submit(EntryPlan("ETH60L", eth, Side.LONG, Decimal("0.5"), Decimal("2000"), Decimal("1980"), Decimal("2040"), "t", "t"))
+    venue.cancel_all(eth)
+    venue.submit(OrderIntent(exit_order_id("ETH60L", ExitReason.KILL_SWITCH), eth, OrderSide.SELL, Decimal("0.5"), OrderType.MARKET, reduce_only=True))
+
+    # Act
+    btc_trade = executor.close(BTC, ExitReason.MANUAL)
+    others = executor.take_unreported_trades()
+
+    # Assert: the BTC trade comes back from the call, the ETH trade is handed over, not dropped
+    assert btc_trade is not None and btc_trade.symbol == BTC and btc_trade.exit_reason is ExitReason.MANUAL
+    assert [(t.symbol, t.exit_reason) for t in others] == [(eth, ExitReason.KILL_SWITCH)]
+    assert executor.take_unreported_trades() == []
