@@ -101,6 +101,7 @@ class TradingEngine:
         self.lock = threading.RLock()
         self.stats = RunStats(started_ms=wall_clock.now_ms())
         self.last_candle_open_ms = 0
+        self.last_account = None  # what `publish` last wrote
 
     # ------------------------------------------------------------------------------ start-up
 
@@ -324,8 +325,9 @@ class TradingEngine:
             buys_last_24h=buys,
         )
 
-    def period_pnl(self, equity: Decimal) -> tuple[Decimal, Decimal]:
-        """P&L since the start of the UTC day and week (market time), from equity marks kept in Redis."""
+    def period_starts(self, equity: Decimal) -> tuple[Decimal, Decimal]:
+        """Equity at the start of the UTC day and week (market time), kept in Redis; a new period starts at
+        `equity`."""
         now = self.market_clock.now_ms()
         day_start = now - now % DAY_MS
         week_start = now - (now + 3 * DAY_MS) % WEEK_MS  # epoch was a Thursday; weeks start Monday
@@ -338,7 +340,12 @@ class TradingEngine:
         if updates:
             self.store.write_state(**updates)
             state.update({k: str(v) for k, v in updates.items()})
-        return equity - Decimal(state["day_start_equity"]), equity - Decimal(state["week_start_equity"])
+        return Decimal(state["day_start_equity"]), Decimal(state["week_start_equity"])
+
+    def period_pnl(self, equity: Decimal) -> tuple[Decimal, Decimal]:
+        """P&L since the start of the UTC day and week."""
+        day_start, week_start = self.period_starts(equity)
+        return equity - day_start, equity - week_start
 
     # ------------------------------------------------------------------------- publishing state
 
@@ -347,18 +354,13 @@ class TradingEngine:
         with self.lock:
             portfolio = self.executor.portfolio()
         account = portfolio.account
+        self.last_account = account
         self.store.write_account(account)
         self.store.write_positions(portfolio.positions)
         self.store.write_orders(portfolio.open_orders)
-        day_pnl, week_pnl = self.period_pnl(account.equity)
-        state = self.store.read_state()
-        report = assess(
-            account,
-            portfolio.positions,
-            Decimal(state.get("day_start_equity") or account.equity),
-            Decimal(state.get("week_start_equity") or account.equity),
-            self.limits,
-        )
+        day_start, week_start = self.period_starts(account.equity)
+        day_pnl, week_pnl = account.equity - day_start, account.equity - week_start
+        report = assess(account, portfolio.positions, day_start, week_start, self.limits)
         stale = self.stale_symbols()
         record = {
             "margin_use_pct": report.margin_use_pct,

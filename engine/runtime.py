@@ -26,7 +26,7 @@ from clock import SimulatedClock, SystemClock
 from control.processor import CommandProcessor
 from engine.command_handlers import BotCommandHandlers
 from engine.engine import TradingEngine
-from engine.entries import EntryPlanner
+from engine.entries import EntryPlanner, round_to_tick
 from engine.exits import ExitRules
 from engine.signal_scoring import SignalScorer
 from engine.strategies import build_strategies
@@ -47,8 +47,6 @@ VERSION = "0.1.0"
 
 
 def _round_price_with(rules):
-    from engine.entries import round_to_tick
-
     def round_price(symbol: str, price: Decimal) -> Decimal:
         r = rules.get(symbol)
         return round_to_tick(price, r.tick_size) if r is not None else price
@@ -153,8 +151,7 @@ class BotRuntime:
             trading_state=self.store.trading_state().value, symbols=",".join(self.settings.bot.symbols),
             stopped_reason="",
         )
-        if hasattr(self.executor, "load"):
-            self.executor.load()
+        self.executor.load()
         self.scorer.load()
         halt = self.store.read_halt()
         self.engine.audit(
@@ -162,8 +159,6 @@ class BotRuntime:
             f"bot started in {self.mode.value} mode on {self.data_source}"
             + (f"; HALTED ({halt.reason}) carried over" if halt else ""),
         )
-        if getattr(self.market_data, "fallback_reason", ""):
-            self.engine.audit("state", f"market data: {self.data_source}")
         self._heartbeat_thread = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
         self._heartbeat_thread.start()
         # commands sent while the bot was down (a halt during a restart) are applied before trading
@@ -215,7 +210,7 @@ class BotRuntime:
 
     def _publish_equity(self) -> None:
         self.engine.publish()
-        account = self.store.read_account()
+        account = self.engine.last_account
         if account is not None:
             self.store.append_equity(self.market_clock.now_ms() or self.wall.now_ms(), account.equity, account.wallet_balance, account.unrealized_pnl)
 

@@ -67,6 +67,9 @@ class Executor(Protocol):
     def take_unreported_trades(self) -> list[Trade]:
         """Trades completed outside the call that asked for them (at reconcile, beside another close)."""
 
+    def load(self) -> None:
+        """Restore the executor's memory (open trades, ledger) from Redis at start-up."""
+
     def reconcile(self) -> list[str]:
         """At start-up: compare what Redis remembers with the venue (the venue is the truth)."""
 
