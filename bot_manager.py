@@ -34,27 +34,11 @@ from exchange_client import open_exchange
 from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, Mode, OrderIntent, OrderType
 from order_ids import exit_order_id, symbol_code
 from settings import PROJECT_ROOT, Settings
-from state import StateStore
+from state import BotStatus, StateStore, bot_status
 
 log = logging.getLogger(__name__)
 
 GROUP = "supervisor"
-
-
-class BotHealth:
-    RUNNING = "running"
-    UNRESPONSIVE = "unresponsive"
-    STOPPED = "stopped"
-
-
-def bot_health(state: dict[str, str], now_ms: int, timeout_s: float) -> str:
-    """running: heartbeat fresh; unresponsive: it says it runs but its heartbeat is stale; stopped."""
-    if state.get("running") != "1":
-        return BotHealth.STOPPED
-    heartbeat = int(state.get("heartbeat_ms") or 0)
-    if now_ms - heartbeat > timeout_s * 1000:
-        return BotHealth.UNRESPONSIVE
-    return BotHealth.RUNNING
 
 
 class Supervisor:
@@ -94,7 +78,7 @@ class Supervisor:
     # ------------------------------------------------------------------------------ health
 
     def health(self) -> str:
-        return bot_health(self.store.read_state(), self.clock.now_ms(), self.settings.control.heartbeat_timeout_seconds)
+        return bot_status(self.store.read_state(), self.clock.now_ms(), self.settings.control.heartbeat_timeout_seconds).value
 
     def child_alive(self) -> bool:
         return self.child is not None and self.child.poll() is None
@@ -108,7 +92,7 @@ class Supervisor:
         with self.lock:
             if self.child_alive():
                 raise CommandError(f"refused: the bot is already running in {self.child_mode.value} mode; stop it first")
-            if self.health() == BotHealth.RUNNING:
+            if self.health() == BotStatus.RUNNING:
                 raise CommandError("refused: a bot with this id is already running (started elsewhere)")
             args = [self.python, str(PROJECT_ROOT / "main.py"), "bot", "--mode", mode.value]
             if self.config_path:
@@ -203,7 +187,7 @@ class Supervisor:
         detail = self.start_bot(mode)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if self.health() == BotHealth.RUNNING:
+            if self.health() == BotStatus.RUNNING:
                 return detail + "; heartbeat seen"
             if not self.child_alive():
                 raise CommandError("the bot exited during start-up; see the decision log")
@@ -236,16 +220,16 @@ class Supervisor:
 
     def _takeover(self, command: Command) -> None:
         wait_s = self.settings.control.takeover_wait_seconds
-        if self.health() != BotHealth.STOPPED:
+        if self.health() != BotStatus.STOPPED:
             deadline = time.monotonic() + wait_s
             while time.monotonic() < deadline:
                 if self.store.command_claimed_by(command.command_id):
                     break
-                if self.health() == BotHealth.STOPPED:
+                if self.health() == BotStatus.STOPPED:
                     break  # its crash was noticed meanwhile: a dead bot claims nothing, act now
                 time.sleep(0.01)
         claimed_by = self.store.command_claimed_by(command.command_id)
-        if claimed_by is None and command.type in (CommandType.RESUME, CommandType.OPEN) and self.health() == BotHealth.RUNNING:
+        if claimed_by is None and command.type in (CommandType.RESUME, CommandType.OPEN) and self.health() == BotStatus.RUNNING:
             return  # a live bot that is merely slow will answer these itself
         handler = self._fallback_handlers[command.type]
         if claimed_by is None:
@@ -263,7 +247,7 @@ class Supervisor:
             if result is not None and result.status is not CommandStatus.ACCEPTED:
                 return
             now = time.monotonic()
-            if now >= grace_until and self.health() != BotHealth.RUNNING:
+            if now >= grace_until and self.health() != BotStatus.RUNNING:
                 break
             if now >= give_up_at:
                 return  # it kept heartbeating all along: a live bot still working on it

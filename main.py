@@ -172,13 +172,13 @@ def _terminate(child: subprocess.Popen, grace_s: float) -> None:
 
 
 def collect_status(settings: Settings, store) -> dict:
-    from bot_manager import bot_health
     from clock import SystemClock
+    from state import BotStatus, bot_status, heartbeat_age_s
 
     state = store.read_state()
     now = SystemClock().now_ms()
-    heartbeat = int(state.get("heartbeat_ms") or 0)
-    health = bot_health(state, now, settings.control.heartbeat_timeout_seconds)
+    age = heartbeat_age_s(state, now)
+    health = bot_status(state, now, settings.control.heartbeat_timeout_seconds)
     account = store.read_account()
     halt = store.read_halt()
     errors = [e.message for e in store.read_audit(200, kinds=["error"])][-5:]
@@ -187,9 +187,9 @@ def collect_status(settings: Settings, store) -> dict:
         "mode": state.get("mode") or None,
         "venue": state.get("venue") or None,
         "trading_state": store.trading_state().value,
-        "running": health == "running",
-        "health": health,
-        "heartbeat_age_s": round((now - heartbeat) / 1000, 3) if heartbeat else None,
+        "running": health is BotStatus.RUNNING,
+        "health": health.value,
+        "heartbeat_age_s": round(age, 3) if age is not None else None,
         "data_source": state.get("data_source") or None,
         "feed_stale": state.get("feed_stale") == "1",
         "halt_reason": halt.reason if halt else None,

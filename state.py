@@ -24,6 +24,7 @@ Redis failures come out as `StateStoreError`, never as a raw redis-py exception.
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import time
@@ -98,6 +99,37 @@ def redact_url(url: str) -> str:
         scheme, _, rest = url.partition("://")
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
+
+
+class BotStatus(str, enum.Enum):
+    """Whether the bot is alive, judged from its state hash (one rule for the supervisor, CLI and dashboard)."""
+
+    RUNNING = "running"
+    UNRESPONSIVE = "unresponsive"  # alive as far as the state hash says, but the heartbeat is old
+    STOPPED = "stopped"  # said so itself (running = "0"), or never beat
+
+
+def heartbeat_age_s(state: Mapping[str, str], now_ms: int) -> float | None:
+    """Seconds since the last heartbeat; None when there never was one. A clock skew gives 0, not < 0."""
+    try:
+        beat = int(str(state.get("heartbeat_ms")))
+    except (TypeError, ValueError):
+        return None
+    if beat <= 0:
+        return None
+    return max(0.0, (now_ms - beat) / 1000)
+
+
+def bot_status(state: Mapping[str, str], now_ms: int, timeout_s: float) -> BotStatus:
+    """`running` until the heartbeat is *older* than `timeout_s`; then `unresponsive`."""
+    if state.get("running") == "0":
+        return BotStatus.STOPPED
+    age = heartbeat_age_s(state, now_ms)
+    if age is None:
+        return BotStatus.STOPPED
+    if age > timeout_s:
+        return BotStatus.UNRESPONSIVE
+    return BotStatus.RUNNING
 
 
 @dataclass(frozen=True, slots=True)

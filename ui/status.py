@@ -6,23 +6,16 @@ plain values, so the boundaries (when does "running" become "unresponsive"?) are
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
 
 from models import CommandResult, CommandStatus, TradingState
-from state import redact_url  # noqa: F401  (one definition; re-exported for the views)
+from state import BotStatus, bot_status, heartbeat_age_s, redact_url  # noqa: F401  (one definition each; re-exported for the views)
 
 AUTO_FALLBACK_MARKER = "synthetic (auto"
 NO_VALUE = "—"
-
-
-class BotStatus(str, enum.Enum):
-    RUNNING = "running"
-    UNRESPONSIVE = "unresponsive"  # alive as far as the state hash says, but the heartbeat is old
-    STOPPED = "stopped"  # said so itself (running = "0"), or never beat
 
 
 def parse_int(raw: Any) -> int | None:
@@ -30,26 +23,6 @@ def parse_int(raw: Any) -> int | None:
         return int(str(raw))
     except (TypeError, ValueError):
         return None
-
-
-def heartbeat_age_s(state: Mapping[str, str], now_ms: int) -> float | None:
-    """Seconds since the last heartbeat; None when there never was one. A clock skew gives 0, not < 0."""
-    beat = parse_int(state.get("heartbeat_ms"))
-    if beat is None or beat <= 0:
-        return None
-    return max(0.0, (now_ms - beat) / 1000)
-
-
-def bot_status(state: Mapping[str, str], now_ms: int, timeout_s: float) -> BotStatus:
-    """`running` until the heartbeat is *older* than `timeout_s`; then `unresponsive`."""
-    if state.get("running") == "0":
-        return BotStatus.STOPPED
-    age = heartbeat_age_s(state, now_ms)
-    if age is None:
-        return BotStatus.STOPPED
-    if age > timeout_s:
-        return BotStatus.UNRESPONSIVE
-    return BotStatus.RUNNING
 
 
 def format_age(seconds: float | None) -> str:
