@@ -26,8 +26,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from errors import CommandError, StateStoreError, TradingBotError
-from models import CommandStatus, CommandType, Mode, TradingState
+from errors import StateStoreError, TradingBotError
+from models import CommandStatus, CommandType, Mode
 from settings import PROJECT_ROOT, Settings, load_settings, redis_url
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2

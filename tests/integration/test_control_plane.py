@@ -21,7 +21,7 @@ import pytest
 
 from control.client import send_command, wait_result
 from embedded_redis import free_port
-from models import Command, CommandResult, CommandStatus, CommandType, OrderIntent, OrderSide, TradingState
+from models import Command, CommandResult, CommandStatus, CommandType, TradingState
 from state import StateStore, connect
 
 from processes import BotFleet, now_ms, process_env, read_venue, run_cli, wait_consumed, wait_for

@@ -9,7 +9,7 @@ from errors import MarketDataError
 from marketdata.csvfile import HEADER_LINE, read_candles
 from marketdata.download import download, download_candles, run_download_cli
 from tests.standin.binance_standin import KLINES_DIR
-from tests.standin.fixtures import binance_standin, make_ccxt_client  # noqa: F401 (fixture)
+from tests.standin.fixtures import make_ccxt_client
 
 MIN = 60_000
 HOUR = 60 * MIN

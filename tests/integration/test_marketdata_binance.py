@@ -15,7 +15,7 @@ from marketdata.binance import BinanceSource
 from marketdata.synthetic import SyntheticSource
 from settings import Settings
 from tests.standin.binance_standin import KLINES_DIR
-from tests.standin.fixtures import binance_standin, make_ccxt_client  # noqa: F401 (fixture)
+from tests.standin.fixtures import make_ccxt_client
 
 SYMBOLS = ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT")
 MIN = 60_000

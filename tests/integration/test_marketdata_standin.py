@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from tests.standin.fixtures import binance_standin, make_ccxt_client  # noqa: F401 (fixture)
+from tests.standin.fixtures import make_ccxt_client
 
 MIN = 60_000
 

@@ -19,7 +19,7 @@ from control.client import send_command, wait_result
 from models import CommandResult, CommandStatus, CommandType, ExitReason, Mode, Order, Position, Trade
 from state import StateStore
 
-from processes import BotFleet, kill_group, wait_for
+from processes import BotFleet, kill_group
 
 pytestmark = pytest.mark.slow
 
