@@ -28,10 +28,12 @@ from pathlib import Path
 
 from clock import SimulatedClock, SystemClock
 from control.commands import is_stale
+from control.flatten import cancel_entry_orders, flatten
 from control.processor import CommandProcessor
-from errors import CommandError, ExchangeError
+from control.trading_state import TradingStateControl
+from errors import CommandError
 from exchange_client import open_exchange
-from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, Mode, OrderIntent, OrderType
+from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode
 from order_ids import exit_order_id, symbol_code
 from settings import PROJECT_ROOT, Settings
 from state import BotStatus, StateStore, bot_status
@@ -39,6 +41,7 @@ from state import BotStatus, StateStore, bot_status
 log = logging.getLogger(__name__)
 
 GROUP = "supervisor"
+SUPERVISOR_ATTEMPTS_FROM = 90
 
 
 class Supervisor:
@@ -55,6 +58,7 @@ class Supervisor:
         self.next_restart_at: float | None = None
         self.stop_event = threading.Event()
         self.lock = threading.RLock()
+        self.trading = TradingStateControl(store, self.clock)
         # Commands the bot owns; the supervisor runs them only when the bot has not claimed them in time.
         self._fallback_handlers = {
             CommandType.STOP: self.handle_stop,
@@ -165,7 +169,7 @@ class Supervisor:
         self.store.write_state(running="0", last_crash_code=code, last_crash_ms=self.clock.now_ms())
         if len(self.crashes) > self.settings.control.crash_loop_max_restarts:
             reason = f"crash loop: {len(self.crashes)} crashes in {window:g}s; not restarting"
-            self.store.set_halt(reason, GROUP, self.clock.now_ms())
+            self.trading.halt(HaltCause.CRASH_LOOP, GROUP, reason)
             self.store.write_state(alert=reason)
             self.audit(f"ALERT: {reason}", level="alert")
             self.child = None
@@ -198,12 +202,12 @@ class Supervisor:
         return self.stop_bot(f"stop command from {command.issued_by}")
 
     def handle_halt(self, command: Command) -> str:
-        self.store.set_halt(f"halt by {command.issued_by} (applied by the supervisor)", command.issued_by, self.clock.now_ms())
+        self.trading.halt(HaltCause.OPERATOR, command.issued_by, "applied by the supervisor")
         cancelled = self._cancel_entry_orders()
         return f"HALTED by the supervisor (bot {self.health()}); {cancelled} entry order(s) cancelled"
 
     def handle_close_all(self, command: Command) -> str:
-        self.store.set_halt(f"kill switch by {command.issued_by} (applied by the supervisor)", command.issued_by, self.clock.now_ms())
+        self.trading.halt(HaltCause.KILL_SWITCH, command.issued_by, "applied by the supervisor")
         return self.flatten() + f" (bot {self.health()})"
 
     def handle_close(self, command: Command) -> str:
@@ -244,7 +248,9 @@ class Supervisor:
         give_up_at = grace_until + self.settings.control.heartbeat_timeout_seconds + 1.0
         while True:
             result = self.store.read_command_result(command.command_id)
-            if result is not None and result.status is not CommandStatus.ACCEPTED:
+            if result is not None and result.status is CommandStatus.HANDED_OVER:
+                break  # the bot asked us to carry on: the venue did not confirm flat in its time
+            if result is not None and result.status.is_final:
                 return
             now = time.monotonic()
             if now >= grace_until and self.health() != BotStatus.RUNNING:
@@ -268,51 +274,35 @@ class Supervisor:
         if venue is None:
             return 0
         try:
-            cancelled = 0
-            for order in venue.open_orders():
-                if not order.reduce_only:
-                    venue.cancel(order.symbol, order.client_order_id)
-                    cancelled += 1
-            return cancelled
+            return cancel_entry_orders(venue, on_error=lambda message: self.audit(f"halt: {message}"))
         finally:
             venue.close()
 
     def flatten(self, only: str | None = None) -> str:
-        """Cancel every order and close every position reduce-only at market; confirm flat."""
+        """Every order cancelled and every position closed reduce-only (control.flatten), retried until
+        the venue confirms flat or `control.flatten_seconds` pass."""
         venue = self._open_venue()
         if venue is None:
             return self._flatten_ghost(only)
+        reason = ExitReason.KILL_SWITCH if only is None else ExitReason.MANUAL
+
+        def exit_id(position, round_: int) -> str:
+            # numbered from 90: never an id the bot itself used for this trade's exits
+            return exit_order_id(self._trade_id_for(position.symbol), reason, SUPERVISOR_ATTEMPTS_FROM + round_)
+
         try:
-            closed = 0
-            for attempt in range(3):
-                venue.cancel_all(only)
-                positions = [p for p in venue.positions() if only is None or p.symbol == only]
-                for p in positions:
-                    trade_id = self._trade_id_for(p.symbol)
-                    intent = OrderIntent(
-                        client_order_id=exit_order_id(trade_id, ExitReason.KILL_SWITCH if only is None else ExitReason.MANUAL, attempt),
-                        symbol=p.symbol,
-                        side=p.side.exit_order_side,
-                        qty=p.qty,
-                        order_type=OrderType.MARKET,
-                        reduce_only=True,
-                        reason="supervisor flatten",
-                        created_ms=self.clock.now_ms(),
-                    )
-                    try:
-                        venue.submit(intent)
-                        closed += 1
-                    except ExchangeError as exc:
-                        self.audit(f"flatten: {p.symbol} not closed on attempt {attempt + 1}: {exc}")
-                left = [p for p in venue.positions() if only is None or p.symbol == only]
-                orders = [o for o in venue.open_orders() if only is None or o.symbol == only]
-                if not left and not orders:
-                    self.store.write_positions(venue.positions())
-                    self.store.write_orders(venue.open_orders())
-                    self.store.write_account(venue.account())
-                    self.audit(f"flatten done by the supervisor: {closed} position(s) closed; flat confirmed by the venue")
-                    return f"flat confirmed by the venue: {closed} position(s) closed by the supervisor, 0 orders open"
-            raise CommandError(f"NOT flat after 3 attempts: {len(left)} position(s), {len(orders)} order(s) left")
+            report = flatten(
+                venue, exit_id=exit_id, now_ms=self.clock.now_ms, deadline_s=self.settings.control.flatten_seconds,
+                only=only, reason="supervisor flatten",
+                on_error=lambda message: self.audit(f"flatten: {message}"),
+            )
+            if not report.flat:
+                raise CommandError(report.summary())
+            self.store.write_positions(venue.positions())
+            self.store.write_orders(venue.open_orders())
+            self.store.write_account(venue.account())
+            self.audit(f"flatten done by the supervisor: {report.summary()}")
+            return f"{report.summary()} (by the supervisor), 0 orders open"
         finally:
             venue.close()
 

@@ -6,6 +6,7 @@
     ├── MarketDataError                  a feed failed or a file is malformed
     │   └── StaleDataError               no fresh price within the allowed age
     ├── CommandError                     a malformed or refused command
+    │   └── HandOverError                the bot could not finish a command: the supervisor carries on
     └── ExchangeError                    anything a venue said or failed to say
         ├── VenueUnavailableError        cannot reach the venue at all (paper/live never fall back)
         ├── NetworkError                 timeout / connection reset: the request may not have arrived
@@ -53,6 +54,11 @@ class StaleDataError(MarketDataError):
 
 class CommandError(TradingBotError):
     """A command was malformed, unknown, stale or refused."""
+
+
+class HandOverError(CommandError):
+    """The bot could not finish a command it claimed (a kill switch the venue did not confirm flat in
+    time): reported as handed over, not as final, so the supervisor carries on with it."""
 
 
 class ExchangeError(TradingBotError):

@@ -143,6 +143,8 @@ class SimVenueClient:
     # ---------------------------------------------------------------------------- protocol
 
     def on_candle(self, candle: Candle) -> list[Fill]:
+        if self.faults is not None:
+            self.faults.on_candle("on_candle")
         return self._mutate("on_candle", lambda ex: ex.on_candle(candle))
 
     def submit(self, intent: OrderIntent) -> Order:

@@ -247,17 +247,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _send(args: argparse.Namespace, command_type: CommandType, cmd_args: dict) -> int:
-    from clock import SystemClock
     from control.client import send_command, wait_result
 
     settings = _settings(args)
     store = _store(settings)
-    if command_type in (CommandType.HALT, CommandType.CLOSE_ALL):
-        # durable first: whatever happens to the command, the bot is halted when it next looks
-        store.set_halt(f"{command_type.value} by cli", "cli", SystemClock().now_ms())
     command = send_command(store, command_type, cmd_args, issued_by="cli")
     result = wait_result(store, command.command_id, args.timeout)
-    if result is None or result.status is CommandStatus.ACCEPTED:
+    if result is None or not result.status.is_final:
         state = "accepted but not finished" if result else "no answer"
         if command_type is CommandType.HALT:
             print(f"HALTED (durable flag set); {state} from the bot within {args.timeout:g}s")

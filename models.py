@@ -36,6 +36,27 @@ class TradingState(str, enum.Enum):
     HALTED = "HALTED"  # nothing but cancels and reduce-only closes
 
 
+class HaltCause(str, enum.Enum):
+    """Why the bot is HALTED: the typed cause decides whether and how it may resume.
+
+    Ranked: a halt for a stronger cause replaces a weaker one, never the reverse, so an operator's
+    halt on top of a loss-limit halt cannot make the loss limit resumable."""
+
+    OPERATOR = "operator"  # the halt command (CLI, dashboard)
+    KILL_SWITCH = "kill_switch"  # close-all
+    CIRCUIT_BREAKER = "circuit_breaker"  # too many consecutive order failures
+    CRASH_LOOP = "crash_loop"  # the supervisor gave up restarting
+    LOSS_LIMIT = "loss_limit"  # resume refused while the limit is in force
+    STATE_LOST = "state_lost"  # Redis lost what it held
+
+    @property
+    def rank(self) -> int:
+        return _HALT_CAUSE_RANK[self]
+
+
+_HALT_CAUSE_RANK = {cause: rank for rank, cause in enumerate(HaltCause)}
+
+
 class Side(str, enum.Enum):
     """Direction of a position or signal."""
 
@@ -134,6 +155,13 @@ class CommandStatus(str, enum.Enum):
     REJECTED = "rejected"
     DONE = "done"
     FAILED = "failed"
+    # not final: the bot could not finish (a kill switch it could not confirm flat) and asked the
+    # supervisor to carry on; the supervisor's result is the final one
+    HANDED_OVER = "handed_over"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (CommandStatus.DONE, CommandStatus.REJECTED, CommandStatus.FAILED)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -355,6 +383,27 @@ class AuditEvent:
     ts_ms: int
     message: str
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStateChange:
+    """One change of trading state: what it was, what it became, why, who asked, when (wall time)."""
+
+    previous: TradingState
+    current: TradingState
+    cause: str  # a HaltCause value, or why REDUCING / ACTIVE (e.g. "margin_use", "resume")
+    by: str
+    ts_ms: int
+    detail: str = ""
+
+    def audit(self) -> AuditEvent:
+        verb = "unchanged" if self.previous is self.current else f"{self.previous.value} → {self.current.value}"
+        return AuditEvent(
+            "state", self.ts_ms, f"{self.current.value} ({verb}) by {self.by}: {self.cause}"
+            + (f" — {self.detail}" if self.detail else ""),
+            {"previous": self.previous.value, "current": self.current.value, "cause": self.cause, "by": self.by},
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,6 +22,11 @@ def make_trade_id(symbol: str, ts_ms: int, side: Side) -> str:
     return f"{symbol_code(symbol)}{ts_ms // 1000}{side.value[0].upper()}"
 
 
+def adopted_trade_id(symbol: str, now_ms: int) -> str:
+    """A position found at the venue that no one remembered: a new id per adoption (never reused)."""
+    return f"ad{symbol_code(symbol)}{now_ms}"
+
+
 def symbol_code(symbol: str) -> str:
     return _UNSAFE.sub("", symbol.split("/")[0])[:8]
 

@@ -102,6 +102,7 @@ class FaultSettings(Section):
     timeout_after_rate: float = Field(0.0, ge=0, le=1)  # times out, but the order was accepted
     rate_limit_rate: float = Field(0.0, ge=0, le=1)
     reject_rate: float = Field(0.0, ge=0, le=1)
+    candle_error_rate: float = Field(0.0, ge=0, le=1)  # the venue fails while a candle is fed to it
 
 
 class VenueSettings(Section):
@@ -237,6 +238,7 @@ class RiskSettings(Section):
     daily_loss_limit_pct: Pct = Field(Decimal("5"), gt=0, le=100)
     weekly_loss_limit_pct: Pct = Field(Decimal("10"), gt=0, le=100)
     min_liquidation_distance_pct: Pct = Field(Decimal("5"), ge=0, le=100)
+    circuit_breaker_failures: int = Field(5, ge=1, le=100)  # consecutive order failures that halt the bot
 
 
 # ----------------------------------------------------------------------------------------- control
@@ -251,6 +253,10 @@ class ControlSettings(Section):
     crash_loop_max_restarts: int = Field(5, ge=1)
     crash_loop_window_seconds: float = Field(300.0, gt=0)
     max_command_bytes: int = Field(8192, ge=256)
+    # the kill switch: how long the bot retries before it hands over to the supervisor, and how long the
+    # supervisor then keeps at it before it reports failure
+    kill_switch_seconds: float = Field(5.0, gt=0, le=120)
+    flatten_seconds: float = Field(30.0, gt=0, le=600)
 
 
 class RedisSettings(Section):

@@ -42,6 +42,7 @@ from models import (
     Command,
     CommandResult,
     CommandStatus,
+    HaltCause,
     Order,
     OrderIntent,
     Position,
@@ -137,6 +138,7 @@ class HaltFlag:
     reason: str
     by: str
     ts_ms: int
+    cause: HaltCause = HaltCause.OPERATOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,35 @@ class StreamEntry:
     @property
     def ts_ms(self) -> int:
         return int(self.entry_id.split("-", 1)[0])
+
+
+def _parse_halt(raw: str) -> HaltFlag:
+    try:
+        data = json.loads(raw)
+        cause = HaltCause(data.get("cause", HaltCause.OPERATOR.value))
+        return HaltFlag(str(data.get("reason", "")), str(data.get("by", "")), int(data.get("ts_ms", 0)), cause)
+    except (ValueError, TypeError, AttributeError):
+        # an unreadable flag is still a halt: never read as ACTIVE, and resumable only by an operator
+        return HaltFlag(reason=str(raw)[:200], by="unknown", ts_ms=0)
+
+
+# KEYS: halt, state. ARGV: new flag JSON, its rank, {cause: rank} JSON, the HALTED value.
+_SET_HALT_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, flag = pcall(cjson.decode, current)
+  local ranks = cjson.decode(ARGV[3])
+  local rank = 0
+  if ok and type(flag) == 'table' and flag['cause'] and ranks[flag['cause']] then rank = ranks[flag['cause']] end
+  if rank > tonumber(ARGV[2]) then
+    redis.call('HSET', KEYS[2], 'trading_state', ARGV[4])
+    return current
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'trading_state', ARGV[4])
+return ARGV[1]
+"""
 
 
 class StateStore:
@@ -204,13 +235,17 @@ class StateStore:
     # ------------------------------------------------------------------------------- halt flag
 
     @_wrap_errors
-    def set_halt(self, reason: str, by: str, ts_ms: int) -> None:
-        """Durable: written before anything else is done about a halt; survives restarts."""
-        flag = json.dumps({"reason": reason, "by": by, "ts_ms": ts_ms})
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(self.key("halt"), flag)
-        pipe.hset(self.key("state"), "trading_state", TradingState.HALTED.value)
-        pipe.execute()
+    def set_halt(self, reason: str, by: str, ts_ms: int, cause: HaltCause = HaltCause.OPERATOR) -> HaltFlag:
+        """Durable: written before anything else is done about a halt; survives restarts.
+
+        Atomic and ranked (one Lua call): a flag already in force for a stronger cause stays; the flag in
+        force afterwards is returned. Use control.trading_state, which also records the change."""
+        flag = json.dumps({"reason": reason, "by": by, "ts_ms": ts_ms, "cause": cause.value})
+        stored = self.client.eval(
+            _SET_HALT_SCRIPT, 2, self.key("halt"), self.key("state"), flag, cause.rank,
+            json.dumps({c.value: c.rank for c in HaltCause}), TradingState.HALTED.value,
+        )
+        return _parse_halt(stored)
 
     @_wrap_errors
     def clear_halt(self, state: TradingState = TradingState.ACTIVE) -> None:
@@ -222,13 +257,7 @@ class StateStore:
     @_wrap_errors
     def read_halt(self) -> HaltFlag | None:
         raw = self.client.get(self.key("halt"))
-        if not raw:
-            return None
-        try:
-            data = json.loads(raw)
-            return HaltFlag(str(data.get("reason", "")), str(data.get("by", "")), int(data.get("ts_ms", 0)))
-        except (ValueError, TypeError, AttributeError):
-            return HaltFlag(reason=str(raw), by="unknown", ts_ms=0)
+        return _parse_halt(raw) if raw else None
 
     # ---------------------------------------------------------------------- account & portfolio
 
@@ -499,7 +528,7 @@ class StateStore:
         last = None
         while True:
             last = self.read_command_result(command_id)
-            if last and (not final_only or last.status is not CommandStatus.ACCEPTED):
+            if last and (not final_only or last.status.is_final):
                 return last
             if time.monotonic() >= deadline:
                 return last

@@ -6,7 +6,8 @@ import uuid
 from typing import Any, Mapping
 
 from clock import Clock, SystemClock
-from models import Command, CommandResult, CommandType
+from control.trading_state import TradingStateControl
+from models import Command, CommandResult, CommandType, HaltCause
 from state import StateStore
 
 
@@ -22,10 +23,19 @@ def new_command(
     )
 
 
+# Sent by an operator, these halt durably before the command is even on the stream: whatever happens
+# to the command (a dead bot, a dead supervisor), the bot is HALTED when it next looks.
+_HALT_FIRST = {CommandType.HALT: HaltCause.OPERATOR, CommandType.CLOSE_ALL: HaltCause.KILL_SWITCH}
+
+
 def send_command(
     store: StateStore, command_type: CommandType, args: Mapping[str, Any] | None = None, *, issued_by: str
 ) -> Command:
-    command = new_command(command_type, args, issued_by=issued_by)
+    """What the CLI and the dashboard call: for halt and close-all the halt flag is written first."""
+    clock = SystemClock()
+    if command_type in _HALT_FIRST:
+        TradingStateControl(store, clock).halt(_HALT_FIRST[command_type], issued_by, "sent, waiting for the bot")
+    command = new_command(command_type, args, issued_by=issued_by, clock=clock)
     store.send_command(command)
     return command
 

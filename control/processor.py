@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 from clock import Clock
 from control.commands import Rejection, parse_command
-from errors import CommandError, StateStoreError
+from errors import CommandError, HandOverError, StateStoreError
 from models import AuditEvent, Command, CommandResult, CommandStatus, CommandType
 from state import StateStore, StreamEntry
 
@@ -118,6 +118,14 @@ class CommandProcessor:
         try:
             detail = (handler or self.handlers[command.type])(command)
             status = CommandStatus.DONE
+        except HandOverError as exc:
+            # not final: whoever takes over reports the outcome
+            self._result(command.command_id, CommandStatus.HANDED_OVER, str(exc), command.issued_at_ms)
+            self.store.audit(AuditEvent(
+                "command", self.clock.now_ms(), f"{command.type.value} from {command.issued_by}: handed over by "
+                f"{self.group} — {exc}", {"command_id": command.command_id, "handled_by": self.group},
+            ))
+            return None
         except CommandError as exc:
             detail, status = str(exc), CommandStatus.REJECTED
         except Exception as exc:  # reported to the sender, never fatal to the reader

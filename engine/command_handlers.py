@@ -15,13 +15,15 @@ from typing import Callable
 
 from clock import Clock
 from engine.engine import TradingEngine
-from errors import CommandError
-from models import Command, CommandType, Denial, ExitReason, Side, TradingState
-from state import StateStore
+from errors import CommandError, HandOverError
+from models import Command, CommandType, Denial, ExitReason, HaltCause, Side, TradingState
+from state import HaltFlag, StateStore
 
 
 class BotCommandHandlers:
-    def __init__(self, engine: TradingEngine, store: StateStore, clock: Clock, request_stop: Callable[[str], None]):
+    def __init__(self, engine: TradingEngine, store: StateStore, clock: Clock, request_stop: Callable[[str], None],
+                 *, kill_switch_seconds: float = 5.0):
+        self.kill_switch_seconds = kill_switch_seconds
         self.engine = engine
         self.store = store
         self.clock = clock
@@ -38,30 +40,31 @@ class BotCommandHandlers:
         }
 
     def halt(self, command: Command) -> str:
-        self.store.set_halt(f"halt by {command.issued_by}", command.issued_by, self.clock.now_ms())
+        self.engine.trading.halt(HaltCause.OPERATOR, command.issued_by)
         with self.engine.lock:
             cancelled = self.engine.executor.cancel_entries()
         return f"HALTED; {cancelled} entry order(s) cancelled; exits still run"
 
     def resume(self, command: Command) -> str:
-        flag = self.store.read_halt()
-        if flag is not None and flag.reason.startswith("loss_limit"):
+        detail = self.engine.trading.resume(command.issued_by, self._halt_still_in_force)
+        self.engine.breaker.reset()
+        return detail
+
+    def _halt_still_in_force(self, flag: HaltFlag) -> str | None:
+        if flag.cause is HaltCause.LOSS_LIMIT:
             report = self.engine.publish()
             if report.get("recommendation") == TradingState.HALTED.value:
-                raise CommandError(f"refused: the loss limit is still in force ({flag.reason})")
-        self.store.clear_halt(TradingState.ACTIVE)
-        return "ACTIVE"
+                return f"the loss limit is still in force ({flag.reason})"
+        return None
 
     def close_all(self, command: Command) -> str:
-        self.store.set_halt(f"kill switch by {command.issued_by}", command.issued_by, self.clock.now_ms())
-        trades = self.engine.close_all(ExitReason.KILL_SWITCH)
-        with self.engine.lock:
-            portfolio = self.engine.executor.portfolio()
-        if portfolio.positions or portfolio.open_orders:
-            left = ", ".join(p.symbol for p in portfolio.positions)
-            raise CommandError(f"NOT flat: {len(portfolio.positions)} position(s) left ({left}), {len(portfolio.open_orders)} order(s) open")
+        self.engine.trading.halt(HaltCause.KILL_SWITCH, command.issued_by)
+        result = self.engine.close_all(ExitReason.KILL_SWITCH, self.kill_switch_seconds)
+        if not result.flat:
+            # the supervisor carries on with the venue (it does not share this process's fate)
+            raise HandOverError(f"HALTED; {result.detail}; handing over to the supervisor")
         self.engine.publish()
-        return f"HALTED; flat confirmed by the venue: {len(trades)} position(s) closed, 0 orders open"
+        return f"HALTED; {result.detail}: {len(result.trades)} position(s) closed, 0 orders open"
 
     def close(self, command: Command) -> str:
         symbol = command.args["symbol"]

@@ -24,20 +24,23 @@ from engine.exits import ExitRules
 from engine.signal_scoring import SignalScorer
 from engine.strategies import aggregate
 from engine.strategies.base import Strategy
+from control.trading_state import TradingStateControl
 from errors import ExchangeError
-from executors.base import Executor
+from executors.base import CloseAllResult, Executor
 from models import (
     ZERO,
     AuditEvent,
     Candle,
     Denial,
     ExitReason,
+    HaltCause,
     Mode,
     Side,
     Signal,
     Trade,
     TradingState,
 )
+from risk.circuit_breaker import OrderFailureBreaker
 from risk.monitor import assess
 from state import StateStore
 
@@ -80,6 +83,7 @@ class TradingEngine:
         timeframe: str,
         symbols: Sequence[str],
         limits,
+        breaker: OrderFailureBreaker | None = None,
     ):
         self.mode = mode
         self.store = store
@@ -102,6 +106,10 @@ class TradingEngine:
         self.stats = RunStats(started_ms=wall_clock.now_ms())
         self.last_candle_open_ms = 0
         self.last_account = None  # what `publish` last wrote
+        self.trading = TradingStateControl(store, wall_clock)
+        # N consecutive order failures (entries, protective orders, closes, venue errors on a candle) halt
+        self.breaker = breaker or OrderFailureBreaker(max_consecutive=5)
+        self.breaker.on_trip = self._circuit_breaker_tripped
 
     # ------------------------------------------------------------------------------ start-up
 
@@ -156,12 +164,30 @@ class TradingEngine:
         # kill switch never waits for them
         signals = self._signals(candle, window)
         with self.lock:
-            closed = self.executor.on_candle(candle)
+            try:
+                closed = self.executor.on_candle(candle)
+            except ExchangeError as exc:
+                # the venue did not see this candle: no decision is made on it; the loop goes on
+                self.audit("error", f"{candle.symbol}: venue error on the candle, nothing decided on it: {exc}")
+                self.breaker.failure(f"candle {candle.symbol}: {exc}")
+                return []
             self._record(closed)
-            closed += self._manage_open_trade(candle, window, signals)
-            self._enter(candle, window, signals)
+            try:
+                closed += self._manage_open_trade(candle, window, signals)
+                self._enter(candle, window, signals)
+            except ExchangeError as exc:
+                self.audit("error", f"{candle.symbol}: venue error while deciding on the candle: {exc}")
+                self.breaker.failure(f"decide {candle.symbol}: {exc}")
+            self._record(self.executor.take_unreported_trades())
             self.scorer.on_candle(candle)
         return closed
+
+    def _circuit_breaker_tripped(self, summary: str) -> None:
+        self.trading.halt(HaltCause.CIRCUIT_BREAKER, "circuit-breaker", summary)
+        try:
+            self.executor.cancel_entries()
+        except ExchangeError as exc:
+            self.audit("error", f"circuit breaker: entry orders not cancelled: {exc}")
 
     def _signals(self, candle: Candle, window: CandleWindow) -> list[Signal]:
         raw: list[Signal] = []
@@ -276,11 +302,11 @@ class TradingEngine:
             self._record(trades, detail)
             return trades
 
-    def close_all(self, reason: ExitReason) -> list[Trade]:
+    def close_all(self, reason: ExitReason, deadline_s: float = 10.0) -> CloseAllResult:
         with self.lock:
-            trades = self.executor.close_all(reason) + self.executor.take_unreported_trades()
-            self._record(trades)
-            return trades
+            result = self.executor.close_all(reason, deadline_s)
+            self._record(result.trades)
+            return result
 
     def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
         for trade in trades:
@@ -386,16 +412,14 @@ class TradingEngine:
         current = self.store.trading_state()
         wanted = report.state_recommendation
         if wanted is TradingState.HALTED and current is not TradingState.HALTED:
-            self.store.set_halt(f"{report.reason}: {report.detail}", "risk-monitor", self.wall_clock.now_ms())
-            self.audit("state", f"HALTED by the risk monitor: {report.reason}: {report.detail}")
+            # the risk monitor halts for a loss limit only (margin and liquidation distance mean REDUCING)
+            self.trading.halt(HaltCause.LOSS_LIMIT, "risk-monitor", f"{report.reason}: {report.detail}")
             with self.lock:
                 self.executor.cancel_entries()
         elif wanted is TradingState.REDUCING and current is TradingState.ACTIVE:
-            self.store.write_state(trading_state=TradingState.REDUCING.value)
-            self.audit("state", f"REDUCING: {report.reason}: {report.detail}")
+            self.trading.reduce(report.reason, "risk-monitor", report.detail)
         elif wanted is TradingState.ACTIVE and current is TradingState.REDUCING:
-            self.store.write_state(trading_state=TradingState.ACTIVE.value)
-            self.audit("state", "ACTIVE again: risk back within limits")
+            self.trading.lift_reducing("risk-monitor", "risk back within limits")
 
     def manual_signal(self, symbol: str, side: Side, notional: Decimal) -> Signal | Denial:
         window = self.windows.get(symbol)

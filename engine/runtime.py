@@ -36,6 +36,7 @@ from executors.ghost import GhostExecutor
 from executors.paper import PaperExecutor
 from marketdata.base import open_market_data
 from models import Mode
+from risk.circuit_breaker import OrderFailureBreaker
 from risk.levels import resolve_risk
 from risk.limits import effective_limits
 from settings import Settings
@@ -71,11 +72,13 @@ def assemble(settings: Settings, store: StateStore, mode: Mode, *, market_clock:
     strategies = build_strategies(s.strategy)
     risk = resolve_risk(s.sizing, s.strategy, s.stops)
     limits = effective_limits(s.risk, s.venue.leverage, mode)
+    breaker = OrderFailureBreaker(max_consecutive=s.risk.circuit_breaker_failures)
     if mode is Mode.PAPER:
         if venue is None:
             venue = open_exchange(s, clock=market_clock, venue_store=store.venue_store(s.venue.paper_venue))
         executor = PaperExecutor(
-            venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules)
+            venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules),
+            breaker=breaker,
         )
     else:
         venue = None
@@ -90,7 +93,7 @@ def assemble(settings: Settings, store: StateStore, mode: Mode, *, market_clock:
         mode=mode, store=store, executor=executor, strategies=strategies, planner=planner, exit_rules=exit_rules,
         scorer=scorer, market_clock=market_clock, wall_clock=wall_clock, min_confidence=risk.min_confidence,
         window_size=window, volume_window=s.exits.volume_window, stale_after_s=s.market_data.stale_after_seconds,
-        leverage=s.venue.leverage, timeframe=s.bot.timeframe, symbols=s.bot.symbols, limits=limits,
+        leverage=s.venue.leverage, timeframe=s.bot.timeframe, symbols=s.bot.symbols, limits=limits, breaker=breaker,
     )
     return EngineParts(engine, executor, venue, scorer)
 
@@ -116,7 +119,8 @@ class BotRuntime:
         parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall)
         self.engine, self.executor, self.venue, self.scorer = parts.engine, parts.executor, parts.venue, parts.scorer
         self.venue_name = s.venue.paper_venue if self.venue is not None else "none"
-        handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop)
+        handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop,
+                                      kill_switch_seconds=s.control.kill_switch_seconds)
         self.commands = CommandProcessor(
             store, group="bot", consumer=f"bot-{os.getpid()}", handlers=handlers.table(), clock=self.wall,
             max_bytes=s.control.max_command_bytes,

@@ -34,6 +34,15 @@ class EntryPlan:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class CloseAllResult:
+    """What a kill switch achieved: the trades it closed, and whether the venue confirmed flat."""
+
+    trades: list[Trade]
+    flat: bool
+    detail: str
+
+
 class Executor(Protocol):
     mode: Mode
 
@@ -57,8 +66,9 @@ class Executor(Protocol):
     def close(self, symbol: str, reason: ExitReason) -> Trade | None:
         """Close one position reduce-only at market."""
 
-    def close_all(self, reason: ExitReason) -> list[Trade]:
-        """Cancel every open order and close every position; confirm flat."""
+    def close_all(self, reason: ExitReason, deadline_s: float = 10.0) -> CloseAllResult:
+        """Cancel every open order and close every position, retrying until the venue confirms flat or
+        `deadline_s` passes."""
 
     def portfolio(self) -> Portfolio: ...
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from clock import Clock
 from engine.candles import close_time_ms
 from engine.exits import ExitRules, TradeState
-from executors.base import EntryPlan, TradeBook
+from executors.base import CloseAllResult, EntryPlan, TradeBook
 from exchange_client import PriceModel
 from models import (
     ZERO,
@@ -131,8 +131,10 @@ class GhostExecutor:
             return None
         return self._exit(state, self.marks.get(symbol, state.entry_price), reason, self.clock.now_ms())
 
-    def close_all(self, reason: ExitReason) -> list[Trade]:
-        return [t for t in (self.close(s, reason) for s in list(self.book.states())) if t is not None]
+    def close_all(self, reason: ExitReason, deadline_s: float = 10.0) -> CloseAllResult:
+        """Ghost positions are hypothetical: closing them at the last price cannot fail."""
+        trades = [t for t in (self.close(s, reason) for s in list(self.book.states())) if t is not None]
+        return CloseAllResult(trades, True, f"{len(trades)} ghost position(s) closed")
 
     def portfolio(self) -> Portfolio:
         positions = []

@@ -16,10 +16,12 @@ from typing import Callable
 
 from clock import Clock
 from engine.exits import ExitRules, TradeState
+from control.flatten import FlattenReport, cancel_entry_orders, flatten
 from errors import ExchangeError, NetworkError, OrderRejectedError, RateLimitError, UnknownOrderStatusError
 from exchange_client import ExchangeClient
-from executors.base import EntryPlan, TradeBook, exit_reason_of
-from order_ids import entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
+from executors.base import CloseAllResult, EntryPlan, TradeBook, exit_reason_of
+from order_ids import adopted_trade_id, entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
+from risk.circuit_breaker import OrderFailureBreaker
 from models import (
     AuditEvent,
     Candle,
@@ -38,6 +40,14 @@ from state import StateStore
 log = logging.getLogger(__name__)
 
 RETRIES = 3
+# A protective stop that cannot be placed is retried this many times (with backoff) before the position
+# is closed instead: a position is never left without its stop.
+PROTECT_TRIES = 4
+PROTECT_BACKOFF_S = 0.05
+# A single close (exit rule, manual close) keeps trying this long before it reports failure; the next
+# candle tries again.
+CLOSE_DEADLINE_S = 2.0
+WOULD_TRIGGER = -2021  # Binance: the stop price is already through the market
 
 
 class PaperExecutor:
@@ -52,6 +62,7 @@ class PaperExecutor:
         clock: Clock,
         round_price: Callable[[str, Decimal], Decimal] = lambda symbol, price: price,
         mode: Mode = Mode.PAPER,
+        breaker: OrderFailureBreaker | None = None,
     ):
         self.venue = venue
         self.store = store
@@ -61,6 +72,7 @@ class PaperExecutor:
         self.mode = mode
         self.book = TradeBook(store, "exits")
         self._unreported: list[Trade] = []
+        self.breaker = breaker or OrderFailureBreaker(max_consecutive=5)
 
     def load(self) -> None:
         self.book.load()
@@ -68,7 +80,10 @@ class PaperExecutor:
     # ---------------------------------------------------------------------------------- orders
 
     def _send(self, intent: OrderIntent) -> Order:
-        """Send once; on a timeout look the order up by client id; retry only what never arrived."""
+        """Send once; on a timeout look the order up by client id; retry only what never arrived.
+
+        Every outcome feeds the circuit breaker: a definite answer resets it, a rejection or an outcome
+        still unknown after the retries counts as one failure."""
         if self.store is not None:
             self.store.save_intent(intent, "pending")
         last_error: Exception | None = None
@@ -76,6 +91,7 @@ class PaperExecutor:
             try:
                 order = self.venue.submit(intent)
                 self._mark(intent, order.status.value)
+                self.breaker.success()
                 return order
             except RateLimitError as exc:
                 last_error = exc
@@ -85,12 +101,15 @@ class PaperExecutor:
                 found = self._lookup(intent)
                 if found is not None:
                     self._mark(intent, found.status.value)
+                    self.breaker.success()
                     return found
                 # not at the venue: it never arrived, so sending it again (same client id) is safe
-            except OrderRejectedError:
+            except OrderRejectedError as exc:
                 self._mark(intent, "rejected")
+                self.breaker.failure(f"{intent.client_order_id} rejected: {exc}")
                 raise
         self._mark(intent, "unknown")
+        self.breaker.failure(f"{intent.client_order_id} unknown: {last_error}")
         raise UnknownOrderStatusError(f"order {intent.client_order_id} status unknown after {RETRIES} tries: {last_error}")
 
     def _lookup(self, intent: OrderIntent) -> Order | None:
@@ -116,7 +135,11 @@ class PaperExecutor:
 
     def on_candle(self, candle: Candle) -> list[Trade]:
         self.venue.on_candle(candle)
-        return self._process_fills()
+        trades = self._process_fills()
+        state = self.book.get(candle.symbol)
+        if state is not None:
+            trades += self.ensure_protection(state)
+        return trades
 
     def submit(self, plan: EntryPlan) -> Order:
         now = self.clock.now_ms()
@@ -155,33 +178,101 @@ class PaperExecutor:
         if plan.take_profit and plan.take_profit != state.take_profit:
             state = replace(state, take_profit=plan.take_profit)
         self.book.put(state)
-        self._process_fills()
-        self._place_protection(state)
+        self._unreported.extend(self._process_fills())
+        if self.book.get(plan.symbol) is not None:
+            self._unreported.extend(self._place_protection(state))
         return order
 
-    def _place_protection(self, state: TradeState, generation: int = 0) -> None:
-        exit_side = state.side.exit_order_side
-        now = self.clock.now_ms()
-        for coid, order_type, price in (
-            (stop_order_id(state.trade_id, generation), OrderType.STOP_MARKET, state.stop),
-            (take_profit_order_id(state.trade_id), OrderType.TAKE_PROFIT_MARKET, state.take_profit),
-        ):
-            if generation and order_type is OrderType.TAKE_PROFIT_MARKET:
-                continue
-            intent = OrderIntent(
-                client_order_id=coid,
-                symbol=state.symbol,
-                side=exit_side,
-                qty=state.qty,
-                order_type=order_type,
-                stop_price=self.round_price(state.symbol, price),
-                reduce_only=True,
-                created_ms=now,
-            )
+    def _protective_intent(self, state: TradeState, client_order_id: str, order_type: OrderType, price: Decimal,
+                           qty: Decimal | None = None) -> OrderIntent:
+        return OrderIntent(
+            client_order_id=client_order_id,
+            symbol=state.symbol,
+            side=state.side.exit_order_side,
+            qty=qty if qty is not None else state.qty,
+            order_type=order_type,
+            stop_price=self.round_price(state.symbol, price),
+            reduce_only=True,
+            created_ms=self.clock.now_ms(),
+        )
+
+    def _place_stop(self, state: TradeState, generation: int, qty: Decimal | None = None) -> bool:
+        """The reduce-only stop, retried with backoff; False when it cannot be placed (or would trigger at once)."""
+        intent = self._protective_intent(state, stop_order_id(state.trade_id, generation), OrderType.STOP_MARKET, state.stop, qty)
+        for attempt in range(PROTECT_TRIES):
             try:
                 self._send(intent)
+                return True
+            except OrderRejectedError as exc:
+                self._audit("error", f"{state.symbol}: protective stop {intent.client_order_id} refused: {exc}",
+                            trade_id=state.trade_id)
+                if exc.code == WOULD_TRIGGER:
+                    return False  # the market is already through the stop: no point in asking again
             except ExchangeError as exc:
-                self._audit("error", f"{state.symbol}: protective {order_type.value} not placed: {exc}", trade_id=state.trade_id)
+                self._audit("error", f"{state.symbol}: protective stop {intent.client_order_id} not placed: {exc}",
+                            trade_id=state.trade_id)
+            time.sleep(PROTECT_BACKOFF_S * 2**attempt)
+        return False
+
+    def _place_protection(self, state: TradeState, generation: int = 0) -> list[Trade]:
+        """Stop first (a position is never without it), then the take-profit; a stop that cannot be placed
+        closes the position. Returns the trades that closed."""
+        if not self._place_stop(state, generation):
+            return self._close_unprotected(state)
+        intent = self._protective_intent(state, take_profit_order_id(state.trade_id), OrderType.TAKE_PROFIT_MARKET,
+                                         state.take_profit)
+        try:
+            self._send(intent)
+        except ExchangeError as exc:  # the stop protects it; ensure_protection tries again next candle
+            self._audit("error", f"{state.symbol}: take-profit not placed: {exc}", trade_id=state.trade_id)
+        return []
+
+    def _close_unprotected(self, state: TradeState) -> list[Trade]:
+        self._audit("error", f"{state.symbol}: no protective stop could be placed; closing the position at market",
+                    trade_id=state.trade_id)
+        try:
+            trade = self.close(state.symbol, ExitReason.EMERGENCY)
+        except ExchangeError as exc:
+            self._audit("error", f"{state.symbol}: unprotected position not closed yet ({exc}); next candle tries again",
+                        trade_id=state.trade_id)
+            return []
+        return [trade] if trade is not None else []
+
+    def ensure_protection(self, state: TradeState) -> list[Trade]:
+        """The invariant, checked on every candle and after a restart: a position the venue holds has its
+        reduce-only stop resting for its whole quantity. A missing one is placed again; one that cannot be
+        placed closes the position. Returns the trades that closed."""
+        try:
+            position = next((p for p in self.venue.positions() if p.symbol == state.symbol), None)
+            if position is None:
+                return []
+            orders = self.venue.open_orders(state.symbol)
+        except ExchangeError as exc:
+            self._audit("error", f"{state.symbol}: protection not checked: {exc}", trade_id=state.trade_id)
+            return []
+        stops = [o for o in orders if o.reduce_only and o.order_type is OrderType.STOP_MARKET]
+        covered = sum((o.qty - o.filled_qty for o in stops), Decimal("0"))
+        trades: list[Trade] = []
+        if covered < position.qty:
+            generation = int(self.book.extra(state.symbol).get("stop_gen", 0)) + 1
+            self.book.put(state, stop_gen=generation)
+            self._audit("reconcile", f"{state.symbol}: position {position.qty} had no protective stop resting for it; "
+                        "placing it again", trade_id=state.trade_id)
+            if not self._place_stop(state, generation, qty=position.qty):
+                return self._close_unprotected(state)
+            for old in stops:  # the new stop covers it all: the partial ones go
+                try:
+                    self.venue.cancel(old.symbol, old.client_order_id)
+                except ExchangeError:
+                    pass
+        if state.take_profit and not any(o.order_type is OrderType.TAKE_PROFIT_MARKET for o in orders):
+            intent = self._protective_intent(state, take_profit_order_id(state.trade_id), OrderType.TAKE_PROFIT_MARKET,
+                                             state.take_profit, qty=position.qty)
+            try:
+                self._send(intent)
+            except ExchangeError:
+                pass  # the stop protects it; tried again next candle
+        return trades
 
     def move_stop(self, state: TradeState) -> None:
         old = self.book.get(state.symbol)
@@ -191,16 +282,8 @@ class PaperExecutor:
         # the new stop goes on before the old one comes off: never a moment unprotected. If it cannot be
         # placed, the old one stays and so does the old stop in memory (keeping the new peak, so the next
         # candle tries again); the caller hears why.
-        intent = OrderIntent(
-            client_order_id=stop_order_id(state.trade_id, generation + 1),
-            symbol=state.symbol,
-            side=state.side.exit_order_side,
-            qty=state.qty,
-            order_type=OrderType.STOP_MARKET,
-            stop_price=self.round_price(state.symbol, state.stop),
-            reduce_only=True,
-            created_ms=self.clock.now_ms(),
-        )
+        intent = self._protective_intent(state, stop_order_id(state.trade_id, generation + 1), OrderType.STOP_MARKET,
+                                         state.stop)
         try:
             self._send(intent)
         except ExchangeError:
@@ -220,69 +303,53 @@ class PaperExecutor:
         self.venue.cancel(symbol, client_order_id)
 
     def cancel_entries(self) -> int:
-        cancelled = 0
-        for order in self.venue.open_orders():
-            if not order.reduce_only:
-                try:
-                    self.venue.cancel(order.symbol, order.client_order_id)
-                    cancelled += 1
-                except ExchangeError:
-                    pass
-        return cancelled
+        return cancel_entry_orders(self.venue, on_error=lambda message: self._audit("error", f"cancel entries: {message}"))
 
     def close(self, symbol: str, reason: ExitReason) -> Trade | None:
-        if not self._send_close(symbol, reason):
-            return self._finish_if_flat(symbol, reason)
-        trades = self._process_fills(default_reason=reason)
+        """Close one position reduce-only at market; done only when the venue says the symbol is flat.
+
+        The resting stop stays on until then (a close in flight is never unprotected). Raises
+        ExchangeError when the venue still holds the position after CLOSE_DEADLINE_S."""
+        report = self._flatten(reason, CLOSE_DEADLINE_S, only=symbol)
+        trades = self._process_fills(default_reason=reason) + self.take_unreported_trades()
         # another symbol's trade can complete in the same fill pass: kept for the engine, never dropped
         self._unreported.extend(t for t in trades if t.symbol != symbol)
-        return next((t for t in trades if t.symbol == symbol), None)
+        trade = next((t for t in trades if t.symbol == symbol), None)
+        if not report.flat:
+            if trade is not None:
+                self._unreported.append(trade)
+            raise ExchangeError(f"{symbol}: close ({reason.value}) not confirmed: {report.summary()}")
+        return trade if trade is not None else self._finish_if_flat(symbol, reason)
 
-    def _send_close(self, symbol: str, reason: ExitReason, position: Position | None = None, *,
-                    cancel_orders: bool = True) -> bool:
-        """Cancel the symbol's orders and send its reduce-only market close; False when already flat."""
-        if position is None:
-            position = next((p for p in self.venue.positions() if p.symbol == symbol), None)
-        state = self.book.get(symbol)
-        if position is None:
-            return False
-        trade_id = state.trade_id if state else f"adopt{symbol.split('/')[0]}"
-        extra = self.book.extra(symbol)
-        attempt = int(extra.get("exit_attempts", 0))
-        if state is not None:
-            self.book.put(state, exit_attempts=attempt + 1)
-        for order in self.venue.open_orders(symbol) if cancel_orders else ():
-            try:
-                self.venue.cancel(symbol, order.client_order_id)
-            except ExchangeError:
-                pass
-        intent = OrderIntent(
-            client_order_id=exit_order_id(trade_id, reason, attempt),
-            symbol=symbol,
-            side=position.side.exit_order_side,
-            qty=position.qty,
-            order_type=OrderType.MARKET,
-            reduce_only=True,
-            reason=reason.value,
-            created_ms=self.clock.now_ms(),
-        )
-        self._send(intent)
-        return True
-
-    def close_all(self, reason: ExitReason) -> list[Trade]:
+    def close_all(self, reason: ExitReason, deadline_s: float = 10.0) -> CloseAllResult:
+        """The kill switch's venue work (control.flatten): every entry order cancelled, every position closed
+        reduce-only symbol by symbol, retried with backoff until the venue's own lists are empty or
+        `deadline_s` passes. Every fill is booked as it comes in, so no trade is lost on the way."""
         trades: list[Trade] = []
-        for _ in range(RETRIES):
-            self.venue.cancel_all()
-            for position in self.venue.positions():
-                try:  # every order was just cancelled: no per-symbol order reads
-                    self._send_close(position.symbol, reason, position, cancel_orders=False)
-                except ExchangeError as exc:
-                    self._audit("error", f"close-all: {position.symbol} not closed yet: {exc}")
-            # the fills of every close booked at once: one venue write, not one per position (kill-switch latency)
-            trades += self._process_fills(default_reason=reason)
-            if not self.venue.positions() and not self.venue.open_orders():
-                break
-        return trades
+
+        def book_fills() -> None:
+            # the fills of every close booked at once: one venue write per round, not one per position
+            trades.extend(self._process_fills(default_reason=reason))
+
+        report = self._flatten(reason, deadline_s, after_round=book_fills)
+        book_fills()
+        return CloseAllResult(trades + self.take_unreported_trades(), report.flat, report.summary())
+
+    def _flatten(self, reason: ExitReason, deadline_s: float, *, only: str | None = None,
+                 after_round=lambda: None) -> FlattenReport:
+        def exit_id(position: Position, round_: int) -> str:
+            state = self.book.get(position.symbol)
+            if state is None:  # a position nobody remembered: adopted now, with an id of its own
+                state = self._adopt(position)
+            attempt = int(self.book.extra(position.symbol).get("exit_attempts", 0))
+            self.book.put(state, exit_attempts=attempt + 1)
+            return exit_order_id(state.trade_id, reason, attempt)
+
+        return flatten(
+            self.venue, exit_id=exit_id, send=self._send, now_ms=self.clock.now_ms, deadline_s=deadline_s, only=only,
+            reason=reason.value, after_round=after_round,
+            on_error=lambda message: self._audit("error", f"{reason.value}: {message}"),
+        )
 
     def portfolio(self) -> Portfolio:
         return Portfolio(self.venue.account(), tuple(self.venue.positions()), tuple(self.venue.open_orders()))
@@ -308,10 +375,12 @@ class PaperExecutor:
                 notes.append(f"{symbol}: quantity corrected from {state.qty} to the venue's {position.qty}")
         for symbol, position in positions.items():
             if self.book.get(symbol) is None:
-                stop = self._venue_stop(symbol) or position.entry_price * (1 - position.side.sign * Decimal("0.03"))
-                state = self.rules.open(symbol, position.side, position.qty, position.entry_price, self.clock.now_ms(), stop, "adopted", f"adopt{symbol.split('/')[0]}")
-                self.book.put(state, entry_fee="0", exit_fee="0", slippage="0", realized="0", stop_gen=0, exit_attempts=0)
-                notes.append(f"{symbol}: position at the venue that Redis did not know; adopted with stop {stop}")
+                state = self._adopt(position)
+                notes.append(f"{symbol}: position at the venue that Redis did not know; adopted as {state.trade_id} "
+                             f"with stop {state.stop}")
+        # a crash between a fill and its stop, or a stop refused while the bot was away: protected again now
+        for state in self.book.states().values():
+            self._unreported.extend(self.ensure_protection(state))
         if self.store is not None:
             for intent, status in self.store.read_intents():
                 found = self._lookup(intent)
@@ -321,6 +390,17 @@ class PaperExecutor:
                 else:
                     self._mark(intent, found.status.value)
         return notes
+
+    def _adopt(self, position: Position) -> TradeState:
+        """Remember a position the venue holds and we did not: its resting stop if it has one, else 3 %.
+        The trade id is new for every adoption, so its exit orders never meet an older adoption's ids
+        (a second close answered by an old filled order said "closed" while the position stayed)."""
+        symbol = position.symbol
+        stop = self._venue_stop(symbol) or position.entry_price * (1 - position.side.sign * Decimal("0.03"))
+        state = self.rules.open(symbol, position.side, position.qty, position.entry_price, self.clock.now_ms(),
+                                self.round_price(symbol, stop), "adopted", adopted_trade_id(symbol, self.clock.now_ms()))
+        self.book.put(state, entry_fee="0", exit_fee="0", slippage="0", realized="0", stop_gen=0, exit_attempts=0)
+        return state
 
     def take_unreported_trades(self) -> list[Trade]:
         """Trades completed outside the call that asked (at reconcile, or beside another close)."""

@@ -33,7 +33,8 @@ class FaultInjector:
     @property
     def enabled(self) -> bool:
         s = self.settings
-        return any(r > 0 for r in (s.timeout_before_rate, s.timeout_after_rate, s.rate_limit_rate, s.reject_rate))
+        return any(r > 0 for r in (s.timeout_before_rate, s.timeout_after_rate, s.rate_limit_rate, s.reject_rate,
+                                   s.candle_error_rate))
 
     def before_call(self, operation: str) -> None:
         s = self.settings
@@ -44,6 +45,11 @@ class FaultInjector:
         if self._hit(s.reject_rate):
             code, message = self._random.choice(RANDOM_REJECTIONS)
             raise OrderRejectedError(f"{message} (injected)", code)
+
+    def on_candle(self, operation: str) -> None:
+        """The candle never reached the venue (a 503 or a timeout while the bot polls it)."""
+        if self._hit(self.settings.candle_error_rate):
+            raise NetworkError(f"{operation}: HTTP 503 Service Unavailable (injected; the venue did not see the candle)")
 
     def after_call(self, operation: str) -> None:
         if self._hit(self.settings.timeout_after_rate):

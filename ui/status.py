@@ -93,6 +93,8 @@ def describe_result(result: CommandResult | None) -> str:
         return "Result: no answer yet"
     if result.status is CommandStatus.ACCEPTED:
         return "Result: accepted"
+    if result.status is CommandStatus.HANDED_OVER:
+        return f"Result: handed over to the supervisor: {result.detail or 'the bot could not finish'}"
     if result.status is CommandStatus.REJECTED:
         return f"Result: rejected: {result.detail or 'no reason given'}"
     if result.status is CommandStatus.FAILED:
@@ -101,7 +103,7 @@ def describe_result(result: CommandResult | None) -> str:
 
 
 def result_colour(result: CommandResult | None) -> str:
-    if result is None or result.status is CommandStatus.ACCEPTED:
+    if result is None or not result.status.is_final:
         return "orange"
     return "green" if result.status is CommandStatus.DONE else "red"
 

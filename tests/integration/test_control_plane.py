@@ -38,7 +38,7 @@ def command(store: StateStore, command_type: CommandType, args: dict | None = No
     """Send through the command client and wait for the final result (fails the test on silence)."""
     sent = send_command(store, command_type, args or {}, issued_by="test")
     result = wait_result(store, sent.command_id, timeout_s)
-    assert result is not None and result.status is not CommandStatus.ACCEPTED, f"{command_type.value}: no final result ({result})"
+    assert result is not None and result.status.is_final, f"{command_type.value}: no final result ({result})"
     return result
 
 
@@ -82,7 +82,7 @@ def holdings(store: StateStore) -> tuple:
 
 
 def final_results(store: StateStore, command_id: str) -> list[CommandResult]:
-    return [r for r in store.read_command_results(1000) if r.command_id == command_id and r.status is not CommandStatus.ACCEPTED]
+    return [r for r in store.read_command_results(1000) if r.command_id == command_id and r.status.is_final]
 
 
 def send_at(store: StateStore, command_type: CommandType, args: dict | None = None, *, issued_at_ms: int | None = None) -> Command:
@@ -248,7 +248,7 @@ class TestBotAlone:
         os.killpg(old, signal.SIGKILL)
         wait_for(lambda: not lone_bot.children[-1].alive(), 5, "the bot's death")
 
-        halt = send_command(store, CommandType.HALT, issued_by="test")  # not the CLI: no flag written by us
+        halt = send_at(store, CommandType.HALT)  # raw on the stream, not the command client: no flag written by us
         assert store.read_halt() is None
         lone_bot.start_bot()
         new = lone_bot.wait_bot_running(not_pid=old)
@@ -412,7 +412,7 @@ class TestSupervised:
         ensure_active(store)
         os.killpg(pid, signal.SIGKILL)
 
-        halt = send_command(store, CommandType.HALT, issued_by="test")  # not the CLI, which writes the flag itself
+        halt = send_at(store, CommandType.HALT)  # raw on the stream: no flag written first, unlike the command client
         new = supervised.wait_bot_running(not_pid=pid)
 
         result = wait_result(store, halt.command_id, 5)

@@ -150,7 +150,7 @@ def test_replay_when_the_venue_charges_fees_and_slippage_then_pnl_is_gross_minus
 
     # Act
     trades, parts = run_engine(settings, store, Mode.PAPER, replay)
-    final = parts.engine.close_all(ExitReason.MANUAL)  # whatever is still open, so trades cover the ledger
+    final = parts.engine.close_all(ExitReason.MANUAL).trades  # whatever is still open, so trades cover the ledger
 
     # Assert
     assert len(trades) >= 8, Counter(t.exit_reason for t in trades)

@@ -33,7 +33,7 @@ SUFFIXES = ("-en", "-sl0", "-tp")  # entry, first stop, take-profit (order_ids.p
 def command(store: StateStore, command_type: CommandType, args: dict | None = None, timeout_s: float = 10.0) -> CommandResult:
     sent = send_command(store, command_type, args or {}, issued_by="test")
     result = wait_result(store, sent.command_id, timeout_s)
-    assert result is not None and result.status is not CommandStatus.ACCEPTED, f"{command_type.value}: no final result ({result})"
+    assert result is not None and result.status.is_final, f"{command_type.value}: no final result ({result})"
     return result
 
 
