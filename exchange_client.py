@@ -76,6 +76,8 @@ class ExchangeClient(Protocol):
     def account(self) -> Account: ...
     def set_leverage(self, symbol: str, leverage: int) -> None: ...
     def take_fills(self) -> list[Fill]: ...
+    def pending_fills(self) -> list[Fill]: ...
+    def ack_fills(self, fills: list[Fill]) -> None: ...
     def mark_price(self, symbol: str) -> Decimal | None: ...
     def symbol_rules(self, symbol: str) -> SymbolRules: ...
     def close(self) -> None: ...
@@ -180,6 +182,16 @@ class SimVenueClient:
         if self.store is not None and not self._read(lambda ex: ex.has_pending_fills()):
             return []  # nothing queued: no lock, no write
         return self._mutate("take_fills", lambda ex: ex.take_fills())
+
+    def pending_fills(self) -> list[Fill]:
+        """The queued fills, left queued until `ack_fills`: a crash before they are booked loses nothing."""
+        if self.store is not None and not self._read(lambda ex: ex.has_pending_fills()):
+            return []
+        return self._read(lambda ex: ex.pending_fills())
+
+    def ack_fills(self, fills: list[Fill]) -> None:
+        if fills:
+            self._mutate("ack_fills", lambda ex: ex.ack_fills(fills))
 
     def mark_price(self, symbol: str) -> Decimal | None:
         return self._read(lambda ex: ex.mark_price(symbol))
@@ -545,6 +557,12 @@ class CcxtVenueClient:
                 fills.append(self._fill_from_ccxt(symbol, t))
             self._since[symbol], self._seen_at_last[symbol] = last, seen
         return sorted(fills, key=lambda f: f.ts_ms)
+
+    def pending_fills(self) -> list[Fill]:
+        return self.take_fills()
+
+    def ack_fills(self, fills: list[Fill]) -> None:
+        """Nothing to do: fills are read from the venue's own trade history, which nothing drains."""
 
     def _fill_from_ccxt(self, symbol: str, t: Mapping[str, Any]) -> Fill:
         fee = t.get("fee") or {}

@@ -280,6 +280,11 @@ class Fill:
     slippage_cost: Decimal = ZERO  # |fill price - reference price| * qty, already inside `price`
 
 
+def fill_key(fill: Fill) -> str:
+    """What tells two fills apart: booked once by this key, however often a crash makes us read it."""
+    return f"{fill.client_order_id}|{fill.ts_ms}|{fill.qty}|{fill.price}"
+
+
 @dataclass(frozen=True, slots=True)
 class Position:
     """A net (one-way mode) position. `qty` is always positive; `side` gives the direction."""

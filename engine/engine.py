@@ -311,6 +311,7 @@ class TradingEngine:
     def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
         for trade in trades:
             self.store.append_trade(trade)
+            self.executor.trade_recorded(trade)
             self.stats.trades += 1
             self.stats.pnl += trade.pnl
             self.stats.fees += trade.fees

@@ -74,6 +74,9 @@ class Executor(Protocol):
 
     def trade_states(self) -> dict[str, TradeState]: ...
 
+    def trade_recorded(self, trade: Trade) -> None:
+        """The engine wrote the trade's row: a durable copy kept until then can go."""
+
     def take_unreported_trades(self) -> list[Trade]:
         """Trades completed outside the call that asked for them (at reconcile, beside another close)."""
 

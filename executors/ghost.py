@@ -165,6 +165,9 @@ class GhostExecutor:
     def trade_states(self) -> dict[str, TradeState]:
         return self.book.states()
 
+    def trade_recorded(self, trade: Trade) -> None:
+        """Ghost trades are booked in the ghost ledger as they close: nothing to release."""
+
     def take_unreported_trades(self) -> list[Trade]:
         return []  # every ghost exit is returned by the call that made it
 

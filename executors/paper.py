@@ -34,6 +34,9 @@ from models import (
     Portfolio,
     Position,
     Trade,
+    fill_key,
+    from_record,
+    to_record,
 )
 from state import StateStore
 
@@ -48,6 +51,8 @@ PROTECT_BACKOFF_S = 0.05
 # candle tries again.
 CLOSE_DEADLINE_S = 2.0
 WOULD_TRIGGER = -2021  # Binance: the stop price is already through the market
+FILLS_REMEMBERED = 50  # fills a trade remembers having booked (a crash re-reads at most one batch)
+CLOSED_TRADES = "closed_trades"  # finished trades not yet written to the trades stream
 
 
 class PaperExecutor:
@@ -76,6 +81,7 @@ class PaperExecutor:
 
     def load(self) -> None:
         self.book.load()
+        self._recover_closed_trades()
 
     # ---------------------------------------------------------------------------------- orders
 
@@ -368,8 +374,12 @@ class PaperExecutor:
         for symbol, state in self.book.states().items():
             position = positions.get(symbol)
             if position is None:
-                self.book.pop(symbol)
-                notes.append(f"{symbol}: remembered trade {state.trade_id} is flat at the venue; forgotten")
+                trade = self._finish_if_flat(symbol, ExitReason.RECONCILED)  # its exit fills were booked: a trade
+                if trade is not None:
+                    self._unreported.append(trade)
+                    notes.append(f"{symbol}: trade {state.trade_id} finished while the bot was away; recorded")
+                else:
+                    notes.append(f"{symbol}: remembered trade {state.trade_id} is flat at the venue; forgotten")
             elif position.qty != state.qty or position.side is not state.side:
                 self.book.put(replace(state, qty=position.qty, side=position.side))
                 notes.append(f"{symbol}: quantity corrected from {state.qty} to the venue's {position.qty}")
@@ -402,6 +412,25 @@ class PaperExecutor:
         self.book.put(state, entry_fee="0", exit_fee="0", slippage="0", realized="0", stop_gen=0, exit_attempts=0)
         return state
 
+    def trade_recorded(self, trade: Trade) -> None:
+        """The engine wrote the trade row: the executor's durable copy can go."""
+        if self.store is not None:
+            self.store.delete_json(CLOSED_TRADES, trade.trade_id)
+
+    def _recover_closed_trades(self) -> None:
+        """Trades finished before a crash: reported again unless their row made it to the trades stream."""
+        if self.store is None:
+            return
+        pending = self.store.all_json(CLOSED_TRADES)
+        if not pending:
+            return
+        written = {t.trade_id for t in self.store.read_trades(5000)}
+        for trade_id, record in pending.items():
+            if trade_id in written:
+                self.store.delete_json(CLOSED_TRADES, trade_id)
+            else:
+                self._unreported.append(from_record(Trade, record))
+
     def take_unreported_trades(self) -> list[Trade]:
         """Trades completed outside the call that asked (at reconcile, or beside another close)."""
         trades, self._unreported = self._unreported, []
@@ -416,7 +445,10 @@ class PaperExecutor:
         return None
 
     def _process_fills(self, default_reason: ExitReason = ExitReason.RECONCILED) -> list[Trade]:
-        fills = self.venue.take_fills()
+        """Book the venue's fills. They stay queued at the venue until booked (`ack_fills` last), and a
+        finished trade is written to the closed-trades hash before its memory goes: a crash anywhere in
+        here loses no trade and books no fill twice (each trade remembers the fills it booked)."""
+        fills = self.venue.pending_fills()
         touched: dict[str, ExitReason] = {}
         for fill in fills:
             reason = self._apply_fill(fill)
@@ -427,6 +459,7 @@ class PaperExecutor:
             trade = self._finish_if_flat(symbol, reason or default_reason)
             if trade is not None:
                 trades.append(trade)
+        self.venue.ack_fills(fills)
         return trades
 
     def _apply_fill(self, fill: Fill) -> ExitReason | None:
@@ -435,6 +468,11 @@ class PaperExecutor:
         if state is None:
             return None
         extra = dict(self.book.extra(fill.symbol))
+        key = fill_key(fill)
+        booked = list(extra.get("fills", []))
+        if key in booked:  # booked before a crash, read again: never twice, but its trade may still finish
+            return None if fill.client_order_id.endswith("-en") else ExitReason(extra.get("exit_reason", "reconciled"))
+        extra["fills"] = (booked + [key])[-FILLS_REMEMBERED:]
         if fill.client_order_id.endswith("-en"):
             extra["entry_fee"] = str(Decimal(extra.get("entry_fee", "0")) + fill.fee)
             extra["slippage"] = str(Decimal(extra.get("slippage", "0")) + fill.slippage_cost)
@@ -454,14 +492,15 @@ class PaperExecutor:
     def _finish_if_flat(self, symbol: str, reason: ExitReason) -> Trade | None:
         if any(p.symbol == symbol for p in self.venue.positions()):
             return None
-        state, extra = self.book.pop(symbol)
+        state, extra = self.book.get(symbol), self.book.extra(symbol)
         if state is None or "exit_qty" not in extra:
+            self.book.pop(symbol)
             return None
         exit_qty = Decimal(extra["exit_qty"])
         exit_price = Decimal(extra["exit_value"]) / exit_qty if exit_qty else state.entry_price
         fees = Decimal(extra.get("entry_fee", "0")) + Decimal(extra.get("exit_fee", "0"))
         gross = Decimal(extra.get("realized", "0"))
-        return Trade(
+        trade = Trade(
             trade_id=state.trade_id,
             symbol=symbol,
             side=state.side,
@@ -478,4 +517,9 @@ class PaperExecutor:
             strategy=state.strategy,
             slippage=Decimal(extra.get("slippage", "0")),
         )
+        # durable before its source is discarded: the engine deletes it once the trade row is written
+        if self.store is not None:
+            self.store.put_json(CLOSED_TRADES, trade.trade_id, to_record(trade))
+        self.book.pop(symbol)
+        return trade
 

@@ -44,6 +44,7 @@ from models import (
     Position,
     Side,
     TimeInForce,
+    fill_key,
     from_record,
     to_record,
 )
@@ -154,6 +155,15 @@ class SimExchange:
         """Every fill since the last call, in order: submit-time fills, triggers, liquidations."""
         fills, self._pending = self._pending, []
         return fills
+
+    def pending_fills(self) -> list[Fill]:
+        """The fills not yet acknowledged, in order, left in the queue: read them, book them, then
+        `ack_fills` — a crash in between finds them again (the booking skips what it already has)."""
+        return list(self._pending)
+
+    def ack_fills(self, fills: list[Fill]) -> None:
+        done = {fill_key(f) for f in fills}
+        self._pending = [f for f in self._pending if fill_key(f) not in done]
 
     # ----------------------------------------------------------------------------------- orders
 
