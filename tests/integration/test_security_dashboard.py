@@ -14,7 +14,7 @@ import os
 import pytest
 
 from embedded_redis import free_port
-from tests.integration.processes import Managed, PYTHON, PROJECT_ROOT, process_env, run_cli, wait_for
+from processes import Managed, PYTHON, PROJECT_ROOT, process_env, run_cli, wait_for
 
 DASHBOARD_START_S = 60
 

@@ -15,7 +15,7 @@ from embedded_redis import free_port, start_embedded_redis
 from errors import ConfigError, StateStoreError
 from redis_auth import RedisAuth, with_auth
 from state import StateStore, connect
-from tests.integration.processes import process_env, run_cli
+from processes import process_env, run_cli
 
 PASSWORD = "pw-Zq7 k!@:/%x"  # a space and URL-special characters: they must survive the URL and redis.conf
 USER_PASSWORD = "acl-Vb2q9"
