@@ -7,15 +7,17 @@ the Redis URL with its credentials hidden.
 
 from __future__ import annotations
 
+import signal
+import urllib.request
 from pathlib import Path
 
 import pytest
 
-from embedded_redis import free_port, start_embedded_redis
+from embedded_redis import Probe, free_port, probe, start_embedded_redis
 from errors import ConfigError, StateStoreError
 from redis_auth import RedisAuth, with_auth
 from state import StateStore, connect
-from processes import process_env, run_cli
+from processes import PROJECT_ROOT, PYTHON, BotFleet, Managed, process_env, run_cli, wait_for
 
 PASSWORD = "pw-Zq7 k!@:/%x"  # a space and URL-special characters: they must survive the URL and redis.conf
 USER_PASSWORD = "acl-Vb2q9"
@@ -137,3 +139,53 @@ def test_with_auth_when_the_url_carries_credentials_and_no_env_password_then_use
     assert with_auth("rediss://u:p@example.com:6380/1", None) == "rediss://u:p@example.com:6380/1"
     with pytest.raises(ConfigError):
         with_auth("rediss://u:p@example.com:6380/1", RedisAuth("x"))
+
+
+def test_up_when_a_redis_password_is_set_then_the_embedded_redis_requires_it_and_everything_runs(tmp_path):
+    redis_port, dashboard_port = free_port(), free_port()
+    env = process_env("unused", "sec-up", TB_REDIS_PASSWORD=PASSWORD, TB_REDIS__EMBEDDED_PORT=str(redis_port),
+                      TB_REDIS__DATA_DIR=str(tmp_path / "redis"), TB_BOT__MODE="paper")
+    del env["REDIS_URL"]  # `up` starts the embedded Redis only without one
+    up = Managed("up", [PYTHON, str(PROJECT_ROOT / "main.py"), "up", "--port", str(dashboard_port)], env,
+                 tmp_path / "up.log")
+    fleet = None
+    try:
+        plain = f"redis://127.0.0.1:{redis_port}/0"
+        wait_for(lambda: probe(redis_port) is not Probe.ABSENT or not up.alive(), 30, "the embedded Redis",
+                 on_timeout=up.log_tail)
+        with pytest.raises(StateStoreError, match="needs a password"):
+            connect(plain)
+        fleet = BotFleet(StateStore(connect(with_auth(plain, RedisAuth(PASSWORD))), "sec-up"), plain, tmp_path)
+        fleet.wait_bot_running(60)
+        wait_for(lambda: _dashboard_health(dashboard_port), 60, "the dashboard", interval_s=0.2, on_timeout=up.log_tail)
+        redis_pid = next(pid for pid in _child_pids(up.pid) if "redis-server" in _cmdline(pid))
+        assert PASSWORD not in _cmdline(redis_pid)
+        assert PASSWORD not in up.log_path.read_text()
+        assert f"started embedded Redis at {plain} (password, ACL user default;" in up.log_path.read_text()
+
+        up.signal(signal.SIGTERM)
+        wait_for(lambda: not up.alive(), 40, "up to stop everything", on_timeout=up.log_tail)
+        assert probe(redis_port) is Probe.ABSENT and "all stopped" in up.log_path.read_text()
+    finally:
+        up.stop()
+        if fleet is not None:  # ends a bot `up` could not stop (its pid from the state hash)
+            fleet.cleanup()
+
+
+def _dashboard_health(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as response:
+            return response.read() == b"ok"
+    except OSError:
+        return False
+
+
+def _child_pids(parent: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(entry.name))
+        except OSError:
+            pass
+    return pids
