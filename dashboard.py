@@ -5,11 +5,16 @@ config.yaml) and writes commands to Redis. It never imports the engine, the exec
 
 Layout: title, status strip, four tabs (Account, Paper, Ghost, Live) each refreshing itself in an
 `st.fragment(run_every=dashboard.refresh_seconds)`, the decision log, and the controls in the sidebar.
+
+With TB_DASHBOARD_PASSWORD set (required off loopback, see dashboard_access) the page asks for the
+password first and shows nothing else until it is given, once per browser session.
 """
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 
 _ROOT = str(Path(__file__).resolve().parent)
@@ -18,6 +23,7 @@ if _ROOT not in sys.path:  # `streamlit run` from another directory
 
 import streamlit as st  # noqa: E402
 
+import dashboard_access  # noqa: E402
 from errors import ConfigError, StateStoreError  # noqa: E402
 from ui import header, sidebar, tabs  # noqa: E402
 from ui.connection import current_redis_url, current_settings, open_store, redis_client  # noqa: E402
@@ -26,14 +32,41 @@ from ui.status import redact_url  # noqa: E402
 st.set_page_config(page_title="Trading bot", page_icon=":material/monitoring:", layout="wide")
 st.title("Trading bot")
 
+
+def _password_gate() -> None:
+    """Stops the script until this session has given the password (when one is required)."""
+    address = str(st.get_option("server.address") or "0.0.0.0")
+    if dashboard_access.dashboard_password(os.environ) is None:
+        if dashboard_access.is_loopback(address):
+            return
+        # `streamlit run` by hand on a wide address, past main.py's check: show nothing
+        st.error(f"This dashboard is served on {address} without {dashboard_access.PASSWORD_ENV}: set it, or serve "
+                 f"on 127.0.0.1 (`main.py dashboard`).")
+        st.stop()
+    if st.session_state.get("_tb_signed_in"):
+        return
+    with st.form("sign_in", clear_on_submit=True):
+        given = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in")
+    if submitted:
+        if dashboard_access.password_matches(given, os.environ):
+            st.session_state["_tb_signed_in"] = True
+            st.rerun()
+        time.sleep(1)  # slows guessing through one session; the password's length does the rest
+        st.error("Wrong password.")
+    st.stop()
+
+
+_password_gate()
+
 try:
     settings = current_settings()
+    url = current_redis_url(settings)  # a bad REDIS_URL or TB_REDIS_PASSWORD is a configuration error too
 except ConfigError as exc:
     st.error(f"**Configuration error**: {exc}")
     st.stop()
 
 refresh_s = settings.dashboard.refresh_seconds
-url = current_redis_url(settings)
 try:
     store = open_store(settings)
 except StateStoreError as exc:

@@ -93,32 +93,53 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _dashboard_command(port: int) -> list[str]:
-    return [_python(), "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard.py"), "--server.port", str(port), "--server.headless", "true"]
+def _dashboard_command(address: str, port: int) -> list[str]:
+    # through dashboard_server: Streamlit behind the Host/Origin guard, never `streamlit run` bare
+    return [_python(), str(PROJECT_ROOT / "dashboard_server.py"), "--address", address, "--port", str(port)]
+
+
+def _dashboard_address(args: argparse.Namespace) -> str:
+    """The --address, refused (ConfigError) off loopback without TB_DASHBOARD_PASSWORD, before anything starts."""
+    from dashboard_access import check_exposure
+
+    check_exposure(args.address, os.environ)
+    return args.address
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    address = _dashboard_address(args)
+    redis_url(settings)  # a bad REDIS_URL or password setting: one line here, not a page that says so
     port = args.port or settings.dashboard.port
     env = dict(os.environ, TB_BOT__ID=settings.bot.id)
     if args.config:
         env["TB_CONFIG"] = str(Path(args.config).resolve())
-    return subprocess.call(_dashboard_command(port), cwd=PROJECT_ROOT, env=env)
+    command = _dashboard_command(address, port)
+    os.chdir(PROJECT_ROOT)
+    # exec, not a child: a SIGTERM to this pid reaches the server instead of orphaning it
+    os.execve(command[0], command, env)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     """Everything in the foreground; Ctrl+C (or SIGTERM) stops every child cleanly."""
     from embedded_redis import start_embedded_redis
+    from redis_auth import auth_from_env
     from state import connect
 
     settings = _settings(args)
+    address = _dashboard_address(args)
     env = dict(os.environ)
+    auth = auth_from_env(env)
+    redis_url(settings, env)  # a bad REDIS_URL or password setting stops us before anything starts
     redis = None
     if not env.get("REDIS_URL"):
-        redis = start_embedded_redis(settings.redis.embedded_port, settings.resolve_path(settings.redis.data_dir))
+        redis = start_embedded_redis(settings.redis.embedded_port, settings.resolve_path(settings.redis.data_dir), auth=auth)
+        # the URL without the password: children add TB_REDIS_PASSWORD from their environment
         env["REDIS_URL"] = redis.url
-        print(f"redis: {'reusing' if redis.reused else 'started'} embedded Redis at {redis.url} (data in {settings.redis.data_dir})", flush=True)
-    connect(env["REDIS_URL"])
+        locked = f"password, ACL user {auth.username or 'default'}" if auth else "no password"
+        print(f"redis: {'reusing' if redis.reused else 'started'} embedded Redis at {redis.url} ({locked}; "
+              f"data in {settings.redis.data_dir})", flush=True)
+    connect(redis_url(settings, env))
     env["TB_BOT__ID"] = settings.bot.id
     if args.config:
         env["TB_CONFIG"] = str(Path(args.config).resolve())
@@ -137,8 +158,10 @@ def cmd_up(args: argparse.Namespace) -> int:
             supervise += ["--mode", args.mode]
         children.append(("supervisor", subprocess.Popen(supervise, cwd=PROJECT_ROOT, env=env, start_new_session=True)))
         port = args.port or settings.dashboard.port
-        children.append(("dashboard", subprocess.Popen(_dashboard_command(port), cwd=PROJECT_ROOT, env=env, start_new_session=True)))
-        print(f"dashboard: http://127.0.0.1:{port}   (Ctrl+C stops everything)", flush=True)
+        children.append(("dashboard", subprocess.Popen(_dashboard_command(address, port), cwd=PROJECT_ROOT, env=env,
+                                                       start_new_session=True)))
+        host = f"[{address}]" if ":" in address else address
+        print(f"dashboard: http://{host}:{port}   (Ctrl+C stops everything)", flush=True)
         while not stopping:
             for name, child in children:
                 if child.poll() is not None:
@@ -296,6 +319,9 @@ def cmd_download(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------- parser
 
 
+_ADDRESS_HELP = "dashboard interface (default 127.0.0.1); any other needs TB_DASHBOARD_PASSWORD"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="Crypto trading bot: ghost → paper → live, with a kill switch.")
     parser.add_argument("--config", default=os.environ.get("TB_CONFIG"), help="config file (default: config.yaml)")
@@ -313,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("up", cmd_up, "start everything: embedded Redis (unless REDIS_URL), supervisor with the bot, dashboard")
     p.add_argument("--mode", choices=modes, help="the bot's mode (default: bot.mode)")
     p.add_argument("--port", type=int, help="dashboard port (default: dashboard.port)")
+    p.add_argument("--address", default="127.0.0.1", help=_ADDRESS_HELP)
     p = add("bot", cmd_bot, "run the bot process alone (against REDIS_URL or the embedded Redis)")
     p.add_argument("--mode", choices=modes, help="ghost | paper | live (default: bot.mode)")
     p = add("supervise", cmd_supervise, "run the supervisor (bot_manager), which starts and watches the bot")
@@ -320,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bot", action="store_true", help="start no bot; wait for a start command")
     p = add("dashboard", cmd_dashboard, "run the Streamlit dashboard alone")
     p.add_argument("--port", type=int, help="port (default: dashboard.port)")
+    p.add_argument("--address", default="127.0.0.1", help=_ADDRESS_HELP)
     p = add("status", cmd_status, "print the bot's state; exit 0 healthy, 1 not running, 2 Redis unreachable")
     p.add_argument("--json", action="store_true", help="one JSON object for scripts")
     add("halt", cmd_simple(CommandType.HALT), "HALT: durable halt flag, entry orders cancelled; exits still run", 10)

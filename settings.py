@@ -357,6 +357,10 @@ def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | N
 
 
 def redis_url(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
-    """REDIS_URL when set, else the embedded Redis on its fixed loopback port."""
+    """REDIS_URL when set, else the embedded Redis on its fixed loopback port; with TB_REDIS_PASSWORD
+    (and TB_REDIS_USERNAME) in it when set. Show it only through state.redact_url. Raises ConfigError."""
+    from redis_auth import auth_from_env, with_auth
+
     environ = os.environ if environ is None else environ
-    return environ.get("REDIS_URL") or f"redis://127.0.0.1:{settings.redis.embedded_port}/0"
+    url = environ.get("REDIS_URL") or f"redis://127.0.0.1:{settings.redis.embedded_port}/0"
+    return with_auth(url, auth_from_env(environ))

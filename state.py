@@ -89,6 +89,12 @@ def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
     )
     try:
         client.ping()
+    except redis.exceptions.AuthenticationError as exc:
+        if "@" in url:
+            raise StateStoreError(f"Redis at {redact_url(url)} refused the user or password "
+                                  f"(TB_REDIS_PASSWORD, TB_REDIS_USERNAME): {exc}") from None
+        raise StateStoreError(f"Redis at {redact_url(url)} needs a password: set TB_REDIS_PASSWORD "
+                              f"(and TB_REDIS_USERNAME for an ACL user)") from None
     except redis.exceptions.RedisError as exc:
         raise StateStoreError(f"cannot reach Redis at {redact_url(url)}: {exc}") from None
     return client
