@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup system-packages run test test-unit test-integration test-e2e bench clean
+.PHONY: setup system-packages run test test-unit test-integration test-e2e bench soak clean
 
 setup: system-packages $(STAMP)
 
@@ -34,6 +34,10 @@ test-e2e: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+# The safety core under venue faults with real processes: 50 kill switches, then a 10-minute soak (~14 min).
+soak: setup
+	$(PY) -m benchmarks.fault_soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
