@@ -39,7 +39,7 @@ from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, 
 from order_ids import exit_order_id, symbol_code
 from settings import PROJECT_ROOT, Settings
 from state import BotStatus, Outage, StateStore, bot_status
-from state_guard import StateGuard
+from state_guard import StateGuard, holdings_note
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class Supervisor:
         )
         self.guard = StateGuard(
             store, settings.resolve_path(settings.redis.run_marker_dir), self.clock, who="supervisor",
-            venue_in_redis=settings.venue.paper_venue == "sim",
+            holdings=holdings_note(settings.bot.mode.value, settings.venue.paper_venue),
         )
 
     # ------------------------------------------------------------------------------ health
@@ -111,6 +111,7 @@ class Supervisor:
             self.store.write_state(running="0", heartbeat_ms=0)
             self.child = subprocess.Popen(args, cwd=PROJECT_ROOT, start_new_session=True)
             self.child_mode = mode
+            self.guard.holdings = holdings_note(mode.value, self.settings.venue.paper_venue)
             self.intended_exit = False
             self.next_restart_at = None
             self.store.write_state(supervised_pid=self.child.pid, supervised_mode=mode.value)
@@ -341,6 +342,8 @@ class Supervisor:
         self.stop_event.set()
 
     def run(self, start_mode: Mode | None) -> None:
+        if start_mode is not None:
+            self.guard.holdings = holdings_note(start_mode.value, self.settings.venue.paper_venue)
         self.guard.open_run()
         self.store.write_state(supervisor_pid=os.getpid(), supervisor_started_ms=self.clock.now_ms())
         self.commands.start()

@@ -35,12 +35,13 @@ STATE_LOST = "state_lost"
 
 
 class StateGuard:
-    def __init__(self, store: StateStore, marker_dir: Path, clock: Clock, *, who: str, venue_in_redis: bool):
+    def __init__(self, store: StateStore, marker_dir: Path, clock: Clock, *, who: str, holdings: str):
+        """`holdings`: where this bot's positions live, said with every loss (see `holdings_note`)."""
         self.store = store
         self.marker_path = Path(marker_dir) / f"{store.bot_id}.json"
         self.clock = clock
         self.who = who
-        self.venue_in_redis = venue_in_redis
+        self.holdings = holdings
 
     # ------------------------------------------------------------------------------ start-up
 
@@ -57,7 +58,7 @@ class StateGuard:
             return None
         return self._declare(
             f"{STATE_LOST}: Redis holds no state for bot {self.store.bot_id}, which had state here in run "
-            f"{previous} (Redis was flushed or restarted without its data){self._venue_note()}"
+            f"{previous} (Redis was flushed or restarted without its data); {self.holdings}"
         )
 
     # ----------------------------------------------------------------------------- each loop
@@ -69,7 +70,7 @@ class StateGuard:
         if current is None:
             return self._declare(
                 f"{STATE_LOST}: Redis was flushed or restarted without its data (the run marker {self.store.epoch} "
-                f"vanished){self._venue_note()}"
+                f"vanished); {self.holdings}"
             )
         if current != self.store.epoch:
             # another process (the bot or the supervisor) noticed first and declared it; halting again could
@@ -101,11 +102,6 @@ class StateGuard:
         self.store.epoch = epoch
         self._write_file(epoch)
 
-    def _venue_note(self) -> str:
-        if self.venue_in_redis:
-            return "; the simulated paper account lived in that Redis and is lost"
-        return "; positions are rebuilt from the venue"
-
     def _audit(self, message: str) -> None:
         self.store.audit(AuditEvent("state", self.clock.now_ms(), message, {"by": self.who, "level": "alert"}))
 
@@ -125,6 +121,15 @@ class StateGuard:
             os.replace(tmp, self.marker_path)  # whole or not at all: the bot and the supervisor both write it
         except OSError as exc:
             log.warning("run marker file %s not written: %s", self.marker_path, exc)
+
+
+def holdings_note(mode: str, venue: str) -> str:
+    """What a loss of Redis means for this bot's positions."""
+    if mode == "ghost":
+        return "ghost trades in flight were kept in that Redis and are lost"
+    if venue == "sim":
+        return "the simulated paper account lived in that Redis and is lost"
+    return f"positions and orders are rebuilt from the venue ({venue})"
 
 
 def _new_epoch() -> str:

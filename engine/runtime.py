@@ -46,7 +46,7 @@ from risk.levels import resolve_risk
 from risk.limits import effective_limits
 from settings import Settings
 from state import Outage, StateStore
-from state_guard import StateGuard
+from state_guard import StateGuard, holdings_note
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ class BotRuntime:
         self.venue_name = s.venue.paper_venue if self.venue is not None else "none"
         self.guard = StateGuard(
             store, s.resolve_path(s.redis.run_marker_dir), self.wall, who="bot",
-            venue_in_redis=self.venue is not None and s.venue.paper_venue == "sim",
+            holdings=holdings_note(mode.value, s.venue.paper_venue),
         )
         handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop,
                                       kill_switch_seconds=s.control.kill_switch_seconds)
