@@ -731,10 +731,10 @@ class VenueSnapshotStore:
             what = "its snapshot vanished: the simulated paper account was lost"
         else:
             what = f"Redis lost its latest writes (version {self._highest} went back to {version})"
-        reason = f"state_lost: the simulated venue '{self.venue_name}' went back: {what}"
+        detail = f"the simulated venue '{self.venue_name}' went back: {what}"
         self._highest = version
-        self.store.note_state_lost(reason)
-        raise StateLostError(reason)
+        self.store.note_state_lost(detail)
+        raise StateLostError(f"state lost: {detail}")
 
     @_wrap_errors
     def lock(self, timeout_s: float = 2.0, blocking_timeout_s: float = 3.0) -> Any:

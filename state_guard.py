@@ -13,8 +13,10 @@ How a loss is told apart from a first start:
   (`VenueSnapshotStore`): the same loss, even with the marker intact (a restart that lost the last
   second of writes).
 
-A loss is declared loudly: the durable halt flag with a reason starting `state_lost:` is written first,
-then a new marker, an alert in the state hash and an audit line. Only an operator's resume trades again.
+A loss is declared loudly through the one owner of the trading state (control.trading_state): the
+durable halt flag with the typed cause `state_lost` (the strongest: nothing weaker replaces it) and its
+reason is written first, then a new marker, an alert in the state hash and the audit event. Only an
+operator's resume trades again.
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ import uuid
 from pathlib import Path
 
 from clock import Clock
-from models import AuditEvent
+from control.trading_state import TradingStateControl
+from models import AuditEvent, HaltCause
 from state import StateStore
 
 log = logging.getLogger(__name__)
-
-STATE_LOST = "state_lost"
 
 
 class StateGuard:
@@ -42,6 +43,7 @@ class StateGuard:
         self.clock = clock
         self.who = who
         self.holdings = holdings
+        self.trading = TradingStateControl(store, clock)
 
     # ------------------------------------------------------------------------------ start-up
 
@@ -57,7 +59,7 @@ class StateGuard:
             self._adopt(self.store.claim_epoch(_new_epoch(), self.clock.now_ms()))
             return None
         return self._declare(
-            f"{STATE_LOST}: Redis holds no state for bot {self.store.bot_id}, which had state here in run "
+            f"Redis holds no state for bot {self.store.bot_id}, which had state here in run "
             f"{previous} (Redis was flushed or restarted without its data); {self.holdings}"
         )
 
@@ -69,7 +71,7 @@ class StateGuard:
         current = self.store.read_epoch()
         if current is None:
             return self._declare(
-                f"{STATE_LOST}: Redis was flushed or restarted without its data (the run marker {self.store.epoch} "
+                f"Redis was flushed or restarted without its data (the run marker {self.store.epoch} "
                 f"vanished); {self.holdings}"
             )
         if current != self.store.epoch:
@@ -78,7 +80,7 @@ class StateGuard:
             previous = self.store.epoch
             self.store.forget_venue_versions()
             self._adopt(current)
-            message = f"{STATE_LOST}: the run marker changed from {previous} to {current}: state was lost and declared by another process"
+            message = f"state lost: the run marker changed from {previous} to {current}: declared by another process"
             self._audit(message)
             return message
         if noted:
@@ -87,16 +89,16 @@ class StateGuard:
 
     # ------------------------------------------------------------------------------ internals
 
-    def _declare(self, reason: str) -> str:
-        reason = f"{reason}; HALTED until an operator resumes"
-        now = self.clock.now_ms()
-        self.store.set_halt(reason, f"state-guard ({self.who})", now)  # first: nothing trades meanwhile
+    def _declare(self, detail: str) -> str:
+        detail = f"{detail}; HALTED until an operator resumes"
+        # first: nothing trades meanwhile
+        flag = self.trading.halt(HaltCause.STATE_LOST, f"state-guard ({self.who})", detail)
         self.store.forget_venue_versions()
-        self._adopt(self.store.claim_epoch(_new_epoch(), now))
-        self.store.write_state(alert=reason)
-        self._audit(f"ALERT: {reason}")
-        log.error("%s", reason)
-        return reason
+        self._adopt(self.store.claim_epoch(_new_epoch(), self.clock.now_ms()))
+        self.store.write_state(alert=flag.reason)
+        self._audit(f"ALERT: {flag.reason}")
+        log.error("%s", flag.reason)
+        return flag.reason
 
     def _adopt(self, epoch: str) -> None:
         self.store.epoch = epoch

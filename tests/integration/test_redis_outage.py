@@ -23,7 +23,7 @@ import pytest
 
 from control.client import send_command, wait_result
 from embedded_redis import EmbeddedRedis, free_port, start_embedded_redis
-from models import CommandResult, CommandStatus, CommandType, ExitReason, Mode, Side, Trade, TradingState
+from models import CommandResult, CommandStatus, CommandType, ExitReason, HaltCause, Mode, Side, Trade, TradingState
 from state import StateStore, connect
 
 from processes import BotFleet, read_venue, run_cli, wait_for
@@ -239,7 +239,7 @@ def test_restart_when_redis_comes_back_empty_then_halted_state_lost_and_the_kill
     wait_answering(fleet.store)
     status = wait_for(lambda: (s := status_json(fleet))["trading_state"] == "HALTED" and s, 10, "HALTED after the loss",
                       on_timeout=fleet.logs)
-    assert status["halt_reason"].startswith("state_lost:") and "paper account" in status["halt_reason"], status
+    assert status["halt_reason"].startswith("state_lost by state-guard") and "paper account" in status["halt_reason"], status
     assert_rode_it_out(fleet, bot_pid)
     refused = command(fleet.store, CommandType.OPEN, {"symbol": ETH, "side": "long", "notional": "400"})
     assert refused.status is CommandStatus.REJECTED and "halted" in refused.detail, refused
@@ -255,8 +255,8 @@ def test_flushall_when_halted_by_the_operator_then_halted_state_lost_until_resum
     store.client.flushall()
 
     status = wait_for(lambda: (s := status_json(fleet))["halt_reason"] and s, 5, "the loss declared", on_timeout=fleet.logs)
-    assert status["trading_state"] == "HALTED" and status["halt_reason"].startswith("state_lost: Redis was flushed"), status
-    assert any("state_lost" in e.message for e in store.read_audit(200, kinds=["state"]))
+    assert status["trading_state"] == "HALTED" and "Redis was flushed" in status["halt_reason"], status
+    assert any("ALERT: state_lost" in e.message for e in store.read_audit(200, kinds=["state"]))
     refused = command(store, CommandType.OPEN, {"symbol": ETH, "side": "long", "notional": "400"})  # the reader healed
     assert refused.status is CommandStatus.REJECTED and "halted" in refused.detail, refused
     assert entries_at_venue(store) == set()
@@ -283,7 +283,7 @@ def test_bot_start_when_redis_lost_the_state_of_its_last_run_then_halted_not_fre
         fleet.wait_bot_running(30)
 
         halt = store.read_halt()
-        assert halt is not None and halt.reason.startswith("state_lost: Redis holds no state"), halt
+        assert halt is not None and halt.cause is HaltCause.STATE_LOST and "Redis holds no state" in halt.reason, halt
         assert status_json(fleet)["trading_state"] == "HALTED"
     finally:
         fleet.cleanup()
