@@ -11,7 +11,9 @@ and runs the kill switch itself when the bot cannot.
   written, and for close-all every order is cancelled and every position closed reduce-only through
   exchange_client, and flat is confirmed from the venue.
 
-Every transition is written to Redis (state hash + audit stream).
+Every transition is written to Redis (state hash + audit stream). Redis trouble of any length is
+ridden out: the watch loop and the take-over threads back off and go on; lost state (state_guard.py)
+is declared HALTED here too, whichever process notices first.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from control.commands import is_stale
 from control.flatten import cancel_entry_orders, flatten
 from control.processor import CommandProcessor
 from control.trading_state import TradingStateControl
-from errors import CommandError
+from errors import CommandError, StateStoreError
 from exchange_client import open_exchange
 from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode
 from order_ids import exit_order_id, symbol_code
 from settings import PROJECT_ROOT, Settings
-from state import BotStatus, StateStore, bot_status
+from state import BotStatus, Outage, StateStore, bot_status
+from state_guard import StateGuard, holdings_note
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,10 @@ class Supervisor:
             on_unowned=self._defer,
             start_id="$",
         )
+        self.guard = StateGuard(
+            store, settings.resolve_path(settings.redis.run_marker_dir), self.clock, who="supervisor",
+            holdings=holdings_note(settings.bot.mode.value, settings.venue.paper_venue),
+        )
 
     # ------------------------------------------------------------------------------ health
 
@@ -104,6 +111,7 @@ class Supervisor:
             self.store.write_state(running="0", heartbeat_ms=0)
             self.child = subprocess.Popen(args, cwd=PROJECT_ROOT, start_new_session=True)
             self.child_mode = mode
+            self.guard.holdings = holdings_note(mode.value, self.settings.venue.paper_venue)
             self.intended_exit = False
             self.next_restart_at = None
             self.store.write_state(supervised_pid=self.child.pid, supervised_mode=mode.value)
@@ -166,6 +174,10 @@ class Supervisor:
         self.crashes.append(now)
         while self.crashes and now - self.crashes[0] > window:
             self.crashes.popleft()
+        if len(self.crashes) <= self.settings.control.crash_loop_max_restarts:
+            # decided before Redis is written: a write that fails in an outage must not count the crash again
+            backoff = self.settings.control.restart_backoff_seconds
+            self.next_restart_at = now + backoff[min(len(self.crashes) - 1, len(backoff) - 1)]
         self.store.write_state(running="0", last_crash_code=code, last_crash_ms=self.clock.now_ms())
         if len(self.crashes) > self.settings.control.crash_loop_max_restarts:
             reason = f"crash loop: {len(self.crashes)} crashes in {window:g}s; not restarting"
@@ -174,9 +186,7 @@ class Supervisor:
             self.audit(f"ALERT: {reason}", level="alert")
             self.child = None
             return
-        backoff = self.settings.control.restart_backoff_seconds
-        delay = backoff[min(len(self.crashes) - 1, len(backoff) - 1)]
-        self.next_restart_at = now + delay
+        delay = self.next_restart_at - now
         self.audit(f"bot crashed (exit code {code}); restarting in {delay:g}s", code=code)
 
     # ----------------------------------------------------------------------------- commands
@@ -220,7 +230,17 @@ class Supervisor:
         """A bot command: give the bot `takeover_wait_seconds` to claim it, then act if it has not."""
         if command.type not in self._fallback_handlers:
             return
-        threading.Thread(target=self._takeover, args=(command,), name=f"takeover-{command.command_id[:8]}", daemon=True).start()
+        threading.Thread(target=self._takeover_through_outages, args=(command,), name=f"takeover-{command.command_id[:8]}", daemon=True).start()
+
+    def _takeover_through_outages(self, command: Command) -> None:
+        """A take-over interrupted by Redis trouble starts over once it answers: claims keep it to one run."""
+        outage = Outage(f"take-over of {command.type.value}", log=log)
+        while not self.stop_event.is_set():
+            try:
+                self._takeover(command)
+                return
+            except StateStoreError as exc:
+                self.stop_event.wait(outage.failed(exc))
 
     def _takeover(self, command: Command) -> None:
         wait_s = self.settings.control.takeover_wait_seconds
@@ -322,6 +342,9 @@ class Supervisor:
         self.stop_event.set()
 
     def run(self, start_mode: Mode | None) -> None:
+        if start_mode is not None:
+            self.guard.holdings = holdings_note(start_mode.value, self.settings.venue.paper_venue)
+        self.guard.open_run()
         self.store.write_state(supervisor_pid=os.getpid(), supervisor_started_ms=self.clock.now_ms())
         self.commands.start()
         if start_mode is not None:
@@ -329,10 +352,32 @@ class Supervisor:
                 self.start_bot(start_mode)
             except CommandError as exc:
                 self.audit(f"initial start refused: {exc}")
-        while not self.stop_event.wait(0.2):
-            self.watch()
-            self.store.write_state(supervisor_heartbeat_ms=self.clock.now_ms(), bot_health=self.health())
+        outage = Outage("supervisor", log=log)
+        wait_s = 0.2
+        while not self.stop_event.wait(wait_s):
+            try:
+                if self.guard.check() is not None:
+                    self.store.write_state(supervisor_pid=os.getpid())
+                self.watch()
+                self.store.write_state(supervisor_heartbeat_ms=self.clock.now_ms(), bot_health=self.health())
+            except StateStoreError as exc:
+                wait_s = outage.failed(exc)  # the bot process is still watched by the next step
+                continue
+            wait_s = 0.2
+            lasted = outage.recovered()
+            if lasted is not None:
+                self.audit(f"Redis answered again after {lasted:.1f}s")
         self.commands.stop()
-        self.stop_bot("supervisor shutting down")
-        self.store.write_state(supervisor_pid="")
+        try:
+            self.stop_bot("supervisor shutting down")
+            self.store.write_state(supervisor_pid="")
+        except StateStoreError as exc:
+            log.error("supervisor stopping without Redis (%s): the bot gets SIGTERM, SIGKILL after the grace period", exc)
+            if self.child_alive():
+                self.child.terminate()
+                try:
+                    self.child.wait(self.settings.control.stop_grace_seconds)
+                except subprocess.TimeoutExpired:
+                    self.child.kill()
+                    self.child.wait()
 

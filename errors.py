@@ -3,6 +3,8 @@
     TradingBotError                      base of everything we raise on purpose
     ├── ConfigError                      bad config.yaml / environment value        exit code 2
     ├── StateStoreError                  Redis cannot be reached or answered badly  exit code 2
+    │   ├── StateLostError               Redis lost this bot's state (flushed, restarted empty, went back)
+    │   └── ConsumerGroupMissingError    a command reader's consumer group vanished (NOGROUP)
     ├── MarketDataError                  a feed failed or a file is malformed
     │   └── StaleDataError               no fresh price within the allowed age
     ├── CommandError                     a malformed or refused command
@@ -42,6 +44,15 @@ class StateStoreError(TradingBotError):
     """Redis could not be reached, or answered with something we cannot read."""
 
     exit_code = 2
+
+
+class StateLostError(StateStoreError):
+    """Redis no longer holds what this process wrote (FLUSHALL, a restart without its data, a snapshot that
+    went back). The bot goes HALTED with the reason; nothing is traded on a silently fresh state."""
+
+
+class ConsumerGroupMissingError(StateStoreError):
+    """A command reader's consumer group is gone (NOGROUP): the reader recreates it."""
 
 
 class MarketDataError(TradingBotError):

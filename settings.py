@@ -262,6 +262,7 @@ class ControlSettings(Section):
 class RedisSettings(Section):
     embedded_port: int = Field(6390, ge=1024, le=65535)
     data_dir: str = "var/redis"
+    run_marker_dir: str = "var/run"
     stream_maxlen: int = Field(10000, ge=100)
     audit_maxlen: int = Field(20000, ge=100)
 

@@ -18,8 +18,18 @@ Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots
     ghost              hash    ghost trades in flight, by id
     exits              hash    exit-rule memory per symbol (peak price, breakeven moved…)
     venue:{name}       hash    a simulated venue's snapshot: {version, data}
+    epoch              string  the run marker (JSON: epoch, since_ms), see below
+    trade_keys         zset    trade keys already written to `trades` (a retried write is not a second row)
 
-Redis failures come out as `StateStoreError`, never as a raw redis-py exception.
+Redis failures come out as `StateStoreError`, never as a raw redis-py exception. The client never
+re-sends a command that timed out: it may still run once a frozen Redis wakes up, so a blind retry of
+an XADD would write it twice; the callers' loops retry, and the writes that must happen once are
+idempotent (`append_trade`).
+
+State lost (FLUSHALL, a restart without its data) is told by the run marker `epoch`: the first process
+of a bot writes it, every other adopts it, and a process that has one (`StateStore.epoch`) reads any
+Redis without it, or with another one, as HALTED until the state guard (state_guard.py) has written the
+durable halt. A simulated venue whose snapshot version goes back is the same loss, noticed by its store.
 """
 
 from __future__ import annotations
@@ -27,14 +37,18 @@ from __future__ import annotations
 import enum
 import functools
 import json
+import logging
 import time
+import weakref
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
-from errors import StateStoreError
+from errors import ConsumerGroupMissingError, StateLostError, StateStoreError
 from models import (
     Account,
     AuditEvent,
@@ -69,6 +83,10 @@ def _wrap_errors(fn: Callable[..., T]) -> Callable[..., T]:
             raise StateStoreError(f"cannot reach Redis: {exc}") from None
         except redis.exceptions.TimeoutError as exc:
             raise StateStoreError(f"Redis timed out: {exc}") from None
+        except redis.exceptions.ResponseError as exc:
+            if str(exc).startswith("NOGROUP"):
+                raise ConsumerGroupMissingError(f"Redis lost a consumer group: {exc}") from None
+            raise StateStoreError(f"Redis error: {exc}") from None
         except redis.exceptions.RedisError as exc:
             raise StateStoreError(f"Redis error: {exc}") from None
 
@@ -86,6 +104,9 @@ def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
+        # a timed-out command may still run once Redis wakes up, so it is never re-sent (see the module
+        # docstring); a refused or closed connection (Redis restarted) is retried once on a new one
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
     )
     try:
         client.ping()
@@ -106,6 +127,36 @@ def redact_url(url: str) -> str:
         scheme, _, rest = url.partition("://")
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     return url
+
+
+class Outage:
+    """A loop's view of Redis trouble: capped doubling waits (0.1 s, 0.2 s … 2 s) while it does not answer,
+    one log line when it starts and one when it ends. redis-py reconnects by itself on the next call."""
+
+    def __init__(self, name: str, *, first_s: float = 0.1, cap_s: float = 2.0, log: Any = None):
+        self.name = name
+        self.first_s = first_s
+        self.cap_s = cap_s
+        self._log = log or logging.getLogger(__name__)
+        self._next_s = first_s
+        self.since: float | None = None  # time.monotonic() of the first failure
+
+    def failed(self, exc: BaseException) -> float:
+        """The wait before the next try."""
+        if self.since is None:
+            self.since = time.monotonic()
+            self._log.warning("%s: Redis trouble (%s); retrying with backoff up to %gs", self.name, exc, self.cap_s)
+        wait, self._next_s = self._next_s, min(self._next_s * 2, self.cap_s)
+        return wait
+
+    def recovered(self) -> float | None:
+        """Seconds the outage lasted, once, when a call succeeds again after failures; else None."""
+        self._next_s = self.first_s
+        if self.since is None:
+            return None
+        lasted, self.since = time.monotonic() - self.since, None
+        self._log.warning("%s: Redis answers again after %.1fs", self.name, lasted)
+        return lasted
 
 
 class BotStatus(str, enum.Enum):
@@ -201,6 +252,10 @@ class StateStore:
         self.bot_id = bot_id
         self.stream_maxlen = stream_maxlen
         self.audit_maxlen = audit_maxlen
+        self.epoch: str | None = None  # the run marker this process works under; None: not a bot process
+        self._lost: list[str] = []  # losses noticed (a venue snapshot that went back) not yet declared
+        self._venue_stores: weakref.WeakSet[VenueSnapshotStore] = weakref.WeakSet()
+        self._append_trade_once = client.register_script(_APPEND_TRADE_ONCE)
 
     @classmethod
     def open(cls, url: str, bot_id: str, **kwargs: Any) -> "StateStore":
@@ -226,17 +281,45 @@ class StateStore:
 
     @_wrap_errors
     def trading_state(self) -> TradingState:
-        """HALTED whenever the durable halt flag is set, whatever the state hash says."""
-        pipe = self.client.pipeline(transaction=False)
+        """HALTED whenever the durable halt flag is set, whatever the state hash says; and, for a process
+        that works under a run marker, whenever the marker is gone or another one (state lost)."""
+        pipe = self.client.pipeline(transaction=True)
         pipe.exists(self.key("halt"))
         pipe.hget(self.key("state"), "trading_state")
-        halted, stored = pipe.execute()
-        if halted:
+        pipe.get(self.key("epoch"))
+        halted, stored, marker = pipe.execute()
+        if halted or self._lost:
+            return TradingState.HALTED
+        if self.epoch is not None and _epoch_of(marker) != self.epoch:
             return TradingState.HALTED
         try:
             return TradingState(stored) if stored else TradingState.ACTIVE
         except ValueError:
             return TradingState.ACTIVE
+
+    # ------------------------------------------------------------------------------ run marker
+
+    @_wrap_errors
+    def read_epoch(self) -> str | None:
+        return _epoch_of(self.client.get(self.key("epoch")))
+
+    @_wrap_errors
+    def claim_epoch(self, epoch: str, since_ms: int) -> str:
+        """Write the run marker unless one is there; the marker in force (ours or the one found)."""
+        marker = json.dumps({"epoch": epoch, "since_ms": since_ms})
+        pipe = self.client.pipeline(transaction=True)
+        pipe.set(self.key("epoch"), marker, nx=True)
+        pipe.get(self.key("epoch"))
+        _, current = pipe.execute()
+        return _epoch_of(current) or epoch
+
+    def note_state_lost(self, reason: str) -> None:
+        """A loss noticed outside the run marker: HALTED here at once, declared by the state guard."""
+        self._lost.append(reason)
+
+    def take_state_lost(self) -> list[str]:
+        lost, self._lost = self._lost, []
+        return lost
 
     # ------------------------------------------------------------------------------- halt flag
 
@@ -347,8 +430,15 @@ class StateStore:
         return [StreamEntry(i, f) for i, f in self.client.xrevrange(self.key(name), count=count)]
 
     @_wrap_errors
-    def append_trade(self, trade: Trade) -> str:
-        return self._xadd("trades", to_record(trade))
+    def append_trade(self, trade: Trade) -> str | None:
+        """Exactly once per trade, however often it is retried: the new entry id, or None when it was
+        already written (a write whose reply was lost in an outage, then retried)."""
+        fields = [x for kv in to_record(trade).items() for x in kv]
+        entry = self._append_trade_once(
+            keys=[self.key("trades"), self.key("trade_keys")],
+            args=[trade_key(trade), self.stream_maxlen, trade.exit_ms, *fields],
+        )
+        return entry or None
 
     @_wrap_errors
     def read_trades(self, count: int = 1000) -> list[Trade]:
@@ -489,7 +579,8 @@ class StateStore:
 
     @_wrap_errors
     def read_commands(self, group: str, consumer: str, block_ms: int = 1000, count: int = 10) -> list[StreamEntry]:
-        """New commands for this group; pending ones (delivered, never acked) first, after a restart."""
+        """New commands for this group; pending ones (delivered, never acked) first, after a restart.
+        ConsumerGroupMissingError when the group is gone (Redis lost it): the reader recreates it."""
         pending = self.client.xreadgroup(group, consumer, {self.key("commands"): "0"}, count=count)
         entries = pending[0][1] if pending else []
         if not entries:
@@ -543,7 +634,14 @@ class StateStore:
     # ---------------------------------------------------------------------- simulated venue store
 
     def venue_store(self, venue_name: str) -> "VenueSnapshotStore":
-        return VenueSnapshotStore(self, venue_name)
+        venue_store = VenueSnapshotStore(self, venue_name)
+        self._venue_stores.add(venue_store)
+        return venue_store
+
+    def forget_venue_versions(self) -> None:
+        """A declared loss covers the simulated venues too: their empty snapshots are not a second alarm."""
+        for venue_store in list(self._venue_stores):
+            venue_store.rebase()
 
     # ----------------------------------------------------------------------------------- wiping
 
@@ -553,6 +651,30 @@ class StateStore:
         keys = list(self.client.scan_iter(match=self.key("*"), count=500))
         return self.client.delete(*keys) if keys else 0
 
+
+def trade_key(trade: Trade) -> str:
+    """What makes a trade one trade: trade ids repeat (an adopted position's id is per symbol)."""
+    return f"{trade.trade_id}|{trade.symbol}|{trade.entry_ms}|{trade.exit_ms}"
+
+
+def _epoch_of(marker: str | None) -> str | None:
+    if not marker:
+        return None
+    try:
+        return str(json.loads(marker)["epoch"])
+    except (ValueError, TypeError, KeyError):
+        return marker  # not ours, but a marker: compared as it is
+
+
+_APPEND_TRADE_ONCE = """
+if redis.call('ZSCORE', KEYS[2], ARGV[1]) then return false end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(fields))
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
+return id
+"""
 
 _CAS_SCRIPT = """
 local current = redis.call('HGET', KEYS[1], 'version')
@@ -572,21 +694,47 @@ class VenueSnapshotStore:
 
     def __init__(self, store: StateStore, venue_name: str):
         self.store = store
+        self.venue_name = venue_name
         self.key = store.key(f"venue:{venue_name}")
         self._cas = store.client.register_script(_CAS_SCRIPT)
+        self._highest = 0  # versions only grow: a lower one means Redis lost the venue's latest state
 
     @_wrap_errors
     def load(self) -> tuple[int, str | None]:
         version, data = self.store.client.hmget(self.key, "version", "data")
+        self._seen(int(version or 0))
         return int(version or 0), data
 
     @_wrap_errors
     def version(self) -> int:
-        return int(self.store.client.hget(self.key, "version") or 0)
+        version = int(self.store.client.hget(self.key, "version") or 0)
+        self._seen(version)
+        return version
 
     @_wrap_errors
     def compare_and_save(self, expected_version: int, data: str) -> bool:
-        return bool(self._cas(keys=[self.key], args=[str(expected_version), str(expected_version + 1), data]))
+        saved = bool(self._cas(keys=[self.key], args=[str(expected_version), str(expected_version + 1), data]))
+        if saved:
+            self._highest = max(self._highest, expected_version + 1)
+        return saved
+
+    def rebase(self) -> None:
+        self._highest = 0
+
+    def _seen(self, version: int) -> None:
+        """Raise StateLostError once when the snapshot went back; the call after works on what is there
+        (closes must still work), while the noted loss keeps this process HALTED."""
+        if version >= self._highest:
+            self._highest = version
+            return
+        if version == 0:
+            what = "its snapshot vanished: the simulated paper account was lost"
+        else:
+            what = f"Redis lost its latest writes (version {self._highest} went back to {version})"
+        detail = f"the simulated venue '{self.venue_name}' went back: {what}"
+        self._highest = version
+        self.store.note_state_lost(detail)
+        raise StateLostError(f"state lost: {detail}")
 
     @_wrap_errors
     def lock(self, timeout_s: float = 2.0, blocking_timeout_s: float = 3.0) -> Any:

@@ -5,6 +5,9 @@ the ones it owns. Every command runs at most once across both: the first handler
 wins (`StateStore.claim_command`). Results go back to Redis — accepted, then done / rejected / failed,
 with the time since the command was issued — for whoever sent it. Nothing a sender puts on the stream
 can stop the reader: parsing never raises, and a handler's unexpected exception becomes `failed`.
+Nor can Redis: the reader backs off while it does not answer, and recreates its consumer group when
+Redis lost it (NOGROUP after a FLUSHALL or a restart without data) — from where it had read, so a
+command sent meanwhile is still seen, and claims keep anything from running twice.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Callable, Mapping
 
 from clock import Clock
 from control.commands import Rejection, parse_command
-from errors import CommandError, HandOverError, StateStoreError
+from errors import CommandError, ConsumerGroupMissingError, HandOverError, StateStoreError
 from models import AuditEvent, Command, CommandResult, CommandStatus, CommandType
-from state import StateStore, StreamEntry
+from state import Outage, StateStore, StreamEntry
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,9 @@ class CommandProcessor:
         self.on_unowned = on_unowned
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self.start_id = start_id
+        self._last_id: str | None = None  # the last entry this reader took off the stream
+        self._started_id = f"{clock.now_ms()}-0"
         # "0": a group created now still sees commands sent while its reader was down (a halt sent
         # while the bot restarts is in force when it comes back); claims stop anything running twice.
         self.store.ensure_group(group, start_id)
@@ -68,21 +74,41 @@ class CommandProcessor:
             self._thread.join(timeout_s)
 
     def _run(self) -> None:
+        outage = Outage(f"command reader ({self.group})", log=log)
         while not self._stop.is_set():
             try:
                 self.poll(block_ms=500)
+                outage.recovered()
             except StateStoreError as exc:
-                log.warning("command reader: %s; retrying", exc)
-                time.sleep(0.5)
+                self._stop.wait(outage.failed(exc))
             except Exception:  # the reader must outlive any bug in a handler
                 log.exception("command reader: unexpected error; continuing")
                 time.sleep(0.1)
 
     def poll(self, block_ms: int = 0) -> int:
-        entries = self.store.read_commands(self.group, self.consumer, block_ms=block_ms)
+        try:
+            entries = self.store.read_commands(self.group, self.consumer, block_ms=block_ms)
+        except ConsumerGroupMissingError:
+            self._recreate_group()
+            entries = self.store.read_commands(self.group, self.consumer, block_ms=0)
         for entry in entries:
+            self._last_id = entry.entry_id
             self.process(entry)
         return len(entries)
+
+    def _heal_from(self) -> str:
+        """The bot's group re-reads the whole stream (claims stop repeats); a group that starts at "$"
+        goes on after what it last read, or from its own start when it read nothing."""
+        if self.start_id == "0":
+            return "0"
+        return self._last_id or self._started_id
+
+    def _recreate_group(self) -> None:
+        start = self._heal_from()
+        self.store.ensure_group(self.group, start)
+        message = f"command group '{self.group}' was gone from Redis (state lost?); recreated, reading from {start}"
+        log.error("%s", message)
+        self.store.audit(AuditEvent("command", self.clock.now_ms(), message, {"group": self.group, "level": "alert"}))
 
     # ------------------------------------------------------------------------------- one entry
 

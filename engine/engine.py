@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Sequence
@@ -25,7 +26,7 @@ from engine.signal_scoring import SignalScorer
 from engine.strategies import aggregate
 from engine.strategies.base import Strategy
 from control.trading_state import TradingStateControl
-from errors import ExchangeError
+from errors import ExchangeError, StateStoreError
 from executors.base import CloseAllResult, Executor
 from models import (
     ZERO,
@@ -110,6 +111,10 @@ class TradingEngine:
         # N consecutive order failures (entries, protective orders, closes, venue errors on a candle) halt
         self.breaker = breaker or OrderFailureBreaker(max_consecutive=5)
         self.breaker.on_trip = self._circuit_breaker_tripped
+        # trades closed at the venue that Redis has not fully taken yet, with how far they got (0: no row,
+        # 1: row written, 2: the executor's copy released; then the audit line): finished on the next flush,
+        # oldest first, so an outage loses none; the row write is idempotent (state.py)
+        self._owed: deque[tuple[Trade, str, int]] = deque()
 
     # ------------------------------------------------------------------------------ start-up
 
@@ -267,8 +272,13 @@ class TradingEngine:
             self.stats.denials[plan.reason_code] = self.stats.denials.get(plan.reason_code, 0) + 1
             self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: {plan.reason_code}: {plan.detail}", reason_code=plan.reason_code)
             return plan
-        # the durable halt flag is read again right before the order: a halt that landed meanwhile wins
-        if self.store.trading_state() is not TradingState.ACTIVE:
+        # the durable halt flag is read again right before the order: a halt that landed meanwhile wins,
+        # and a flag that cannot be read is no permission (fail closed)
+        try:
+            state = self.store.trading_state()
+        except StateStoreError as exc:
+            return Denial("state_unreadable", f"the halt flag cannot be read, so no entry: {exc}")
+        if state is not TradingState.ACTIVE:
             denial = Denial("halted", "trading state changed to halted before the order was sent")
             self.audit("skip", f"{signal.symbol}: {denial.detail}", reason_code="halted")
             return denial
@@ -310,17 +320,40 @@ class TradingEngine:
 
     def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
         for trade in trades:
-            self.store.append_trade(trade)
-            self.executor.trade_recorded(trade)
             self.stats.trades += 1
             self.stats.pnl += trade.pnl
             self.stats.fees += trade.fees
-            self.audit(
-                "exit",
-                f"{trade.symbol} {trade.side.value} closed by {trade.exit_reason.value}: P&L {trade.pnl:.4f} "
-                f"after {trade.fees:.4f} fees" + (f" ({detail})" if detail else ""),
-                trade_id=trade.trade_id,
-            )
+            self._owed.append((trade, detail, 0))
+        try:
+            self.flush_owed()
+        except StateStoreError as exc:
+            # the venue has closed it; the row waits in memory for Redis, and the caller goes on
+            log.warning("%d trade(s) not yet written to Redis (%s); kept until it answers", len(self._owed), exc)
+
+    def flush_owed(self) -> None:
+        """Write the trades Redis still owes (row first, then its audit line); StateStoreError while it
+        does not answer."""
+        with self.lock:
+            while self._owed:
+                trade, detail, stage = self._owed[0]
+                if stage == 0:
+                    self.store.append_trade(trade)
+                    stage = 1
+                    self._owed[0] = (trade, detail, stage)
+                if stage == 1:
+                    self.executor.trade_recorded(trade)  # the executor's durable copy goes once the row is in
+                    self._owed[0] = (trade, detail, 2)
+                self.audit(
+                    "exit",
+                    f"{trade.symbol} {trade.side.value} closed by {trade.exit_reason.value}: P&L {trade.pnl:.4f} "
+                    f"after {trade.fees:.4f} fees" + (f" ({detail})" if detail else ""),
+                    trade_id=trade.trade_id,
+                )
+                self._owed.popleft()
+
+    @property
+    def owed_trades(self) -> int:
+        return len(self._owed)
 
     # ------------------------------------------------------------------------------- context
 

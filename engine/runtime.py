@@ -8,6 +8,11 @@ Three threads:
 
 SIGTERM / SIGINT or a `stop` command end the loop gracefully: entry orders cancelled, state
 persisted, the run summary written to Redis and printed. Positions stay open (with a warning).
+
+Redis trouble of any length is ridden out: the trading loop keeps the candles it polled, backs off
+(0.1 s doubling to 2 s) and goes on where it stopped; no entry is sent while the halt flag cannot be
+read; trades closed meanwhile are written once Redis answers. Lost state (state_guard.py) means HALTED:
+the loop checks the run marker every tick and rebuilds from the venue after declaring the loss.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from engine.entries import EntryPlanner, round_to_tick
 from engine.exits import ExitRules
 from engine.signal_scoring import SignalScorer
 from engine.strategies import build_strategies
-from errors import ConfigError
+from errors import ConfigError, StateStoreError
 from exchange_client import PriceModel, load_symbol_rules_for, open_exchange
 from executors.ghost import GhostExecutor
 from executors.paper import PaperExecutor
@@ -40,7 +45,8 @@ from risk.circuit_breaker import OrderFailureBreaker
 from risk.levels import resolve_risk
 from risk.limits import effective_limits
 from settings import Settings
-from state import StateStore
+from state import Outage, StateStore
+from state_guard import StateGuard, holdings_note
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +125,10 @@ class BotRuntime:
         parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall)
         self.engine, self.executor, self.venue, self.scorer = parts.engine, parts.executor, parts.venue, parts.scorer
         self.venue_name = s.venue.paper_venue if self.venue is not None else "none"
+        self.guard = StateGuard(
+            store, s.resolve_path(s.redis.run_marker_dir), self.wall, who="bot",
+            holdings=holdings_note(mode.value, s.venue.paper_venue),
+        )
         handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop,
                                       kill_switch_seconds=s.control.kill_switch_seconds)
         self.commands = CommandProcessor(
@@ -148,13 +158,9 @@ class BotRuntime:
 
     def start(self) -> None:
         """Restore, reconcile, announce; the command reader starts before the first trade decision."""
-        now = self.wall.now_ms()
-        self.store.write_state(
-            mode=self.mode.value, venue=self.venue_name, pid=os.getpid(), host=socket.gethostname(),
-            started_at_ms=now, heartbeat_ms=now, version=VERSION, data_source=self.data_source, running="1",
-            trading_state=self.store.trading_state().value, symbols=",".join(self.settings.bot.symbols),
-            stopped_reason="",
-        )
+        # before anything is written: an empty Redis after a run that had state is a loss, not a fresh start
+        self.guard.open_run()
+        self._announce(started=True)
         self.executor.load()
         self.scorer.load()
         halt = self.store.read_halt()
@@ -179,6 +185,28 @@ class BotRuntime:
             self.engine.audit("reconcile", note)
         self.engine.publish()
 
+    def _announce(self, *, started: bool) -> None:
+        now = self.wall.now_ms()
+        self.store.write_state(
+            mode=self.mode.value, venue=self.venue_name, pid=os.getpid(), host=socket.gethostname(),
+            heartbeat_ms=now, version=VERSION, data_source=self.data_source, running="1",
+            trading_state=self.store.trading_state().value, symbols=",".join(self.settings.bot.symbols),
+            stopped_reason="", **({"started_at_ms": now} if started else {}),
+        )
+
+    def _check_state(self) -> None:
+        """Each tick: lost state is declared (HALTED) and what the venue still holds is rebuilt."""
+        reason = self.guard.check()
+        if reason is None:
+            return
+        self._announce(started=False)
+        with self.engine.lock:
+            notes = self.executor.reconcile()
+            self.engine._record(self.executor.take_unreported_trades())
+        for note in notes:
+            self.engine.audit("reconcile", f"after state lost: {note}")
+        self.engine.publish()
+
     def _heartbeat_loop(self) -> None:
         while not self.stop_event.wait(self.settings.bot.heartbeat_seconds):
             try:
@@ -189,28 +217,51 @@ class BotRuntime:
     def run(self) -> dict:
         self.start()
         s = self.settings
-        next_publish = next_metrics = 0.0
-        slow_tick = s.bot.slow_tick_seconds
+        self._next_publish = self._next_metrics = 0.0
+        outage = Outage("trading loop", log=log)
+        candles: list = []  # polled but not yet through the engine: kept across an outage, never dropped
         while not self.stop_event.is_set():
             started = time.monotonic()
-            candles = self.market_data.poll()
-            if slow_tick:
-                time.sleep(slow_tick)  # fault injection: a busy bot (tests of the kill switch under load)
-            self.engine.process(candles, should_stop=self.stop_event.is_set)
-            if candles:
-                self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
-            now = time.monotonic()
-            if now >= next_publish:
-                self._publish_equity()
-                next_publish = now + s.bot.equity_snapshot_seconds
-            if now >= next_metrics:
-                self._publish_metrics()
-                next_metrics = now + s.bot.metrics_seconds
+            try:
+                if not candles:
+                    candles = list(self.market_data.poll())
+                self._tick(candles)
+                candles = []
+            except StateStoreError as exc:
+                # the engine skips candles it has already taken (CandleWindow), so the batch is retried whole
+                self.stop_event.wait(outage.failed(exc))
+                continue
+            lasted = outage.recovered()
+            if lasted is not None:
+                self._audit_quietly("state", f"Redis answered again after {lasted:.1f}s; the bot went on where it stopped")
             self.last_loop_ms = (time.monotonic() - started) * 1000
-            if self.market_data.exhausted():
-                self.store.write_state(data_exhausted="1")
             self.stop_event.wait(max(0.0, s.bot.tick_seconds - (time.monotonic() - started)))
         return self.shutdown()
+
+    def _tick(self, candles: list) -> None:
+        s = self.settings
+        self._check_state()
+        self.engine.flush_owed()
+        if s.bot.slow_tick_seconds:
+            time.sleep(s.bot.slow_tick_seconds)  # fault injection: a busy bot (tests of the kill switch under load)
+        self.engine.process(candles, should_stop=self.stop_event.is_set)
+        if candles:
+            self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
+        now = time.monotonic()
+        if now >= self._next_publish:
+            self._publish_equity()
+            self._next_publish = now + s.bot.equity_snapshot_seconds
+        if now >= self._next_metrics:
+            self._publish_metrics()
+            self._next_metrics = now + s.bot.metrics_seconds
+        if self.market_data.exhausted():
+            self.store.write_state(data_exhausted="1")
+
+    def _audit_quietly(self, kind: str, message: str) -> None:
+        try:
+            self.engine.audit(kind, message)
+        except StateStoreError as exc:
+            log.warning("not audited (%s): %s", exc, message)
 
     def _publish_equity(self) -> None:
         self.engine.publish()
@@ -229,8 +280,21 @@ class BotRuntime:
         except Exception as exc:
             self.engine.audit("error", f"metrics not computed: {exc}")
 
-    def shutdown(self) -> dict:
-        """Graceful stop: cancel entries, persist, summarise. Positions stay open, with a warning."""
+    def shutdown(self, redis_wait_s: float = 5.0) -> dict:
+        """Graceful stop: cancel entries, persist, summarise. Positions stay open, with a warning.
+        Retried while Redis does not answer, for `redis_wait_s`; the supervisor's grace period bounds it."""
+        outage = Outage("shutdown", log=log)
+        deadline = time.monotonic() + redis_wait_s
+        while True:
+            try:
+                return self._shutdown()
+            except StateStoreError as exc:
+                if time.monotonic() >= deadline:
+                    log.error("stopped without persisting the run summary: Redis does not answer (%s)", exc)
+                    raise
+                time.sleep(outage.failed(exc))
+
+    def _shutdown(self) -> dict:
         reason = "; ".join(self.stop_reasons) or "stopped"
         self.commands.stop()
         with self.engine.lock:

@@ -1,0 +1,138 @@
+"""Lost state means HALTED: the bot and the supervisor notice when Redis no longer holds their state.
+
+How a loss is told apart from a first start:
+
+- Redis holds a run marker (`tb:{bot}:epoch`, state.py). The first process of a bot on an empty Redis
+  writes one; every later process adopts it. While a process runs, the marker must stay the one it
+  adopted: gone (FLUSHALL, a restart without AOF) or replaced means the state it relied on is lost.
+- Redis alone cannot tell a first-ever start from a restart on a Redis that lost everything, so the
+  marker is mirrored to a file per bot id (`redis.run_marker_dir`, var/run by default) on this host.
+  No marker in Redis and no file: a first start, trading may begin. No marker in Redis but a file: this
+  bot had state here before, so the state is lost.
+- A simulated venue whose snapshot version goes back (or vanishes) is noticed by its store
+  (`VenueSnapshotStore`): the same loss, even with the marker intact (a restart that lost the last
+  second of writes).
+
+A loss is declared loudly through the one owner of the trading state (control.trading_state): the
+durable halt flag with the typed cause `state_lost` (the strongest: nothing weaker replaces it) and its
+reason is written first, then a new marker, an alert in the state hash and the audit event. Only an
+operator's resume trades again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from pathlib import Path
+
+from clock import Clock
+from control.trading_state import TradingStateControl
+from models import AuditEvent, HaltCause
+from state import StateStore
+
+log = logging.getLogger(__name__)
+
+
+class StateGuard:
+    def __init__(self, store: StateStore, marker_dir: Path, clock: Clock, *, who: str, holdings: str):
+        """`holdings`: where this bot's positions live, said with every loss (see `holdings_note`)."""
+        self.store = store
+        self.marker_path = Path(marker_dir) / f"{store.bot_id}.json"
+        self.clock = clock
+        self.who = who
+        self.holdings = holdings
+        self.trading = TradingStateControl(store, clock)
+
+    # ------------------------------------------------------------------------------ start-up
+
+    def open_run(self) -> str | None:
+        """At start-up, before anything else is written: adopt the marker, or start the first run, or
+        declare the loss. The reason when state was lost, else None."""
+        current = self.store.read_epoch()
+        if current is not None:
+            self._adopt(current)
+            return None
+        previous = self._read_file()
+        if previous is None:
+            self._adopt(self.store.claim_epoch(_new_epoch(), self.clock.now_ms()))
+            return None
+        return self._declare(
+            f"Redis holds no state for bot {self.store.bot_id}, which had state here in run "
+            f"{previous} (Redis was flushed or restarted without its data); {self.holdings}"
+        )
+
+    # ----------------------------------------------------------------------------- each loop
+
+    def check(self) -> str | None:
+        """Once per loop: the reason when state was lost since the last check (declared or adopted)."""
+        noted = self.store.take_state_lost()
+        current = self.store.read_epoch()
+        if current is None:
+            return self._declare(
+                f"Redis was flushed or restarted without its data (the run marker {self.store.epoch} "
+                f"vanished); {self.holdings}"
+            )
+        if current != self.store.epoch:
+            # another process (the bot or the supervisor) noticed first and declared it; halting again could
+            # undo an operator's resume that came after, so this one only rebuilds
+            previous = self.store.epoch
+            self.store.forget_venue_versions()
+            self._adopt(current)
+            message = f"state lost: the run marker changed from {previous} to {current}: declared by another process"
+            self._audit(message)
+            return message
+        if noted:
+            return self._declare("; ".join(noted))
+        return None
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _declare(self, detail: str) -> str:
+        detail = f"{detail}; HALTED until an operator resumes"
+        # first: nothing trades meanwhile
+        flag = self.trading.halt(HaltCause.STATE_LOST, f"state-guard ({self.who})", detail)
+        self.store.forget_venue_versions()
+        self._adopt(self.store.claim_epoch(_new_epoch(), self.clock.now_ms()))
+        self.store.write_state(alert=flag.reason)
+        self._audit(f"ALERT: {flag.reason}")
+        log.error("%s", flag.reason)
+        return flag.reason
+
+    def _adopt(self, epoch: str) -> None:
+        self.store.epoch = epoch
+        self._write_file(epoch)
+
+    def _audit(self, message: str) -> None:
+        self.store.audit(AuditEvent("state", self.clock.now_ms(), message, {"by": self.who, "level": "alert"}))
+
+    def _read_file(self) -> str | None:
+        try:
+            return str(json.loads(self.marker_path.read_text())["epoch"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            return "unreadable"  # a marker file that is there says this bot had state, readable or not
+
+    def _write_file(self, epoch: str) -> None:
+        try:
+            self.marker_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.marker_path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps({"bot_id": self.store.bot_id, "epoch": epoch}))
+            os.replace(tmp, self.marker_path)  # whole or not at all: the bot and the supervisor both write it
+        except OSError as exc:
+            log.warning("run marker file %s not written: %s", self.marker_path, exc)
+
+
+def holdings_note(mode: str, venue: str) -> str:
+    """What a loss of Redis means for this bot's positions."""
+    if mode == "ghost":
+        return "ghost trades in flight were kept in that Redis and are lost"
+    if venue == "sim":
+        return "the simulated paper account lived in that Redis and is lost"
+    return f"positions and orders are rebuilt from the venue ({venue})"
+
+
+def _new_epoch() -> str:
+    return uuid.uuid4().hex[:12]
