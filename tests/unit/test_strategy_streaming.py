@@ -47,7 +47,8 @@ KLINES = {
 }
 
 # Settings besides the defaults: the shortest windows the settings allow (every candle matters, a
-# two-candle Bollinger band), and long slow ones.
+# two-candle Bollinger band), and long slow ones; Wilder periods among those (3, 6, 19, 20…) whose
+# alpha pandas computes a bit away from 1 / period.
 PARAMS = {
     "momentum_spike": [
         None,
@@ -56,14 +57,14 @@ PARAMS = {
     ],
     "ema_trend": [
         None,
-        EmaTrendSettings(fast=2, slow=3, atr_period=2, min_atr_pct=Decimal("0")),
-        EmaTrendSettings(fast=20, slow=100, atr_period=50, min_atr_pct=Decimal("0.2")),
+        EmaTrendSettings(fast=2, slow=3, atr_period=3, min_atr_pct=Decimal("0")),
+        EmaTrendSettings(fast=20, slow=100, atr_period=20, min_atr_pct=Decimal("0.2")),
     ],
     "mean_reversion": [
         None,
-        MeanReversionSettings(rsi_period=2, oversold=Decimal("10"), overbought=Decimal("90"), bollinger_period=2,
+        MeanReversionSettings(rsi_period=3, oversold=Decimal("10"), overbought=Decimal("90"), bollinger_period=2,
                               bollinger_std=Decimal("0.5")),
-        MeanReversionSettings(rsi_period=30, oversold=Decimal("40"), overbought=Decimal("60"), bollinger_period=50,
+        MeanReversionSettings(rsi_period=19, oversold=Decimal("40"), overbought=Decimal("60"), bollinger_period=50,
                               bollinger_std=Decimal("3")),
     ],
 }
@@ -87,16 +88,18 @@ def candles_from(closes: np.ndarray, highs: np.ndarray, lows: np.ndarray, volume
 
 @st.composite
 def candle_series(draw, max_size: int = 3000) -> list[Candle]:
-    """Random walks with spikes, flat runs (flat volume too) and volume bursts, on a coarse or fine tick."""
+    """Random walks with spikes, flat runs (flat volume too) and volume bursts, on a coarse or fine tick.
+
+    Flat runs are long enough for the EMAs to reach the price exactly, where pandas stops updating them."""
     n = draw(st.integers(1, max_size))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     decimals = draw(st.sampled_from([0, 1, 2, 4]))
-    start = draw(st.sampled_from([2.0, 100.0, 30_000.0]))
+    start = draw(st.sampled_from([2.0, 97.3, 30_011.0]))
     returns = rng.normal(0, draw(st.sampled_from([0.0005, 0.003, 0.02])), n)
     volumes = np.round(rng.lognormal(2, draw(st.sampled_from([0.1, 0.8])), n), 3)
     for at, size in draw(st.lists(st.tuples(st.floats(0, 1), st.floats(-0.08, 0.08)), max_size=6)):
         returns[int(at * (n - 1))] += size
-    for at, length in draw(st.lists(st.tuples(st.floats(0, 1), st.integers(1, 150)), max_size=4)):
+    for at, length in draw(st.lists(st.tuples(st.floats(0, 1), st.integers(1, 400)), max_size=4)):
         i = int(at * (n - 1))
         returns[i : i + length] = 0.0
         volumes[i : i + length] = 10.0
@@ -196,7 +199,7 @@ def test_stream_update_when_fed_a_series_then_none_before_warmup_and_the_row_as_
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(candles=candle_series(max_size=1500), period=st.sampled_from([2, 3, 14, 20, 50]))
+@given(candles=candle_series(max_size=1500), period=st.sampled_from([2, 3, 6, 14, 19, 21, 50]))
 def test_streaming_indicators_when_fed_any_series_then_bit_identical_to_the_vectorised_ones(candles, period):
     # Bit-identical, not close: a threshold compared against a value one ulp off can decide differently.
     frame = candles_to_frame(candles)
