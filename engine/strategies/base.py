@@ -122,7 +122,8 @@ def empty_signals(index: pd.Index) -> pd.DataFrame:
 
 
 class Strategy(ABC):
-    """A signal generator. Subclasses set `name`, `warmup` and `generate`; nothing else.
+    """A signal generator. Subclasses set `name`, `warmup` and `generate`, and may give `stream` a
+    streaming form that decides as `generate` does.
 
     `params` is the strategy's section of `strategy` in config.yaml, or None for the defaults (a user
     strategy with no section of its own always gets None).

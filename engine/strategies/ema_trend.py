@@ -38,7 +38,7 @@ class EmaTrend(Strategy):
     @property
     def warmup(self) -> int:
         # EMA and Wilder ATR are recursive: after 4 × slow (and 5 × atr_period) candles the seed's
-        # weight is below 0.5 %, so a bounded tail agrees with the full history.
+        # weight is below 0.5 %, so where the history began no longer colours a decision.
         p = self.params
         return max(4 * p.slow, 5 * p.atr_period) + 1
 

@@ -28,7 +28,6 @@ from engine.strategies import STRATEGIES, Strategy, candles_to_frame
 from engine.strategies.base import RecomputingStream, SignalRow, signal_from
 from engine.strategies.ema_trend import EmaTrend
 from engine.strategies.mean_reversion import MeanReversion
-from engine.strategies.momentum_spike import MomentumSpike
 from marketdata.csvfile import read_candles
 from models import Candle, Mode
 from settings import EmaTrendSettings, MeanReversionSettings, MomentumSpikeSettings, load_settings
