@@ -331,8 +331,8 @@ def test_stream_when_the_strategy_has_no_streaming_form_then_it_recomputes_gener
 def test_engine_when_candles_arrive_after_the_backfill_then_each_decision_equals_generate_over_all_it_saw(
     store: StateStore, shared_klines: Path
 ):
-    # Arrange: a slow EMA that remembers longer than the engine's window (80 × 4 + 1 = 321 of 331 candles),
-    # so a decision taken on the window alone drifts from the one over the whole history
+    # Arrange: a slow EMA that remembers longer than the engine's window (80 × 4 + 1 = 321 of 331 candles)
+    # and a fast one close to it, so a crossing decided on the window alone can fall on another candle
     symbol = "SOL/USDT:USDT"
     table = read_candles(shared_klines / KLINES[symbol])
     candles = [
@@ -341,7 +341,8 @@ def test_engine_when_candles_arrive_after_the_backfill_then_each_decision_equals
         for i in range(3000)
     ]
     settings_ = load_settings(environ={
-        "TB_BOT__SYMBOLS": f"[{symbol}]", "TB_STRATEGY__ENABLED": "[ema_trend]", "TB_STRATEGY__EMA_TREND__SLOW": "80",
+        "TB_BOT__SYMBOLS": f"[{symbol}]", "TB_STRATEGY__ENABLED": "[ema_trend]", "TB_STRATEGY__EMA_TREND__FAST": "50",
+        "TB_STRATEGY__EMA_TREND__SLOW": "80",
         "TB_STRATEGY__MIN_CONFIDENCE": "0",
     })
     parts = assemble(settings_, store, Mode.GHOST, market_clock=SimulatedClock(0), wall_clock=SystemClock())
