@@ -24,7 +24,7 @@ from engine.entries import EntryPlanner, MarketContext
 from engine.exits import ExitRules
 from engine.signal_scoring import SignalScorer
 from engine.strategies import aggregate
-from engine.strategies.base import Strategy
+from engine.strategies.base import SignalStream, Strategy
 from control.trading_state import TradingStateControl
 from errors import ExchangeError, StateStoreError
 from executors.base import CloseAllResult, Executor
@@ -102,6 +102,10 @@ class TradingEngine:
         self.timeframe = timeframe
         self.limits = limits
         self.windows = {s: CandleWindow(window_size) for s in symbols}
+        self.window_size = window_size
+        # one stream per (symbol, strategy), fed every candle from the backfill on: a strategy decides on
+        # the whole history the engine saw, in microseconds, instead of re-running over the window
+        self._streams: dict[tuple[str, int], SignalStream] = {}
         self.last_price_wall_ms: dict[str, int] = {}
         self.lock = threading.RLock()
         self.stats = RunStats(started_ms=wall_clock.now_ms())
@@ -123,7 +127,11 @@ class TradingEngine:
         latest = 0
         for symbol, candles in backfill.items():
             if symbol in self.windows:
-                self.windows[symbol].extend(candles)
+                window, streams = self.windows[symbol], [self._stream(symbol, st) for st in self.strategies]
+                for candle in candles:
+                    if window.append(candle):
+                        for stream in streams:
+                            stream.warm(candle)
                 self.store.push_candles(candles[-300:])
                 if candles:
                     latest = max(latest, close_time_ms(candles[-1]))
@@ -167,7 +175,7 @@ class TradingEngine:
             self.last_candle_open_ms = candle.open_time_ms
         # strategies are the expensive part and touch no shared state: computed outside the lock, so a
         # kill switch never waits for them
-        signals = self._signals(candle, window)
+        signals = self._signals(candle)
         with self.lock:
             try:
                 closed = self.executor.on_candle(candle)
@@ -194,14 +202,19 @@ class TradingEngine:
         except ExchangeError as exc:
             self.audit("error", f"circuit breaker: entry orders not cancelled: {exc}")
 
-    def _signals(self, candle: Candle, window: CandleWindow) -> list[Signal]:
+    def _stream(self, symbol: str, strategy: Strategy) -> SignalStream:
+        """The strategy's stream for the symbol; a strategy first seen now starts its stream now."""
+        key = (symbol, id(strategy))
+        stream = self._streams.get(key)
+        if stream is None or stream.strategy is not strategy:
+            stream = self._streams[key] = strategy.stream(symbol, self.timeframe, self.window_size)
+        return stream
+
+    def _signals(self, candle: Candle) -> list[Signal]:
         raw: list[Signal] = []
-        candles = window.candles()
         for strategy in self.strategies:
-            if len(candles) < strategy.warmup:
-                continue
             try:
-                signal = strategy.latest_signal(candle.symbol, self.timeframe, candles)
+                signal = self._stream(candle.symbol, strategy).update(candle)
             except Exception as exc:  # a broken strategy must not take the bot down
                 self.audit("error", f"strategy {strategy.name} failed on {candle.symbol}: {exc}")
                 continue

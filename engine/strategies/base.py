@@ -1,21 +1,30 @@
 """What a strategy is, and the registry that finds them.
 
-A strategy looks at a frame of candles and says, for every candle, whether to enter at its close:
-`generate` is vectorised over the whole frame, so a backtest or ghost replay scores a month of candles
-in one call, and the live loop asks `latest_signal` for the newest closed candle only, which runs the
-same `generate` over the engine's bounded window of recent candles. The indicators are causal, so the
-live decision equals `generate` over the same candles exactly.
+A strategy looks at a frame of candles and says, for every candle, whether to enter at its close, in
+two forms that decide the same:
+- `generate` is vectorised over a whole frame, so a backtest or ghost replay scores a month of candles
+  in one call;
+- `stream(symbol, timeframe)` is the live form: a `SignalStream` that takes one closed candle at a time
+  and holds only its indicators' state, so a candle costs microseconds instead of a `generate` over a
+  window. Its decision at every candle equals `generate` over every candle it was fed, at that row: the
+  same side, and the same strength and reason (the streaming indicators in engine/indicators.py repeat
+  the vectorised arithmetic operation for operation, so nothing near a threshold can flip).
+A strategy without a streaming form of its own gets `RecomputingStream`, which runs `generate` over a
+bounded window of recent candles on every candle (`latest_signal`), as the engine did before.
 
 Adding a strategy is one new file in this package: subclass `Strategy`, set `name`, decorate the class
-with `@register`. The package imports every module in it at start-up, so the engine never needs to
-know the new name; `strategy.enabled` in config.yaml switches it on.
+with `@register` (and, for speed, give it a `stream` in the same file). The package imports every module
+in it at start-up, so the engine never needs to know the new name; `strategy.enabled` in config.yaml
+switches it on.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from collections import deque
 from decimal import Decimal
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,6 +87,28 @@ def strength_from_scores(*scores: np.ndarray) -> np.ndarray:
     return STRENGTH_FLOOR + (1.0 - STRENGTH_FLOOR) * mean
 
 
+def excess_of(ratio: float, full_at: float = 2.0) -> float:
+    """`excess_score` of one value, with the same operations."""
+    score = (ratio - 1.0) / (full_at - 1.0)
+    if score != score:
+        return 0.0
+    return min(max(score, 0.0), 1.0)
+
+
+def strength_of(a: float, b: float) -> float:
+    """`strength_from_scores` of two scores, with the same operations (numpy's mean of two rows is (a + b) / 2)."""
+    return STRENGTH_FLOOR + (1.0 - STRENGTH_FLOOR) * ((a + b) / 2)
+
+
+def divide(a: float, b: float) -> float:
+    """a / b as numpy divides floats: ±inf or NaN for a zero divisor instead of ZeroDivisionError."""
+    if b:
+        return a / b
+    if a != a or a == 0:
+        return float("nan")
+    return math.copysign(float("inf"), a) * math.copysign(1.0, b)
+
+
 def empty_signals(index: pd.Index) -> pd.DataFrame:
     """A signal frame with no signals: side 0, strength 0.0, reason ''."""
     return pd.DataFrame(
@@ -91,7 +122,8 @@ def empty_signals(index: pd.Index) -> pd.DataFrame:
 
 
 class Strategy(ABC):
-    """A signal generator. Subclasses set `name`, `warmup` and `generate`; nothing else.
+    """A signal generator. Subclasses set `name`, `warmup` and `generate`, and may give `stream` a
+    streaming form that decides as `generate` does.
 
     `params` is the strategy's section of `strategy` in config.yaml, or None for the defaults (a user
     strategy with no section of its own always gets None).
@@ -115,28 +147,125 @@ class Strategy(ABC):
         a frame with the same index as `frame`.
         """
 
+    def stream(self, symbol: str, timeframe: str, window: int | None = None) -> "SignalStream":
+        """This strategy's decisions for one symbol, one closed candle at a time.
+
+        The default recomputes `generate` over the last `window` candles on every candle (None: twice
+        `warmup`, at least 300); a strategy with a streaming form returns its own and ignores `window`."""
+        size = window if window is not None else max(2 * self.warmup, 300)
+        return RecomputingStream(self, symbol, timeframe, size)
+
     def latest_signal(self, symbol: str, timeframe: str, candles: Sequence[Candle]) -> Signal | None:
         """The signal at the close of the last candle in `candles` (which must all be closed), or None.
 
-        Computed over every candle given (the engine passes a bounded window): the indicators are causal,
-        so this equals `generate` over the same candles at the last row exactly — a recursive indicator
-        (EMA, Wilder RSI/ATR) seeded on a shorter tail could otherwise decide differently near a threshold."""
+        `generate` over every candle given, at the last row; None with fewer than `warmup` candles."""
         if len(candles) < self.warmup:
             return None
-        row = self.generate(candles_to_frame(candles)).iloc[-1]
-        side = int(row["side"])
-        if side == 0:
-            return None
-        last = candles[-1]
-        return Signal(
-            symbol=symbol,
-            side=Side.LONG if side > 0 else Side.SHORT,
-            strength=float(min(1.0, max(0.0, row["strength"]))),
-            price=Decimal(last.close),
-            ts_ms=last.open_time_ms + timeframe_ms(timeframe),
-            strategy=self.name,
-            reason=str(row["reason"]),
-        )
+        return signal_from(self.name, symbol, timeframe, candles[-1], row_of(self.generate(candles_to_frame(candles))))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"
+
+
+class SignalRow(NamedTuple):
+    """One row of a signal frame: what `generate` says about one candle."""
+
+    side: int
+    strength: float
+    reason: str
+
+
+NO_SIGNAL = SignalRow(0, 0.0, "")
+
+
+def row_of(signals: pd.DataFrame, i: int = -1) -> SignalRow:
+    row = signals.iloc[i]
+    return SignalRow(int(row["side"]), float(row["strength"]), str(row["reason"]))
+
+
+def signal_from(strategy: str, symbol: str, timeframe: str, candle: Candle, row: SignalRow) -> Signal | None:
+    """The Signal a row means at the close of `candle`, or None when its side is 0."""
+    if row.side == 0:
+        return None
+    return Signal(
+        symbol=symbol,
+        side=Side.LONG if row.side > 0 else Side.SHORT,
+        strength=float(min(1.0, max(0.0, row.strength))),
+        price=Decimal(candle.close),
+        ts_ms=candle.open_time_ms + timeframe_ms(timeframe),
+        strategy=strategy,
+        reason=row.reason,
+    )
+
+
+class SignalStream(ABC):
+    """One strategy's decisions for one symbol, fed every closed candle in time order.
+
+    `step` gives the row `generate` would give the candle over every candle fed so far; `update` turns it
+    into a Signal, None before `warmup` candles were fed (as `latest_signal`); `warm` feeds history without
+    deciding. A candle that is not newer than the last one fed is ignored (and changes nothing): a feed
+    may repeat its newest candle."""
+
+    def __init__(self, strategy: Strategy, symbol: str, timeframe: str):
+        self.strategy = strategy
+        self.symbol = symbol
+        self.timeframe = timeframe
+        self.fed = 0
+        self._warmup = strategy.warmup
+        self._last_open_ms: int | None = None
+
+    def _accept(self, candle: Candle) -> bool:
+        if self._last_open_ms is not None and candle.open_time_ms <= self._last_open_ms:
+            return False
+        self._last_open_ms = candle.open_time_ms
+        self.fed += 1
+        return True
+
+    def step(self, candle: Candle) -> SignalRow | None:
+        """Feed one candle; its row (None when the candle was ignored)."""
+        return self._row(candle) if self._accept(candle) else None
+
+    def warm(self, candle: Candle) -> None:
+        """Feed one candle of history: no decision is asked for."""
+        if self._accept(candle):
+            self._advance(candle)
+
+    def update(self, candle: Candle) -> Signal | None:
+        """Feed one candle; the signal at its close, or None."""
+        if not self._accept(candle):
+            return None
+        if self.fed < self._warmup:
+            self._advance(candle)
+            return None
+        return signal_from(self.strategy.name, self.symbol, self.timeframe, candle, self._row(candle))
+
+    @abstractmethod
+    def _row(self, candle: Candle) -> SignalRow:
+        """Advance the state by `candle` and say what `generate` says about it."""
+
+    def _advance(self, candle: Candle) -> None:
+        self._row(candle)
+
+
+class RecomputingStream(SignalStream):
+    """The fallback for a strategy without a streaming form: `generate` over the last `size` candles.
+
+    Equal to `generate` over the whole history only while fewer than `size` candles were fed, or for
+    strategies whose indicators forget faster than `size` candles (which `warmup` should promise)."""
+
+    def __init__(self, strategy: Strategy, symbol: str, timeframe: str, size: int):
+        super().__init__(strategy, symbol, timeframe)
+        self._candles: deque[Candle] = deque(maxlen=size)
+
+    def _row(self, candle: Candle) -> SignalRow:
+        self._candles.append(candle)
+        return row_of(self.strategy.generate(candles_to_frame(self._candles)))
+
+    def _advance(self, candle: Candle) -> None:
+        self._candles.append(candle)
+
+    def update(self, candle: Candle) -> Signal | None:
+        if not self._accept(candle):
+            return None
+        self._candles.append(candle)
+        return self.strategy.latest_signal(self.symbol, self.timeframe, list(self._candles))

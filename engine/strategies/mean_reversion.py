@@ -14,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.indicators import bollinger, rsi
+from engine.indicators import Bollinger, Rsi, bollinger, rsi
+from models import Candle
 from settings import MeanReversionSettings
 
-from .base import Strategy, empty_signals, register, strength_from_scores
+from .base import NO_SIGNAL, SignalRow, SignalStream, Strategy, divide, empty_signals, register, strength_from_scores, strength_of
 
 # Fraction of the room between the RSI threshold and its extreme (0 or 100) that scores full marks.
 RSI_FULL_FRACTION = 0.5
@@ -61,11 +62,50 @@ class MeanReversion(Strategy):
         out["strength"] = np.where(side != 0, strength_from_scores(rsi_score, band_score), 0.0)
         rows = np.flatnonzero(side)
         out.iloc[rows, out.columns.get_loc("reason")] = [
-            (
-                f"RSI {r.iat[i]:.1f} < {oversold:g} and close {close.iat[i]:g} below lower band {lower.iat[i]:g}"
-                if side[i] > 0
-                else f"RSI {r.iat[i]:.1f} > {overbought:g} and close {close.iat[i]:g} above upper band {upper.iat[i]:g}"
-            )
-            for i in rows
+            _reason(int(side[i]), r.iat[i], close.iat[i], lower.iat[i], upper.iat[i], oversold, overbought) for i in rows
         ]
         return out
+
+    def stream(self, symbol: str, timeframe: str, window: int | None = None) -> SignalStream:
+        return MeanReversionStream(self, symbol, timeframe)
+
+
+def _reason(side: int, r: float, close: float, lower: float, upper: float, oversold: float, overbought: float) -> str:
+    if side > 0:
+        return f"RSI {r:.1f} < {oversold:g} and close {close:g} below lower band {lower:g}"
+    return f"RSI {r:.1f} > {overbought:g} and close {close:g} above upper band {upper:g}"
+
+
+def _score(past: float, full: float) -> float:
+    score = past / full
+    return 0.0 if score != score else min(max(score, 0.0), 1.0)
+
+
+class MeanReversionStream(SignalStream):
+    """`MeanReversion.generate` one candle at a time: Wilder's RSI and a Bollinger window of closes."""
+
+    def __init__(self, strategy: MeanReversion, symbol: str, timeframe: str):
+        super().__init__(strategy, symbol, timeframe)
+        p = strategy.params
+        self._oversold, self._overbought, self._k = float(p.oversold), float(p.overbought), float(p.bollinger_std)
+        self._rsi = Rsi(p.rsi_period)
+        self._bands = Bollinger(p.bollinger_period, self._k)
+
+    def _row(self, candle: Candle) -> SignalRow:
+        close = float(candle.close)
+        r = self._rsi.update(close)
+        mid, upper, lower = self._bands.update(close)
+        oversold, overbought = self._oversold, self._overbought
+        if r < oversold and close < lower:
+            side = 1
+        elif r > overbought and close > upper:
+            side = -1
+        else:
+            return NO_SIGNAL
+        std = (upper - mid) / self._k
+        if side > 0:
+            rsi_past, band_past_std = (oversold - r) / oversold, divide(lower - close, std)
+        else:
+            rsi_past, band_past_std = (r - overbought) / (100.0 - overbought), divide(close - upper, std)
+        strength = strength_of(_score(rsi_past, RSI_FULL_FRACTION), _score(band_past_std, BAND_FULL_STD))
+        return SignalRow(side, strength, _reason(side, r, close, lower, upper, oversold, overbought))
