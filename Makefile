@@ -20,8 +20,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: setup
 	$(PY) main.py up
 
+# Long fault soaks (marker `soak`) run in `make soak`, not here.
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not soak"
 
 test-unit: setup
 	$(PY) -m pytest tests/unit
@@ -35,8 +36,10 @@ test-e2e: setup
 bench: setup
 	$(PY) -m benchmarks
 
-# The safety core under venue faults with real processes: 50 kill switches, then a 10-minute soak (~14 min).
+# The long fault tests (Redis frozen 60 s…), then the safety core under venue faults with real processes:
+# 50 kill switches and a 10-minute soak (about 16 minutes in all).
 soak: setup
+	$(PY) -m pytest -m soak
 	$(PY) -m benchmarks.fault_soak
 
 clean:
