@@ -2,15 +2,17 @@
 
 Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots can share one Redis:
 
-    state              hash    mode, venue, trading_state, pid, started_at_ms, heartbeat_ms, version, data_source…
+    state              hash    mode, venue, trading_state, pid, started_at_ms, heartbeat_ms, progress_ms, version…
     halt               string  durable halt flag (JSON: reason, by, ts_ms); checked before every order
-    commands           stream  commands in; one consumer group per handler ("bot", "supervisor")
-    command_results    stream  every result of every command, in order
-    command_status     hash    command id -> latest result (JSON), for callers waiting on one command
-    command_claims     hash    command id -> handler: at-most-once execution (HSETNX)
+    commands           stream  commands in; one consumer group per handler ("bot", "supervisor"); capped
+    command_results    stream  every result of every command, in order; capped
+    result:{id}        string  a command's latest result (JSON), for callers waiting on it; expires (RESULT_TTL_S)
+    claim:{id}         string  the handler that claimed a command: at-most-once execution (SET NX); expires
+                               (CLAIM_TTL_S, see there for why that is long enough)
     account            hash    balance, unrealised P&L, margin used, available
     positions, orders  hash    symbol / client order id -> JSON record
-    intents            hash    client order id -> JSON intent, written *before* the order is sent
+    intents            hash    client order id -> JSON intent, written *before* the order is sent; final ones
+                               are deleted, at most INTENTS_KEPT are kept (see save_intent)
     trades, signals, equity, audit   streams, capped with MAXLEN ~
     risk, metrics      hash    the live risk report / the latest metrics (JSON values)
     candles:{symbol}   list    the most recent candles (JSON), for charts
@@ -72,6 +74,21 @@ T = TypeVar("T")
 
 CANDLES_KEPT = 500
 BUY_HISTORY_MS = 7 * 24 * 3600 * 1000
+
+# A command entry reaches a reader again (1) from its group's pending list after the reader restarts,
+# minutes later, and (2) when a consumer group is created later with start id "0" and reads the whole
+# stream, whose entries (at most stream_maxlen) may be of any age. Readers refuse entries older than
+# COMMAND_MAX_AGE_S by their stream id (Redis's clock at XADD), and a claim lives twice as long, so the
+# claim of every command a reader would still run is there: at-most-once holds although claims expire.
+# The 12 h between the two absorb any difference between Redis's clock and a reader's.
+COMMAND_MAX_AGE_S = 12 * 3600
+CLAIM_TTL_S = 2 * COMMAND_MAX_AGE_S
+REJECTION_CLAIM_TTL_S = 600  # a malformed entry rejected twice changes nothing, so its claim may go soon
+RESULT_TTL_S = 3600  # senders wait seconds for a result; the history is the command_results stream
+# Intents the venue has acknowledged (any status but pending/unknown) are only kept until final; beyond
+# this many the oldest acknowledged ones go first. Pending ones are never dropped: reconcile looks them up.
+INTENTS_KEPT = 1000
+UNRESOLVED_INTENT = frozenset({"pending", "unknown"})
 
 
 def _wrap_errors(fn: Callable[..., T]) -> Callable[..., T]:
@@ -163,7 +180,7 @@ class BotStatus(str, enum.Enum):
     """Whether the bot is alive, judged from its state hash (one rule for the supervisor, CLI and dashboard)."""
 
     RUNNING = "running"
-    UNRESPONSIVE = "unresponsive"  # alive as far as the state hash says, but the heartbeat is old
+    UNRESPONSIVE = "unresponsive"  # alive as far as the state hash says, but the heartbeat or its loop is old
     STOPPED = "stopped"  # said so itself (running = "0"), or never beat
 
 
@@ -178,14 +195,33 @@ def heartbeat_age_s(state: Mapping[str, str], now_ms: int) -> float | None:
     return max(0.0, (now_ms - beat) / 1000)
 
 
+def loop_stalled_s(state: Mapping[str, str], now_ms: int) -> float | None:
+    """Seconds the trading loop has been stuck in one step, as of the last heartbeat; None when not reported.
+
+    The heartbeat thread writes `progress_ms`: the last moment the trading loop moved on (a candle
+    processed, an iteration finished, or now while it idles between ticks). A loop wedged with a live
+    heartbeat thread keeps a fresh heartbeat_ms and an ageing progress_ms."""
+    try:
+        progress = int(str(state.get("progress_ms")))
+    except (TypeError, ValueError):
+        return None
+    if progress <= 0:
+        return None
+    return max(0.0, (now_ms - progress) / 1000)
+
+
 def bot_status(state: Mapping[str, str], now_ms: int, timeout_s: float) -> BotStatus:
-    """`running` until the heartbeat is *older* than `timeout_s`; then `unresponsive`."""
+    """`running` until the heartbeat, or the trading loop's progress, is *older* than `timeout_s`; then
+    `unresponsive`. A bot that does not report progress (older versions) is judged by its heartbeat."""
     if state.get("running") == "0":
         return BotStatus.STOPPED
     age = heartbeat_age_s(state, now_ms)
     if age is None:
         return BotStatus.STOPPED
     if age > timeout_s:
+        return BotStatus.UNRESPONSIVE
+    stalled = loop_stalled_s(state, now_ms)
+    if stalled is not None and stalled > timeout_s:
         return BotStatus.UNRESPONSIVE
     return BotStatus.RUNNING
 
@@ -256,6 +292,8 @@ class StateStore:
         self._lost: list[str] = []  # losses noticed (a venue snapshot that went back) not yet declared
         self._venue_stores: weakref.WeakSet[VenueSnapshotStore] = weakref.WeakSet()
         self._append_trade_once = client.register_script(_APPEND_TRADE_ONCE)
+        self._intents_after_prune = 0
+        self._reject_script = client.register_script(_REJECT_SCRIPT)
 
     @classmethod
     def open(cls, url: str, bot_id: str, **kwargs: Any) -> "StateStore":
@@ -397,7 +435,39 @@ class StateStore:
         """Written before the order is sent, so a retry after a crash finds it and never re-sends."""
         record = to_record(intent)
         record["status"] = status
-        self.client.hset(self.key("intents"), intent.client_order_id, json.dumps(record))
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(self.key("intents"), intent.client_order_id, json.dumps(record))
+        pipe.hlen(self.key("intents"))
+        _, count = pipe.execute()
+        if count > INTENTS_KEPT and count > self._intents_after_prune + INTENTS_KEPT // 10:
+            self._prune_intents(intent.created_ms)
+
+    def _prune_intents(self, now_ms: int) -> None:
+        """Down to 90 % of INTENTS_KEPT, oldest acknowledged intents first; never an unresolved one.
+
+        Intents that never reach a final status (an order the venue cancelled on its own, unseen) would
+        otherwise pile up between restarts. An acknowledged one is known to the venue under its client
+        id, so forgetting it cannot cause a second order."""
+        records = []
+        for client_id, raw in self.client.hgetall(self.key("intents")).items():
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                record = {}
+            records.append((int(record.get("created_ms") or 0), client_id, record.get("status", "pending")))
+        acknowledged = sorted((created, cid) for created, cid, st in records if st not in UNRESOLVED_INTENT)
+        excess = len(records) - INTENTS_KEPT * 9 // 10
+        dropped = [cid for _, cid in acknowledged[:max(0, excess)]]
+        if dropped:
+            self.client.hdel(self.key("intents"), *dropped)
+        self._intents_after_prune = len(records) - len(dropped)
+        unresolved = len(records) - len(acknowledged)
+        self.audit(AuditEvent(
+            "state", now_ms,
+            f"order intents over {INTENTS_KEPT}: {len(dropped)} acknowledged by the venue forgotten, oldest first; "
+            f"{unresolved} unresolved kept for lookup",
+            {"dropped": len(dropped), "kept": self._intents_after_prune, "unresolved": unresolved},
+        ))
 
     @_wrap_errors
     def mark_intent(self, client_order_id: str, status: str) -> None:
@@ -590,29 +660,83 @@ class StateStore:
         return [StreamEntry(i, f or {}) for i, f in entries]
 
     @_wrap_errors
+    def newest_commands(self, count: int, after: str | None = None) -> list[StreamEntry]:
+        """Up to `count` of the newest entries (newest first), only those after entry id `after`."""
+        low = f"({after}" if after else "-"
+        return [StreamEntry(i, f or {}) for i, f in self.client.xrevrange(self.key("commands"), "+", low, count=count)]
+
+    @_wrap_errors
     def ack_command(self, group: str, entry_id: str) -> None:
         self.client.xack(self.key("commands"), group, entry_id)
 
     @_wrap_errors
-    def claim_command(self, command_id: str, handler: str) -> bool:
-        """True for exactly one caller per command id, ever: the at-most-once guarantee."""
-        return bool(self.client.hsetnx(self.key("command_claims"), command_id, handler))
+    def ack_commands(self, group: str, entry_ids: Iterable[str]) -> None:
+        ids = list(entry_ids)
+        if ids:
+            self.client.xack(self.key("commands"), group, *ids)
+
+    @_wrap_errors
+    def trim_commands(self) -> None:
+        """Anyone may XADD without MAXLEN: the readers keep the stream capped as send_command does."""
+        self.client.xtrim(self.key("commands"), maxlen=self.stream_maxlen, approximate=True)
+
+    def _claim_key(self, command_id: str) -> str:
+        return self.key(f"claim:{command_id}")
+
+    def _result_key(self, command_id: str) -> str:
+        return self.key(f"result:{command_id}")
+
+    @_wrap_errors
+    def claim_command(self, command_id: str, handler: str, ttl_s: int = CLAIM_TTL_S) -> bool:
+        """True for exactly one caller per command id (for CLAIM_TTL_S): the at-most-once guarantee."""
+        return bool(self.client.set(self._claim_key(command_id), handler, nx=True, ex=ttl_s))
+
+    @_wrap_errors
+    def claim_commands(self, command_ids: Iterable[str], handler: str, ttl_s: int = CLAIM_TTL_S) -> list[bool]:
+        """claim_command for many ids in one round trip; a repeated id wins at most once."""
+        pipe = self.client.pipeline(transaction=False)
+        for command_id in command_ids:
+            pipe.set(self._claim_key(command_id), handler, nx=True, ex=ttl_s)
+        return [bool(won) for won in pipe.execute()]
 
     @_wrap_errors
     def command_claimed_by(self, command_id: str) -> str | None:
-        return self.client.hget(self.key("command_claims"), command_id)
+        return self.client.get(self._claim_key(command_id))
 
     @_wrap_errors
     def write_command_result(self, result: CommandResult) -> None:
-        record = to_record(result)
+        self.write_command_results([result])
+
+    @_wrap_errors
+    def write_command_results(self, results: Iterable[CommandResult]) -> None:
         pipe = self.client.pipeline(transaction=False)
-        pipe.hset(self.key("command_status"), result.command_id, json.dumps(record))
-        pipe.xadd(self.key("command_results"), record, maxlen=self.stream_maxlen, approximate=True)
+        for result in results:
+            record = to_record(result)
+            pipe.set(self._result_key(result.command_id), json.dumps(record), ex=RESULT_TTL_S)
+            pipe.xadd(self.key("command_results"), record, maxlen=self.stream_maxlen, approximate=True)
         pipe.execute()
 
     @_wrap_errors
+    def reject_commands(self, rejections: Iterable[tuple[str, str]], handler: str, ts_ms: int,
+                        claim_ttl_s: int = REJECTION_CLAIM_TTL_S) -> list[str]:
+        """Claim and answer `rejected` for many (command id, reason) pairs in one call; the ids won.
+
+        What write_command_results does for each, done inside Redis: a flood of junk costs one round
+        trip per batch instead of three commands per entry packed and parsed in Python."""
+        args: list[str] = []
+        for command_id, reason in rejections:
+            args += [command_id, reason]
+        if not args:
+            return []
+        won = self._reject_script(
+            keys=[self.key("command_results")],
+            args=[self.key(""), handler, claim_ttl_s, RESULT_TTL_S, str(ts_ms), self.stream_maxlen, *args],
+        )
+        return list(won or [])
+
+    @_wrap_errors
     def read_command_result(self, command_id: str) -> CommandResult | None:
-        raw = self.client.hget(self.key("command_status"), command_id)
+        raw = self.client.get(self._result_key(command_id))
         return from_record(CommandResult, json.loads(raw)) if raw else None
 
     @_wrap_errors
@@ -674,6 +798,24 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', unpack(field
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -(tonumber(ARGV[2]) + 1))
 return id
+"""
+
+# The fields and JSON of write_command_results for a `rejected` result with elapsed 0 (to_record's form).
+_REJECT_SCRIPT = """
+local prefix, handler, claim_ttl, result_ttl, ts, maxlen = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local won = {}
+for i = 7, #ARGV, 2 do
+  local id, reason = ARGV[i], ARGV[i + 1]
+  if redis.call('SET', prefix .. 'claim:' .. id, handler, 'NX', 'EX', claim_ttl) then
+    local record = cjson.encode({command_id = id, status = 'rejected', handled_by = handler, detail = reason,
+                                 elapsed_ms = '0.0', ts_ms = ts})
+    redis.call('SET', prefix .. 'result:' .. id, record, 'EX', result_ttl)
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'command_id', id, 'status', 'rejected',
+               'handled_by', handler, 'detail', reason, 'elapsed_ms', '0.0', 'ts_ms', ts)
+    won[#won + 1] = id
+  end
+end
+return won
 """
 
 _CAS_SCRIPT = """
