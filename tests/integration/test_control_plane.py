@@ -150,7 +150,7 @@ class TestBotAlone:
         wait_consumed(store, "bot", second)
 
         assert [r.status for r in final_results(store, cmd.command_id)] == [CommandStatus.DONE]
-        assert store.client.hget(store.key("command_claims"), cmd.command_id) == "bot"
+        assert store.command_claimed_by(cmd.command_id) == "bot"
         runs = [e for e in store.read_audit(2000, kinds=["command"]) if e.data.get("command_id") == cmd.command_id]
         assert len(runs) == 1
         entries = [e for e in store.read_audit(2000, kinds=["order"]) if e.message.startswith(SOL)]
