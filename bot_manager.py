@@ -10,6 +10,10 @@ and runs the kill switch itself when the bot cannot.
   `takeover_wait_seconds` (dead, frozen, or not running), the supervisor runs it: the halt flag is
   written, and for close-all every order is cancelled and every position closed reduce-only through
   exchange_client, and flat is confirmed from the venue.
+- Those take-overs wait in one bounded priority queue (`TakeoverQueue`) served by two threads:
+  one serves only close-all and halt, the other everything by priority (close-all, halt, close,
+  stop, resume / open). A command id is queued once; when the queue is full the least important
+  waiting command is dropped (counted in one audit line), never a close-all for a halt or less.
 
 Every transition is written to Redis (state hash + audit stream). Redis trouble of any length is
 ridden out: the watch loop and the take-over threads back off and go on; lost state (state_guard.py)
@@ -23,9 +27,11 @@ import os
 import signal
 import subprocess
 import sys
+import heapq
+import itertools
 import threading
 import time
-from collections import deque
+from collections import Counter, OrderedDict, deque
 from pathlib import Path
 
 from clock import SimulatedClock, SystemClock
@@ -46,6 +52,74 @@ log = logging.getLogger(__name__)
 GROUP = "supervisor"
 SUPERVISOR_ATTEMPTS_FROM = 90
 
+# Lower runs first. Close-all and halt are served by a worker of their own as well.
+TAKEOVER_PRIORITY = {
+    CommandType.CLOSE_ALL: 0,
+    CommandType.HALT: 1,
+    CommandType.CLOSE: 2,
+    CommandType.STOP: 3,
+    CommandType.RESUME: 4,
+    CommandType.OPEN: 4,
+}
+URGENT_PRIORITY = 1
+TAKEOVERS_WAITING = 256  # each may hold a worker for takeover_wait_seconds: more is a flood, not a queue
+IDS_REMEMBERED = 10_000  # a command seen again (the reader's early look at a backlog, a re-delivery) is ignored
+
+
+class TakeoverQueue:
+    """Bot commands waiting for the supervisor to see whether the bot claims them. Thread-safe, bounded."""
+
+    def __init__(self, capacity: int = TAKEOVERS_WAITING, remember: int = IDS_REMEMBERED):
+        self.capacity = capacity
+        self.remember = remember
+        self._heap: list[tuple[int, int, Command]] = []
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._order = itertools.count()
+        self._ready = threading.Condition()
+        self.dropped: Counter[str] = Counter()  # by command type, since the last take_dropped()
+
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._heap)
+
+    def put(self, command: Command) -> bool:
+        """Queued (True), or ignored as a duplicate / dropped as the least important (False)."""
+        priority = TAKEOVER_PRIORITY[command.type]
+        with self._ready:
+            if command.command_id in self._seen:
+                return False
+            self._seen[command.command_id] = None
+            if len(self._seen) > self.remember:
+                self._seen.popitem(last=False)
+            if len(self._heap) >= self.capacity:
+                worst = max(self._heap)  # least important, and the newest of those
+                if worst[0] <= priority:
+                    self.dropped[command.type.value] += 1
+                    return False
+                self._heap.remove(worst)
+                heapq.heapify(self._heap)
+                self.dropped[worst[2].type.value] += 1
+            heapq.heappush(self._heap, (priority, next(self._order), command))
+            self._ready.notify_all()
+            return True
+
+    def take(self, max_priority: int, timeout_s: float) -> Command | None:
+        """The most important waiting command of at most `max_priority`, or None after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        with self._ready:
+            while True:
+                if self._heap and self._heap[0][0] <= max_priority:
+                    return heapq.heappop(self._heap)[2]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._ready.wait(remaining)
+
+    def take_dropped(self) -> Counter[str]:
+        with self._ready:
+            dropped, self.dropped = self.dropped, Counter()
+            return dropped
+
 
 class Supervisor:
     def __init__(self, settings: Settings, store: StateStore, *, config_path: Path | None = None, python: str | None = None):
@@ -62,6 +136,9 @@ class Supervisor:
         self.stop_event = threading.Event()
         self.lock = threading.RLock()
         self.trading = TradingStateControl(store, self.clock)
+        self.takeovers = TakeoverQueue()
+        self._takeover_workers: list[threading.Thread] = []
+        self._next_drop_audit = 0.0
         # Commands the bot owns; the supervisor runs them only when the bot has not claimed them in time.
         self._fallback_handlers = {
             CommandType.STOP: self.handle_stop,
@@ -227,10 +304,47 @@ class Supervisor:
         raise CommandError(f"refused: the bot is {self.health()}; {command.type.value} needs a running bot")
 
     def _defer(self, command: Command) -> None:
-        """A bot command: give the bot `takeover_wait_seconds` to claim it, then act if it has not."""
-        if command.type not in self._fallback_handlers:
+        """A bot command: give the bot `takeover_wait_seconds` to claim it, then act if it has not.
+
+        Called by the command reader, so it only queues: one thread per command was a thread (and a
+        Redis connection) per command, and a burst of 20,000 ran Redis out of connections."""
+        if command.type in self._fallback_handlers:
+            self._start_takeover_workers()
+            self.takeovers.put(command)
+
+    def _start_takeover_workers(self) -> None:
+        """Two workers, started with the first deferred command: one for close-all and halt only, so a
+        kill switch never waits behind a stop's grace period or a burst of resumes."""
+        if self._takeover_workers:
             return
-        threading.Thread(target=self._takeover_through_outages, args=(command,), name=f"takeover-{command.command_id[:8]}", daemon=True).start()
+        self._takeover_workers = [
+            threading.Thread(target=self._takeover_worker, args=(URGENT_PRIORITY,), name="takeover-urgent", daemon=True),
+            threading.Thread(target=self._takeover_worker, args=(max(TAKEOVER_PRIORITY.values()),), name="takeover", daemon=True),
+        ]
+        for worker in self._takeover_workers:
+            worker.start()
+
+    def _takeover_worker(self, max_priority: int) -> None:
+        while not self.stop_event.is_set():
+            command = self.takeovers.take(max_priority, timeout_s=0.5)
+            try:
+                if command is not None:
+                    self._takeover_through_outages(command)
+                self._audit_dropped_takeovers()
+            except Exception:  # a worker must outlive any one take-over (Redis trouble included)
+                log.exception("take-over of %s failed", command.type.value if command else "-")
+
+    def _audit_dropped_takeovers(self) -> None:
+        """At most one line per 10 s for commands the full queue turned away."""
+        now = time.monotonic()
+        if now < self._next_drop_audit:
+            return
+        self._next_drop_audit = now + 10.0
+        dropped = self.takeovers.take_dropped()
+        if dropped:
+            kinds = ", ".join(f"{kind}: {n}" for kind, n in dropped.most_common())
+            self.audit(f"take-over queue full ({self.takeovers.capacity} waiting): {sum(dropped.values())} command(s) "
+                       f"not watched ({kinds}); a live bot still runs them itself", dropped=dict(dropped))
 
     def _takeover_through_outages(self, command: Command) -> None:
         """A take-over interrupted by Redis trouble starts over once it answers: claims keep it to one run."""
