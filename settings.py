@@ -47,6 +47,7 @@ class BotSettings(Section):
     equity_snapshot_seconds: float = Field(10.0, gt=0)
     metrics_seconds: float = Field(30.0, gt=0)
     slow_tick_seconds: float = Field(0.0, ge=0, le=60)  # fault injection: a deliberately busy loop (tests)
+    stall_file: str = ""  # fault injection: while this file exists the loop hangs in a candle, holding the engine lock
 
 
 # ------------------------------------------------------------------------------------- market data

@@ -3,7 +3,9 @@
 Three threads:
   main        the trading loop: poll market data, run candles through the engine, publish state
   heartbeat   writes heartbeat_ms every `bot.heartbeat_seconds`, so the supervisor and dashboard can
-              tell a live bot from a dead or frozen one
+              tell a live bot from a dead or frozen one, and progress_ms: when the trading loop last
+              moved on (a candle done, an iteration done; now while it waits for the next tick), so a
+              loop wedged behind a live heartbeat thread is seen as unresponsive (state.bot_status)
   commands    the dedicated command reader: halt and close-all are read even while a tick is slow
 
 SIGTERM / SIGINT or a `stop` command end the loop gracefully: entry orders cancelled, state
@@ -115,6 +117,9 @@ class BotRuntime:
         self.stop_event = threading.Event()
         self.stop_reasons: list[str] = []
         self.last_loop_ms = 0.0
+        # Written by the trading loop, read by the heartbeat thread (plain attribute stores, no lock).
+        self.progress_ms = self.wall.now_ms()
+        self.loop_idle = False
 
         s = settings
         self.market_data = open_market_data(s, self.wall)
@@ -175,7 +180,10 @@ class BotRuntime:
         while self.commands.poll(block_ms=0):
             pass
         self.commands.start()
-        self.engine.warm_up(self.market_data.backfill(self.settings.market_data.backfill_candles))
+        backfill = self.market_data.backfill(self.settings.market_data.backfill_candles)
+        self._progressed()
+        self.engine.warm_up(backfill)
+        self._progressed()
         if getattr(self.market_data, "anchor_open_ms", None) is not None:
             self.store.write_state(synthetic_anchor_ms=self.market_data.anchor_open_ms)
         with self.engine.lock:
@@ -189,7 +197,7 @@ class BotRuntime:
         now = self.wall.now_ms()
         self.store.write_state(
             mode=self.mode.value, venue=self.venue_name, pid=os.getpid(), host=socket.gethostname(),
-            heartbeat_ms=now, version=VERSION, data_source=self.data_source, running="1",
+            heartbeat_ms=now, progress_ms=now, version=VERSION, data_source=self.data_source, running="1",
             trading_state=self.store.trading_state().value, symbols=",".join(self.settings.bot.symbols),
             stopped_reason="", **({"started_at_ms": now} if started else {}),
         )
@@ -209,10 +217,31 @@ class BotRuntime:
 
     def _heartbeat_loop(self) -> None:
         while not self.stop_event.wait(self.settings.bot.heartbeat_seconds):
+            now = self.wall.now_ms()
+            progress = now if self.loop_idle else self.progress_ms  # waiting for the next tick is no stall
             try:
-                self.store.heartbeat(self.wall.now_ms(), loop_ms=f"{self.last_loop_ms:.1f}", market_ms=self.market_clock.now_ms())
+                self.store.heartbeat(now, loop_ms=f"{self.last_loop_ms:.1f}", market_ms=self.market_clock.now_ms(), progress_ms=progress)
             except Exception as exc:
                 log.warning("heartbeat not written: %s", exc)
+
+    def _progressed(self) -> None:
+        self.progress_ms = self.wall.now_ms()
+
+    def _between_candles(self) -> bool:
+        """Asked by the engine before each candle: a long replay batch is progress, candle by candle."""
+        self._progressed()
+        self._stall_while_asked()
+        return self.stop_event.is_set()
+
+    def _stall_while_asked(self) -> None:
+        """Fault injection (bot.stall_file): while that file exists the loop hangs in a candle holding the
+        engine lock, as a hung venue call would, and the heartbeat thread keeps beating."""
+        path = self.settings.bot.stall_file
+        if not path or not os.path.exists(path):
+            return
+        with self.engine.lock:
+            while os.path.exists(path) and not self.stop_event.is_set():
+                time.sleep(0.05)
 
     def run(self) -> dict:
         self.start()
@@ -222,6 +251,8 @@ class BotRuntime:
         candles: list = []  # polled but not yet through the engine: kept across an outage, never dropped
         while not self.stop_event.is_set():
             started = time.monotonic()
+            self._progressed()  # before leaving idle: the heartbeat never pairs "busy" with an old time
+            self.loop_idle = False
             try:
                 if not candles:
                     candles = list(self.market_data.poll())
@@ -229,12 +260,15 @@ class BotRuntime:
                 candles = []
             except StateStoreError as exc:
                 # the engine skips candles it has already taken (CandleWindow), so the batch is retried whole
+                self.loop_idle = True  # waiting for Redis, not wedged: the heartbeat cannot be written anyway
                 self.stop_event.wait(outage.failed(exc))
                 continue
             lasted = outage.recovered()
             if lasted is not None:
                 self._audit_quietly("state", f"Redis answered again after {lasted:.1f}s; the bot went on where it stopped")
             self.last_loop_ms = (time.monotonic() - started) * 1000
+            self._progressed()
+            self.loop_idle = True
             self.stop_event.wait(max(0.0, s.bot.tick_seconds - (time.monotonic() - started)))
         return self.shutdown()
 
@@ -244,7 +278,7 @@ class BotRuntime:
         self.engine.flush_owed()
         if s.bot.slow_tick_seconds:
             time.sleep(s.bot.slow_tick_seconds)  # fault injection: a busy bot (tests of the kill switch under load)
-        self.engine.process(candles, should_stop=self.stop_event.is_set)
+        self.engine.process(candles, should_stop=self._between_candles)
         if candles:
             self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
         now = time.monotonic()
