@@ -219,3 +219,56 @@ def test_close_all_when_a_burst_of_20000_bot_commands_reaches_a_supervisor_of_a_
     finally:
         fleet.cleanup()
         store.wipe()
+
+
+# ============================================================== kill-switch latency under a flood
+
+
+def _percentile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered), max(1, -(-int(q * 100) * len(ordered) // 100))) - 1]
+
+
+def _drained(store: StateStore) -> bool:
+    """Every group has read and acknowledged everything on the stream."""
+    def key(entry_id: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in entry_id.split("-"))
+
+    newest = store.client.xrevrange(store.key("commands"), count=1)
+    last = key(newest[0][0]) if newest else (0, 0)
+    return all(key(g["last-delivered-id"]) >= last and g["pending"] == 0 for g in store.client.xinfo_groups(store.key("commands")))
+
+
+@pytest.mark.slow
+def test_kill_switch_latency_when_each_close_all_follows_a_burst_of_20000_junk_entries_then_within_its_targets(
+        redis_url, tmp_path):
+    """README's targets under a flood: HALTED persisted in tens of ms, flat with 2 positions in a few hundred.
+
+    Run with -s to see the figures. Loose bounds on the maximum: the machine is shared."""
+    fleet = new_fleet(redis_url, tmp_path)
+    store = fleet.store
+    halted, flat = [], []
+    try:
+        fleet.start_supervisor()
+        fleet.wait_bot_running()
+        for run in range(10):
+            ensure_active(store)
+            open_position(store, ETH)
+            open_position(store, BTC, "short")
+            xadd_all(store, [junk(run * 20_000 + i) for i in range(20_000)])
+            sent = send_command(store, CommandType.CLOSE_ALL, issued_by="test")
+            entry_ms = int(store.client.xrevrange(store.key("commands"), count=1)[0][0].split("-")[0])
+            result = wait_result(store, sent.command_id, 15)
+            assert result is not None and result.status is CommandStatus.DONE, (result, fleet.logs())
+            assert_flat(store)
+            halted.append(store.read_halt().ts_ms - entry_ms)
+            flat.append(result.ts_ms - entry_ms)
+            wait_for(lambda: _drained(store), 60, "both readers through the flood", interval_s=0.1)
+    finally:
+        fleet.cleanup()
+        store.wipe()
+
+    print(f"\nclose-all behind 20,000 junk entries, {len(halted)} runs: HALTED persisted p50 {_percentile(halted, 0.5)} "
+          f"p99 {_percentile(halted, 0.99)} ms; flat p50 {_percentile(flat, 0.5)} p99 {_percentile(flat, 0.99)} ms")
+    assert _percentile(halted, 0.5) < 50 and max(halted) < 250, halted
+    assert _percentile(flat, 0.5) < 300 and max(flat) < 1000, flat
