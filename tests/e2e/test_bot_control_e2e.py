@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 
 from control.client import send_command, wait_result
 from e2e_helpers import DashboardPage
-from models import CommandStatus, CommandType, TradingState
+from models import CommandStatus, CommandType, HaltCause, TradingState
 
 pytestmark = [
     pytest.mark.e2e,
@@ -69,7 +69,8 @@ def test_kill_switch_when_clicked_in_ghost_mode_then_done_and_halted(page: Page,
         ui.expect_result("Result: done")
         ui.expect_status("Trading state", "HALTED")
         assert e2e_store.read_positions() == []
-        assert "kill switch" in e2e_store.read_halt().reason
+        flag = e2e_store.read_halt()
+        assert flag.cause is HaltCause.KILL_SWITCH and flag.by == "dashboard", flag
     finally:
         _ensure_active(e2e_store)
 
