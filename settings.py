@@ -190,10 +190,9 @@ class StrategySettings(Section):
 
 
 class StrengthScaling(Section):
-    # > 0: a zero multiplier would size every such entry at nothing (null the section to switch it off)
-    high: Decimal = Field(Decimal("1.0"), gt=0, le=1)  # strength >= 0.7
-    medium: Decimal = Field(Decimal("0.7"), gt=0, le=1)  # 0.4 <= strength < 0.7
-    low: Decimal = Field(Decimal("0.3"), gt=0, le=1)  # strength < 0.4
+    high: Decimal = Field(Decimal("1.0"), ge=0, le=1)  # strength >= 0.7
+    medium: Decimal = Field(Decimal("0.7"), ge=0, le=1)  # 0.4 <= strength < 0.7
+    low: Decimal = Field(Decimal("0.3"), ge=0, le=1)  # strength < 0.4 (0: such signals are not traded)
 
 
 class SizingSettings(Section):

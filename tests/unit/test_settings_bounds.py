@@ -70,8 +70,8 @@ BOUNDS = [
     ("sizing.tiers_percent", "[100]", (Decimal("100"),)),
     ("sizing.tiers_percent", "[100.01]", None),
     ("sizing.tiers_percent", "[.inf]", None),
-    ("sizing.strength_scaling.low", "0", None),
-    ("sizing.strength_scaling.low", "0.01", Decimal("0.01")),
+    ("sizing.strength_scaling.low", "-0.01", None),
+    ("sizing.strength_scaling.low", "0", Decimal("0")),  # weak signals not traded: sizing denies "zero_size"
     ("sizing.strength_scaling.high", "1.01", None),
     # a long's stop (or trail) 100 % below the entry is at zero
     ("stops.max_stop_pct", "99.9", Decimal("99.9")),
