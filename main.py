@@ -28,7 +28,7 @@ from pathlib import Path
 
 from errors import StateStoreError, TradingBotError
 from models import CommandStatus, CommandType, Mode
-from settings import PROJECT_ROOT, Settings, load_settings, redis_url
+from settings import PROJECT_ROOT, Settings, load_settings, one_line, redis_url
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -377,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except TradingBotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # one line whatever the message holds: a config value can carry newlines and control characters
+        print(f"error: {one_line(str(exc), 500)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_FAIL

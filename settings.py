@@ -8,17 +8,25 @@ Environment variables override the file for deployment: `TB_BOT__MODE=paper` set
 (double underscore separates levels; the value is read as YAML, so `TB_BOT__SYMBOLS='[BTC/USDT:USDT]'`
 works). `REDIS_URL` selects an external Redis. Secrets (API keys) are never part of the settings:
 exchange_client reads them from the environment at the moment it needs them.
+
+Any file, and any TB_* value, either loads or fails as one short line (`ConfigError`): the file is read
+only when it is a regular file under `MAX_CONFIG_BYTES`, YAML anchors and aliases are refused (an alias
+bomb of a few hundred bytes expands to gigabytes when validated or printed), nesting and the number of
+values are capped (`MAX_NESTING`, `MAX_NODES`), and every message is printable, one line and at most `MAX_MESSAGE_CHARS` long. Every
+float setting is finite (`allow_inf_nan=False` on every section): `.inf` would switch a timeout off.
 """
 
 from __future__ import annotations
 
 import os
+import reprlib
+import stat
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from errors import ConfigError
 from models import Mode
@@ -26,12 +34,24 @@ from models import Mode
 PROJECT_ROOT = Path(__file__).resolve().parent
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config.yaml"
 ENV_PREFIX = "TB_"
+MAX_CONFIG_BYTES = 256 * 1024  # config.yaml is about 10 kB; anything near this is not a config file
+MAX_NESTING = 32  # config.yaml nests 3 deep; 100 000 `[` would otherwise exhaust the parser's recursion
+MAX_NODES = 10_000  # values in a file or a TB_* value; config.yaml has about 150
+MAX_MESSAGE_CHARS = 300
 
 Pct = Decimal  # a percentage, 1 = 1 %
 
 
+def _unique(values: tuple) -> tuple:
+    seen = [v for i, v in enumerate(values) if v in values[:i]]
+    if seen:
+        raise ValueError(f"{seen[0]!r} is listed twice")
+    return values
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    # allow_inf_nan=False: once for every float, so `.inf` / `.nan` can never switch a guard off
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 # ---------------------------------------------------------------------------------------------- bot
@@ -40,7 +60,9 @@ class Section(BaseModel):
 class BotSettings(Section):
     id: str = Field("main", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     mode: Mode = Mode.GHOST
-    symbols: tuple[str, ...] = Field(("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"), min_length=1)
+    symbols: Annotated[tuple[str, ...], AfterValidator(_unique)] = Field(
+        ("BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"), min_length=1
+    )
     timeframe: Literal["1m", "3m", "5m", "15m", "1h"] = "1m"
     tick_seconds: float = Field(1.0, gt=0, le=60)
     heartbeat_seconds: float = Field(1.0, gt=0, le=10)
@@ -62,14 +84,15 @@ class ReplaySettings(Section):
 
 class SyntheticSettings(Section):
     seed: int = 42
-    start_prices: dict[str, Decimal] = Field(
+    start_prices: dict[str, Annotated[Decimal, Field(gt=0, le=Decimal("1e9"))]] = Field(
         default_factory=lambda: {
             "BTC/USDT:USDT": Decimal("95000"),
             "ETH/USDT:USDT": Decimal("1800"),
             "SOL/USDT:USDT": Decimal("145"),
         }
     )
-    candle_seconds: float = Field(1.0, gt=0)  # wall-clock seconds per synthetic candle
+    # wall-clock seconds per synthetic candle; the floor keeps one poll from generating millions of candles
+    candle_seconds: float = Field(1.0, ge=0.01)
     gap_probability: float = Field(0.0005, ge=0, le=0.1)
 
 
@@ -108,7 +131,8 @@ class FaultSettings(Section):
 
 class VenueSettings(Section):
     paper_venue: Literal["sim", "binance-demo", "binance-spot-testnet"] = "sim"
-    starting_balance: Decimal = Field(Decimal("10000"), gt=0)
+    # the ledger books to 8 decimals with 28 significant digits: far above this, quantising fails
+    starting_balance: Decimal = Field(Decimal("10000"), gt=0, le=Decimal("1e12"))
     leverage: int = Field(3, ge=1, le=125)
     margin_mode: Literal["isolated", "cross"] = "isolated"
     maker_fee_rate: Decimal = Field(Decimal("0.0002"), ge=0, le=Decimal("0.01"))  # Binance USDⓈ-M default
@@ -156,7 +180,7 @@ class MeanReversionSettings(Section):
 
 
 class StrategySettings(Section):
-    enabled: tuple[str, ...] = ("momentum_spike", "ema_trend", "mean_reversion")
+    enabled: Annotated[tuple[str, ...], AfterValidator(_unique)] = ("momentum_spike", "ema_trend", "mean_reversion")
     min_confidence: float | None = Field(None, ge=0, le=1)  # None: taken from risk_level; 0 = every signal
     momentum_spike: MomentumSpikeSettings = MomentumSpikeSettings()
     ema_trend: EmaTrendSettings = EmaTrendSettings()
@@ -169,14 +193,17 @@ class StrategySettings(Section):
 class StrengthScaling(Section):
     high: Decimal = Field(Decimal("1.0"), ge=0, le=1)  # strength >= 0.7
     medium: Decimal = Field(Decimal("0.7"), ge=0, le=1)  # 0.4 <= strength < 0.7
-    low: Decimal = Field(Decimal("0.3"), ge=0, le=1)  # strength < 0.4
+    low: Decimal = Field(Decimal("0.3"), ge=0, le=1)  # strength < 0.4 (0: such signals are not traded)
 
 
 class SizingSettings(Section):
     method: Literal["fixed_percent", "tiered", "fixed_risk"] = "fixed_risk"
     risk_level: int | None = Field(5, ge=1, le=10)  # 1 cautious .. 10 aggressive; see README's table
     fixed_percent: Pct | None = Field(None, gt=0, le=100)  # None: from risk_level
-    tiers_percent: tuple[Pct, ...] = (Decimal("10"), Decimal("7"), Decimal("5"))
+    # indexed by the entry's number (the last one repeats): never empty, every tier a real size
+    tiers_percent: tuple[Annotated[Pct, Field(gt=0, le=100)], ...] = Field(
+        (Decimal("10"), Decimal("7"), Decimal("5")), min_length=1
+    )
     max_buys_per_24h: int = Field(3, ge=1, le=100)
     risk_percent: Pct | None = Field(None, gt=0, le=10)  # None: from risk_level
     strength_scaling: StrengthScaling | None = StrengthScaling()
@@ -187,8 +214,9 @@ class StopSettings(Section):
     higher_timeframe: Literal["5m", "15m", "1h", "4h"] = "15m"
     buffer_below_low_pct: Pct = Field(Decimal("0.2"), ge=0, le=5)
     buffer_above_high_pct: Pct = Field(Decimal("0.3"), ge=0, le=5)
-    min_stop_pct: Pct = Field(Decimal("0.5"), gt=0)
-    max_stop_pct: Pct | None = Field(None, gt=0)  # None: from risk_level (3 % at level 5)
+    # below 100 %: a long's stop 100 % below the entry is at or below zero
+    min_stop_pct: Pct = Field(Decimal("0.5"), gt=0, lt=100)
+    max_stop_pct: Pct | None = Field(None, gt=0, lt=100)  # None: from risk_level (3 % at level 5)
 
     @model_validator(mode="after")
     def _min_below_max(self) -> "StopSettings":
@@ -203,7 +231,7 @@ class StopSettings(Section):
 class TrailingSettings(Section):
     enabled: bool = True
     activation_pct: Pct = Field(Decimal("1.0"), gt=0)
-    trail_pct: Pct = Field(Decimal("0.5"), gt=0)
+    trail_pct: Pct = Field(Decimal("0.5"), gt=0, lt=100)  # a trail of 100 % puts a long's stop at zero
 
 
 class ExitSettings(Section):
@@ -223,7 +251,10 @@ class ExitSettings(Section):
 
 
 class GhostSettings(Section):
-    horizons_minutes: tuple[int, ...] = (5, 15, 60)
+    # a signal is scored once every horizon is reached: none would score it at once, a repeated one never
+    horizons_minutes: Annotated[tuple[Annotated[int, Field(gt=0, le=10080)], ...], AfterValidator(_unique)] = Field(
+        (5, 15, 60), min_length=1
+    )
 
 
 # -------------------------------------------------------------------------------------------- risk
@@ -250,10 +281,11 @@ class ControlSettings(Section):
     heartbeat_timeout_seconds: float = Field(5.0, gt=0)
     stop_grace_seconds: float = Field(10.0, gt=0)
     takeover_wait_seconds: float = Field(1.5, ge=0)  # how long the supervisor waits for a live bot's close-all
-    restart_backoff_seconds: tuple[float, ...] = (1.0, 2.0, 5.0, 10.0, 30.0)
+    # the n-th restart waits the n-th value (the last repeats): never empty, never zero (a busy crash loop)
+    restart_backoff_seconds: tuple[Annotated[float, Field(gt=0)], ...] = Field((1.0, 2.0, 5.0, 10.0, 30.0), min_length=1)
     crash_loop_max_restarts: int = Field(5, ge=1)
     crash_loop_window_seconds: float = Field(300.0, gt=0)
-    max_command_bytes: int = Field(8192, ge=256)
+    max_command_bytes: int = Field(8192, ge=256, le=1_048_576)  # read into memory before it is parsed
     # the kill switch: how long the bot retries before it hands over to the supervisor, and how long the
     # supervisor then keeps at it before it reports failure
     kill_switch_seconds: float = Field(5.0, gt=0, le=120)
@@ -262,10 +294,11 @@ class ControlSettings(Section):
 
 class RedisSettings(Section):
     embedded_port: int = Field(6390, ge=1024, le=65535)
-    data_dir: str = "var/redis"
-    run_marker_dir: str = "var/run"
-    stream_maxlen: int = Field(10000, ge=100)
-    audit_maxlen: int = Field(20000, ge=100)
+    data_dir: str = Field("var/redis", min_length=1)  # "" would put Redis's files in the project root
+    run_marker_dir: str = Field("var/run", min_length=1)
+    # Redis takes a 64-bit MAXLEN; far above this the streams would not be capped in practice anyway
+    stream_maxlen: int = Field(10000, ge=100, le=100_000_000)
+    audit_maxlen: int = Field(20000, ge=100, le=100_000_000)
 
 
 class DashboardSettings(Section):
@@ -287,6 +320,17 @@ class Settings(Section):
     redis: RedisSettings = RedisSettings()
     dashboard: DashboardSettings = DashboardSettings()
 
+    @model_validator(mode="after")
+    def _heartbeat_timeout_above_heartbeats(self) -> "Settings":
+        timeout, beat = self.control.heartbeat_timeout_seconds, self.bot.heartbeat_seconds
+        if timeout < 2 * beat:
+            # one late heartbeat would mark a healthy bot unresponsive and hand its kill switch over
+            raise ValueError(
+                f"control.heartbeat_timeout_seconds ({timeout:g}) must be at least twice "
+                f"bot.heartbeat_seconds ({beat:g})"
+            )
+        return self
+
     def resolve_path(self, path: str) -> Path:
         p = Path(path)
         return p if p.is_absolute() else PROJECT_ROOT / p
@@ -295,21 +339,105 @@ class Settings(Section):
 # ---------------------------------------------------------------------------------------- loading
 
 
-def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: a 250 kB file in milliseconds, not seconds
+_OPENS = (yaml.SequenceStartEvent, yaml.MappingStartEvent)
+_CLOSES = (yaml.SequenceEndEvent, yaml.MappingEndEvent)
+_NODES = (yaml.ScalarEvent, *_OPENS)
+
+
+class _YamlProblem(Exception):
+    """Text that is not YAML a config may hold: `where` (" at line L, column C" or "") and what."""
+
+    def __init__(self, where: str, problem: str):
+        super().__init__(where, problem)
+        self.where, self.problem = where, problem
+
+
+def _at(mark) -> str:
+    return f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _check_shape(text: str) -> None:
+    """One pass over the parser's events, before anything is built: no anchors or aliases, at most
+    MAX_NESTING deep, at most MAX_NODES values.
+
+    Aliases are refused, not counted: config.yaml has no use for them, and refusing costs nothing, while
+    nine nested aliases of nine items (a few hundred bytes) are a list of 387 million strings to validate
+    or print. The depth cap stops 100 000 `[` long before the composer's recursion would; the node cap
+    bounds the work (and the error list) of validating whatever is left."""
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _YamlProblem(_at(event.start_mark), "YAML anchors and aliases (&name, *name) are not allowed in a config")
+        if isinstance(event, _NODES):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise _YamlProblem(_at(event.start_mark), f"more than {MAX_NODES} values (config.yaml has about 150)")
+        if isinstance(event, _OPENS):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _YamlProblem(_at(event.start_mark), f"nested more than {MAX_NESTING} levels deep")
+        elif isinstance(event, _CLOSES):
+            depth -= 1
+
+
+def _parse_yaml(text: str) -> Any:
+    """The YAML value of `text`; `_YamlProblem` (with a position when known) for anything else."""
+    try:
+        _check_shape(text)
+        return yaml.load(text, Loader=_LOADER)
+    except _YamlProblem:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        what = ": ".join(filter(None, [exc.context, exc.problem])) or "unreadable"
+        raise _YamlProblem(_at(exc.problem_mark or exc.context_mark), what) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, most control characters)
+        line = text.count("\n", 0, exc.position) + 1
+        raise _YamlProblem(f" at line {line}", f"character U+{exc.character:04X} is not allowed") from None
+    except RecursionError:
+        raise _YamlProblem("", "nested too deeply") from None
+    except Exception as exc:  # the constructors' own errors: an int of 5000 digits, 2025-13-45, a bad !!binary
+        raise _YamlProblem("", f"{type(exc).__name__}: {exc}") from None
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`message` as one printable line of at most `limit` characters (control characters, newlines and
+    undecodable bytes of a file name escaped), so an error is one line on any terminal or log."""
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in message)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _clash(name: str, path: tuple[str, ...], sources: Mapping[tuple[str, ...], str]) -> ConfigError:
+    """Two variables for one key (TB_BOT__MODE and TB_BOT__MODE__X, or TB_BOT__MODE and TB_bot__mode)."""
+    other = next((n for p, n in sources.items() if p[: len(path)] == path or path[: len(p)] == p), "another variable")
+    return ConfigError(one_line(f"environment {name}: {other} already sets {'.'.join(path)}"))
+
+
+def _env_overrides(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[tuple[str, ...], str]]:
+    """The TB_* overrides as a tree, and which variable set each path (for error messages)."""
     tree: dict[str, Any] = {}
-    for name, raw in environ.items():
+    sources: dict[tuple[str, ...], str] = {}
+    for name in sorted(environ):  # sorted: the same environment always gives the same message
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
-        path = [part.lower() for part in name[len(ENV_PREFIX):].split("__")]
+        raw = environ[name]
+        path = tuple(part.lower() for part in name[len(ENV_PREFIX):].split("__"))
+        if "" in path:
+            raise ConfigError(one_line(f"environment {name}: empty key in the name (TB_SECTION__KEY, one '__' between levels)"))
         try:
-            value = yaml.safe_load(raw) if raw != "" else ""
-        except yaml.YAMLError:
-            value = raw
+            value = _parse_yaml(raw) if raw != "" else ""
+        except _YamlProblem:
+            value = raw  # not YAML: the text itself, which validation then judges like any other value
         node = tree
-        for part in path[:-1]:
+        for depth, part in enumerate(path[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise _clash(name, path[: depth + 1], sources)
+        if path[-1] in node:
+            raise _clash(name, path, sources)
         node[path[-1]] = value
-    return tree
+        sources[path] = name
+    return tree, sources
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,40 +450,95 @@ def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _describe(error: dict[str, Any], source: str) -> str:
+def _short_repr() -> reprlib.Repr:
+    """Short, flat reprs: a bad value is shown as far as it helps, never as a megabyte of nested lists."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxtuple, r.maxlist, r.maxdict, r.maxset = 2, 4, 4, 4, 4
+    r.maxstring = r.maxother = 60
+    r.maxlong = 40
+    return r
+
+
+_SHOW = _short_repr()
+
+
+def _describe(error: Mapping[str, Any], source: str) -> str:
     path = ".".join(str(p) for p in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
         return f"{source}: unknown setting '{path}' (check the spelling; see config.yaml for every key)"
-    value = error.get("input")
-    shown = repr(value) if not isinstance(value, Mapping) else "{...}"
     message = error["msg"].removeprefix("Value error, ")
-    return f"{source}: {path} = {shown}: {message}"
+    value = error.get("input")
+    if isinstance(value, Mapping):  # a section's own check (fast < slow): its message names the keys
+        return f"{source}: {path}: {message}" if error["loc"] else f"{source}: {message}"
+    return f"{source}: {path} = {_SHOW.repr(value)}: {message}"
+
+
+def _source_of(error: Mapping[str, Any], file_source: str, env_sources: Mapping[tuple[str, ...], str]) -> str:
+    """The environment variable behind the failing key (or one inside the failing section, or one a
+    cross-section check names), else the file."""
+    loc = tuple(str(p) for p in error["loc"])
+    for path, name in env_sources.items():
+        n = min(len(path), len(loc))
+        if (n and path[:n] == loc[:n]) or (not loc and ".".join(path) in error["msg"]):
+            return f"environment {name}"
+    return file_source
+
+
+def _read_config_text(path: Path, shown: str) -> str:
+    """The file's text, or ConfigError: missing, not a regular file, too large, unreadable, not UTF-8."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(one_line(f"config file not found: {shown}")) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(one_line(f"{shown}: cannot be read ({getattr(exc, 'strerror', None) or exc})")) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(one_line(f"{shown}: is a directory, not a config file"))
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block and /dev/zero never end
+        raise ConfigError(one_line(f"{shown}: not a regular file"))
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(one_line(f"{shown}: {info.st_size} bytes; a config file is at most {MAX_CONFIG_BYTES} bytes"))
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)  # bounded even if the file grows after the stat
+    except OSError as exc:
+        raise ConfigError(one_line(f"{shown}: cannot be read ({exc.strerror or exc})")) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(one_line(f"{shown}: more than {MAX_CONFIG_BYTES} bytes; a config file is at most that"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(one_line(f"{shown}: not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, offset {exc.start})")) from None
 
 
 def load_settings(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read config.yaml (or `path`), apply TB_* environment overrides, validate, freeze."""
+    """Read config.yaml (or `path`), apply TB_* environment overrides, validate, freeze.
+
+    Whatever the file holds, the result is Settings or a ConfigError with one short line."""
+    shown = str(path) if path else DEFAULT_CONFIG_PATH.name
     path = Path(path) if path else DEFAULT_CONFIG_PATH
     environ = os.environ if environ is None else environ
+    text = _read_config_text(path, shown)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+        data = _parse_yaml(text)
+    except _YamlProblem as exc:
+        raise ConfigError(one_line(f"{shown}: not valid YAML{exc.where}: {exc.problem}")) from None
+    data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    merged = _merge(data, _env_overrides(environ))
+        raise ConfigError(one_line(f"{shown}: the top level must be a mapping of sections, not {type(data).__name__}"))
+    overrides, env_sources = _env_overrides(environ)
+    merged = _merge(data, overrides)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        more = len(exc.errors()) - 1
+        errors = exc.errors(include_url=False)
+        first = errors[0]
+        more = len(errors) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise ConfigError(_describe(first, path.name) + suffix) from None
+        source = _source_of(first, path.name, env_sources)
+        # the suffix survives the cap: "and 3 more" matters more than the end of a long value
+        raise ConfigError(one_line(_describe(first, source), MAX_MESSAGE_CHARS - len(suffix)) + suffix) from None
 
 
 def redis_url(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
