@@ -28,9 +28,9 @@ from pathlib import Path
 from benchmarks.__main__ import START_PRICES, _flow, pct
 from control.client import send_command, wait_result
 from embedded_redis import free_port, start_embedded_redis
-from models import CommandStatus, CommandType, OrderType, TradingState
+from models import CommandStatus, CommandType, TradingState
 from state import StateStore, connect
-from tests.integration.processes import BotFleet, read_venue
+from tests.integration.processes import BotFleet, read_venue, unprotected
 
 SYMBOLS = ["BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"]
 FAULTS = {"TB_VENUE__FAULTS__TIMEOUT_AFTER_RATE": "0.3", "TB_VENUE__FAULTS__REJECT_RATE": "0.2"}
@@ -52,17 +52,6 @@ def open_until_held(store: StateStore, symbol: str, tries: int = 12) -> bool:
         command(store, CommandType.OPEN, {"symbol": symbol, "side": random.choice(["long", "short"]), "notional": "300"})
         time.sleep(0.25)
     return symbol in held(store)
-
-
-def naked(store: StateStore) -> set[str]:
-    positions, orders = read_venue(store)
-    out = set()
-    for p in positions:
-        covered = sum(o.qty - o.filled_qty for o in orders
-                      if o.symbol == p.symbol and o.reduce_only and o.order_type is OrderType.STOP_MARKET)
-        if covered < p.qty:
-            out.add(p.symbol)
-    return out
 
 
 def resume(store: StateStore) -> None:
@@ -110,7 +99,7 @@ def soak(store: StateStore, seconds: float) -> list[str]:
                 command(store, CommandType.OPEN, {"symbol": symbol, "side": random.choice(["long", "short"]),
                                                   "notional": "300"}, timeout_s=10)
             next_action = time.monotonic() + random.uniform(0.3, 1.5)
-        bare = naked(store)
+        bare = set(unprotected(store))
         samples += 1
         naked_samples += bool(bare)
         for symbol in SYMBOLS:

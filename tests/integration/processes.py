@@ -253,6 +253,20 @@ def read_venue(store: StateStore, venue_name: str = "sim"):
     return venue.positions(), venue.open_orders()
 
 
+def unprotected(store: StateStore, venue_name: str = "sim") -> list[str]:
+    """Positions at the venue without a reduce-only stop resting for their whole quantity."""
+    from models import OrderType
+
+    positions, orders = read_venue(store, venue_name)
+    naked = []
+    for p in positions:
+        covered = sum(o.qty - o.filled_qty for o in orders
+                      if o.symbol == p.symbol and o.reduce_only and o.order_type is OrderType.STOP_MARKET)
+        if covered < p.qty:
+            naked.append(p.symbol)
+    return naked
+
+
 def wait_consumed(store: StateStore, group: str, entry_id: str, timeout_s: float = 5.0) -> None:
     """Until `group` has read and acknowledged every entry up to `entry_id`."""
 

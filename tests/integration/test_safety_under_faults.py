@@ -27,7 +27,7 @@ from settings import load_settings
 from simulator import SimConfig
 from state import StateStore, connect
 
-from processes import BotFleet, read_venue, wait_for
+from processes import BotFleet, read_venue, unprotected, wait_for
 from test_control_plane import assert_flat, command, ensure_active
 
 pytestmark = pytest.mark.slow
@@ -56,18 +56,6 @@ def open_until_held(store: StateStore, symbol: str, notional: str = "300", tries
         command(store, CommandType.OPEN, {"symbol": symbol, "side": "long", "notional": notional}, timeout_s=20)
         time.sleep(0.25)
     assert symbol in {p.symbol for p in read_venue(store)[0]}, f"{symbol} never opened under faults"
-
-
-def unprotected(store: StateStore) -> list[str]:
-    """Positions at the venue without a reduce-only stop resting for their whole quantity."""
-    positions, orders = read_venue(store)
-    naked = []
-    for p in positions:
-        covered = sum(o.qty - o.filled_qty for o in orders
-                      if o.symbol == p.symbol and o.reduce_only and o.order_type is OrderType.STOP_MARKET)
-        if covered < p.qty:
-            naked.append(p.symbol)
-    return naked
 
 
 # ================================================================ the kill switch under faults
