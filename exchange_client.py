@@ -196,6 +196,10 @@ class SimVenueClient:
     def mark_price(self, symbol: str) -> Decimal | None:
         return self._read(lambda ex: ex.mark_price(symbol))
 
+    def market_time_ms(self) -> int | None:
+        """The simulated market's own time (see SimExchange.market_time_ms): a restarted bot goes on after it."""
+        return self._read(lambda ex: ex.market_time_ms())
+
     def symbol_rules(self, symbol: str) -> SymbolRules:
         return self.exchange.symbol_rules(symbol)
 

@@ -37,11 +37,13 @@ from engine.entries import EntryPlanner, round_to_tick
 from engine.exits import ExitRules
 from engine.signal_scoring import SignalScorer
 from engine.strategies import build_strategies
-from errors import ConfigError, StateStoreError
+from errors import ConfigError, MarketDataError, StateStoreError
 from exchange_client import PriceModel, load_symbol_rules_for, open_exchange
 from executors.ghost import GhostExecutor
 from executors.paper import PaperExecutor
-from marketdata.base import open_market_data
+from marketdata.base import align_down, open_market_data, timeframe_ms
+from marketdata.replay import ReplaySource
+from marketdata.synthetic import SyntheticSource
 from models import Mode
 from risk.circuit_breaker import OrderFailureBreaker
 from risk.levels import resolve_risk
@@ -123,12 +125,12 @@ class BotRuntime:
 
         s = settings
         self.market_data = open_market_data(s, self.wall)
-        self._resume_market(store.read_state())
         fallback = getattr(self.market_data, "fallback_reason", "")
         self.data_source = self.market_data.name + (f" (auto: {fallback})" if fallback else "")
         self.market_clock = SimulatedClock(0)
         parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall)
         self.engine, self.executor, self.venue, self.scorer = parts.engine, parts.executor, parts.venue, parts.scorer
+        self._resume_market(store.read_state())  # after the venue is open: its own market time counts too
         self.venue_name = s.venue.paper_venue if self.venue is not None else "none"
         self.guard = StateGuard(
             store, s.resolve_path(s.redis.run_marker_dir), self.wall, who="bot",
@@ -142,11 +144,41 @@ class BotRuntime:
         )
 
     def _resume_market(self, previous: dict[str, str]) -> None:
-        """A synthetic market continues where the last run of this bot left it (see SyntheticSource.resume)."""
-        resume = getattr(self.market_data, "resume", None)
-        anchor, last = previous.get("synthetic_anchor_ms"), previous.get("last_candle_open_ms")
-        if resume is not None and anchor and last:
-            resume(int(anchor), int(last))
+        """Market time never goes back for this bot or its venue: the source goes on after the newest candle
+        either has seen, or the bot refuses to start (ConfigError, exit 2, nothing written yet).
+
+        "Seen" is the state hash's `last_candle_open_ms` and the simulated venue's own market time, which is
+        ahead of it when a SIGKILL fell between the venue's save and the state's. A venue fed older candles
+        ignores them, so every order would fill at its last, frozen price. A synthetic market continues the
+        previous run's path (SyntheticSource.resume); a replay continues its files (ReplaySource.resume);
+        a live feed cannot deliver candles from after the wall clock."""
+        venue_time = getattr(self.venue, "market_time_ms", None)
+        last = max(int(previous.get("last_candle_open_ms") or 0), (venue_time() if venue_time else None) or 0)
+        if not last:
+            return  # a first run: nothing to continue
+        source = self.market_data
+        if isinstance(source, ReplaySource):
+            try:
+                source.resume(last)
+            except MarketDataError as exc:
+                raise ConfigError(
+                    f"replay cannot continue bot {self.settings.bot.id}: {exc}; point market_data.replay.files "
+                    "at later candles, set market_data.replay.loop, or use a new bot.id"
+                ) from None
+        elif isinstance(source, SyntheticSource):
+            anchor = int(previous.get("synthetic_anchor_ms") or 0)
+            if 0 < anchor <= last:
+                source.resume(anchor, last)  # the same path, going on from its last candle
+            else:
+                tf = timeframe_ms(source.timeframe)
+                if last >= align_down(self.wall.now_ms(), tf) - tf:  # a fresh path would start at or before it
+                    source.resume(last, last)  # no path to continue (another source ran before): a new one after it
+        elif last > self.wall.now_ms():
+            ahead = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last / 1000))
+            raise ConfigError(
+                f"{source.name} cannot continue bot {self.settings.bot.id}: its market already reached {ahead}, "
+                "after the wall clock (a synthetic or replayed run went ahead); use a new bot.id"
+            )
 
     # ------------------------------------------------------------------------------- lifecycle
 

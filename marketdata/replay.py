@@ -8,10 +8,16 @@ Pacing: `speed` market-time per clock-time. 1 = real time (one 1m candle per 60 
 1m candle per second, 0 = as fast as the caller polls (each poll returns the next batch of about
 `batch_candles` candles, never splitting a time step). With `loop`, the timeline restarts at the end,
 shifted forward by its own length, so open times never go back.
+
+Restart: `resume(last_open_ms)` continues after the newest candle a previous run of the bot (or its
+venue) saw, in the same market time (laps included), so a restarted bot never feeds its venue a candle
+older than the venue's own time — the venue would ignore it and fill every order at its frozen price.
+Files that end before that candle (and do not loop) cannot continue it: `resume` raises.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +30,10 @@ from marketdata.csvfile import CandleTable, read_candles
 from marketdata.gaps import GapLog
 from marketdata.resample import resample
 from models import Candle, Ticker
+
+
+def _utc(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class ReplaySource:
@@ -72,6 +82,7 @@ class ReplaySource:
         self._market_start_ms = 0
         self._last: dict[str, tuple[Decimal, int]] = {}  # symbol -> (close, clock ms it became current)
         self._done = False
+        self._resume_after_ms: int | None = None  # a previous run's newest candle: the replay goes on after it
 
     @classmethod
     def from_settings(cls, settings, clock: Clock) -> "ReplaySource":
@@ -101,8 +112,12 @@ class ReplaySource:
             return
         self._started = True
         self._market_start_ms = int(self._ts[0]) + warmup * self._tf_ms
+        if self._resume_after_ms is not None:
+            self._market_start_ms = max(self._market_start_ms, self._resume_after_ms + self._tf_ms)
+        if self._loop and self._resume_after_ms is not None:  # the lap the previous run was in
+            self._offset_ms = (self._market_start_ms - int(self._ts[0])) // self._span_ms * self._span_ms
         self._released_until_ms = self._market_start_ms
-        self._cursor = int(np.searchsorted(self._ts, self._market_start_ms, side="left"))
+        self._cursor = int(np.searchsorted(self._ts, self._market_start_ms - self._offset_ms, side="left"))
         self._clock_start_ms = self._clock.now_ms()
 
     def _take(self, end: int, out: list[Candle], now: int) -> None:
@@ -145,18 +160,22 @@ class ReplaySource:
     # ------------------------------------------------------------------------------------ the protocol
 
     def backfill(self, limit: int) -> dict[str, list[Candle]]:
-        """The first `limit` steps of the data warm the indicators; the replay proper starts after them."""
+        """The first `limit` steps of the data warm the indicators; the replay proper starts after them.
+        After `resume`, the `limit` candles up to the resumed point (from the lap before, if need be)."""
         self._start(limit)
         now = self._clock.now_ms()
         out: dict[str, list[Candle]] = {}
         for symbol, table in zip(self.symbols, self._tables):
             end = int(np.searchsorted(table.ts, self._released_until_ms - self._offset_ms, side="left"))
-            rows = range(max(0, end - limit), end)
+            rows = [(r, self._offset_ms) for r in range(max(0, end - limit), end)]
+            if len(rows) < limit and self._offset_ms:  # resumed early in a lap: the previous lap's tail
+                before = self._offset_ms - self._span_ms
+                rows = [(r, before) for r in range(max(0, len(table) - (limit - len(rows))), len(table))] + rows
             candles = [
-                Candle(symbol, self.timeframe, int(table.ts[r]) + self._offset_ms, Decimal(table.open[r]),
+                Candle(symbol, self.timeframe, int(table.ts[r]) + offset, Decimal(table.open[r]),
                        Decimal(table.high[r]), Decimal(table.low[r]), Decimal(table.close[r]),
                        Decimal(table.volume[r]))
-                for r in rows
+                for r, offset in rows
             ]
             for candle in candles:
                 self._gap_log.see(symbol, candle.open_time_ms)
@@ -164,6 +183,20 @@ class ReplaySource:
                 self._last[symbol] = (candles[-1].close, now)
             out[symbol] = candles
         return out
+
+    def resume(self, last_open_ms: int) -> None:
+        """Go on after the candle that opened at `last_open_ms` (market time, laps included): a restarted
+        bot continues its own market instead of starting the files again. MarketDataError when the files
+        hold nothing after it and do not loop. Call before the first backfill or poll."""
+        if self._started:
+            raise MarketDataError("replay: resume must come before the first backfill or poll")
+        last_in_files = int(self._ts[-1])
+        if not self._loop and last_open_ms >= last_in_files:
+            raise MarketDataError(
+                f"the replay files end at {_utc(last_in_files)} and do not loop, but this bot's market "
+                f"already reached {_utc(last_open_ms)}"
+            )
+        self._resume_after_ms = last_open_ms
 
     def poll(self) -> list[Candle]:
         self._start(0)

@@ -113,6 +113,10 @@ class SimExchange:
     def mark_price(self, symbol: str) -> Decimal | None:
         return self._marks.get(symbol)
 
+    def market_time_ms(self) -> int | None:
+        """Open time of the newest candle seen (any symbol): an older candle changes nothing here."""
+        return max(self._last_open_ms.values(), default=None)
+
     def leverage(self, symbol: str) -> int:
         return self._leverage.get(symbol, self.config.leverage)
 
