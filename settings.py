@@ -43,9 +43,11 @@ Pct = Decimal  # a percentage, 1 = 1 %
 
 
 def _unique(values: tuple) -> tuple:
-    seen = [v for i, v in enumerate(values) if v in values[:i]]
-    if seen:
-        raise ValueError(f"{seen[0]!r} is listed twice")
+    seen: set = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{value!r} is listed twice")
+        seen.add(value)
     return values
 
 
