@@ -16,7 +16,7 @@ import json
 import types
 import typing
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Mapping
 
 ZERO = Decimal("0")
@@ -489,3 +489,51 @@ def to_json(obj: Any) -> str:
 
 def from_json(cls: type, text: str | bytes) -> Any:
     return from_record(cls, json.loads(text))
+
+
+# --------------------------------------------------------------------------------------------------
+# Open trades and entry plans: what the engine decides and every executor keeps
+
+
+@dataclass(frozen=True)
+class TradeState:
+    """An open trade as the exit rules see it; a new value after every candle (`ExitRules.update`)."""
+
+    symbol: str
+    side: Side
+    qty: Decimal
+    entry_price: Decimal
+    entry_ms: int
+    stop: Decimal
+    take_profit: Decimal
+    initial_stop: Decimal
+    peak_price: Decimal  # best price seen since entry: highest high (long), lowest low (short)
+    breakeven_moved: bool = False
+    trailing_active: bool = False
+    strategy: str = ""
+    trade_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPlan:
+    """A decided entry: sized, with its stop and take-profit, ready to send."""
+
+    trade_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal  # the reference price the decision was made at
+    stop: Decimal
+    take_profit: Decimal
+    strategy: str
+    reason: str
+
+
+def close_time_ms(candle: Candle) -> int:
+    return candle.open_time_ms + timeframe_ms(candle.timeframe)
+
+
+def round_down(value: Decimal, step: Decimal) -> Decimal:
+    if step <= 0:
+        return value
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step

@@ -6,12 +6,8 @@ from collections import deque
 from decimal import Decimal
 from typing import Iterable, Sequence
 
-from models import Candle, timeframe_ms
+from models import Candle, close_time_ms, timeframe_ms  # noqa: F401  (close_time_ms: re-exported)
 
-
-
-def close_time_ms(candle: Candle) -> int:
-    return candle.open_time_ms + timeframe_ms(candle.timeframe)
 
 
 class CandleWindow:

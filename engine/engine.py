@@ -21,7 +21,7 @@ from typing import Sequence
 from clock import Clock, SimulatedClock
 from engine.candles import CandleWindow, close_time_ms
 from engine.entries import EntryPlanner, MarketContext
-from engine.exits import ExitRules
+from risk.exits import ExitRules
 from engine.signal_scoring import SignalScorer
 from engine.strategies import aggregate
 from engine.strategies.base import SignalStream, Strategy

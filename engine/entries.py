@@ -11,8 +11,8 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decim
 from typing import Mapping, Sequence
 
 from engine.candles import resample
-from engine.exits import ExitRules, TradeState
-from executors.base import EntryPlan, round_down
+from models import EntryPlan, TradeState, round_down
+from risk.exits import ExitRules
 from order_ids import make_trade_id
 from models import Candle, Denial, Position, Side, Signal, TradingState
 from risk.gate import PreTradeCheck, check_order

@@ -34,7 +34,7 @@ from control.processor import CommandProcessor
 from engine.command_handlers import BotCommandHandlers
 from engine.engine import TradingEngine
 from engine.entries import EntryPlanner, round_to_tick
-from engine.exits import ExitRules
+from risk.exits import ExitRules
 from engine.signal_scoring import SignalScorer
 from engine.strategies import build_strategies
 from errors import ConfigError, MarketDataError, StateStoreError

@@ -9,29 +9,13 @@ last process stopped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Protocol
 
-from engine.exits import TradeState
-from models import ExitReason, Mode, Order, Portfolio, Side, Trade
+from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeState, round_down
 from order_ids import exit_kind
 
 from state import StateStore
-
-
-@dataclass(frozen=True, slots=True)
-class EntryPlan:
-    """A decided entry: sized, with its stop and take-profit, ready to send."""
-
-    trade_id: str
-    symbol: str
-    side: Side
-    qty: Decimal
-    price: Decimal  # the reference price the decision was made at
-    stop: Decimal
-    take_profit: Decimal
-    strategy: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +86,6 @@ def stop_reason(state: TradeState | None) -> ExitReason:
     if state is not None and state.breakeven_moved:
         return ExitReason.BREAKEVEN_STOP
     return ExitReason.STOP_LOSS
-
-
-def round_down(value: Decimal, step: Decimal) -> Decimal:
-    if step <= 0:
-        return value
-    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
 
 
 class TradeBook:

@@ -8,9 +8,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clock import Clock
-from engine.candles import close_time_ms
-from engine.exits import ExitRules, TradeState
-from executors.base import CloseAllResult, EntryPlan, TradeBook
+from executors.base import CloseAllResult, TradeBook
+from models import EntryPlan, TradeState, close_time_ms
+from risk.exits import ExitRules
 from exchange_client import PriceModel
 from models import (
     ZERO,

@@ -15,11 +15,12 @@ from decimal import Decimal
 from typing import Callable
 
 from clock import Clock
-from engine.exits import ExitRules, TradeState
+from models import EntryPlan, TradeState
+from risk.exits import ExitRules
 from control.flatten import FlattenReport, cancel_entry_orders, flatten
 from errors import ExchangeError, NetworkError, OrderRejectedError, RateLimitError, UnknownOrderStatusError
 from exchange_client import ExchangeClient
-from executors.base import CloseAllResult, EntryPlan, TradeBook, exit_reason_of
+from executors.base import CloseAllResult, TradeBook, exit_reason_of
 from order_ids import adopted_trade_id, entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
 from risk.circuit_breaker import OrderFailureBreaker
 from models import (

@@ -14,9 +14,9 @@ from decimal import Decimal
 import pytest
 
 from clock import SimulatedClock
-from engine.exits import ExitRules
+from risk.exits import ExitRules
 from exchange_client import SimVenueClient, load_symbol_rules_for
-from executors.base import EntryPlan
+from models import EntryPlan
 from executors.paper import PaperExecutor
 from models import Candle, ExitReason, Side
 from settings import load_settings

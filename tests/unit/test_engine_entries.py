@@ -13,10 +13,10 @@ import pytest
 from clock import SimulatedClock
 from engine.candles import close_time_ms
 from engine.entries import EntryPlanner, MarketContext, round_stop_to_tick
-from engine.exits import ExitRules
+from risk.exits import ExitRules
 from engine.runtime import EngineParts, assemble
 from exchange_client import load_symbol_rules_for
-from executors.base import EntryPlan
+from models import EntryPlan
 from models import Candle, Denial, Mode, Side, Signal, TradingState
 from risk.levels import resolve_risk
 from risk.limits import effective_limits

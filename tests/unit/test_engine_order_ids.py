@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.exits import TradeState
+from models import TradeState
 from executors.base import exit_reason_of
 from models import ExitReason, Side
 from order_ids import entry_order_id, exit_order_id, is_entry, make_trade_id, stop_order_id, take_profit_order_id

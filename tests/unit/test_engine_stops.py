@@ -11,11 +11,12 @@ import pytest
 
 from clock import SimulatedClock, SystemClock
 from engine.candles import close_time_ms
-from engine.exits import ExitRules, TradeState
+from models import TradeState
+from risk.exits import ExitRules
 from engine.runtime import EngineParts, assemble
 from errors import OrderRejectedError
 from exchange_client import SimVenueClient, load_symbol_rules_for
-from executors.base import EntryPlan
+from models import EntryPlan
 from executors.paper import PaperExecutor
 from order_ids import exit_order_id
 from models import Candle, ExitReason, Mode, OrderIntent, OrderSide, OrderType, Side, Signal, Trade

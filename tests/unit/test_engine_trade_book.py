@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from engine.exits import TradeState
+from models import TradeState
 from executors.base import TradeBook, trade_state_from_json, trade_state_to_json
 from models import Side
 from state import StateStore

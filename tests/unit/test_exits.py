@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.exits import ExitDecision, ExitRules, TradeState
+from models import TradeState
+from risk.exits import ExitDecision, ExitRules
 from models import Candle, ExitReason, Side
 from settings import ExitSettings, TrailingSettings
 

@@ -26,31 +26,12 @@ import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
-from models import Candle, ExitReason, Side
+from models import Candle, ExitReason, Side, TradeState
 from settings import ExitSettings
 
 _HUNDRED = Decimal(100)
 _MS_PER_SECOND = 1000
 _MS_PER_MINUTE = 60_000
-
-
-@dataclass(frozen=True)
-class TradeState:
-    """An open trade as the exit rules see it; a new value after every candle (`ExitRules.update`)."""
-
-    symbol: str
-    side: Side
-    qty: Decimal
-    entry_price: Decimal
-    entry_ms: int
-    stop: Decimal
-    take_profit: Decimal
-    initial_stop: Decimal
-    peak_price: Decimal  # best price seen since entry: highest high (long), lowest low (short)
-    breakeven_moved: bool = False
-    trailing_active: bool = False
-    strategy: str = ""
-    trade_id: str = ""
 
 
 @dataclass(frozen=True)
