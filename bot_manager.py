@@ -445,10 +445,7 @@ class Supervisor:
         return "ghost mode: no venue positions; ghost trades close when the bot runs again (HALTED)"
 
     def _trade_id_for(self, symbol: str) -> str:
-        remembered = self.store.all_json("exits").get(symbol)
-        if remembered:
-            return remembered["state"].get("trade_id") or f"sup{symbol_code(symbol)}"
-        return f"sup{symbol_code(symbol)}"
+        return self.store.open_trade_id(symbol) or f"sup{symbol_code(symbol)}"
 
     # ----------------------------------------------------------------------------- main loop
 

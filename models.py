@@ -57,6 +57,16 @@ class HaltCause(str, enum.Enum):
 _HALT_CAUSE_RANK = {cause: rank for rank, cause in enumerate(HaltCause)}
 
 
+@dataclass(frozen=True, slots=True)
+class HaltFlag:
+    """The durable halt: why, who, when (wall time), and its typed cause."""
+
+    reason: str
+    by: str
+    ts_ms: int
+    cause: HaltCause = HaltCause.OPERATOR
+
+
 class Side(str, enum.Enum):
     """Direction of a position or signal."""
 

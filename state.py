@@ -50,6 +50,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from stores import Memory
 from errors import ConsumerGroupMissingError, StateLostError, StateStoreError
 from models import (
     Account,
@@ -59,6 +60,7 @@ from models import (
     CommandResult,
     CommandStatus,
     HaltCause,
+    HaltFlag,
     Order,
     OrderIntent,
     Position,
@@ -226,12 +228,6 @@ def bot_status(state: Mapping[str, str], now_ms: int, timeout_s: float) -> BotSt
     return BotStatus.RUNNING
 
 
-@dataclass(frozen=True, slots=True)
-class HaltFlag:
-    reason: str
-    by: str
-    ts_ms: int
-    cause: HaltCause = HaltCause.OPERATOR
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +238,16 @@ class StreamEntry:
     @property
     def ts_ms(self) -> int:
         return int(self.entry_id.split("-", 1)[0])
+
+
+# Where each stores.Memory lives (the hash names are those of the first release: restarts find them).
+_MEMORY_KEYS = {
+    Memory.OPEN_TRADES: "exits",
+    Memory.GHOST_TRADES: "ghost",
+    Memory.GHOST_LEDGER: "ghost_ledger",
+    Memory.CLOSED_TRADES: "closed_trades",
+    Memory.PENDING_SIGNALS: "signals_pending",
+}
 
 
 def _parse_halt(raw: str) -> HaltFlag:
@@ -613,19 +619,24 @@ class StateStore:
     def buys_since(self, symbol: str, since_ms: int) -> list[int]:
         return [int(score) for _, score in self.client.zrangebyscore(self.key(f"buys:{symbol}"), since_ms, "+inf", withscores=True)]
 
-    # ------------------------------------------------------------------- small JSON hashes by id
+    # ------------------------------------------------------------------- small records by id (stores.Memory)
 
     @_wrap_errors
-    def put_json(self, hash_name: str, item_id: str, value: Mapping[str, Any]) -> None:
-        self.client.hset(self.key(hash_name), item_id, json.dumps(value, default=str))
+    def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None:
+        self.client.hset(self.key(_MEMORY_KEYS[memory]), item_id, json.dumps(value, default=str))
 
     @_wrap_errors
-    def delete_json(self, hash_name: str, item_id: str) -> None:
-        self.client.hdel(self.key(hash_name), item_id)
+    def forget(self, memory: Memory, item_id: str) -> None:
+        self.client.hdel(self.key(_MEMORY_KEYS[memory]), item_id)
 
     @_wrap_errors
-    def all_json(self, hash_name: str) -> dict[str, dict[str, Any]]:
-        return {k: json.loads(v) for k, v in self.client.hgetall(self.key(hash_name)).items()}
+    def recall(self, memory: Memory) -> dict[str, dict[str, Any]]:
+        return {k: json.loads(v) for k, v in self.client.hgetall(self.key(_MEMORY_KEYS[memory])).items()}
+
+    def open_trade_id(self, symbol: str) -> str | None:
+        """The trade id the executor remembers for a symbol's open trade (the supervisor names its closes by it)."""
+        remembered = self.recall(Memory.OPEN_TRADES).get(symbol)
+        return (remembered or {}).get("state", {}).get("trade_id") or None
 
     # --------------------------------------------------------------------------------- commands
 

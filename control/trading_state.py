@@ -18,15 +18,15 @@ from typing import Callable
 
 from clock import Clock
 from errors import CommandError
-from models import HaltCause, TradingState, TradingStateChange
-from state import HaltFlag, StateStore
+from models import HaltCause, HaltFlag, TradingState, TradingStateChange
+from stores import TradingStateStore
 
 # Returns why a halt of this cause must stay in force, or None when it may be lifted.
 StillInForce = Callable[[HaltFlag], "str | None"]
 
 
 class TradingStateControl:
-    def __init__(self, store: StateStore, clock: Clock):
+    def __init__(self, store: TradingStateStore, clock: Clock):
         self.store = store
         self.clock = clock
 

@@ -17,11 +17,12 @@ from clock import Clock
 from engine.engine import TradingEngine
 from errors import CommandError, HandOverError
 from models import Command, CommandType, Denial, ExitReason, HaltCause, Side, TradingState
-from state import HaltFlag, StateStore
+from models import HaltFlag
+from stores import EngineStore
 
 
 class BotCommandHandlers:
-    def __init__(self, engine: TradingEngine, store: StateStore, clock: Clock, request_stop: Callable[[str], None],
+    def __init__(self, engine: TradingEngine, store: EngineStore, clock: Clock, request_stop: Callable[[str], None],
                  *, kill_switch_seconds: float = 5.0):
         self.kill_switch_seconds = kill_switch_seconds
         self.engine = engine

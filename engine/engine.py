@@ -43,7 +43,7 @@ from models import (
 )
 from risk.circuit_breaker import OrderFailureBreaker
 from risk.monitor import assess
-from state import StateStore
+from stores import EngineStore
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class TradingEngine:
         self,
         *,
         mode: Mode,
-        store: StateStore,
+        store: EngineStore,
         executor: Executor,
         strategies: Sequence[Strategy],
         planner: EntryPlanner,

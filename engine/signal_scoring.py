@@ -12,20 +12,20 @@ from decimal import Decimal
 
 from engine.candles import close_time_ms
 from models import Candle, Signal
-from state import StateStore
+from stores import EngineStore, Memory
 
-PENDING = "signals_pending"
+PENDING = Memory.PENDING_SIGNALS
 
 
 class SignalScorer:
-    def __init__(self, store: StateStore | None, horizons_minutes: tuple[int, ...]):
+    def __init__(self, store: EngineStore | None, horizons_minutes: tuple[int, ...]):
         self.store = store
         self.horizons = tuple(sorted(horizons_minutes))
         self.pending: dict[str, dict] = {}
 
     def load(self) -> None:
         if self.store is not None:
-            self.pending = self.store.all_json(PENDING)
+            self.pending = self.store.recall(PENDING)
 
     def record(self, signal: Signal, *, taken: bool, why_not: str = "") -> str:
         signal_id = f"{signal.symbol}|{signal.ts_ms}|{signal.strategy}|{signal.side.value}"
@@ -46,7 +46,7 @@ class SignalScorer:
         self.pending[signal_id] = pending
         if self.store is not None:
             self.store.append_signal(record)
-            self.store.put_json(PENDING, signal_id, pending)
+            self.store.remember(PENDING, signal_id, pending)
         return signal_id
 
     def on_candle(self, candle: Candle) -> list[dict]:
@@ -72,8 +72,8 @@ class SignalScorer:
                 del self.pending[signal_id]
                 if self.store is not None:
                     self.store.append_signal(outcome)
-                    self.store.delete_json(PENDING, signal_id)
+                    self.store.forget(PENDING, signal_id)
                 done.append(outcome)
             elif changed and self.store is not None:
-                self.store.put_json(PENDING, signal_id, p)
+                self.store.remember(PENDING, signal_id, p)
         return done

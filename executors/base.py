@@ -15,7 +15,7 @@ from typing import Protocol
 from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeState, round_down
 from order_ids import exit_kind
 
-from state import StateStore
+from stores import Memory, MemoryStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,18 +89,18 @@ def stop_reason(state: TradeState | None) -> ExitReason:
 
 
 class TradeBook:
-    """The exit-rule memory of open trades, one per symbol, mirrored to Redis (hash `exits`)."""
+    """The exit-rule memory of open trades, one per symbol, mirrored to the store (`Memory.OPEN_TRADES`)."""
 
-    def __init__(self, store: StateStore | None, hash_name: str = "exits"):
+    def __init__(self, store: MemoryStore | None, memory: Memory = Memory.OPEN_TRADES):
         self.store = store
-        self.hash_name = hash_name
+        self.memory = memory
         self._states: dict[str, TradeState] = {}
         self._extra: dict[str, dict] = {}
 
     def load(self) -> None:
         if self.store is None:
             return
-        for symbol, raw in self.store.all_json(self.hash_name).items():
+        for symbol, raw in self.store.recall(self.memory).items():
             self._states[symbol] = trade_state_from_json(raw["state"])
             self._extra[symbol] = raw.get("extra", {})
 
@@ -109,13 +109,13 @@ class TradeBook:
         merged = {**self._extra.get(state.symbol, {}), **extra}
         self._extra[state.symbol] = merged
         if self.store is not None:
-            self.store.put_json(self.hash_name, state.symbol, {"state": trade_state_to_json(state), "extra": merged})
+            self.store.remember(self.memory, state.symbol, {"state": trade_state_to_json(state), "extra": merged})
 
     def pop(self, symbol: str) -> tuple[TradeState | None, dict]:
         state = self._states.pop(symbol, None)
         extra = self._extra.pop(symbol, {})
         if self.store is not None:
-            self.store.delete_json(self.hash_name, symbol)
+            self.store.forget(self.memory, symbol)
         return state, extra
 
     def get(self, symbol: str) -> TradeState | None:

@@ -25,7 +25,7 @@ from models import (
     Position,
     Trade,
 )
-from state import StateStore
+from stores import EngineStore, Memory
 
 LEDGER_ID = "_ledger"
 
@@ -36,7 +36,7 @@ class GhostExecutor:
     def __init__(
         self,
         *,
-        store: StateStore | None,
+        store: EngineStore | None,
         rules: ExitRules,
         prices: PriceModel,
         clock: Clock,
@@ -48,7 +48,7 @@ class GhostExecutor:
         self.prices = prices
         self.clock = clock
         self.leverage = leverage
-        self.book = TradeBook(store, "ghost")
+        self.book = TradeBook(store, Memory.GHOST_TRADES)
         self.starting_balance = starting_balance
         self.realized = ZERO  # gross, before fees
         self.fees = ZERO
@@ -60,7 +60,7 @@ class GhostExecutor:
     def load(self) -> None:
         self.book.load()
         if self.store is not None:
-            ledger = self.store.all_json("ghost_ledger").get(LEDGER_ID)
+            ledger = self.store.recall(Memory.GHOST_LEDGER).get(LEDGER_ID)
             if ledger:
                 self.realized = Decimal(ledger["realized"])
                 self.fees = Decimal(ledger["fees"])
@@ -68,8 +68,8 @@ class GhostExecutor:
 
     def _save_ledger(self) -> None:
         if self.store is not None:
-            self.store.put_json(
-                "ghost_ledger",
+            self.store.remember(
+                Memory.GHOST_LEDGER,
                 LEDGER_ID,
                 {"realized": str(self.realized), "fees": str(self.fees), "marks": {k: str(v) for k, v in self.marks.items()}},
             )

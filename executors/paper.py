@@ -39,7 +39,7 @@ from models import (
     from_record,
     to_record,
 )
-from state import StateStore
+from stores import EngineStore, Memory
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ PROTECT_BACKOFF_S = 0.05
 CLOSE_DEADLINE_S = 2.0
 WOULD_TRIGGER = -2021  # Binance: the stop price is already through the market
 FILLS_REMEMBERED = 50  # fills a trade remembers having booked (a crash re-reads at most one batch)
-CLOSED_TRADES = "closed_trades"  # finished trades not yet written to the trades stream
+CLOSED_TRADES = Memory.CLOSED_TRADES  # finished trades not yet written to the trades stream
 
 
 class PaperExecutor:
@@ -63,7 +63,7 @@ class PaperExecutor:
         self,
         *,
         venue: ExchangeClient,
-        store: StateStore | None,
+        store: EngineStore | None,
         rules: ExitRules,
         clock: Clock,
         round_price: Callable[[str, Decimal], Decimal] = lambda symbol, price: price,
@@ -76,7 +76,7 @@ class PaperExecutor:
         self.clock = clock
         self.round_price = round_price
         self.mode = mode
-        self.book = TradeBook(store, "exits")
+        self.book = TradeBook(store, Memory.OPEN_TRADES)
         self._unreported: list[Trade] = []
         self.breaker = breaker or OrderFailureBreaker(max_consecutive=5)
 
@@ -416,19 +416,19 @@ class PaperExecutor:
     def trade_recorded(self, trade: Trade) -> None:
         """The engine wrote the trade row: the executor's durable copy can go."""
         if self.store is not None:
-            self.store.delete_json(CLOSED_TRADES, trade.trade_id)
+            self.store.forget(CLOSED_TRADES, trade.trade_id)
 
     def _recover_closed_trades(self) -> None:
         """Trades finished before a crash: reported again unless their row made it to the trades stream."""
         if self.store is None:
             return
-        pending = self.store.all_json(CLOSED_TRADES)
+        pending = self.store.recall(CLOSED_TRADES)
         if not pending:
             return
         written = {t.trade_id for t in self.store.read_trades(5000)}
         for trade_id, record in pending.items():
             if trade_id in written:
-                self.store.delete_json(CLOSED_TRADES, trade_id)
+                self.store.forget(CLOSED_TRADES, trade_id)
             else:
                 self._unreported.append(from_record(Trade, record))
 
@@ -520,7 +520,7 @@ class PaperExecutor:
         )
         # durable before its source is discarded: the engine deletes it once the trade row is written
         if self.store is not None:
-            self.store.put_json(CLOSED_TRADES, trade.trade_id, to_record(trade))
+            self.store.remember(CLOSED_TRADES, trade.trade_id, to_record(trade))
         self.book.pop(symbol)
         return trade
 

@@ -22,6 +22,7 @@ import pytest
 from control.client import send_command, wait_result
 from embedded_redis import free_port
 from models import Command, CommandResult, CommandStatus, CommandType, TradingState
+from stores import Memory
 from state import StateStore, connect
 
 from processes import BotFleet, now_ms, process_env, read_venue, run_cli, wait_consumed, wait_for
@@ -171,10 +172,10 @@ class TestBotAlone:
         # entry, which used to be reported "opened" and booked while the venue held nothing
         held = BTC in venue_symbols(store)
         if again.status is CommandStatus.DONE:
-            assert held and BTC in store.all_json("exits")
+            assert held and BTC in store.recall(Memory.OPEN_TRADES)
         else:
             assert again.status is CommandStatus.REJECTED and "already sent" in again.detail, again
-            assert not held and BTC not in store.all_json("exits")
+            assert not held and BTC not in store.recall(Memory.OPEN_TRADES)
         if held:
             assert command(store, CommandType.CLOSE, {"symbol": BTC}).status is CommandStatus.DONE
 
@@ -384,7 +385,7 @@ class TestSupervised:
         assert store.trading_state() is TradingState.HALTED
         wait_for(lambda: {t.symbol for t in store.read_trades() if t.exit_reason.value == "kill_switch"} >= {ETH, BTC},
                  5, "both kill-switch trades booked by the thawed bot")
-        assert store.all_json("exits") == {}
+        assert store.recall(Memory.OPEN_TRADES) == {}
 
     def test_close_all_when_bot_killed_then_flat_within_3s(self, supervised):
         store = supervised.store

@@ -169,3 +169,20 @@ def test_replay_when_the_venue_charges_fees_and_slippage_then_pnl_is_gross_minus
     assert ledger.wallet_balance == start + sum((t.pnl for t in everything), Decimal(0)) - ledger.funding
     assert parts.venue.positions() == [] and parts.venue.open_orders() == []
     assert parts.engine.stats.pnl == sum((t.pnl for t in everything), Decimal(0))
+
+
+@pytest.mark.parametrize("mode", [Mode.GHOST, Mode.PAPER])
+def test_replay_when_the_store_is_in_memory_then_the_same_trades_and_records_as_with_redis(replay, store, mode):
+    """The store seam: the engine does not know whether its store is Redis or memory."""
+    from memory_store import InMemoryStore
+
+    settings = settings_with(TIGHT_EXITS)
+
+    with_redis, _ = run_engine(settings, store, mode, replay, in_memory=True)
+    memory = InMemoryStore()
+    in_memory, _ = run_engine(settings, memory, mode, replay, in_memory=True)
+
+    assert len(with_redis) >= 5
+    assert [comparable(t) for t in in_memory] == [comparable(t) for t in with_redis]
+    assert [comparable(t) for t in memory.read_trades()] == [comparable(t) for t in store.read_trades()]
+    assert memory.trading_state() is store.trading_state()

@@ -17,6 +17,7 @@ import pytest
 
 from control.client import send_command, wait_result
 from models import CommandResult, CommandStatus, CommandType, ExitReason, Mode, Order, Position, Trade
+from stores import Memory
 from state import StateStore
 
 from processes import BotFleet, kill_group
@@ -68,7 +69,7 @@ def protection(orders: list[Order]) -> list[tuple]:
 def memory_without_peak(store: StateStore) -> dict:
     """The exit-rule memory (TradeState per symbol) minus the peak, which new candles may move."""
     out = {}
-    for symbol, raw in store.all_json("exits").items():
+    for symbol, raw in store.recall(Memory.OPEN_TRADES).items():
         state = dict(raw["state"])
         state.pop("peak_price", None)
         out[symbol] = state
@@ -151,4 +152,4 @@ def test_restart_when_the_paper_engine_is_killed_mid_position_then_position_prot
     assert trade.pnl == trade.gross_pnl - trade.fees and trade.fees > 0
     exits = [e for e in store.read_audit(2000, kinds=["exit"]) if e.data.get("trade_id") == trade_id]
     assert len(exits) == 1, exits
-    assert store.all_json("exits") == {}
+    assert store.recall(Memory.OPEN_TRADES) == {}

@@ -60,7 +60,7 @@ def test_on_candle_when_the_close_reaches_the_horizon_exactly_then_the_return_is
 
     # Assert: +1.5 % in the signal's direction, in memory and in Redis
     assert scorer.pending[signal_id]["returns"][f"{horizon}m"] == "1.5000"
-    assert store.all_json(PENDING)[signal_id]["returns"][f"{horizon}m"] == "1.5000"
+    assert store.recall(PENDING)[signal_id]["returns"][f"{horizon}m"] == "1.5000"
 
 
 def test_on_candle_when_the_last_horizon_passes_then_one_outcome_record_with_every_horizon(store: StateStore):
@@ -91,7 +91,7 @@ def test_on_candle_when_the_last_horizon_passes_then_one_outcome_record_with_eve
     assert records[0]["taken"] == "0"
     assert records[0]["why_not"] == "halted: test"
     assert records[1]["signal_id"] == signal_id and records[1]["ret_60m"] == "2.0000"
-    assert store.all_json(PENDING) == {} and scorer.pending == {}
+    assert store.recall(PENDING) == {} and scorer.pending == {}
 
 
 def test_on_candle_when_the_candle_is_another_symbols_then_nothing_is_filled(store: StateStore):
@@ -125,4 +125,4 @@ def test_load_when_a_new_scorer_starts_on_the_same_store_then_pending_signals_ca
     assert [(o["signal_id"], o["ret_5m"], o["ret_15m"], o["ret_60m"]) for o in outcomes] == [
         (signal_id, "1.0000", "-0.5000", "5.0000")
     ]
-    assert store.all_json(PENDING) == {}
+    assert store.recall(PENDING) == {}

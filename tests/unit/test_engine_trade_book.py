@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from stores import Memory
 from models import TradeState
 from executors.base import TradeBook, trade_state_from_json, trade_state_to_json
 from models import Side
@@ -31,13 +32,13 @@ def short_sol() -> TradeState:
 
 def test_load_when_a_new_book_reads_the_same_store_then_states_and_extras_are_equal(store: StateStore):
     # Arrange
-    first = TradeBook(store, "exits")
+    first = TradeBook(store, Memory.OPEN_TRADES)
     first.put(long_btc(), entry_fee="0.61827210", stop_gen=2, exit_attempts=0)
     first.put(short_sol(), entry_fee="1.2", slippage="0.05")
     first.put(short_sol(), exit_attempts=1)  # extras merge, never replace
 
     # Act
-    second = TradeBook(store, "exits")
+    second = TradeBook(store, Memory.OPEN_TRADES)
     second.load()
 
     # Assert
@@ -48,13 +49,13 @@ def test_load_when_a_new_book_reads_the_same_store_then_states_and_extras_are_eq
 
 def test_pop_when_a_trade_is_closed_then_it_is_gone_from_redis_too(store: StateStore):
     # Arrange
-    book = TradeBook(store, "exits")
+    book = TradeBook(store, Memory.OPEN_TRADES)
     book.put(long_btc(), stop_gen=0)
     book.put(short_sol())
 
     # Act
     state, extra = book.pop(BTC)
-    reloaded = TradeBook(store, "exits")
+    reloaded = TradeBook(store, Memory.OPEN_TRADES)
     reloaded.load()
 
     # Assert
@@ -65,12 +66,12 @@ def test_pop_when_a_trade_is_closed_then_it_is_gone_from_redis_too(store: StateS
 
 def test_books_when_ghost_and_paper_share_a_store_then_their_hashes_do_not_mix(store: StateStore):
     # Arrange
-    paper, ghost = TradeBook(store, "exits"), TradeBook(store, "ghost")
+    paper, ghost = TradeBook(store, Memory.OPEN_TRADES), TradeBook(store, Memory.GHOST_TRADES)
 
     # Act
     paper.put(long_btc())
     ghost.put(short_sol())
-    paper_again, ghost_again = TradeBook(store, "exits"), TradeBook(store, "ghost")
+    paper_again, ghost_again = TradeBook(store, Memory.OPEN_TRADES), TradeBook(store, Memory.GHOST_TRADES)
     paper_again.load()
     ghost_again.load()
 

@@ -1,0 +1,164 @@
+"""The engine's store in memory: the same Protocols as state.StateStore (stores.EngineStore), for
+backtests and unit tests. Nothing is shared with another process and nothing survives it.
+
+Streams keep their newest entries only (like Redis's capped streams), so a long backtest stays within
+its memory budget; trades are kept whole — they are the backtest's result.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+from models import (
+    Account,
+    AuditEvent,
+    Candle,
+    HaltCause,
+    HaltFlag,
+    Order,
+    OrderIntent,
+    Position,
+    Trade,
+    TradingState,
+)
+from stores import Memory
+
+STREAM_KEPT = 50_000
+
+
+class InMemoryStore:
+    def __init__(self, bot_id: str = "memory", *, stream_kept: int = STREAM_KEPT):
+        self.bot_id = bot_id
+        self._memory: dict[Memory, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._intents: dict[str, tuple[OrderIntent, str]] = {}
+        self._state: dict[str, str] = {}
+        self._halt: HaltFlag | None = None
+        self.trades: list[Trade] = []
+        self._trade_ids: set[str] = set()
+        self.signals: deque[dict[str, Any]] = deque(maxlen=stream_kept)
+        self.equity: deque[tuple[int, Decimal, Decimal, Decimal]] = deque(maxlen=stream_kept)
+        self.audit_events: deque[AuditEvent] = deque(maxlen=stream_kept)
+        self.account: Account | None = None
+        self.positions: list[Position] = []
+        self.orders: list[Order] = []
+        self.risk: dict[str, Any] = {}
+        self.metrics: dict[str, Any] = {}
+        self._buys: dict[str, list[int]] = defaultdict(list)
+
+    # --------------------------------------------------------------------------------- memory
+
+    def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None:
+        self._memory[memory][item_id] = dict(value)
+
+    def forget(self, memory: Memory, item_id: str) -> None:
+        self._memory[memory].pop(item_id, None)
+
+    def recall(self, memory: Memory) -> dict[str, dict[str, Any]]:
+        return {k: dict(v) for k, v in self._memory[memory].items()}
+
+    # -------------------------------------------------------------------------------- intents
+
+    def save_intent(self, intent: OrderIntent, status: str = "pending") -> None:
+        self._intents[intent.client_order_id] = (intent, status)
+
+    def mark_intent(self, client_order_id: str, status: str) -> None:
+        if client_order_id in self._intents:
+            self._intents[client_order_id] = (self._intents[client_order_id][0], status)
+
+    def delete_intent(self, client_order_id: str) -> None:
+        self._intents.pop(client_order_id, None)
+
+    def read_intents(self, status: str | None = None) -> list[tuple[OrderIntent, str]]:
+        return [(i, s) for i, s in self._intents.values() if status is None or s == status]
+
+    # -------------------------------------------------------------------------- trading state
+
+    def trading_state(self) -> TradingState:
+        if self._halt is not None:
+            return TradingState.HALTED
+        stored = self._state.get("trading_state")
+        try:
+            return TradingState(stored) if stored else TradingState.ACTIVE
+        except ValueError:
+            return TradingState.ACTIVE
+
+    def set_halt(self, reason: str, by: str, ts_ms: int, cause: HaltCause = HaltCause.OPERATOR) -> HaltFlag:
+        """Ranked like the Redis store: a flag in force for a stronger cause stays."""
+        if self._halt is None or self._halt.cause.rank <= cause.rank:
+            self._halt = HaltFlag(reason, by, ts_ms, cause)
+        self._state["trading_state"] = TradingState.HALTED.value
+        return self._halt
+
+    def clear_halt(self, state: TradingState = TradingState.ACTIVE) -> None:
+        self._halt = None
+        self._state["trading_state"] = state.value
+
+    def read_halt(self) -> HaltFlag | None:
+        return self._halt
+
+    def write_state(self, **fields: Any) -> None:
+        self._state.update({k: _str(v) for k, v in fields.items()})
+
+    def read_state(self) -> dict[str, str]:
+        return dict(self._state)
+
+    def audit(self, event: AuditEvent) -> None:
+        self.audit_events.append(event)
+
+    def read_audit(self, count: int = 200) -> list[AuditEvent]:
+        return list(self.audit_events)[-count:]
+
+    # -------------------------------------------------------------------------------- records
+
+    def append_trade(self, trade: Trade) -> str | None:
+        """Once per trade id, as the Redis store does."""
+        if trade.trade_id in self._trade_ids:
+            return None
+        self._trade_ids.add(trade.trade_id)
+        self.trades.append(trade)
+        return str(len(self.trades))
+
+    def read_trades(self, count: int = 1000) -> list[Trade]:
+        return self.trades[-count:]
+
+    def append_signal(self, record: Mapping[str, Any]) -> str:
+        self.signals.append(dict(record))
+        return str(len(self.signals))
+
+    def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal) -> str:
+        self.equity.append((ts_ms, equity, wallet, unrealized))
+        return str(len(self.equity))
+
+    def push_candles(self, candles: Iterable[Candle]) -> None:
+        """Charts read candles from Redis; a backtest has its candles already."""
+
+    def write_account(self, account: Account) -> None:
+        self.account = account
+
+    def write_positions(self, positions: Iterable[Position]) -> None:
+        self.positions = list(positions)
+
+    def write_orders(self, orders: Iterable[Order]) -> None:
+        self.orders = list(orders)
+
+    def write_risk(self, report: Mapping[str, Any]) -> None:
+        self.risk = dict(report)
+
+    def write_metrics(self, name: str, metrics: Mapping[str, Any]) -> None:
+        self.metrics[name] = dict(metrics)
+
+    # ---------------------------------------------------------------------------- buy history
+
+    def record_buy(self, symbol: str, ts_ms: int, entry_id: str) -> None:
+        self._buys[symbol].append(ts_ms)
+
+    def buys_since(self, symbol: str, since_ms: int) -> list[int]:
+        return [t for t in self._buys[symbol] if t >= since_ms]
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)

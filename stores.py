@@ -1,0 +1,90 @@
+"""What the engine, the executors and the signal scorer persist: typed interfaces (Protocols), and
+the names of what they remember.
+
+Two implementations: `state.StateStore` (Redis: the bot process, shared with the supervisor, CLI and
+dashboard) and `memory_store.InMemoryStore` (a backtest, unit tests). The engine never knows which one
+it has, and no module but state.py knows a Redis key name: code here names what is remembered
+(`Memory`), state.py decides where it lives.
+"""
+
+from __future__ import annotations
+
+import enum
+from decimal import Decimal
+from typing import Any, Iterable, Mapping, Protocol
+
+from models import (
+    Account,
+    AuditEvent,
+    Candle,
+    HaltCause,
+    HaltFlag,
+    OrderIntent,
+    Position,
+    Order,
+    Trade,
+    TradingState,
+)
+
+
+class Memory(str, enum.Enum):
+    """Small records kept by id, that a restart must find again."""
+
+    OPEN_TRADES = "open_trades"  # the paper / live executor's exit memory of each open trade, by symbol
+    GHOST_TRADES = "ghost_trades"  # the ghost executor's hypothetical trades, by symbol
+    GHOST_LEDGER = "ghost_ledger"  # the ghost account's balance
+    CLOSED_TRADES = "closed_trades"  # a finished trade until its row is in the trades stream, by trade id
+    PENDING_SIGNALS = "pending_signals"  # ghost signals still waiting for their forward returns, by id
+
+
+class MemoryStore(Protocol):
+    def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None: ...
+    def forget(self, memory: Memory, item_id: str) -> None: ...
+    def recall(self, memory: Memory) -> dict[str, dict[str, Any]]: ...
+
+
+class IntentStore(Protocol):
+    """Every order is written as an intent before it is sent (no order is sent twice)."""
+
+    def save_intent(self, intent: OrderIntent, status: str = "pending") -> None: ...
+    def mark_intent(self, client_order_id: str, status: str) -> None: ...
+    def delete_intent(self, client_order_id: str) -> None: ...
+    def read_intents(self, status: str | None = None) -> list[tuple[OrderIntent, str]]: ...
+
+
+class TradingStateStore(Protocol):
+    """The halt flag (durable, ranked by cause) and the trading state beside it."""
+
+    def trading_state(self) -> TradingState: ...
+    def set_halt(self, reason: str, by: str, ts_ms: int, cause: HaltCause = HaltCause.OPERATOR) -> HaltFlag: ...
+    def clear_halt(self, state: TradingState = TradingState.ACTIVE) -> None: ...
+    def read_halt(self) -> HaltFlag | None: ...
+    def write_state(self, **fields: Any) -> None: ...
+    def read_state(self) -> dict[str, str]: ...
+    def audit(self, event: AuditEvent) -> Any: ...
+
+
+class RecordStore(Protocol):
+    """What a run leaves behind: trades, signals, equity, candles, the portfolio and risk as published."""
+
+    def append_trade(self, trade: Trade) -> str | None: ...
+    def read_trades(self, count: int = 1000) -> list[Trade]: ...
+    def append_signal(self, record: Mapping[str, Any]) -> str: ...
+    def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal) -> str: ...
+    def push_candles(self, candles: Iterable[Candle]) -> None: ...
+    def write_account(self, account: Account) -> None: ...
+    def write_positions(self, positions: Iterable[Position]) -> None: ...
+    def write_orders(self, orders: Iterable[Order]) -> None: ...
+    def write_risk(self, report: Mapping[str, Any]) -> None: ...
+    def write_metrics(self, name: str, metrics: Mapping[str, Any]) -> None: ...
+
+
+class BuyHistory(Protocol):
+    """Entry times per symbol, for tiered sizing."""
+
+    def record_buy(self, symbol: str, ts_ms: int, entry_id: str) -> None: ...
+    def buys_since(self, symbol: str, since_ms: int) -> list[int]: ...
+
+
+class EngineStore(MemoryStore, IntentStore, TradingStateStore, RecordStore, BuyHistory, Protocol):
+    """Everything the engine and its executors persist."""
