@@ -60,7 +60,7 @@ def _config_args(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_bot(args: argparse.Namespace) -> int:
-    from engine.runtime import BotRuntime, format_summary
+    from bot.runtime import BotRuntime, format_summary
 
     settings = _settings(args)
     mode = Mode(args.mode or settings.bot.mode.value)

@@ -6,7 +6,7 @@ engine uses now against `latest_signal` over the engine's candle window (what it
 
 Streaming is timed over every candle of the file after the strategy's warm-up (`update`, Signal
 included), best of `--repeats`; `latest_signal` over `--latest-candles` consecutive candles, each on the
-window of the candles before it, sized as engine.runtime.assemble sizes it. No Redis, no processes.
+window of the candles before it, sized as bot.assembly.assemble sizes it. No Redis, no processes.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 from engine.strategies import build_strategies, candles_to_frame
 from marketdata.csvfile import read_candles
 from models import Candle
+from bot.assembly import engine_window_size
 from settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(environ={})
     s = settings
     strategies = build_strategies(s.strategy)
-    # as engine.runtime.assemble sizes the engine's candle window
-    window = max([st.warmup for st in strategies] + [s.stops.swing_lookback * 16, s.exits.volume_window + 2, 300]) + 10
+    window = engine_window_size(s, strategies)
     candles = load(args.file)
     if len(candles) < window + args.latest_candles:
         print(f"{args.file}: {len(candles)} candles, need at least {window + args.latest_candles}", file=sys.stderr)

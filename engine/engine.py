@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Sequence
+from typing import Any, Sequence
 
 from clock import Clock, SimulatedClock
 from engine.candles import CandleWindow, close_time_ms
@@ -63,11 +63,26 @@ class RunStats:
     denials: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """The engine's settings, resolved once by assembly (bot.assembly) from settings.py and the risk level."""
+
+    mode: Mode
+    symbols: tuple[str, ...]
+    timeframe: str
+    min_confidence: float
+    window_size: int  # closed candles kept per symbol (structure stops, volume average)
+    volume_window: int
+    stale_after_s: float
+    leverage: int
+    limits: Any  # risk.limits.EffectiveLimits
+
+
 class TradingEngine:
     def __init__(
         self,
+        config: EngineConfig,
         *,
-        mode: Mode,
         store: EngineStore,
         executor: Executor,
         strategies: Sequence[Strategy],
@@ -76,16 +91,12 @@ class TradingEngine:
         scorer: SignalScorer,
         market_clock: SimulatedClock,
         wall_clock: Clock,
-        min_confidence: float,
-        window_size: int,
-        volume_window: int,
-        stale_after_s: float,
-        leverage: int,
-        timeframe: str,
-        symbols: Sequence[str],
-        limits,
         breaker: OrderFailureBreaker | None = None,
     ):
+        self.config = config
+        mode, min_confidence, volume_window = config.mode, config.min_confidence, config.volume_window
+        stale_after_s, leverage, timeframe, limits = config.stale_after_s, config.leverage, config.timeframe, config.limits
+        window_size, symbols = config.window_size, config.symbols
         self.mode = mode
         self.store = store
         self.executor = executor

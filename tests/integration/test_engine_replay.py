@@ -1,5 +1,5 @@
 """The trading engine over real candles (../shared/data/klines), built exactly as the bot builds it
-(`engine.runtime.assemble`) over a real Redis.
+(`bot.assembly.assemble`) over a real Redis.
 
 1. Ghost predicts paper: with fees, slippage and funding at zero, the ghost executor's hypothetical
    trades and the paper executor's trades on the simulated venue are the same list, field by field.
@@ -19,7 +19,7 @@ from typing import Mapping
 import pytest
 
 from clock import SimulatedClock, SystemClock
-from engine.runtime import EngineParts, assemble
+from bot.assembly import EngineParts, assemble
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from marketdata.replay import ReplaySource
 from models import Candle, ExitReason, Mode, Trade

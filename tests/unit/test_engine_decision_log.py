@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from clock import SimulatedClock, SystemClock
-from engine.runtime import EngineParts, assemble
+from bot.assembly import EngineParts, assemble
 from engine.strategies.base import Strategy
 from marketdata.replay import ReplaySource
 from models import Candle, ExitReason, Mode, Side

@@ -14,7 +14,7 @@ from clock import SimulatedClock
 from engine.candles import close_time_ms
 from engine.entries import EntryPlanner, MarketContext, round_stop_to_tick
 from risk.exits import ExitRules
-from engine.runtime import EngineParts, assemble
+from bot.assembly import EngineParts, assemble
 from exchange_client import load_symbol_rules_for
 from models import EntryPlan
 from models import Candle, Denial, Mode, Side, Signal, TradingState

@@ -13,7 +13,7 @@ from clock import SimulatedClock, SystemClock
 from engine.candles import close_time_ms
 from models import TradeState
 from risk.exits import ExitRules
-from engine.runtime import EngineParts, assemble
+from bot.assembly import EngineParts, assemble
 from errors import OrderRejectedError
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from models import EntryPlan

@@ -12,7 +12,7 @@ import pytest
 from clock import SimulatedClock, SystemClock
 from control.flatten import flatten
 from control.trading_state import TradingStateControl
-from engine.runtime import assemble
+from bot.assembly import assemble
 from errors import CommandError
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from models import Candle, HaltCause, Mode, OrderIntent, OrderSide, OrderType, TradingState

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from clock import SimulatedClock, SystemClock
 from engine import indicators
-from engine.runtime import assemble
+from bot.assembly import assemble
 from engine.strategies import STRATEGIES, Strategy, candles_to_frame
 from engine.strategies.base import RecomputingStream, SignalRow, signal_from
 from engine.strategies.ema_trend import EmaTrend

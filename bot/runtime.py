@@ -26,28 +26,17 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.assembly import assemble
 from clock import SimulatedClock, SystemClock
 from control.processor import CommandProcessor
 from engine.command_handlers import BotCommandHandlers
-from engine.engine import TradingEngine
-from engine.entries import EntryPlanner, round_to_tick
-from risk.exits import ExitRules
-from engine.signal_scoring import SignalScorer
-from engine.strategies import build_strategies
 from errors import ConfigError, MarketDataError, StateStoreError
-from exchange_client import PriceModel, load_symbol_rules_for, open_exchange
-from executors.ghost import GhostExecutor
-from executors.paper import PaperExecutor
 from marketdata.base import align_down, open_market_data, timeframe_ms
 from marketdata.replay import ReplaySource
 from marketdata.synthetic import SyntheticSource
 from models import Mode
-from risk.circuit_breaker import OrderFailureBreaker
-from risk.levels import resolve_risk
-from risk.limits import effective_limits
 from settings import Settings
 from state import Outage, StateStore
 from state_guard import StateGuard, holdings_note
@@ -55,57 +44,6 @@ from state_guard import StateGuard, holdings_note
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
-
-
-def _round_price_with(rules):
-    def round_price(symbol: str, price: Decimal) -> Decimal:
-        r = rules.get(symbol)
-        return round_to_tick(price, r.tick_size) if r is not None else price
-
-    return round_price
-
-
-@dataclass
-class EngineParts:
-    engine: TradingEngine
-    executor: object
-    venue: object | None
-    scorer: SignalScorer
-
-
-def assemble(settings: Settings, store: StateStore, mode: Mode, *, market_clock: SimulatedClock, wall_clock, venue=None) -> EngineParts:
-    """Everything the trading loop needs, built from settings: the same assembly for the bot process,
-    tests, and (later) full-speed backtests. `venue` overrides the configured one (tests, backtests)."""
-    s = settings
-    symbol_rules = load_symbol_rules_for(s)
-    exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate)
-    strategies = build_strategies(s.strategy)
-    risk = resolve_risk(s.sizing, s.strategy, s.stops)
-    limits = effective_limits(s.risk, s.venue.leverage, mode)
-    breaker = OrderFailureBreaker(max_consecutive=s.risk.circuit_breaker_failures)
-    if mode is Mode.PAPER:
-        if venue is None:
-            venue = open_exchange(s, clock=market_clock, venue_store=store.venue_store(s.venue.paper_venue))
-        executor = PaperExecutor(
-            venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules),
-            breaker=breaker,
-        )
-    else:
-        venue = None
-        executor = GhostExecutor(
-            store=store, rules=exit_rules, prices=PriceModel.from_settings(s, symbol_rules), clock=market_clock,
-            starting_balance=s.venue.starting_balance, leverage=s.venue.leverage,
-        )
-    scorer = SignalScorer(store, s.ghost.horizons_minutes)
-    planner = EntryPlanner(risk=risk, stops=s.stops, exit_rules=exit_rules, limits=limits, symbol_rules=symbol_rules)
-    window = max([st.warmup for st in strategies] + [s.stops.swing_lookback * 16, s.exits.volume_window + 2, 300]) + 10
-    engine = TradingEngine(
-        mode=mode, store=store, executor=executor, strategies=strategies, planner=planner, exit_rules=exit_rules,
-        scorer=scorer, market_clock=market_clock, wall_clock=wall_clock, min_confidence=risk.min_confidence,
-        window_size=window, volume_window=s.exits.volume_window, stale_after_s=s.market_data.stale_after_seconds,
-        leverage=s.venue.leverage, timeframe=s.bot.timeframe, symbols=s.bot.symbols, limits=limits, breaker=breaker,
-    )
-    return EngineParts(engine, executor, venue, scorer)
 
 
 class BotRuntime:

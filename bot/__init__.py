@@ -1,0 +1,1 @@
+"""Assembly of a bot process or a backtest: settings, store, market data, venue, executor, engine wired together."""

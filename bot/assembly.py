@@ -1,0 +1,90 @@
+"""Assembly: a trading engine built from settings, the same way for the bot process, a backtest and
+the tests. The one place that knows which executor, venue and store go together; the engine itself
+never knows whether its store is Redis or memory, nor whether its venue is the simulator or Binance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Sequence
+
+from clock import Clock, SimulatedClock
+from engine.engine import EngineConfig, TradingEngine
+from engine.entries import EntryPlanner, round_to_tick
+from engine.signal_scoring import SignalScorer
+from engine.strategies import build_strategies
+from engine.strategies.base import Strategy
+from exchange_client import ExchangeClient, PriceModel, load_symbol_rules_for, open_exchange
+from executors.base import Executor
+from executors.ghost import GhostExecutor
+from executors.paper import PaperExecutor
+from models import Mode
+from risk.circuit_breaker import OrderFailureBreaker
+from risk.exits import ExitRules
+from risk.levels import resolve_risk
+from risk.limits import effective_limits
+from settings import Settings
+from stores import EngineStore
+
+
+def _round_price_with(rules):
+    def round_price(symbol: str, price: Decimal) -> Decimal:
+        r = rules.get(symbol)
+        return round_to_tick(price, r.tick_size) if r is not None else price
+
+    return round_price
+
+
+@dataclass
+class EngineParts:
+    engine: TradingEngine
+    executor: Executor
+    venue: ExchangeClient | None
+    scorer: SignalScorer
+
+
+def engine_window_size(settings: Settings, strategies: Sequence[Strategy]) -> int:
+    """Closed candles the engine keeps per symbol: enough for every strategy's warm-up, the structure
+    stops (swing lookback on the 15-minute resample) and the volume average."""
+    s = settings
+    return max([st.warmup for st in strategies] + [s.stops.swing_lookback * 16, s.exits.volume_window + 2, 300]) + 10
+
+
+def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock: SimulatedClock, wall_clock: Clock,
+             venue: ExchangeClient | None = None) -> EngineParts:
+    """Everything the trading loop needs, built from settings: the same assembly for the bot process, a
+    backtest and the tests. `venue` overrides the configured one (tests, backtests)."""
+    s = settings
+    symbol_rules = load_symbol_rules_for(s)
+    exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate)
+    strategies = build_strategies(s.strategy)
+    risk = resolve_risk(s.sizing, s.strategy, s.stops)
+    limits = effective_limits(s.risk, s.venue.leverage, mode)
+    breaker = OrderFailureBreaker(max_consecutive=s.risk.circuit_breaker_failures)
+    executor: Executor
+    if mode is Mode.PAPER:
+        if venue is None:
+            venue = open_exchange(s, clock=market_clock, venue_store=store.venue_store(s.venue.paper_venue))  # type: ignore[attr-defined]  # a bot's store is Redis; a backtest passes its venue
+        executor = PaperExecutor(
+            venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules),
+            breaker=breaker,
+        )
+    else:
+        venue = None
+        executor = GhostExecutor(
+            store=store, rules=exit_rules, prices=PriceModel.from_settings(s, symbol_rules), clock=market_clock,
+            starting_balance=s.venue.starting_balance, leverage=s.venue.leverage,
+        )
+    scorer = SignalScorer(store, s.ghost.horizons_minutes)
+    planner = EntryPlanner(risk=risk, stops=s.stops, exit_rules=exit_rules, limits=limits, symbol_rules=symbol_rules)
+    config = EngineConfig(
+        mode=mode, symbols=tuple(s.bot.symbols), timeframe=s.bot.timeframe, min_confidence=risk.min_confidence,
+        window_size=engine_window_size(s, strategies), volume_window=s.exits.volume_window,
+        stale_after_s=s.market_data.stale_after_seconds, leverage=s.venue.leverage, limits=limits,
+    )
+    engine = TradingEngine(
+        config, store=store, executor=executor, strategies=strategies, planner=planner, exit_rules=exit_rules,
+        scorer=scorer, market_clock=market_clock, wall_clock=wall_clock, breaker=breaker,
+    )
+    return EngineParts(engine, executor, venue, scorer)
