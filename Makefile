@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup system-packages run test test-unit test-integration test-e2e bench soak clean
+.PHONY: setup system-packages run test test-unit test-integration test-e2e typecheck bench soak clean
 
 setup: system-packages $(STAMP)
 
@@ -32,6 +32,10 @@ test-integration: setup
 
 test-e2e: setup
 	$(PY) -m pytest tests/e2e
+
+# mypy with the pydantic plugin, as mypy.ini says (not yet part of `make test`).
+typecheck: setup
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) -m benchmarks

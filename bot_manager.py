@@ -179,6 +179,7 @@ class Supervisor:
     def start_bot(self, mode: Mode) -> str:
         with self.lock:
             if self.child_alive():
+                assert self.child_mode is not None  # set with every child
                 raise CommandError(f"refused: the bot is already running in {self.child_mode.value} mode; stop it first")
             if self.health() == BotStatus.RUNNING:
                 raise CommandError("refused: a bot with this id is already running (started elsewhere)")
@@ -263,6 +264,7 @@ class Supervisor:
             self.audit(f"ALERT: {reason}", level="alert")
             self.child = None
             return
+        assert self.next_restart_at is not None  # set above whenever this is not a crash loop
         delay = self.next_restart_at - now
         self.audit(f"bot crashed (exit code {code}); restarting in {delay:g}s", code=code)
 
@@ -484,11 +486,12 @@ class Supervisor:
             self.store.write_state(supervisor_pid="")
         except StateStoreError as exc:
             log.error("supervisor stopping without Redis (%s): the bot gets SIGTERM, SIGKILL after the grace period", exc)
-            if self.child_alive():
-                self.child.terminate()
+            child = self.child
+            if child is not None and child.poll() is None:  # child_alive(), narrowed for the type checker
+                child.terminate()
                 try:
-                    self.child.wait(self.settings.control.stop_grace_seconds)
+                    child.wait(self.settings.control.stop_grace_seconds)
                 except subprocess.TimeoutExpired:
-                    self.child.kill()
-                    self.child.wait()
+                    child.kill()
+                    child.wait()
 

@@ -53,10 +53,10 @@ class Probe(str, enum.Enum):
 
 
 def probe(port: int, auth: RedisAuth | None = None, host: str = "127.0.0.1") -> Probe:
-    def ping(**credentials: str | None) -> bool:
+    def ping(username: str | None = None, password: str | None = None) -> bool:
         # a probe, so no retries: redis-py's default retries with backoff made a refused connection take ~5 s
         client = redis.Redis(host=host, port=port, socket_connect_timeout=0.3, socket_timeout=0.5,
-                             retry=Retry(NoBackoff(), 0), **credentials)
+                             retry=Retry(NoBackoff(), 0), username=username, password=password)
         try:
             return bool(client.ping())
         finally:
@@ -166,6 +166,7 @@ def start_embedded_redis(
     process = subprocess.Popen(args, stdin=subprocess.PIPE if auth else subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     if auth is not None:
+        assert process.stdin is not None  # a pipe whenever there is an ACL to send
         with process.stdin:  # redis-server reads its stdin to the end before it starts
             process.stdin.write(("\n".join(auth.server_acl()) + "\n").encode())
     deadline = time.monotonic() + wait_s

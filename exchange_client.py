@@ -428,7 +428,8 @@ class CcxtVenueClient:
         return []  # the real venue matches orders itself
 
     def submit(self, intent: OrderIntent) -> Order:
-        order_type, params = "market", {"clientOrderId": intent.client_order_id}
+        order_type = "market"
+        params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
         price = float(intent.price) if intent.price is not None else None
         if intent.order_type is OrderType.LIMIT:
             order_type = "limit"

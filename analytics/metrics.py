@@ -154,7 +154,7 @@ def compute_metrics(
 
     start = starting_equity if starting_equity is not None else (curve[0][1] if curve else None)
     end = curve[-1][1] if curve else (start + total_pnl if start is not None else None)
-    return_pct = float((end - start) / start * 100) if start else None
+    return_pct = float((end - start) / start * 100) if start and end is not None else None
 
     stamps = [ts for ts, _ in curve] + [t.entry_ms for t in trades] + [t.exit_ms for t in trades]
     span = max(stamps) - min(stamps) if stamps else 0

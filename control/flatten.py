@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import partial
+from typing import Callable, Protocol, TypeVar
 
 from errors import ExchangeError, OrderRejectedError
 from exchange_client import ExchangeClient
 from models import Order, OrderIntent, OrderType, Position
+
+R = TypeVar("R")
 
 FIRST_BACKOFF_S = 0.05
 MAX_BACKOFF_S = 1.0
@@ -90,7 +93,7 @@ def flatten(
         report.errors.append(message)
         on_error(message)
 
-    def guarded(what: str, call: Callable[[], object]) -> object | None:
+    def guarded(what: str, call: Callable[[], R]) -> R | None:
         try:
             return call()
         except ExchangeError as exc:
@@ -113,7 +116,7 @@ def flatten(
                 reason=reason,
                 created_ms=now_ms(),
             )
-            if guarded(f"close {position.symbol}", lambda i=intent: send(i)) is not None:
+            if guarded(f"close {position.symbol}", partial(send, intent)) is not None:
                 report.closes_sent += 1
         after_round()
         if _confirm_flat(venue, only, report, guarded):
@@ -125,7 +128,13 @@ def flatten(
         backoff = min(backoff * 2, MAX_BACKOFF_S)
 
 
-def _confirm_flat(venue: ExchangeClient, only: str | None, report: FlattenReport, guarded) -> bool:
+class _Guarded(Protocol):
+    """`flatten`'s guard: the call's result, or None once its venue error is recorded."""
+
+    def __call__(self, what: str, call: Callable[[], R]) -> R | None: ...
+
+
+def _confirm_flat(venue: ExchangeClient, only: str | None, report: FlattenReport, guarded: _Guarded) -> bool:
     """Flat from the venue's own lists; what still rests on a flat symbol is cancelled here."""
     positions = guarded("positions", venue.positions)
     if positions is None:

@@ -220,7 +220,7 @@ class CommandProcessor:
         )
 
     def _reject_malformed(self, rejections: list[Rejection]) -> None:
-        reasons = {}
+        reasons: dict[str, str] = {}
         for r in rejections:
             reasons.setdefault(r.command_id, r.reason)  # a repeated id: the first one's reason, as claims go
         won = self.store.reject_commands(((r.command_id, r.reason) for r in rejections), self.group, self.clock.now_ms())

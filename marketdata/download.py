@@ -118,6 +118,7 @@ def summary(result: DownloadResult) -> str:
         return f"{result.path}: already up to date (last candle {_utc(result.resumed_after_ms)} UTC), 0 rows written"
     if not result.rows_written:
         return f"{result.path}: the exchange returned no candles for that period, 0 rows written"
+    assert result.first_ms is not None and result.last_ms is not None  # set with the first row written
     return (
         f"{result.path}: {result.rows_written} rows written, "
         f"{_utc(result.first_ms)} → {_utc(result.last_ms)} UTC"

@@ -232,6 +232,7 @@ class SyntheticSource:
         self._anchor_clock_ms = int(self._clock.now_ms() - last_k * self._candle_ms)
 
     def _open_time(self, k: int) -> int:
+        assert self._anchor_open_ms is not None  # `_start` or `resume` ran before any candle is made
         return self._anchor_open_ms + k * self._tf_ms
 
     def _emit(self, symbol: str, k: int) -> Candle | None:

@@ -364,7 +364,7 @@ class SimExchange:
         that does not rests on the book, except IOC, which expires."""
         limit = order.price
         assert limit is not None
-        if _crosses(order.side, limit, mark):
+        if mark is not None and _crosses(order.side, limit, mark):
             if order.reduce_only and self._reducible(order) < order.qty:
                 order = self._replace(order, qty=self._reducible(order))  # capped at the position
             taker = self._taker_price(order.side, order.qty, mark, rules)

@@ -100,12 +100,12 @@ def pnl_by_reason_figure(totals: Mapping[str, Decimal]) -> go.Figure:
 
 
 def accuracy_figure(rows: Sequence[HorizonAccuracy]) -> go.Figure:
-    shown = [r for r in rows if r.accuracy is not None]
+    shown = [(r, accuracy) for r in rows if (accuracy := r.accuracy) is not None]
     fig = go.Figure(go.Bar(
-        x=[r.horizon for r in shown],
-        y=[r.accuracy * 100 for r in shown],
-        marker_color=[GREEN if r.accuracy >= 0.5 else RED for r in shown],
-        text=[f"{r.accuracy * 100:.1f} % of {r.scored}" for r in shown],
+        x=[r.horizon for r, _ in shown],
+        y=[accuracy * 100 for _, accuracy in shown],
+        marker_color=[GREEN if accuracy >= 0.5 else RED for _, accuracy in shown],
+        text=[f"{accuracy * 100:.1f} % of {r.scored}" for r, accuracy in shown],
         textposition="auto",
     ))
     fig.add_hline(y=50, line_dash="dot", line_color="#9e9e9e")
