@@ -20,8 +20,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: setup
 	$(PY) main.py up
 
-# Long fault soaks (marker `soak`) run in `make soak`, not here.
+# Types first (mypy with the pydantic plugin, mypy.ini), then the suite. Long fault soaks (marker `soak`)
+# run in `make soak`, not here.
 test: setup
+	$(PY) -m mypy
 	$(PY) -m pytest -m "not soak"
 
 test-unit: setup

@@ -479,7 +479,7 @@ def to_record(obj: Any) -> dict[str, str]:
     return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
 
 
-def from_record(cls: type, record: Mapping[str | bytes, str | bytes]) -> Any:
+def from_record(cls: type, record: Mapping[Any, Any]) -> Any:
     """The inverse of `to_record`. Missing optional fields take their defaults."""
     data = {
         (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
@@ -499,6 +499,25 @@ def to_json(obj: Any) -> str:
 
 def from_json(cls: type, text: str | bytes) -> Any:
     return from_record(cls, json.loads(text))
+
+
+# --------------------------------------------------------------------------------------------------
+# What a venue allows per symbol (read from the venue: exchangeInfo; the simulator's built-in table)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    """Tick size, step size, minimum quantity and notional of one symbol."""
+
+    symbol: str  # ccxt unified, e.g. "BTC/USDT:USDT"
+    tick_size: Decimal
+    step_size: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    market_step_size: Decimal
+    market_max_qty: Decimal
+    exchange_id: str = ""  # Binance's id, e.g. "BTCUSDT"
 
 
 # --------------------------------------------------------------------------------------------------

@@ -290,7 +290,9 @@ class StateStore:
         stream_maxlen: int = 10_000,
         audit_maxlen: int = 20_000,
     ):
-        self.client = client
+        # redis-py types every reply as bytes | str whatever the client was built with; ours is built by
+        # `connect` with decode_responses=True, so replies are str: typed at this one boundary, not per call
+        self.client: Any = client
         self.bot_id = bot_id
         self.stream_maxlen = stream_maxlen
         self.audit_maxlen = audit_maxlen

@@ -154,8 +154,9 @@ class BotRuntime:
         self._progressed()
         self.engine.warm_up(backfill)
         self._progressed()
-        if getattr(self.market_data, "anchor_open_ms", None) is not None:
-            self.store.write_state(synthetic_anchor_ms=self.market_data.anchor_open_ms)
+        anchor = getattr(self.market_data, "anchor_open_ms", None)  # only a synthetic market has one
+        if anchor is not None:
+            self.store.write_state(synthetic_anchor_ms=anchor)
         with self.engine.lock:
             notes = self.executor.reconcile()
             self.engine._record(self.executor.take_unreported_trades())

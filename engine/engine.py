@@ -30,6 +30,7 @@ from errors import ExchangeError, StateStoreError
 from executors.base import CloseAllResult, Executor
 from models import (
     ZERO,
+    Account,
     AuditEvent,
     Candle,
     Denial,
@@ -121,7 +122,7 @@ class TradingEngine:
         self.lock = threading.RLock()
         self.stats = RunStats(started_ms=wall_clock.now_ms())
         self.last_candle_open_ms = 0
-        self.last_account = None  # what `publish` last wrote
+        self.last_account: Account | None = None  # what `publish` last wrote
         self.trading = TradingStateControl(store, wall_clock)
         # N consecutive order failures (entries, protective orders, closes, venue errors on a candle) halt
         self.breaker = breaker or OrderFailureBreaker(max_consecutive=5)
@@ -416,7 +417,7 @@ class TradingEngine:
         day_start = now - now % DAY_MS
         week_start = now - (now + 3 * DAY_MS) % WEEK_MS  # epoch was a Thursday; weeks start Monday
         state = self.store.read_state()
-        updates = {}
+        updates: dict[str, Any] = {}
         if state.get("day_start_ms") != str(day_start) or not state.get("day_start_equity"):
             updates.update(day_start_ms=day_start, day_start_equity=equity)
         if state.get("week_start_ms") != str(week_start) or not state.get("week_start_equity"):

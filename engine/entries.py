@@ -14,7 +14,7 @@ from engine.candles import resample
 from models import EntryPlan, TradeState, round_down
 from risk.exits import ExitRules
 from order_ids import make_trade_id
-from models import Candle, Denial, Position, Side, Signal, TradingState
+from models import Candle, Denial, Position, Side, Signal, SymbolRules, TradingState
 from risk.gate import PreTradeCheck, check_order
 from risk.levels import ResolvedRisk
 from risk.limits import RiskLimits
@@ -63,7 +63,7 @@ class EntryPlanner:
         stops: StopSettings,
         exit_rules: ExitRules,
         limits: RiskLimits,
-        symbol_rules: Mapping[str, object],
+        symbol_rules: Mapping[str, SymbolRules],
     ):
         self.risk = risk
         self.stops = stops
@@ -93,7 +93,7 @@ class EntryPlanner:
             return stop, None
         stop = round_to_tick(stop, rules.tick_size)
         if notional is not None:
-            sizing = SizingDecision(notional / entry, notional, "manual", f"{notional} USDT at {entry}")
+            sizing: SizingDecision | Denial = SizingDecision(notional / entry, notional, "manual", f"{notional} USDT at {entry}")
         else:
             cap = ctx.equity * self.limits.max_position_pct / 100
             sizing = size_position(self.risk, SizingInput(ctx.equity, entry, stop, signal.strength, ctx.buys_last_24h, cap))

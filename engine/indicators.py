@@ -45,7 +45,12 @@ NAN = float("nan")
 def ewm_alpha(*, span: int | None = None, alpha: float | None = None) -> float:
     """The alpha pandas really uses for `ewm(span=…)` or `ewm(alpha=…)`: it converts either to a centre of
     mass and back, and 1 / (1 + (span - 1) / 2) is not always 2 / (span + 1) to the last bit."""
-    com = (span - 1) / 2 if span is not None else (1 - alpha) / alpha
+    if span is not None:
+        com = (span - 1) / 2
+    elif alpha is not None:
+        com = (1 - alpha) / alpha
+    else:
+        raise ValueError("ewm_alpha needs a span or an alpha")
     return 1.0 / (1.0 + float(com))
 
 

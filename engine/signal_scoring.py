@@ -11,6 +11,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from engine.candles import close_time_ms
+from typing import Any
+
 from models import Candle, Signal
 from stores import EngineStore, Memory
 
@@ -42,7 +44,7 @@ class SignalScorer:
             "taken": taken,
             "why_not": why_not,
         }
-        pending = {"symbol": signal.symbol, "side": signal.side.value, "price": str(signal.price), "ts_ms": signal.ts_ms, "returns": {}}
+        pending: dict[str, Any] = {"symbol": signal.symbol, "side": signal.side.value, "price": str(signal.price), "ts_ms": signal.ts_ms, "returns": {}}
         self.pending[signal_id] = pending
         if self.store is not None:
             self.store.append_signal(record)

@@ -77,7 +77,9 @@ class Executor(Protocol):
 def exit_reason_of(client_order_id: str, state: TradeState | None) -> ExitReason | None:
     """Which exit a fill was, from the order's client id (and, for stops, the trade's flags)."""
     kind = exit_kind(client_order_id)
-    return stop_reason(state) if kind == "stop" else kind
+    if kind == "stop":
+        return stop_reason(state)
+    return kind if isinstance(kind, ExitReason) else None
 
 
 def stop_reason(state: TradeState | None) -> ExitReason:

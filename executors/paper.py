@@ -375,9 +375,9 @@ class PaperExecutor:
         for symbol, state in self.book.states().items():
             position = positions.get(symbol)
             if position is None:
-                trade = self._finish_if_flat(symbol, ExitReason.RECONCILED)  # its exit fills were booked: a trade
-                if trade is not None:
-                    self._unreported.append(trade)
+                finished = self._finish_if_flat(symbol, ExitReason.RECONCILED)  # its exit fills were booked: a trade
+                if finished is not None:
+                    self._unreported.append(finished)
                     notes.append(f"{symbol}: trade {state.trade_id} finished while the bot was away; recorded")
                 else:
                     notes.append(f"{symbol}: remembered trade {state.trade_id} is flat at the venue; forgotten")

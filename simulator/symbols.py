@@ -9,23 +9,11 @@ built-in table covers the symbols the bot trades by default when the file is abs
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
-
-@dataclass(frozen=True, slots=True)
-class SymbolRules:
-    symbol: str  # ccxt unified, e.g. "BTC/USDT:USDT"
-    tick_size: Decimal
-    step_size: Decimal
-    min_qty: Decimal
-    max_qty: Decimal
-    min_notional: Decimal
-    market_step_size: Decimal
-    market_max_qty: Decimal
-    exchange_id: str = ""  # Binance's id, e.g. "BTCUSDT"
+from models import SymbolRules
 
 
 def _rules(symbol: str, exchange_id: str, tick: str, step: str, min_qty: str, max_qty: str, min_notional: str,

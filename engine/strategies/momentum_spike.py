@@ -98,7 +98,7 @@ class MomentumSpikeStream(SignalStream):
         full = len(volumes) == volumes.maxlen
         volume_avg = window_mean(volumes) if full else float("nan")
         volumes.append(volume)
-        if len(closes) < closes.maxlen or not full:
+        if not full or len(closes) < (closes.maxlen or 0):
             return NO_SIGNAL
         move_pct = (divide(close, closes[0]) - 1.0) * 100.0
         volume_ratio = volume / volume_avg if volume_avg > 0 else float("nan")
