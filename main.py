@@ -310,6 +310,12 @@ def cmd_start(args: argparse.Namespace) -> int:
     return _send(args, CommandType.START, {"mode": args.mode})
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from bot.backtest_cli import run_backtest_cli
+
+    return run_backtest_cli(args)
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from marketdata.download import run_download_cli
 
@@ -362,6 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("start", cmd_start, "ask the supervisor to start the bot", 40)
     p.add_argument("--mode", required=True, choices=modes)
     add("stop", cmd_simple(CommandType.STOP), "graceful stop: entry orders cancelled, positions stay", 30)
+    p = add("backtest", cmd_backtest, "the same engine over candle files, in memory at full speed (no Redis)")
+    p.add_argument("--strategy", help="NAME[,NAME…] (default: strategy.enabled)")
+    p.add_argument("--data", required=True, help="a candle CSV or a folder of them (e.g. ../shared/data/klines)")
+    p.add_argument("--symbols", help="SYM[,SYM…]: which symbols (a single file: its symbol)")
+    p.add_argument("--from", dest="date_from", help="first candle, UTC (e.g. 2025-05-10)")
+    p.add_argument("--to", dest="date_to", help="end (exclusive), UTC")
+    p.add_argument("--json", action="store_true", help="one JSON object: metrics, trades, parameters, data_range…")
+    p.add_argument("--report", help="write a self-contained HTML report here")
     p = add("download", cmd_download, "download candles with ccxt into CSV (resumable)")
     p.add_argument("--symbol", required=True, help="e.g. BTC/USDT:USDT")
     p.add_argument("--timeframe", default="1m")

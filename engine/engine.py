@@ -174,7 +174,10 @@ class TradingEngine:
             trades.extend(self.on_candle(candle))
         return trades
 
-    def on_candle(self, candle: Candle) -> list[Trade]:
+    def on_candle(self, candle: Candle, raw_signals: list[Signal] | None = None) -> list[Trade]:
+        """One closed candle through the engine. `raw_signals` are the strategies' signals at this candle
+        when the caller computed them already (a backtest: `generate` once over the whole series, which
+        equals the streams at every row); otherwise the streams are fed the candle here."""
         window = self.windows.get(candle.symbol)
         if window is None or not window.append(candle):
             return []
@@ -187,7 +190,7 @@ class TradingEngine:
             self.last_candle_open_ms = candle.open_time_ms
         # strategies are the expensive part and touch no shared state: computed outside the lock, so a
         # kill switch never waits for them
-        signals = self._signals(candle)
+        signals = self._signals(candle, raw_signals)
         with self.lock:
             try:
                 closed = self.executor.on_candle(candle)
@@ -222,9 +225,9 @@ class TradingEngine:
             stream = self._streams[key] = strategy.stream(symbol, self.timeframe, self.window_size)
         return stream
 
-    def _signals(self, candle: Candle) -> list[Signal]:
-        raw: list[Signal] = []
-        for strategy in self.strategies:
+    def _signals(self, candle: Candle, raw_signals: list[Signal] | None = None) -> list[Signal]:
+        raw: list[Signal] = [] if raw_signals is None else list(raw_signals)
+        for strategy in self.strategies if raw_signals is None else ():
             try:
                 signal = self._stream(candle.symbol, strategy).update(candle)
             except Exception as exc:  # a broken strategy must not take the bot down

@@ -90,6 +90,9 @@ class SimExchange:
         self._leverage: dict[str, int] = {}
         self._margin_mode: dict[str, MarginMode] = {}
         self._orders: dict[str, Order] = {}  # open orders and the most recent closed ones, by client id
+        # the open ones' ids, in the order they came: open_orders is asked several times a candle, and
+        # scanning up to `recent_orders_kept` closed orders for the few open ones dominated a backtest
+        self._open_ids: dict[str, None] = {}
         self._closed: deque[str] = deque()  # closed order ids, oldest first, for eviction
         self._participation: dict[str, tuple[int, Decimal]] = {}  # order id -> (candle open ms, qty filled in it)
         self._marks: dict[str, Decimal] = {}
@@ -127,7 +130,16 @@ class SimExchange:
         return self._orders.get(client_order_id)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        return [o for o in self._orders.values() if o.status.is_open and (symbol is None or o.symbol == symbol)]
+        orders = (self._orders[i] for i in self._open_ids)
+        return [o for o in orders if symbol is None or o.symbol == symbol]
+
+    def _put_order(self, order: Order) -> Order:
+        self._orders[order.client_order_id] = order
+        if order.status.is_open:
+            self._open_ids[order.client_order_id] = None
+        else:
+            self._open_ids.pop(order.client_order_id, None)
+        return order
 
     def positions(self) -> list[Position]:
         return [self._position_view(p) for p in sorted(self._positions.values(), key=lambda p: p.symbol) if p.qty]
@@ -211,7 +223,7 @@ class SimExchange:
             updated_ms=now,
         )
         self._next_id += 1
-        self._orders[order.client_order_id] = order
+        self._put_order(order)
 
         if intent.order_type is OrderType.MARKET:
             self._fill(order, qty, reference, Liquidity.TAKER, reference=mark, ts_ms=now)
@@ -507,7 +519,7 @@ class SimExchange:
         order = Order(order_id, symbol, side, OrderType.MARKET, pos.size, OrderStatus.NEW, reduce_only=True,
                       exchange_order_id=str(self._next_id), created_ms=now, updated_ms=now)
         self._next_id += 1
-        self._orders[order_id] = order
+        self._put_order(order)
         self._fill(order, pos.size, lp, Liquidity.TAKER, reference=None, ts_ms=now, fee_override=clearance)
 
     def _settle_funding(self, symbol: str) -> None:
@@ -594,9 +606,7 @@ class SimExchange:
     # --------------------------------------------------------------------------- order records
 
     def _replace(self, order: Order, **changes: Any) -> Order:
-        updated = dataclasses.replace(order, **changes)
-        self._orders[order.client_order_id] = updated
-        return updated
+        return self._put_order(dataclasses.replace(order, **changes))
 
     def _close_order(self, order: Order, status: OrderStatus) -> Order:
         updated = self._replace(order, status=status, updated_ms=self.clock.now_ms())
@@ -674,7 +684,7 @@ class SimExchange:
         ex._margin_mode = {k: MarginMode(m) for k, m in snapshot["margin_mode"].items()}
         for record in snapshot["orders"]:
             order = from_record(Order, record)
-            ex._orders[order.client_order_id] = order
+            ex._put_order(order)
             ex._records[order.client_order_id] = (order, dict(record), json.dumps(record, separators=(",", ":")))
         ex._closed = deque(snapshot["closed"])
         ex._participation = {k: (int(ms), Decimal(q)) for k, (ms, q) in snapshot["participation"].items()}

@@ -1,0 +1,282 @@
+"""A backtest: the very same engine as the bot — strategies, planner, risk gate, exit rules, the paper
+executor on the simulated venue with its fees, slippage, partial fills, funding and liquidation — on an
+in-memory store and simulated time. No second implementation of anything.
+
+What makes it fast, without changing what it decides:
+- every strategy's `generate` runs once over each symbol's whole series (vectorised). It equals the
+  streams the live engine feeds candle by candle, at every row (tests/unit/test_strategy_streaming.py),
+  so the engine is handed the signals of a candle instead of computing them;
+- a candle goes through the engine only where something can happen: a signal, an open trade on its
+  symbol, or a signal still being scored. Any other candle of a flat symbol can change nothing (no
+  position, no resting order, no exit rule), so it is skipped; the engine's candle window is topped up
+  with the skipped candles before the next one it sees, so structure stops and volume averages are
+  those of the bot.
+The candles are merged exactly as the replay source merges them (by time, then by symbol order) and the
+first `market_data.backfill_candles` steps only warm the engine, as a replay bot's back-fill does: the
+same candles replayed through the real bot give the same trades (tests/integration/test_backtest_parity.py).
+
+Ghost forward returns are not scored in a backtest (the signals are recorded, taken or not, with why).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from analytics.metrics import breakdown, compute_metrics
+from bot.assembly import EngineParts, assemble
+from clock import SimulatedClock
+from engine.signal_scoring import SignalScorer
+from engine.strategies.base import SignalRow, signal_from
+from errors import ConfigError, MarketDataError
+from exchange_client import SimVenueClient, load_symbol_rules_for
+from marketdata.csvfile import CandleTable, read_candles
+from marketdata.resample import resample
+from memory_store import InMemoryStore
+from models import Candle, Mode, Trade, timeframe_ms
+from settings import Settings
+from simulator import SimConfig
+
+HOUR_MS = 3_600_000
+_BINANCE_FILE = re.compile(r"(?:^|_)([A-Z0-9]{2,20}?)(USDT|USDC|BUSD)(?:_|\.|$)")
+
+
+def symbol_of_file(path: Path) -> str | None:
+    """`binance_usdm_BTCUSDT_1m_….csv` → `BTC/USDT:USDT` (a USDⓈ-M perpetual); None when the name says nothing."""
+    found = _BINANCE_FILE.search(path.stem)
+    if not found:
+        return None
+    base, quote = found.groups()
+    return f"{base}/{quote}:{quote}"
+
+
+def _parse_when(text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise ConfigError(f"--from/--to: {text!r} is not a date or time (e.g. 2025-05-10 or 2025-05-10T12:00)") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.tz_localize("UTC")
+    return int(stamp.value // 1_000_000)
+
+
+def load_tables(data: Path, symbols: list[str] | None, timeframe: str, *, date_from: str | None = None,
+                date_to: str | None = None) -> dict[str, CandleTable]:
+    """Candle files for the backtest, each checked (marketdata.csvfile), resampled and cut to the dates.
+
+    `data` is one CSV (its symbol from `symbols` or the file name) or a folder of them (symbols from
+    the names; `symbols` then picks some)."""
+    if not data.exists():
+        raise MarketDataError(f"{data}: no such file or folder")
+    files = sorted(data.glob("*.csv")) if data.is_dir() else [data]
+    if not files:
+        raise MarketDataError(f"{data}: no .csv candle files in it")
+    named: dict[str, Path] = {}
+    if data.is_file() and symbols:
+        if len(symbols) != 1:
+            raise ConfigError(f"--symbols: one file holds one symbol, not {len(symbols)}")
+        named[symbols[0]] = data
+    else:
+        for path in files:
+            symbol = symbol_of_file(path)
+            if symbol is None:
+                raise ConfigError(f"{path}: cannot tell its symbol from the name; pass --symbols with a single file")
+            named.setdefault(symbol, path)
+        if symbols:
+            missing = [s for s in symbols if s not in named]
+            if missing:
+                raise ConfigError(f"--symbols: no file for {', '.join(missing)} in {data} (found {', '.join(named)})")
+            named = {s: named[s] for s in symbols}
+    start, end = _parse_when(date_from), _parse_when(date_to)
+    tables = {}
+    for symbol, path in named.items():
+        table = resample(read_candles(path), timeframe_ms(timeframe))
+        keep = np.ones(len(table), dtype=bool)
+        if start is not None:
+            keep &= table.ts >= start
+        if end is not None:
+            keep &= table.ts < end
+        if not keep.all():
+            table = CandleTable(path, table.ts[keep], table.open[keep], table.high[keep], table.low[keep],
+                                table.close[keep], table.volume[keep])
+        if not len(table):
+            raise MarketDataError(f"{path}: no candles for {symbol} between {date_from or 'the start'} and {date_to or 'the end'}")
+        tables[symbol] = table
+    return tables
+
+
+def _frame(table: CandleTable, start: int) -> pd.DataFrame:
+    """Rows `start:` of a table as a strategy's candle frame (floats from the exact strings)."""
+    return pd.DataFrame({
+        "open_time_ms": table.ts[start:],
+        **{name: np.asarray(getattr(table, name)[start:], dtype=np.float64) for name in ("open", "high", "low", "close", "volume")},
+    })
+
+
+@dataclass
+class BacktestResult:
+    trades: list[Trade]
+    metrics: dict[str, Any]
+    by_symbol: dict[str, dict[str, Any]]
+    by_exit_reason: dict[str, dict[str, Any]]
+    parameters: dict[str, Any]
+    data_range: dict[str, dict[str, Any]]
+    candles: int
+    candles_processed: int
+    wall_s: float
+    final_equity: Decimal
+    starting_equity: Decimal
+    equity_curve: list[tuple[int, Decimal]] = field(default_factory=list)
+    buy_and_hold_return_pct: Decimal | None = None
+
+    @property
+    def candles_per_s(self) -> float:
+        return self.candles / self.wall_s if self.wall_s > 0 else float("inf")
+
+
+class Backtest:
+    def __init__(self, settings: Settings, tables: Mapping[str, CandleTable], *,
+                 progress: Callable[[int, int], None] | None = None):
+        if tuple(settings.bot.symbols) != tuple(tables):
+            raise ConfigError("backtest: settings.bot.symbols must name the data's symbols, in the same order")
+        self.settings = settings
+        self.tables = dict(tables)
+        self.symbols = list(tables)
+        self.progress = progress
+        self.tf_ms = timeframe_ms(settings.bot.timeframe)
+
+    def run(self) -> BacktestResult:
+        started = time.perf_counter()
+        s = self.settings
+        clock = SimulatedClock(0)
+        store = InMemoryStore("backtest")
+        venue = SimVenueClient(SimConfig.from_settings(s.venue), clock, load_symbol_rules_for(s))
+        # simulated time is the only clock: staleness is judged on market time, as a replay at speed 0 does
+        parts = assemble(s, store, Mode.PAPER, market_clock=clock, wall_clock=clock, venue=venue)
+        engine = parts.engine
+        engine.scorer = SignalScorer(store, ())  # signals recorded, forward returns not scored (see above)
+
+        ts = np.concatenate([self.tables[sym].ts for sym in self.symbols])
+        sym_index = np.concatenate([np.full(len(self.tables[sym]), i, dtype=np.int32) for i, sym in enumerate(self.symbols)])
+        rows = np.concatenate([np.arange(len(self.tables[sym]), dtype=np.int64) for sym in self.symbols])
+        order = np.lexsort((sym_index, ts))
+        ts, sym_index, rows = ts[order], sym_index[order], rows[order]
+        warmup = s.market_data.backfill_candles
+        market_start = int(ts[0]) + warmup * self.tf_ms
+        cursor = int(np.searchsorted(ts, market_start, side="left"))
+
+        first_row: dict[str, int] = {}
+        backfill: dict[str, list[Candle]] = {}
+        for sym in self.symbols:
+            table = self.tables[sym]
+            end = int(np.searchsorted(table.ts, market_start, side="left"))
+            first_row[sym] = max(0, end - warmup)
+            backfill[sym] = [self._candle(sym, r) for r in range(first_row[sym], end)]
+        engine.warm_up(backfill)
+        fed_until = {sym: int(np.searchsorted(self.tables[sym].ts, market_start, side="left")) for sym in self.symbols}
+        signals = self._signal_rows(parts, first_row)
+        equity_curve = [(clock.now_ms(), engine.executor.portfolio().account.equity)]
+
+        window_size = engine.config.window_size
+        processed = 0
+        next_hour = (clock.now_ms() // HOUR_MS + 1) * HOUR_MS
+        total = len(ts) - cursor
+        report_every = max(1, total // 100)
+        trade_states = engine.executor.trade_states
+        pending = engine.scorer.pending
+        for k in range(cursor, len(ts)):
+            if self.progress is not None and (k - cursor) % report_every == 0:
+                self.progress(k - cursor, total)
+            sym = self.symbols[sym_index[k]]
+            r = int(rows[k])
+            at_row = signals[sym].get(r)
+            if at_row is None and sym not in trade_states() and not pending:
+                continue  # a flat symbol with no signal: nothing can happen on this candle
+            window = engine.windows[sym]
+            for skipped in range(max(fed_until[sym], r - window_size), r):
+                window.append(self._candle(sym, skipped))
+            candle = self._candle(sym, r)
+            fed_until[sym] = r + 1
+            raw = [sig for name, row in (at_row or ()) if (sig := signal_from(name, sym, s.bot.timeframe, candle, row))]
+            engine.on_candle(candle, raw)
+            processed += 1
+            if clock.now_ms() >= next_hour:
+                engine.publish()  # the risk monitor (loss limits, margin) and an equity point, hourly
+                if engine.last_account is not None:
+                    equity_curve.append((clock.now_ms(), engine.last_account.equity))
+                next_hour = (clock.now_ms() // HOUR_MS + 1) * HOUR_MS
+        engine.publish()
+        final = engine.last_account.equity if engine.last_account is not None else s.venue.starting_balance
+        equity_curve.append((clock.now_ms(), final))
+        if self.progress is not None:
+            self.progress(total, total)
+        wall_s = time.perf_counter() - started
+        return self._result(store, equity_curve, final, len(ts), processed, wall_s)
+
+    # ------------------------------------------------------------------------------------ parts
+
+    def _candle(self, sym: str, r: int) -> Candle:
+        t = self.tables[sym]
+        return Candle(sym, self.settings.bot.timeframe, int(t.ts[r]), Decimal(t.open[r]), Decimal(t.high[r]),
+                      Decimal(t.low[r]), Decimal(t.close[r]), Decimal(t.volume[r]))
+
+    def _signal_rows(self, parts: EngineParts, first_row: dict[str, int]) -> dict[str, dict[int, list[tuple[str, SignalRow]]]]:
+        """Per symbol: table row → the strategies' non-zero rows there, from `generate` run once over the
+        series the bot's streams would see (from its first back-fill candle), none before a strategy's warm-up."""
+        out: dict[str, dict[int, list[tuple[str, SignalRow]]]] = {}
+        for sym in self.symbols:
+            start = first_row[sym]
+            frame = _frame(self.tables[sym], start)
+            by_row: dict[int, list[tuple[str, SignalRow]]] = {}
+            for strategy in parts.engine.strategies:
+                generated = strategy.generate(frame)
+                sides = generated["side"].to_numpy()
+                hits = np.flatnonzero(sides != 0)
+                hits = hits[hits + 1 >= strategy.warmup]
+                strengths, reasons = generated["strength"].to_numpy(), generated["reason"].to_numpy()
+                for i in hits:
+                    row = SignalRow(int(sides[i]), float(strengths[i]), str(reasons[i]))
+                    by_row.setdefault(start + int(i), []).append((strategy.name, row))
+            out[sym] = by_row
+        return out
+
+    def _result(self, store: InMemoryStore, equity_curve: list[tuple[int, Decimal]], final: Decimal, candles: int,
+                processed: int, wall_s: float) -> BacktestResult:
+        s = self.settings
+        trades = list(store.trades)
+        hold = self._buy_and_hold_pct()
+        metrics = compute_metrics(trades, equity_curve, starting_equity=s.venue.starting_balance,
+                                  buy_and_hold_return_pct=hold)
+        data_range = {
+            sym: {"from_ms": int(t.ts[0]), "to_ms": int(t.ts[-1]) + self.tf_ms, "candles": len(t), "file": str(t.path)}
+            for sym, t in self.tables.items()
+        }
+        parameters = {
+            "strategies": list(s.strategy.enabled), "symbols": self.symbols, "timeframe": s.bot.timeframe,
+            "starting_balance": str(s.venue.starting_balance), "leverage": s.venue.leverage,
+            "taker_fee_rate": str(s.venue.taker_fee_rate), "maker_fee_rate": str(s.venue.maker_fee_rate),
+            "risk_level": s.sizing.risk_level, "warmup_candles": s.market_data.backfill_candles,
+        }
+        return BacktestResult(
+            trades=trades, metrics=metrics, by_symbol=breakdown(trades, "symbol"),
+            by_exit_reason=breakdown(trades, "exit_reason"), parameters=parameters, data_range=data_range,
+            candles=candles, candles_processed=processed, wall_s=wall_s, final_equity=final,
+            starting_equity=s.venue.starting_balance, equity_curve=equity_curve, buy_and_hold_return_pct=hold,
+        )
+
+    def _buy_and_hold_pct(self) -> Decimal | None:
+        """Equal weights in every symbol from the first candle after the warm-up to the last close."""
+        moves = []
+        for t in self.tables.values():
+            first = min(len(t) - 1, self.settings.market_data.backfill_candles)
+            moves.append(Decimal(t.close[-1]) / Decimal(t.close[first]) - 1)
+        return (sum(moves, Decimal(0)) / len(moves) * 100) if moves else None
