@@ -234,7 +234,7 @@ class SizingSettings(Section):
 
 class StopSettings(Section):
     # structure: behind the last swing (risk/stops.py); none: the rules set no stop, and the stop every
-    # position keeps resting on the venue sits out of reach (engine/exits.py OUT_OF_REACH)
+    # position keeps resting on the venue sits out of reach (risk/exits.py OUT_OF_REACH)
     method: Literal["structure", "none"] = "structure"
     swing_lookback: int = Field(20, ge=3, le=500)
     higher_timeframe: Literal["5m", "15m", "1h", "4h"] = "15m"

@@ -84,24 +84,24 @@ def simulate(
         ctx.prec = 28
         signals = cross_signals(ema_differences(closes, fast, slow))
         cash, trades = starting_equity, []
-        qty = entry_price = entry_fee = None
+        qty = entry_price = entry_fee = Decimal(0)  # qty 0: flat
         entry_ms = 0
         for t, close, signal in zip(times, closes, signals):
             fill_ms = t + timeframe_ms
-            if signal > 0 and qty is None:
-                size = (notional / close / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
-                if size > 0:
-                    qty, entry_price, entry_ms = size, close, fill_ms
+            if signal > 0 and qty == 0:
+                qty = (notional / close / lot).to_integral_value(rounding=ROUND_FLOOR) * lot
+                if qty > 0:
+                    entry_price, entry_ms = close, fill_ms
                     entry_fee = qty * close * fee_rate
                     cash -= entry_fee
-            elif signal < 0 and qty is not None:
+            elif signal < 0 and qty > 0:
                 exit_fee = qty * close * fee_rate
                 gross = qty * (close - entry_price)
                 cash += gross - exit_fee
                 trades.append(ReferenceTrade(qty, entry_ms, entry_price, fill_ms, close, entry_fee + exit_fee,
                                              gross - entry_fee - exit_fee))
-                qty = None
-        if qty is not None and closes:
+                qty = Decimal(0)
+        if qty > 0:
             cash += qty * (closes[-1] - entry_price)
         return trades, cash
 

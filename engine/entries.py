@@ -103,9 +103,10 @@ class EntryPlanner:
             stop = out_of_reach(entry, above=signal.side is Side.SHORT)
         else:
             higher = resample(candles, self.stops.higher_timeframe)
-            stop = structure_stop(signal.side, entry, candles, higher, self.stops, self.risk.max_stop_pct)
-            if isinstance(stop, Denial):
-                return stop, None
+            found = structure_stop(signal.side, entry, candles, higher, self.stops, self.risk.max_stop_pct)
+            if isinstance(found, Denial):
+                return found, None
+            stop = found
         stop = on_tick_above_zero(stop, rules.tick_size)
         if notional is not None:
             sizing: SizingDecision | Denial = SizingDecision(notional / entry, notional, "manual", f"{notional} USDT at {entry}")

@@ -11,21 +11,20 @@ import numpy as np
 import pytest
 
 from benchmarks import ema_reference
-from clock import SimulatedClock, SystemClock
 from benchmarks.ema_reference import ReferenceTrade, cross_signals, ema_differences, simulate
+from bot.assembly import assemble
+from clock import SimulatedClock, SystemClock
 from engine.candles import close_time_ms
 from engine.entries import EntryPlanner, MarketContext
-from engine.exits import OUT_OF_REACH, ExitRules
-from engine.runtime import assemble
 from engine.indicators import ema
 from engine.strategies import STRATEGIES, build_strategies
 from engine.strategies.base import candles_to_frame
 from engine.strategies.ema_cross import EmaCross
 from errors import ConfigError
 from exchange_client import load_symbol_rules_for
-from executors.base import EntryPlan
 from marketdata.csvfile import HEADER_LINE, read_candles
-from models import Candle, Denial, ExitReason, Mode, Side, Signal, TradingState
+from models import Candle, Denial, EntryPlan, ExitReason, Mode, Side, Signal, TradingState
+from risk.exits import OUT_OF_REACH, ExitRules
 from risk.levels import resolve_risk
 from risk.limits import effective_limits
 from risk.sizing import SizingInput, size_position
