@@ -173,6 +173,17 @@ class EmaTrendSettings(Section):
         return self
 
 
+class EmaCrossSettings(Section):
+    fast: int = Field(12, ge=2, le=500)
+    slow: int = Field(26, ge=3, le=1000)
+
+    @model_validator(mode="after")
+    def _fast_below_slow(self) -> "EmaCrossSettings":
+        if self.fast >= self.slow:
+            raise ValueError(f"fast ({self.fast}) must be smaller than slow ({self.slow})")
+        return self
+
+
 class MeanReversionSettings(Section):
     rsi_period: int = Field(14, ge=2, le=500)
     oversold: Decimal = Field(Decimal("25"), gt=0, lt=50)
@@ -184,8 +195,11 @@ class MeanReversionSettings(Section):
 class StrategySettings(Section):
     enabled: Annotated[tuple[str, ...], AfterValidator(_unique)] = ("momentum_spike", "ema_trend", "mean_reversion")
     min_confidence: float | None = Field(None, ge=0, le=1)  # None: taken from risk_level; 0 = every signal
+    # the sides a signal may open; a signal of the other side still closes a trade (exits.exit_on_reverse_signal)
+    entry_sides: Literal["both", "long", "short"] = "both"
     momentum_spike: MomentumSpikeSettings = MomentumSpikeSettings()
     ema_trend: EmaTrendSettings = EmaTrendSettings()
+    ema_cross: EmaCrossSettings = EmaCrossSettings()
     mean_reversion: MeanReversionSettings = MeanReversionSettings()
 
 
@@ -199,7 +213,7 @@ class StrengthScaling(Section):
 
 
 class SizingSettings(Section):
-    method: Literal["fixed_percent", "tiered", "fixed_risk"] = "fixed_risk"
+    method: Literal["fixed_percent", "tiered", "fixed_risk", "fixed_notional"] = "fixed_risk"
     risk_level: int | None = Field(5, ge=1, le=10)  # 1 cautious .. 10 aggressive; see README's table
     fixed_percent: Pct | None = Field(None, gt=0, le=100)  # None: from risk_level
     # indexed by the entry's number (the last one repeats): never empty, every tier a real size
@@ -208,10 +222,20 @@ class SizingSettings(Section):
     )
     max_buys_per_24h: int = Field(3, ge=1, le=100)
     risk_percent: Pct | None = Field(None, gt=0, le=10)  # None: from risk_level
+    fixed_notional: Decimal | None = Field(None, gt=0, le=Decimal("1e12"))  # fixed_notional: USDT per entry
     strength_scaling: StrengthScaling | None = StrengthScaling()
+
+    @model_validator(mode="after")
+    def _notional_for_its_method(self) -> "SizingSettings":
+        if self.method == "fixed_notional" and self.fixed_notional is None:
+            raise ValueError("method fixed_notional needs fixed_notional (USDT per entry)")
+        return self
 
 
 class StopSettings(Section):
+    # structure: behind the last swing (risk/stops.py); none: the rules set no stop, and the stop every
+    # position keeps resting on the venue sits out of reach (risk/exits.py OUT_OF_REACH)
+    method: Literal["structure", "none"] = "structure"
     swing_lookback: int = Field(20, ge=3, le=500)
     higher_timeframe: Literal["5m", "15m", "1h", "4h"] = "15m"
     buffer_below_low_pct: Pct = Field(Decimal("0.2"), ge=0, le=5)
@@ -237,17 +261,21 @@ class TrailingSettings(Section):
 
 
 class ExitSettings(Section):
+    # false: no take-profit (its order rests out of reach), and so no breakeven move, measured towards it
+    take_profit_enabled: bool = True
     take_profit_pct: Pct = Field(Decimal("1.5"), gt=0)  # minimum profit target, after fees
     reward_risk: Decimal = Field(Decimal("2"), gt=0)  # take-profit at this multiple of the stop distance
     trailing: TrailingSettings = TrailingSettings()
     breakeven_at_fraction: Decimal = Field(Decimal("0.8"), gt=0, le=1)
     min_hold_seconds: int = Field(120, ge=0)
+    emergency_enabled: bool = True
     emergency_loss_pct: Pct = Field(Decimal("2.0"), gt=0)
     emergency_volume_ratio: Decimal = Field(Decimal("0.3"), gt=0, le=1)
     volume_exhaustion_enabled: bool = True
     volume_exhaustion_ratio: Decimal = Field(Decimal("0.4"), gt=0, le=1)
     volume_exhaustion_min_hold_seconds: int = Field(600, ge=0)
     volume_window: int = Field(20, ge=2, le=500)
+    time_limit_enabled: bool = True
     time_limit_minutes: int = Field(240, ge=1)
     exit_on_reverse_signal: bool = True
 
@@ -331,6 +359,13 @@ class Settings(Section):
                 f"control.heartbeat_timeout_seconds ({timeout:g}) must be at least twice "
                 f"bot.heartbeat_seconds ({beat:g})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _a_stop_to_risk_against(self) -> "Settings":
+        if self.sizing.method == "fixed_risk" and self.stops.method == "none":
+            # fixed_risk sizes by the distance to the stop: an out-of-reach stop would size almost nothing
+            raise ValueError("sizing.method fixed_risk sizes by the stop distance: it needs stops.method structure")
         return self
 
     def resolve_path(self, path: str) -> Path:

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 
 from engine.candles import resample
 from models import EntryPlan, TradeState, round_down
-from risk.exits import ExitRules
+from risk.exits import ExitRules, out_of_reach
 from order_ids import make_trade_id
 from models import Candle, Denial, Position, Side, Signal, SymbolRules, TradingState
 from risk.gate import PreTradeCheck, check_order
@@ -44,6 +44,12 @@ def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
     if tick <= 0:
         return price
     return (price / tick).to_integral_value(rounding=ROUND_HALF_UP) * tick
+
+
+def on_tick_above_zero(price: Decimal, tick: Decimal) -> Decimal:
+    """`round_to_tick`, but never below one tick: a venue refuses a price of zero, and an out-of-reach level
+    below a cheap coin's entry can round to it."""
+    return max(round_to_tick(price, tick), tick) if tick > 0 else price
 
 
 def round_stop_to_tick(side: Side, stop: Decimal, tick: Decimal) -> Decimal:
@@ -86,12 +92,22 @@ class EntryPlanner:
         rules = self.symbol_rules.get(signal.symbol)
         if rules is None:
             return Denial("unknown_symbol", f"{signal.symbol}: no venue filters known"), None
+        if self.risk.entry_sides not in ("both", signal.side.value):
+            return Denial(
+                "side_not_allowed",
+                f"{signal.symbol} {signal.side.value}: strategy.entry_sides is {self.risk.entry_sides}, "
+                "so this signal only closes an opposite trade",
+            ), None
         entry = signal.price
-        higher = resample(candles, self.stops.higher_timeframe)
-        stop = structure_stop(signal.side, entry, candles, higher, self.stops, self.risk.max_stop_pct)
-        if isinstance(stop, Denial):
-            return stop, None
-        stop = round_to_tick(stop, rules.tick_size)
+        if self.stops.method == "none":
+            stop = out_of_reach(entry, above=signal.side is Side.SHORT)
+        else:
+            higher = resample(candles, self.stops.higher_timeframe)
+            found = structure_stop(signal.side, entry, candles, higher, self.stops, self.risk.max_stop_pct)
+            if isinstance(found, Denial):
+                return found, None
+            stop = found
+        stop = on_tick_above_zero(stop, rules.tick_size)
         if notional is not None:
             sizing: SizingDecision | Denial = SizingDecision(notional / entry, notional, "manual", f"{notional} USDT at {entry}")
         else:
@@ -109,7 +125,7 @@ class EntryPlanner:
                 ),
                 sizing,
             )
-        take_profit = round_to_tick(self.exit_rules.initial_take_profit(signal.side, entry, stop), rules.tick_size)
+        take_profit = on_tick_above_zero(self.exit_rules.initial_take_profit(signal.side, entry, stop), rules.tick_size)
         denial = check_order(
             PreTradeCheck(
                 trading_state=ctx.trading_state,

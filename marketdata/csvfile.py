@@ -2,9 +2,12 @@
 reading with validation, and appending.
 
 Why strict: a replay or backtest on a silently mangled file produces confident nonsense. Any bad header,
-non-numeric field or out-of-order timestamp is a `MarketDataError` naming the file and the line (line 1
-is the header). Prices stay the strings that were written, so the Decimals built from them later are
-exact; numeric parsing is done once, vectorised, only to validate and to sort.
+non-numeric field, price that is not positive and finite, negative or NaN volume, candle whose high and
+low do not contain its open and close (or each other), duplicate or out-of-order timestamp is a
+`MarketDataError` naming the file, the line (line 1 is the header) and the value. Missing candles are not
+an error but data: `marketdata.gaps.find_gaps` lists them. Prices stay the strings that were written, so
+the Decimals built from them later are exact; numeric parsing is done once, vectorised, only to validate
+and to sort.
 """
 
 from __future__ import annotations
@@ -75,31 +78,61 @@ def read_candles(path: str | Path) -> CandleTable:
         keep -= 1
     frame = frame.iloc[:keep]  # blank lines at the end of a file are harmless; in the middle they are not
     lines = np.arange(2, len(frame) + 2)
-    ts_text = frame["timestamp_ms"].fillna("").str.strip()
-    bad = ~ts_text.str.fullmatch(r"\d{1,16}")
-    if bad.any():
-        i = int(np.argmax(bad.to_numpy()))
-        raise _fail(path, int(lines[i]), f"timestamp_ms {ts_text.iloc[i]!r} is not an integer (epoch ms)")
-    ts = ts_text.astype("int64").to_numpy()
-    columns = {}
+    text = {name: frame[name].fillna("").str.strip().to_numpy(dtype=object) for name in HEADER}
+    ts_ok = frame["timestamp_ms"].fillna("").str.strip().str.fullmatch(r"\d{1,16}").to_numpy(dtype=bool)
+    ts = np.where(ts_ok, text["timestamp_ms"], "0").astype("int64")
+    numbers = {name: pd.to_numeric(text[name], errors="coerce").astype("float64") for name in HEADER[1:]}
+    broken = _broken_rows(ts, ts_ok, numbers)
+    first_bad = [int(np.argmax(mask)) for mask in broken.values() if mask.any()]
+    if first_bad:
+        # the first bad row in the file, whatever is wrong with it: the one a user fixes first
+        i = min(first_bad)
+        rule = next(rule for rule, mask in broken.items() if mask[i])
+        raise _fail(path, int(lines[i]), _problem(rule, i, text, numbers, ts, lines))
+    return CandleTable(path, ts, **{name: text[name] for name in HEADER[1:]})
+
+
+def _broken_rows(ts: np.ndarray, ts_ok: np.ndarray, numbers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per rule, in the order a row is judged, the rows that break it."""
+    broken = {"timestamp": ~ts_ok}
     for name in HEADER[1:]:
-        text = frame[name].fillna("").str.strip()
-        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
-        is_price = name in PRICE_COLUMNS
-        invalid = ~np.isfinite(values) | (values <= 0 if is_price else values < 0)
-        if invalid.any():
-            i = int(np.argmax(invalid))
-            wanted = "a positive number" if is_price else "a number >= 0"
-            raise _fail(path, int(lines[i]), f"{name} {text.iloc[i]!r} is not {wanted}")
-        columns[name] = text.to_numpy(dtype=object)
-    steps = np.diff(ts)
-    if (steps <= 0).any():
-        i = int(np.argmax(steps <= 0)) + 1
-        raise _fail(
-            path, int(lines[i]),
-            f"not sorted (or duplicated): timestamp {ts[i]} does not come after {ts[i - 1]} (line {int(lines[i - 1])})",
-        )
-    return CandleTable(path, ts, **columns)
+        values = numbers[name]
+        broken[name] = ~np.isfinite(values) | (values <= 0 if name in PRICE_COLUMNS else values < 0)
+    # A candle's high and low must contain its open and close: anything else is a corrupted row, and a
+    # stop or take-profit triggered by it would fill at a price that never traded. Floats order decimal
+    # strings of up to 15 significant digits exactly (every exchange price), so comparing the parsed
+    # values is comparing the written prices.
+    o, h, lo, c = (numbers[name] for name in PRICE_COLUMNS)
+    broken["high_below_low"] = h < lo
+    broken["high_below_body"] = h < np.maximum(o, c)
+    broken["low_above_body"] = lo > np.minimum(o, c)
+    back = np.zeros(len(ts), dtype=bool)
+    back[1:] = (ts[1:] <= ts[:-1]) & ts_ok[1:] & ts_ok[:-1]
+    broken["order"] = back
+    return broken
+
+
+def _problem(rule: str, i: int, text: dict[str, np.ndarray], numbers: dict[str, np.ndarray], ts: np.ndarray,
+             lines: np.ndarray) -> str:
+    """What is wrong with row `i` under `rule`, quoting the values as written."""
+    if rule == "timestamp":
+        return f"timestamp_ms {text['timestamp_ms'][i]!r} is not an integer (epoch ms)"
+    if rule in HEADER:
+        wanted = "a positive number" if rule in PRICE_COLUMNS else "a number >= 0"
+        return f"{rule} {text[rule][i]!r} is not {wanted}"
+    o, c = numbers["open"][i], numbers["close"][i]
+    if rule == "high_below_low":
+        return f"high {text['high'][i]!r} is below low {text['low'][i]!r}"
+    if rule == "high_below_body":
+        top = "open" if o >= c else "close"
+        return f"high {text['high'][i]!r} is below {top} {text[top][i]!r}"
+    if rule == "low_above_body":
+        bottom = "open" if o <= c else "close"
+        return f"low {text['low'][i]!r} is above {bottom} {text[bottom][i]!r}"
+    before = f"line {int(lines[i - 1])}"
+    if ts[i] == ts[i - 1]:
+        return f"duplicate timestamp {ts[i]} (also on {before}): not sorted strictly by time"
+    return f"not sorted: timestamp {ts[i]} comes before {ts[i - 1]} ({before})"
 
 
 def last_timestamp(path: str | Path) -> int | None:

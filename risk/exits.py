@@ -16,6 +16,11 @@ once the trade is `activation_pct` in profit. A stop only ever tightens. A stop 
 close (`stop_through_close`, e.g. a tight trail behind a spike that closed well off its high) is an exit
 at market now, in every mode: the venue would refuse such a stop order, and ghost must do what paper does.
 
+Each discretionary exit, and the take-profit, can be switched off (`*_enabled`). A take-profit or stop
+the rules switch off (`exits.take_profit_enabled`, `stops.method: none`) still rests on the venue, as
+every position's protective orders do, but out of reach (`out_of_reach`): the venue keeps its orders and
+the market never triggers them. Breakeven is measured towards the take-profit: without one, no breakeven.
+
 Every profit or loss comparison is after fees (taker on both legs: entries and stop exits are market
 orders), so "in profit" means the trade would actually make money if closed now.
 """
@@ -32,6 +37,14 @@ from settings import ExitSettings
 _HUNDRED = Decimal(100)
 _MS_PER_SECOND = 1000
 _MS_PER_MINUTE = 60_000
+# A switched-off level sits this many times beyond or short of the entry: a long is liquidated (at any
+# leverage, from 1) before its price falls 99.9 %, and no position lives through a thousandfold rise.
+OUT_OF_REACH = Decimal(1000)
+
+
+def out_of_reach(entry: Decimal, above: bool) -> Decimal:
+    """A price the market will not reach while a position is open: far above or far below `entry`."""
+    return entry * OUT_OF_REACH if above else entry / OUT_OF_REACH
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,8 @@ class ExitRules:
     def initial_take_profit(self, side: Side, entry: Decimal, stop: Decimal) -> Decimal:
         """The farther of: entry ± max(take_profit_pct, round-trip fees), and reward_risk × the stop distance."""
         s = self.settings
+        if not s.take_profit_enabled:
+            return out_of_reach(entry, above=side is Side.LONG)
         pct = max(s.take_profit_pct, self.round_trip_fee_pct())
         by_pct = entry * (1 + side.sign * pct / _HUNDRED)
         by_risk = entry + side.sign * s.reward_risk * abs(entry - stop)
@@ -127,7 +142,7 @@ class ExitRules:
         peak = max(t.peak_price, candle.high) if side is Side.LONG else min(t.peak_price, candle.low)
         stop, breakeven_moved, trailing_active = t.stop, t.breakeven_moved, t.trailing_active
 
-        if not breakeven_moved:
+        if not breakeven_moved and s.take_profit_enabled:
             trigger = t.entry_price + s.breakeven_at_fraction * (t.take_profit - t.entry_price)
             if (peak >= trigger) if side is Side.LONG else (peak <= trigger):
                 stop = _tighter(side, stop, self.breakeven_price(side, t.entry_price))
@@ -167,10 +182,13 @@ class ExitRules:
         volume_ratio = candle.volume / volume_avg if volume_avg > 0 else None
         ratio_text = f"{volume_ratio:.2f}" if volume_ratio is not None else "n/a"
 
-        if held_ms >= s.time_limit_minutes * _MS_PER_MINUTE:
+        if s.time_limit_enabled and held_ms >= s.time_limit_minutes * _MS_PER_MINUTE:
             return ExitDecision(ExitReason.TIME_LIMIT, price, f"{held} ≥ time limit {s.time_limit_minutes} min")
 
-        if volume_ratio is not None and -pnl >= s.emergency_loss_pct and volume_ratio < s.emergency_volume_ratio:
+        if (
+            s.emergency_enabled and volume_ratio is not None and -pnl >= s.emergency_loss_pct
+            and volume_ratio < s.emergency_volume_ratio
+        ):
             return ExitDecision(
                 ExitReason.EMERGENCY, price,
                 f"loss {-pnl:.2f}% after fees ≥ {s.emergency_loss_pct}% with volume {ratio_text}x average "

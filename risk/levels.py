@@ -74,6 +74,8 @@ class ResolvedRisk:
     method: str
     strength_scaling: StrengthScaling | None
     level: int = DEFAULT_RISK_LEVEL
+    fixed_notional: Decimal | None = None  # USDT per entry, for method fixed_notional
+    entry_sides: str = "both"  # the sides a signal may open: both, long or short
 
 
 def risk_level(level: int | None) -> RiskLevel:
@@ -105,4 +107,6 @@ def resolve_risk(sizing: SizingSettings, strategy: StrategySettings, stops: Stop
         method=sizing.method,
         strength_scaling=sizing.strength_scaling,
         level=level_number,
+        fixed_notional=sizing.fixed_notional,
+        entry_sides=strategy.entry_sides,
     )

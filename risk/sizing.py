@@ -6,6 +6,8 @@
   ("max_buys_reached") — a brake on revenge trading the same coin.
 - fixed_risk: qty = equity × risk_pct / |entry − stop|, so hitting the stop costs risk_pct of equity
   whatever the stop distance (before fees and slippage).
+- fixed_notional: notional = a fixed amount of USDT, whatever the equity (the rules other engines are
+  compared on: "buy floor(1000 USDT / close, lot 0.001)"; the planner's rounding down to the venue's step is the floor).
 Strength scaling multiplies the result by `high` (strength ≥ 0.7), `medium` (0.4 ≤ s < 0.7) or `low`
 (s < 0.4). When the caller passes `max_notional` (the risk limits' position cap × equity), the size is
 cut to it here, so a tight stop shrinks the trade instead of getting it refused by the gate.
@@ -78,6 +80,8 @@ def _base_notional(resolved: ResolvedRisk, inp: SizingInput) -> tuple[Decimal, s
             qty * inp.entry_price,
             f"{resolved.risk_pct}% of equity {inp.equity} = {at_risk:.2f} at risk / stop distance {float(distance):.8g}",
         )
+    if method == "fixed_notional" and resolved.fixed_notional is not None:
+        return resolved.fixed_notional, f"fixed {resolved.fixed_notional} USDT"
     return Denial("unknown_sizing_method", f"sizing.method {method!r}")
 
 

@@ -27,7 +27,7 @@ def _import_all() -> None:
             importlib.import_module(f"{__name__}.{module.name}")
 
 
-_NOT_SECTIONS = frozenset({"enabled", "min_confidence"})
+_NOT_SECTIONS = frozenset({"enabled", "min_confidence", "entry_sides"})
 
 
 def _section(settings: StrategySettings, name: str) -> object | None:

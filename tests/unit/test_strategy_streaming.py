@@ -30,7 +30,7 @@ from engine.strategies.ema_trend import EmaTrend
 from engine.strategies.mean_reversion import MeanReversion
 from marketdata.csvfile import read_candles
 from models import Candle, Mode
-from settings import EmaTrendSettings, MeanReversionSettings, MomentumSpikeSettings, load_settings
+from settings import EmaCrossSettings, EmaTrendSettings, MeanReversionSettings, MomentumSpikeSettings, load_settings
 from state import StateStore
 
 T0 = 1_746_000_000_000 - 1_746_000_000_000 % 60_000
@@ -58,6 +58,11 @@ PARAMS = {
         None,
         EmaTrendSettings(fast=2, slow=3, atr_period=3, min_atr_pct=Decimal("0")),
         EmaTrendSettings(fast=20, slow=100, atr_period=20, min_atr_pct=Decimal("0.2")),
+    ],
+    "ema_cross": [
+        None,
+        EmaCrossSettings(fast=2, slow=3),
+        EmaCrossSettings(fast=50, slow=200),
     ],
     "mean_reversion": [
         None,
@@ -119,6 +124,8 @@ def hunted_params(name: str, candles: list[Candle], pick: float):
         rows = np.flatnonzero(where & values.notna().to_numpy() & (values.to_numpy() != 0))
         return None if not len(rows) else float(values.iat[rows[int(pick * (len(rows) - 1))]])
 
+    if name == "ema_cross":
+        return None  # no threshold but zero, which the flat runs reach exactly
     if name == "ema_trend":
         atr_pct = indicators.atr(frame, 14) / close * 100.0
         diff = indicators.ema(close, 9) - indicators.ema(close, 21)
