@@ -374,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--symbols", help="SYM[,SYM…]: which symbols (a single file: its symbol)")
     p.add_argument("--from", dest="date_from", help="first candle, UTC (e.g. 2025-05-10)")
     p.add_argument("--to", dest="date_to", help="end (exclusive), UTC")
+    p.add_argument("--warmup", type=int, help="candles that only warm the engine (default market_data.backfill_candles; 0: trade from the first)")
     p.add_argument("--json", action="store_true", help="one JSON object: metrics, trades, parameters, data_range…")
     p.add_argument("--report", help="write a self-contained HTML report here")
     p = add("download", cmd_download, "download candles with ccxt into CSV (resumable)")

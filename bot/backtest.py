@@ -136,7 +136,9 @@ class BacktestResult:
     final_equity: Decimal
     starting_equity: Decimal
     equity_curve: list[tuple[int, Decimal]] = field(default_factory=list)
+    stops: dict[str, list[tuple[int, Decimal]]] = field(default_factory=dict)  # trade id -> (ms, stop) steps
     buy_and_hold_return_pct: Decimal | None = None
+    halt: str | None = None  # a halt still in force at the end (a loss limit stops a backtest as it stops the bot)
 
     @property
     def candles_per_s(self) -> float:
@@ -144,8 +146,10 @@ class BacktestResult:
 
 
 class Backtest:
-    def __init__(self, settings: Settings, tables: Mapping[str, CandleTable], *,
+    def __init__(self, settings: Settings, tables: Mapping[str, CandleTable], *, warmup: int | None = None,
                  progress: Callable[[int, int], None] | None = None):
+        """`warmup`: steps that only warm the engine, as a replay bot's back-fill (default
+        market_data.backfill_candles); 0 trades from the first candle, as other engines' backtests do."""
         if tuple(settings.bot.symbols) != tuple(tables):
             raise ConfigError("backtest: settings.bot.symbols must name the data's symbols, in the same order")
         self.settings = settings
@@ -153,6 +157,9 @@ class Backtest:
         self.symbols = list(tables)
         self.progress = progress
         self.tf_ms = timeframe_ms(settings.bot.timeframe)
+        self.warmup = settings.market_data.backfill_candles if warmup is None else warmup
+        if self.warmup < 0:
+            raise ConfigError(f"--warmup must be 0 or more candles, not {self.warmup}")
 
     def run(self) -> BacktestResult:
         started = time.perf_counter()
@@ -170,7 +177,7 @@ class Backtest:
         rows = np.concatenate([np.arange(len(self.tables[sym]), dtype=np.int64) for sym in self.symbols])
         order = np.lexsort((sym_index, ts))
         ts, sym_index, rows = ts[order], sym_index[order], rows[order]
-        warmup = s.market_data.backfill_candles
+        warmup = self.warmup
         market_start = int(ts[0]) + warmup * self.tf_ms
         cursor = int(np.searchsorted(ts, market_start, side="left"))
 
@@ -264,9 +271,17 @@ class Backtest:
             "strategies": list(s.strategy.enabled), "symbols": self.symbols, "timeframe": s.bot.timeframe,
             "starting_balance": str(s.venue.starting_balance), "leverage": s.venue.leverage,
             "taker_fee_rate": str(s.venue.taker_fee_rate), "maker_fee_rate": str(s.venue.maker_fee_rate),
-            "risk_level": s.sizing.risk_level, "warmup_candles": s.market_data.backfill_candles,
+            "risk_level": s.sizing.risk_level, "warmup_candles": self.warmup,
         }
+        stops: dict[str, list[tuple[int, Decimal]]] = {}
+        for event in store.audit_events:  # the entry's stop, then each move, as the engine recorded them
+            if event.kind in ("order", "stop") and event.data.get("stop") and event.data.get("trade_id"):
+                stops.setdefault(str(event.data["trade_id"]), []).append((event.ts_ms, Decimal(str(event.data["stop"]))))
+        flag = store.read_halt()
+        halt = f"HALTED since {pd.Timestamp(flag.ts_ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M} UTC: {flag.reason}" if flag else None
         return BacktestResult(
+            halt=halt,
+            stops=stops,
             trades=trades, metrics=metrics, by_symbol=breakdown(trades, "symbol"),
             by_exit_reason=breakdown(trades, "exit_reason"), parameters=parameters, data_range=data_range,
             candles=candles, candles_processed=processed, wall_s=wall_s, final_equity=final,
@@ -277,6 +292,6 @@ class Backtest:
         """Equal weights in every symbol from the first candle after the warm-up to the last close."""
         moves = []
         for t in self.tables.values():
-            first = min(len(t) - 1, self.settings.market_data.backfill_candles)
+            first = min(len(t) - 1, self.warmup)
             moves.append(Decimal(t.close[-1]) / Decimal(t.close[first]) - 1)
         return (sum(moves, Decimal(0)) / len(moves) * 100) if moves else None

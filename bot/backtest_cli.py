@@ -13,7 +13,6 @@ from typing import Any
 
 from analytics.metrics import to_jsonable
 from bot.backtest import Backtest, BacktestResult, load_tables
-from errors import ConfigError
 from models import Trade
 from settings import load_settings
 
@@ -48,6 +47,7 @@ def result_json(result: BacktestResult) -> dict[str, Any]:
         "starting_equity": str(result.starting_equity),
         "final_equity": str(result.final_equity),
         "buy_and_hold_return_pct": str(result.buy_and_hold_return_pct) if result.buy_and_hold_return_pct is not None else None,
+        "halt": result.halt,
         "wall_s": round(result.wall_s, 4),
         "candles_per_s": round(result.candles_per_s),
     }
@@ -70,6 +70,8 @@ def result_text(result: BacktestResult) -> str:
                  f"{result.candles_processed:,} went through the engine)")
     lines.append(f"  equity {result.starting_equity:,.2f} → {result.final_equity:,.2f} USDT"
                  + (f"; buy-and-hold {result.buy_and_hold_return_pct:.2f} %" if result.buy_and_hold_return_pct is not None else ""))
+    if result.halt:
+        lines.append(f"  {result.halt} — no entry after it (resume is an operator's decision, none in a backtest)")
     lines.append("")
     lines.append("Metrics")
     for key, value in result.metrics.items():
@@ -78,8 +80,10 @@ def result_text(result: BacktestResult) -> str:
         lines.append("")
         lines.append(title)
         for name, m in groups.items():
-            lines.append(f"  {name:<20} trades {m.get('trades', 0):>5}  net P&L {_fmt(m.get('net_pnl'))}  "
-                         f"win rate {_fmt(m.get('win_rate_pct'))} %")
+            win_rate = m.get("win_rate")
+            lines.append(f"  {name:<20} trades {m.get('trades', 0):>5}  net P&L {_fmt(m.get('total_pnl')):>12}  "
+                         f"fees {_fmt(m.get('total_fees')):>10}  win rate "
+                         + (f"{win_rate * 100:.1f} %" if win_rate is not None else "—"))
     return "\n".join(lines)
 
 
@@ -105,7 +109,7 @@ def run_backtest_cli(args: argparse.Namespace) -> int:
             bar.n = done
             bar.refresh()
 
-    result = Backtest(settings, tables, progress=progress).run()
+    result = Backtest(settings, tables, warmup=args.warmup, progress=progress).run()
     if bar is not None:
         bar.close()
     if args.report:
@@ -120,8 +124,9 @@ def run_backtest_cli(args: argparse.Namespace) -> int:
 
 
 def write_report(path: Path, result: BacktestResult, tables) -> None:
-    try:
-        from analytics.report import write_backtest_report
-    except ImportError:
-        raise ConfigError("--report: the HTML report is not available in this build") from None
-    write_backtest_report(path, result=result, tables=tables)
+    from analytics.report import write_backtest_report
+
+    metrics = {**result.metrics, "by symbol": result.by_symbol, "by exit reason": result.by_exit_reason}
+    write_backtest_report(path, trades=result.trades, equity_curve=result.equity_curve, candles_by_symbol=tables,
+                          metrics=metrics, parameters=result.parameters, stops=result.stops,
+                          title=f"Backtest: {', '.join(result.parameters['strategies'])} on {', '.join(result.parameters['symbols'])}")

@@ -260,7 +260,8 @@ class TradingEngine:
         if updated.stop != state.stop:
             try:
                 self.executor.move_stop(updated)
-                self.audit("stop", f"{candle.symbol}: stop moved {state.stop} → {updated.stop}", trade_id=state.trade_id)
+                self.audit("stop", f"{candle.symbol}: stop moved {state.stop} → {updated.stop}", trade_id=state.trade_id,
+                           stop=str(updated.stop))
             except ExchangeError as exc:
                 self.audit("error", f"{candle.symbol}: stop not moved: {exc}")
         elif updated != state:
@@ -324,6 +325,7 @@ class TradingEngine:
             f"take-profit {plan.take_profit}",
             trade_id=plan.trade_id,
             client_order_id=order.client_order_id,
+            stop=str(plan.stop),
         )
         return None
 
