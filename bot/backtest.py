@@ -10,7 +10,12 @@ What makes it fast, without changing what it decides:
   symbol, or a signal still being scored. Any other candle of a flat symbol can change nothing (no
   position, no resting order, no exit rule), so it is skipped; the engine's candle window is topped up
   with the skipped candles before the next one it sees, so structure stops and volume averages are
-  those of the bot.
+  those of the bot;
+- an open trade whose exit rules act on signals only (no trail, breakeven, emergency, volume or time
+  exit) can end only by a signal or by a price reaching a resting order, its stop or its liquidation:
+  its candles inside that range are skipped too, except the last of each hour (the equity point, the
+  funding) and the last of the data. Before anything is decided, the venue is given the newest skipped
+  candle of every such trade, so every mark is current, as if it had seen them all.
 The candles are merged exactly as the replay source merges them (by time, then by symbol order) and the
 first `market_data.backfill_candles` steps only warm the engine, as a replay bot's back-fill does: the
 same candles replayed through the real bot give the same trades (tests/integration/test_backtest_parity.py).
@@ -40,7 +45,7 @@ from exchange_client import SimVenueClient, load_symbol_rules_for
 from marketdata.csvfile import CandleTable, read_candles
 from marketdata.resample import resample
 from memory_store import InMemoryStore
-from models import Candle, Mode, Trade, timeframe_ms
+from models import Candle, Mode, OrderSide, OrderType, Side, Trade, timeframe_ms
 from settings import Settings
 from simulator import SimConfig
 
@@ -147,7 +152,7 @@ class BacktestResult:
 
 class Backtest:
     def __init__(self, settings: Settings, tables: Mapping[str, CandleTable], *, warmup: int | None = None,
-                 progress: Callable[[int, int], None] | None = None):
+                 skip_quiet: bool = True, progress: Callable[[int, int], None] | None = None):
         """`warmup`: steps that only warm the engine, as a replay bot's back-fill (default
         market_data.backfill_candles); 0 trades from the first candle, as other engines' backtests do."""
         if tuple(settings.bot.symbols) != tuple(tables):
@@ -158,6 +163,7 @@ class Backtest:
         self.progress = progress
         self.tf_ms = timeframe_ms(settings.bot.timeframe)
         self.warmup = settings.market_data.backfill_candles if warmup is None else warmup
+        self.skip_quiet = skip_quiet  # False: every candle of a symbol with an open trade goes through (tests)
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be 0 or more candles, not {self.warmup}")
 
@@ -200,22 +206,47 @@ class Backtest:
         report_every = max(1, total // 100)
         trade_states = engine.executor.trade_states
         pending = engine.scorer.pending
+        lows = {sym: np.asarray(self.tables[sym].low, dtype=np.float64) for sym in self.symbols}
+        highs = {sym: np.asarray(self.tables[sym].high, dtype=np.float64) for sym in self.symbols}
+        last_row = {sym: len(self.tables[sym]) - 1 for sym in self.symbols}
+        # an open trade that only a signal or a resting order can end: the price range that touches neither
+        quiet: dict[str, tuple[float, float]] = {}
+        unseen: dict[str, int] = {}  # a quiet trade's newest candle the venue has not seen (its mark)
         for k in range(cursor, len(ts)):
             if self.progress is not None and (k - cursor) % report_every == 0:
                 self.progress(k - cursor, total)
             sym = self.symbols[sym_index[k]]
             r = int(rows[k])
             at_row = signals[sym].get(r)
-            if at_row is None and sym not in trade_states() and not pending:
-                continue  # a flat symbol with no signal: nothing can happen on this candle
-            window = engine.windows[sym]
-            for skipped in range(max(fed_until[sym], r - window_size), r):
-                window.append(self._candle(sym, skipped))
+            if at_row is None and not pending:
+                if sym not in trade_states():
+                    continue  # a flat symbol with no signal: nothing can happen on this candle
+                bounds = quiet.get(sym)
+                if (bounds is not None and bounds[0] < lows[sym][r] and highs[sym][r] < bounds[1] and r != last_row[sym]
+                        and (int(ts[k]) + self.tf_ms) % HOUR_MS):
+                    unseen[sym] = r  # inside the quiet range, not the hour's last (equity, funding), not the end
+                    continue
+            for other, row in list(unseen.items()):  # every mark current before anything is decided
+                if other != sym:
+                    venue.on_candle(self._candle(other, row))
+                del unseen[other]
+            if at_row is not None or not quiet.get(sym):
+                # the window as the bot's: what an entry (structure stop) or an exit rule reads; a quiet
+                # trade's hourly candle reads none of it, so the refill waits for the next signal
+                window = engine.windows[sym]
+                for skipped in range(max(fed_until[sym], r - window_size), r):
+                    window.append(self._candle(sym, skipped))
             candle = self._candle(sym, r)
             fed_until[sym] = r + 1
             raw = [sig for name, row in (at_row or ()) if (sig := signal_from(name, sym, s.bot.timeframe, candle, row))]
             engine.on_candle(candle, raw)
             processed += 1
+            if self.skip_quiet:
+                bounds = self._quiet_range(parts, venue, sym)
+                if bounds is None:
+                    quiet.pop(sym, None)
+                else:
+                    quiet[sym] = bounds
             if clock.now_ms() >= next_hour:
                 engine.publish()  # the risk monitor (loss limits, margin) and an equity point, hourly
                 if engine.last_account is not None:
@@ -235,6 +266,34 @@ class Backtest:
         t = self.tables[sym]
         return Candle(sym, self.settings.bot.timeframe, int(t.ts[r]), Decimal(t.open[r]), Decimal(t.high[r]),
                       Decimal(t.low[r]), Decimal(t.close[r]), Decimal(t.volume[r]))
+
+    def _quiet_range(self, parts: EngineParts, venue: SimVenueClient, sym: str) -> tuple[float, float] | None:
+        """For an open trade whose exit rules act on signals only: the open interval of prices in which a
+        candle triggers none of its resting orders, nor its liquidation, nor its own stop; None when any
+        candle may matter (rules that act every candle, a resting limit order, no trade)."""
+        engine = parts.engine
+        state = engine.executor.trade_states().get(sym)
+        if state is None or engine.exit_rules.decides_between_signals:
+            return None
+        position = next((p for p in venue.positions() if p.symbol == sym), None)
+        if position is None:
+            return None
+        lo, hi = float("-inf"), float("inf")
+        for order in venue.open_orders(sym):
+            if order.order_type is OrderType.STOP_MARKET and order.stop_price is not None:
+                price = float(order.stop_price)
+                lo, hi = (max(lo, price), hi) if order.side is OrderSide.SELL else (lo, min(hi, price))
+            elif order.order_type is OrderType.TAKE_PROFIT_MARKET and order.stop_price is not None:
+                price = float(order.stop_price)
+                lo, hi = (lo, min(hi, price)) if order.side is OrderSide.SELL else (max(lo, price), hi)
+            else:
+                return None  # a resting limit order fills inside any range
+        stop = float(state.stop)
+        lo, hi = (max(lo, stop), hi) if position.side is Side.LONG else (lo, min(hi, stop))
+        if position.liquidation_price is not None:
+            liq = float(position.liquidation_price)
+            lo, hi = (max(lo, liq), hi) if position.side is Side.LONG else (lo, min(hi, liq))
+        return lo, hi
 
     def _signal_rows(self, parts: EngineParts, first_row: dict[str, int]) -> dict[str, dict[int, list[tuple[str, SignalRow]]]]:
         """Per symbol: table row → the strategies' non-zero rows there, from `generate` run once over the

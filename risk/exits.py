@@ -133,6 +133,16 @@ class ExitRules:
             return ExitDecision(ExitReason.TAKE_PROFIT, tp_fill, f"take-profit {t.take_profit} hit{gap}")
         return None
 
+    @property
+    def decides_between_signals(self) -> bool:
+        """Whether a candle without a signal can change an open trade by these rules alone (beyond its
+        resting stop and take-profit): a breakeven move, a trail, an emergency, volume exhaustion or the
+        time limit. When none is on, only a signal or a resting order can end the trade (a backtest
+        skips the quiet candles between)."""
+        s = self.settings
+        return (s.take_profit_enabled or s.trailing.enabled or s.emergency_enabled or s.volume_exhaustion_enabled
+                or s.time_limit_enabled)
+
     # ---------------------------------------------------------------------------- after a candle
 
     def update(self, t: TradeState, candle: Candle) -> TradeState:
