@@ -13,7 +13,9 @@ How the rules map onto nautilus:
 - Bars are 1-minute LAST bars stamped at their close (open time + 60 s). bar_execution moves the simulated
   market through each bar's open, high, low and close before the strategy sees the bar, and the message
   queue processes the strategy's market order after it, so the order fills at that bar's close; the fill
-  model has no slippage and the bar's volume (≥ the order) is the only book size.
+  model has no slippage. The simulated book offers a quarter of the bar's volume at each of those four
+  prices, and an order larger than that walks on by whole ticks: the JSON's fills_off_close counts such
+  fills. On the shared Binance candles the largest order is 0.8 % (BTC), 1.3 % (ETH), 3.6 % (SOL) of it.
 - nautilus' own ExponentialMovingAverage is seeded with the first value, as the rules are, and updated with
   the same expression; it is used as is. But Price.as_double() divides a 128-bit fixed-point raw by 1e16,
   which is 1 ulp off float(text) for a fifth of BTC's closes, so the indicators are fed
@@ -24,6 +26,7 @@ import time
 
 STARTED = time.perf_counter()
 
+import re  # noqa: E402
 import sys  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
@@ -31,7 +34,7 @@ import pandas as pd  # noqa: E402
 
 import nautilus_trader  # noqa: E402
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig  # noqa: E402
-from nautilus_trader.config import LoggingConfig  # noqa: E402
+from nautilus_trader.config import LoggingConfig, StrategyConfig  # noqa: E402
 from nautilus_trader.indicators import ExponentialMovingAverage  # noqa: E402
 from nautilus_trader.model.currencies import USDT  # noqa: E402
 from nautilus_trader.model.data import Bar, BarType  # noqa: E402
@@ -76,7 +79,8 @@ def perpetual(symbol: str, rows: list[list[str]]) -> CryptoPerpetual:
 
 class EmaCross(Strategy):
     def __init__(self, instrument: CryptoPerpetual, bar_type: BarType):
-        super().__init__()
+        # No event or command log lines (they are filtered at ERROR, but still built): its fastest honest setup
+        super().__init__(StrategyConfig(log_events=False, log_commands=False))
         self.instrument = instrument
         self.bar_type = bar_type
         self.fast = ExponentialMovingAverage(rules.FAST)
@@ -84,6 +88,8 @@ class EmaCross(Strategy):
         self.last_sign = 0
         self.long = False
         self.rejected = 0
+        self.close = None
+        self.fills_off_close = 0
 
     def on_start(self):
         self.subscribe_bars(self.bar_type)
@@ -93,7 +99,12 @@ class EmaCross(Strategy):
         print(f"nautilus_trader rejected an order: {event.reason}", file=sys.stderr)
         self.long = False
 
+    def on_order_filled(self, event):
+        if event.last_px != self.close:
+            self.fills_off_close += 1
+
     def on_bar(self, bar: Bar):
+        self.close = bar.close
         close = float(bar.close.as_decimal())
         self.fast.update_raw(close)
         self.slow.update_raw(close)
@@ -116,7 +127,8 @@ class EmaCross(Strategy):
 def main(path: str) -> None:
     read_started = time.perf_counter()
     rows = rules.read_rows(path)
-    symbol = rules.symbol_of(path)
+    # nautilus reads "_" in a symbol as a spread's legs
+    symbol = re.sub(r"[^A-Z0-9]", "", rules.symbol_of(path).upper()) or "X"
     instrument = perpetual(symbol, rows)
     bar_type = BarType.from_str(f"{instrument.id}-1-MINUTE-LAST-EXTERNAL")
     frame = pd.DataFrame(
@@ -159,7 +171,8 @@ def main(path: str) -> None:
         equity += position.unrealized_pnl(last_close).as_decimal()
         open_qty += position.quantity.as_decimal()
     rules.emit("nautilus_trader", nautilus_trader.__version__, path, len(bars), round_trips, fills, equity,
-               wall_s, read_s, STARTED, open_position=str(open_qty), rejected=strategy.rejected)
+               wall_s, read_s, STARTED, open_position=str(open_qty), rejected=strategy.rejected,
+               fills_off_close=strategy.fills_off_close)
     engine.dispose()
 
 

@@ -53,15 +53,28 @@ def symbol_of(path: str | Path) -> str:
 def read_rows(path: str | Path) -> list[list[str]]:
     """The candle rows as strings (timestamp_ms, open, high, low, close, volume), header checked.
 
-    Prices stay strings so that each engine converts them its own way from the exact text of the file."""
+    Prices stay strings so that each engine converts them its own way from the exact text of the file.
+    A row that no engine could use (wrong field count, a price that is not a positive finite number) ends
+    the run with one line naming the file and the row; the rest of the data checks are the loader's job."""
     with open(path, encoding="ascii") as handle:
         header = handle.readline().strip()
         if header != HEADER:
             sys.exit(f"{path}: header is {header!r}, expected {HEADER!r}")
-        rows = [line.rstrip("\n").split(",") for line in handle if line.strip()]
+        rows = [line.strip().split(",") for line in handle if line.strip()]
     if not rows:
         sys.exit(f"{path}: no candles")
+    for number, row in enumerate(rows, start=2):
+        if len(row) != 6 or not all(_positive(x) for x in row[1:5]) or not row[0].isdigit():
+            sys.exit(f"{path}: row {number} is not timestamp_ms and four positive prices: {','.join(row)!r}")
     return rows
+
+
+def _positive(text: str) -> bool:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        return False
+    return value.is_finite() and value > 0
 
 
 def emit(engine: str, version: str, path: str | Path, candles: int, round_trips: int, fills: int,
