@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import sys
 import time
 from decimal import ROUND_FLOOR, Decimal
@@ -80,11 +81,13 @@ def _positive(text: str) -> bool:
 def emit(engine: str, version: str, path: str | Path, candles: int, round_trips: int, fills: int,
          final_equity: Decimal | float | str, wall_s: float, read_s: float, started: float, **extra) -> None:
     """The one JSON line an engine script prints. `started` is perf_counter() at the script's first line,
-    so total_s covers imports, the CSV read and the run, but not the interpreter's own start-up."""
+    so total_s covers imports, the CSV read and the run, but not the interpreter's own start-up; peak_rss_mb
+    is the whole process's high-water mark (ru_maxrss)."""
     record = {
         "engine": engine, "version": version, "symbol": symbol_of(path), "file": str(path),
         "candles": candles, "round_trips": round_trips, "fills": fills,
         "final_equity": str(final_equity), "wall_s": round(wall_s, 4), "read_s": round(read_s, 4),
-        "total_s": round(time.perf_counter() - started, 4), **extra,
+        "total_s": round(time.perf_counter() - started, 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), **extra,
     }
     print(json.dumps(record), flush=True)

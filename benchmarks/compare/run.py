@@ -35,6 +35,7 @@ RESULT = ("candles", "round_trips", "fills", "final_equity", "open_position")
 
 
 def ema(close: np.ndarray, alpha: float) -> np.ndarray:
+    # a recursion numpy cannot vectorise exactly: written as the engines write it, so the floats are bitwise equal
     step = np.frompyfunc(lambda prev, c: alpha * c + (1.0 - alpha) * prev, 2, 1)
     return step.accumulate(close.astype(object)).astype(np.float64)  # element 0 is the first close: the seed
 
@@ -55,7 +56,8 @@ def arbiter(path: str) -> dict:
         if up[i] and not qty and (buy := rules.entry_qty(price)):
             qty, cash, fills = buy, cash - buy * price * (1 + rules.FEE_RATE), fills + 1
         elif down[i] and qty:
-            cash, qty, fills, round_trips = cash + qty * price * (1 - rules.FEE_RATE), Decimal(0), fills + 1, round_trips + 1
+            cash, qty = cash + qty * price * (1 - rules.FEE_RATE), Decimal(0)
+            fills, round_trips = fills + 1, round_trips + 1
     equity = cash + qty * Decimal(text[-1])
     now = time.perf_counter()
     return {"engine": "arbiter (numpy)", "version": np.__version__, "symbol": rules.symbol_of(path), "file": path,
@@ -128,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(record))
         return 0 if all_agree else 1
     print(f"{'symbol':<9} {'engine':<26} {'candles':>8} {'trips':>6} {'fills':>6} {'final equity':>22}"
-          f" {'wall s':>8} {'total s':>8} {'process s':>9}  agrees")
+          f" {'wall s':>8} {'total s':>8} {'process s':>9} {'RSS MB':>7}  agrees")
     for record in records:
         process = f"{record['process_s']:.3f}" if "process_s" in record else "-"
         print(f"{record['symbol']:<9} {record['engine'] + ' ' + record['version']:<26.26} {record['candles']:>8}"
               f" {record['round_trips']:>6} {record['fills']:>6} {Decimal(record['final_equity']):>22.8f}"
-              f" {record['wall_s']:>8.3f} {record['total_s']:>8.3f} {process:>9}"
+              f" {record['wall_s']:>8.3f} {record['total_s']:>8.3f} {process:>9} {record.get('peak_rss_mb', '-'):>7}"
               f"  {'yes' if record['agrees_with_arbiter'] else 'NO'}")
     print("all engines agree with the arbiter (fills, round trips, final equity to the cent)" if all_agree
           else "DISAGREEMENT: see the rows marked NO")

@@ -44,7 +44,9 @@ def test_arbiter_when_no_trade_is_due_then_equity_stays_at_the_start(tmp_path, c
     assert (record["fills"], Decimal(record["final_equity"])) == (0, Decimal(10000)), why
 
 
-@pytest.mark.parametrize("close, qty", [("2500", "0.400"), ("3333.3", "0.300"), ("1000", "1.000"), ("1000001", "0.000")])
+@pytest.mark.parametrize("close, qty", [
+    ("2500", "0.400"), ("3333.3", "0.300"), ("1000", "1.000"), ("999.9999", "1.000"), ("1000001", "0.000"),
+])
 def test_entry_qty_when_priced_then_floors_to_the_lot_with_its_three_decimals(close, qty):
     assert str(rules.entry_qty(Decimal(close))) == qty
 
