@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """The EMA comparison rules (rules.py) in backtrader; run with the bench venv's python:
 
     var/bench-venvs/backtrader/bin/python benchmarks/compare/backtrader_ema.py FILE.csv
@@ -18,12 +19,15 @@ import time
 STARTED = time.perf_counter()
 
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 import backtrader as bt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-import rules  # noqa: E402
+# run as a script inside its bench venv: the project root is not on sys.path there
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.compare import rules  # noqa: E402
 
 
 class EmaCross(bt.Strategy):

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """The EMA comparison rules (rules.py) in nautilus_trader; run with the bench venv's python:
 
     var/bench-venvs/nautilus/bin/python benchmarks/compare/nautilus_ema.py FILE.csv
@@ -28,6 +29,7 @@ STARTED = time.perf_counter()
 
 import re  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -45,7 +47,9 @@ from nautilus_trader.model.objects import Currency, Money, Price, Quantity  # no
 from nautilus_trader.persistence.wranglers import BarDataWrangler  # noqa: E402
 from nautilus_trader.trading.strategy import Strategy  # noqa: E402
 
-import rules  # noqa: E402
+# run as a script inside its bench venv: the project root is not on sys.path there
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.compare import rules  # noqa: E402
 
 VENUE = Venue("BINANCE")
 
@@ -56,7 +60,7 @@ def decimals(text: str) -> int:
 
 def perpetual(symbol: str, rows: list[list[str]]) -> CryptoPerpetual:
     price_precision = max(decimals(x) for row in rows for x in row[1:5])
-    size_precision = -rules.LOT.as_tuple().exponent
+    size_precision = -int(rules.LOT.as_tuple().exponent)
     return CryptoPerpetual(
         instrument_id=InstrumentId(Symbol(f"{symbol}-PERP"), VENUE),
         raw_symbol=Symbol(symbol),

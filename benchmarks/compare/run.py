@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import rules  # noqa: E402
-
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: `python benchmarks/compare/run.py`
+from benchmarks.compare import rules  # noqa: E402
+
 VENVS = ROOT / "var" / "bench-venvs"
 ENGINES = {"backtrader": "backtrader_ema.py", "nautilus_trader": "nautilus_ema.py"}
 VENV_OF = {"backtrader": "backtrader", "nautilus_trader": "nautilus"}
@@ -71,7 +71,7 @@ def run_engine(engine: str, path: str, repeat: int = 1) -> dict:
     python = VENVS / VENV_OF[engine] / "bin" / "python"
     if not python.exists():
         sys.exit(f"{python} is missing: run `bash benchmarks/compare/setup_venvs.sh` first")
-    best = None
+    best: dict | None = None
     for _ in range(repeat):
         started = time.perf_counter()
         done = subprocess.run([str(python), str(HERE / ENGINES[engine]), path], capture_output=True, text=True)
@@ -84,6 +84,7 @@ def run_engine(engine: str, path: str, repeat: int = 1) -> dict:
             sys.exit(f"{engine} gave different results on {path} from one run to the next")
         if best is None or record["wall_s"] < best["wall_s"]:
             best = record
+    assert best is not None  # repeat >= 1
     return best
 
 

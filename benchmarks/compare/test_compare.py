@@ -5,15 +5,12 @@ collect it: run `.venv/bin/python -m pytest benchmarks/compare -q`. The engine c
 
 from __future__ import annotations
 
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import rules  # noqa: E402
-import run  # noqa: E402
+from benchmarks.compare import rules, run
 
 FEE = Decimal("0.0004")
 
