@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: `python benchmarks/compare/run.py`
 from benchmarks.compare import rules  # noqa: E402
 
-VENVS = ROOT / "var" / "bench-venvs"
+VENVS = Path(os.environ.get("BENCH_VENVS", ROOT / "var" / "bench-venvs"))  # as setup_venvs.sh
 ENGINES = {"backtrader": "backtrader_ema.py", "nautilus_trader": "nautilus_ema.py"}
 VENV_OF = {"backtrader": "backtrader", "nautilus_trader": "nautilus"}
 CENT = Decimal("0.01")
