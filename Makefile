@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup system-packages run test test-unit test-integration test-e2e typecheck bench soak clean
+.PHONY: setup system-packages run test test-unit test-integration test-e2e typecheck bench bench-backtest soak clean
 
 setup: system-packages $(STAMP)
 
@@ -41,6 +41,12 @@ typecheck: setup
 
 bench: setup
 	$(PY) -m benchmarks
+
+# Backtest speed and memory, and backtrader / nautilus_trader on the same rules, each in a bench-only venv
+# under var/bench-venvs (installed here on first use, never into requirements).
+bench-backtest: setup
+	@bash benchmarks/compare/setup_venvs.sh
+	$(PY) -m benchmarks.backtest
 
 # The long fault tests (Redis frozen 60 s…), then the safety core under venue faults with real processes:
 # 50 kill switches and a 10-minute soak (about 16 minutes in all).

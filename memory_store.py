@@ -22,6 +22,7 @@ from models import (
     Position,
     Trade,
     TradingState,
+    as_field,
 )
 from stores import Memory
 
@@ -99,7 +100,7 @@ class InMemoryStore:
         return self._halt
 
     def write_state(self, **fields: Any) -> None:
-        self._state.update({k: _str(v) for k, v in fields.items()})
+        self._state.update({k: as_field(v) for k, v in fields.items()})
 
     def read_state(self) -> dict[str, str]:
         return dict(self._state)
@@ -107,8 +108,11 @@ class InMemoryStore:
     def audit(self, event: AuditEvent) -> None:
         self.audit_events.append(event)
 
-    def read_audit(self, count: int = 200) -> list[AuditEvent]:
-        return list(self.audit_events)[-count:]
+    def read_audit(self, count: int = 200, kinds: Iterable[str] | None = None) -> list[AuditEvent]:
+        """The newest `count` events, oldest first; with `kinds`, those of them of these kinds (as in Redis)."""
+        recent = list(self.audit_events)[-count:]
+        wanted = set(kinds) if kinds else None
+        return [e for e in recent if wanted is None or e.kind in wanted]
 
     # -------------------------------------------------------------------------------- records
 
@@ -124,8 +128,13 @@ class InMemoryStore:
         return self.trades[-count:]
 
     def append_signal(self, record: Mapping[str, Any]) -> str:
-        self.signals.append(dict(record))
-        return str(len(self.signals))
+        """Stored as text fields, as in Redis, so a reader sees the same values from either store."""
+        entry_id = f"{len(self.signals) + 1}-0"
+        self.signals.append({k: as_field(v) for k, v in record.items()} | {"id": entry_id})
+        return entry_id
+
+    def read_signals(self, count: int = 1000) -> list[dict[str, str]]:
+        return [dict(r) for r in list(self.signals)[-count:]]
 
     def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal) -> str:
         self.equity.append((ts_ms, equity, wallet, unrealized))
@@ -158,7 +167,3 @@ class InMemoryStore:
         return [t for t in self._buys[symbol] if t >= since_ms]
 
 
-def _str(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return str(value)

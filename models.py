@@ -566,3 +566,18 @@ def round_down(value: Decimal, step: Decimal) -> Decimal:
     if step <= 0:
         return value
     return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def as_field(value: Any) -> str:
+    """A value as one stored text field (streams and hashes), the same in every store."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if hasattr(value, "value") and not isinstance(value, (int, float, str)):
+        return str(value.value)
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, default=str)
+    return str(value)

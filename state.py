@@ -61,6 +61,7 @@ from models import (
     CommandStatus,
     HaltCause,
     HaltFlag,
+    as_field,
     Order,
     OrderIntent,
     Position,
@@ -897,15 +898,4 @@ class VenueSnapshotStore:
         return self.store.client.lock(self.key + ":lock", timeout=timeout_s, blocking_timeout=blocking_timeout_s)
 
 
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if hasattr(value, "value") and not isinstance(value, (int, float, str)):
-        return str(value.value)
-    if isinstance(value, (dict, list, tuple)):
-        return json.dumps(value, default=str)
-    return str(value)
+_str = as_field

@@ -65,7 +65,10 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
     executor: Executor
     if mode is Mode.PAPER:
         if venue is None:
-            venue = open_exchange(s, clock=market_clock, venue_store=store.venue_store(s.venue.paper_venue))  # type: ignore[attr-defined]  # a bot's store is Redis; a backtest passes its venue
+            # a Redis store shares the simulated venue with the supervisor; an in-memory one keeps it here
+            venue_store = getattr(store, "venue_store", None)
+            venue = open_exchange(s, clock=market_clock,
+                                  venue_store=venue_store(s.venue.paper_venue) if venue_store is not None else None)
         executor = PaperExecutor(
             venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules),
             breaker=breaker,

@@ -29,7 +29,7 @@ from risk.levels import resolve_risk
 from risk.limits import effective_limits
 from risk.sizing import SizingInput, size_position
 from settings import PROJECT_ROOT, EmaCrossSettings, Settings, load_settings
-from state import StateStore
+from memory_store import InMemoryStore
 
 CONFIG = PROJECT_ROOT / "configs" / "ema_cross.yaml"
 BTC = "BTC/USDT:USDT"
@@ -323,7 +323,7 @@ def test_exits_when_switches_are_on_by_default_then_time_limit_and_emergency_sti
 
 @pytest.mark.parametrize("mode", [Mode.GHOST, Mode.PAPER])
 def test_engine_when_run_with_the_config_on_real_candles_then_it_trades_exactly_what_the_reference_trades(
-    store: StateStore, shared_klines: Path, mode: Mode
+    store: InMemoryStore, shared_klines: Path, mode: Mode
 ):
     # Arrange: the first 2000 BTC minutes (29 round trips); paper goes through the simulated venue, which
     # must take the out-of-reach stop and take-profit orders

@@ -17,7 +17,7 @@ from engine.strategies.base import Strategy
 from marketdata.replay import ReplaySource
 from models import Candle, ExitReason, Mode, Side
 from settings import load_settings
-from state import StateStore
+from memory_store import InMemoryStore
 
 SOL = "SOL/USDT:USDT"
 SOL_FILE = "binance_usdm_SOLUSDT_1m_2025-05-04_2025-06-03.csv"
@@ -27,7 +27,7 @@ CODES = ("low_confidence", "conflicting_signals", "a stronger signal", "no_valid
          "below_min_notional", "halted", "reducing", "stale_price", "max_positions", "loss_limit")
 
 
-def ghost_engine(store: StateStore, **env: str) -> EngineParts:
+def ghost_engine(store: InMemoryStore, **env: str) -> EngineParts:
     settings = load_settings(environ={"TB_BOT__SYMBOLS": f"[{SOL}]", **env})
     return assemble(settings, store, Mode.GHOST, market_clock=SimulatedClock(0), wall_clock=SystemClock())
 
@@ -111,7 +111,7 @@ def v_shape() -> list[Candle]:
     return out
 
 
-def run_one_candle(store: StateStore, strategies: list[Strategy]) -> EngineParts:
+def run_one_candle(store: InMemoryStore, strategies: list[Strategy]) -> EngineParts:
     candles = v_shape()
     parts = ghost_engine(store, TB_STRATEGY__ENABLED="[]", TB_STRATEGY__MIN_CONFIDENCE="0.5")
     parts.engine.strategies = strategies
@@ -120,11 +120,11 @@ def run_one_candle(store: StateStore, strategies: list[Strategy]) -> EngineParts
     return parts
 
 
-def signal_records(store: StateStore) -> list[tuple[str, str, str]]:
+def signal_records(store: InMemoryStore) -> list[tuple[str, str, str]]:
     return [(r["strategy"], r["taken"], r["why_not"]) for r in store.read_signals(100) if r["kind"] == "signal"]
 
 
-def test_on_candle_when_two_strategies_agree_then_the_stronger_is_taken_once_and_the_weaker_skipped(store: StateStore):
+def test_on_candle_when_two_strategies_agree_then_the_stronger_is_taken_once_and_the_weaker_skipped(store: InMemoryStore):
     # Act
     parts = run_one_candle(store, [Says("alpha", Side.LONG, 0.9), Says("beta", Side.LONG, 0.6)])
 
@@ -138,7 +138,7 @@ def test_on_candle_when_two_strategies_agree_then_the_stronger_is_taken_once_and
     assert "confirmed by beta" in store.read_audit(100, kinds=["signal"])[0].message
 
 
-def test_on_candle_when_strategies_disagree_then_neither_trades_and_both_skips_say_so(store: StateStore):
+def test_on_candle_when_strategies_disagree_then_neither_trades_and_both_skips_say_so(store: InMemoryStore):
     # Act
     parts = run_one_candle(store, [Says("alpha", Side.LONG, 0.9), Says("beta", Side.SHORT, 0.8)])
 
@@ -149,7 +149,7 @@ def test_on_candle_when_strategies_disagree_then_neither_trades_and_both_skips_s
     assert parts.engine.stats.entries == 0 and parts.executor.trade_states() == {}
 
 
-def test_on_candle_when_a_signal_is_below_min_confidence_then_skipped_with_its_own_strength(store: StateStore):
+def test_on_candle_when_a_signal_is_below_min_confidence_then_skipped_with_its_own_strength(store: InMemoryStore):
     # Act
     run_one_candle(store, [Says("alpha", Side.LONG, 0.3)])
 
@@ -159,7 +159,7 @@ def test_on_candle_when_a_signal_is_below_min_confidence_then_skipped_with_its_o
     ]
 
 
-def test_close_when_a_position_is_closed_by_hand_then_the_exit_names_the_reason_and_pnl(store: StateStore):
+def test_close_when_a_position_is_closed_by_hand_then_the_exit_names_the_reason_and_pnl(store: InMemoryStore):
     # Arrange
     parts = run_one_candle(store, [Says("alpha", Side.LONG, 0.9)])
 

@@ -22,7 +22,8 @@ from order_ids import exit_order_id
 from models import Candle, ExitReason, Mode, OrderIntent, OrderSide, OrderType, Side, Signal, Trade
 from settings import Settings, load_settings
 from simulator import SimConfig
-from state import StateStore, connect
+from memory_store import InMemoryStore
+from stores import EngineStore
 
 BTC = "BTC/USDT:USDT"
 MINUTE = 60_000
@@ -51,7 +52,7 @@ def v_shape() -> list[Candle]:
     return out
 
 
-def engine_with_a_long(store: StateStore, mode: Mode) -> EngineParts:
+def engine_with_a_long(store: EngineStore, mode: Mode) -> EngineParts:
     s = settings()
     clock = SimulatedClock(0)
     venue = SimVenueClient(SimConfig.from_settings(s.venue), clock, load_symbol_rules_for(s)) if mode is Mode.PAPER else None
@@ -96,28 +97,25 @@ def test_stop_through_close_when_the_close_is_at_or_beyond_the_stop_then_exit_fo
 # --------------------------------------------------------------------------------------- engine
 
 
-def test_on_candle_when_the_trailing_stop_moves_through_the_close_then_ghost_and_paper_exit_at_market_alike(store, redis_url, bot_id):
+def test_on_candle_when_the_trailing_stop_moves_through_the_close_then_ghost_and_paper_exit_at_market_alike(store):
     # Arrange: a long at 100; a spike to 101 activates the trail (0.5 % behind: 100.495 → 100.5 on the
     # tick) and closes at 100.3, below it
-    other = StateStore(connect(redis_url), bot_id + "p")
-    try:
-        ghost = engine_with_a_long(store, Mode.GHOST)
-        paper = engine_with_a_long(other, Mode.PAPER)
-        spike = candle(len(v_shape()), "100", "101", "99.95", "100.3")
+    other = InMemoryStore("paper")
+    ghost = engine_with_a_long(store, Mode.GHOST)
+    paper = engine_with_a_long(other, Mode.PAPER)
+    spike = candle(len(v_shape()), "100", "101", "99.95", "100.3")
 
-        # Act
-        ghost_trades = ghost.engine.on_candle(spike)
-        paper_trades = paper.engine.on_candle(spike)
+    # Act
+    ghost_trades = ghost.engine.on_candle(spike)
+    paper_trades = paper.engine.on_candle(spike)
 
-        # Assert
-        assert [t.exit_reason for t in ghost_trades] == [ExitReason.TRAILING_STOP]
-        assert [comparable(t) for t in paper_trades] == [comparable(t) for t in ghost_trades]
-        assert ghost_trades[0].exit_ms == close_time_ms(spike)
-        assert ghost_trades[0].exit_price < Decimal("100.3")  # a market exit: it slips
-        assert paper.venue.positions() == [] and paper.venue.open_orders() == []
-        assert [e for e in other.read_audit(100, kinds=["error"])] == []
-    finally:
-        other.wipe()
+    # Assert
+    assert [t.exit_reason for t in ghost_trades] == [ExitReason.TRAILING_STOP]
+    assert [comparable(t) for t in paper_trades] == [comparable(t) for t in ghost_trades]
+    assert ghost_trades[0].exit_ms == close_time_ms(spike)
+    assert ghost_trades[0].exit_price < Decimal("100.3")  # a market exit: it slips
+    assert paper.venue.positions() == [] and paper.venue.open_orders() == []
+    assert [e for e in other.read_audit(100, kinds=["error"])] == []
 
 
 def test_on_candle_when_the_trail_moves_but_stays_below_the_close_then_the_venue_stop_follows_on_the_tick(store):

@@ -222,7 +222,10 @@ def test_load_settings_when_environment_value_is_anything_then_settings_or_one_s
 
 
 @pytest.mark.parametrize("command", ["bot", "supervise", "up", "status"])
-def test_main_when_config_bad_then_exit_2_one_line_and_nothing_started(tmp_path, store, redis_url, command):
+def test_main_when_config_bad_then_exit_2_one_line_and_nothing_started(tmp_path, redis_url, bot_id, command):
+    from state import StateStore, connect
+
+    store = StateStore(connect(redis_url), bot_id)  # the real Redis the processes would write to
     bad = _write(tmp_path, alias_bomb())
     env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
     env.update(REDIS_URL=redis_url, TB_BOT__ID=store.bot_id)
