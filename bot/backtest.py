@@ -43,6 +43,7 @@ from engine.strategies.base import SignalRow, signal_from
 from errors import ConfigError, MarketDataError
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from marketdata.csvfile import CandleTable, read_candles
+from marketdata.gaps import find_gaps
 from marketdata.resample import resample
 from memory_store import InMemoryStore
 from models import Candle, Mode, OrderSide, OrderType, Side, Trade, timeframe_ms
@@ -323,7 +324,8 @@ class Backtest:
         metrics = compute_metrics(trades, equity_curve, starting_equity=s.venue.starting_balance,
                                   buy_and_hold_return_pct=hold)
         data_range = {
-            sym: {"from_ms": int(t.ts[0]), "to_ms": int(t.ts[-1]) + self.tf_ms, "candles": len(t), "file": str(t.path)}
+            sym: {"from_ms": int(t.ts[0]), "to_ms": int(t.ts[-1]) + self.tf_ms, "candles": len(t), "file": str(t.path),
+                  "gaps": [str(g) for g in find_gaps(t, self.tf_ms)]}
             for sym, t in self.tables.items()
         }
         parameters = {

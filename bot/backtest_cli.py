@@ -65,7 +65,8 @@ def result_text(result: BacktestResult) -> str:
     lines = [f"Backtest of {', '.join(result.parameters['strategies'])} on {', '.join(result.parameters['symbols'])} "
              f"({result.parameters['timeframe']})"]
     for sym, r in result.data_range.items():
-        lines.append(f"  {sym}: {_iso(r['from_ms'])} → {_iso(r['to_ms'])}, {r['candles']:,} candles")
+        lines.append(f"  {sym}: {_iso(r['from_ms'])} → {_iso(r['to_ms'])}, {r['candles']:,} candles"
+                     + (f"; GAPS: {'; '.join(r['gaps'])}" if r["gaps"] else "; no gaps"))
     lines.append(f"  {result.candles:,} candles in {result.wall_s:.2f} s ({result.candles_per_s:,.0f} candles/s; "
                  f"{result.candles_processed:,} went through the engine)")
     lines.append(f"  equity {result.starting_equity:,.2f} → {result.final_equity:,.2f} USDT"

@@ -62,6 +62,7 @@ def test_backtest_json_when_run_then_it_carries_metrics_trades_parameters_range_
     for key in ("metrics", "trades", "parameters", "data_range", "candles", "wall_s", "candles_per_s"):
         assert key in result, key
     assert result["candles"] == 3000 and result["data_range"]["BTC/USDT:USDT"]["candles"] == 3000
+    assert result["data_range"]["BTC/USDT:USDT"]["gaps"] == []
     assert result["parameters"]["strategies"] == ["momentum_spike", "ema_trend", "mean_reversion"]
     for trade in result["trades"]:
         assert set(trade) >= {"symbol", "side", "qty", "entry_time", "entry_price", "exit_time", "exit_price", "fees",
@@ -69,6 +70,16 @@ def test_backtest_json_when_run_then_it_carries_metrics_trades_parameters_range_
         assert Decimal(trade["fees"]) > 0
     html = report.read_text()
     assert "<script src=" not in html and len(html) > 3_000_000 and "Equity and drawdown" in html  # plotly.js inline
+
+
+def test_backtest_when_the_data_has_a_gap_then_it_is_reported_with_its_times(tmp_path):
+    rows = [f"{i * 60_000},10,10,10,10,1" for i in (0, 1, 2, 5, 6)]  # 3 and 4 missing
+    (tmp_path / "gap_BTCUSDT.csv").write_text("timestamp_ms,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+
+    done = run_cli(["backtest", "--data", str(tmp_path / "gap_BTCUSDT.csv"), "--warmup", "0"], env(), timeout_s=60)
+
+    assert done.returncode == 0, done.stderr
+    assert "GAPS: 2 candles missing, 1970-01-01 00:03 UTC → 1970-01-01 00:04 UTC" in done.stdout
 
 
 @pytest.mark.parametrize("args, message", [
