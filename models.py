@@ -558,6 +558,64 @@ class EntryPlan:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class TradeLedger:
+    """What an open trade has cost and earned so far, booked from its fills: the executor's typed
+    record beside the exit rules' `TradeState` (once a bag of strings re-parsed at every use).
+
+    `funding` is carried for the trade's record; the paper venue's funding reaches trades in a later
+    change (the venue's ledger already has it)."""
+
+    entry_fee: Decimal = ZERO
+    exit_fee: Decimal = ZERO
+    slippage: Decimal = ZERO
+    realized: Decimal = ZERO  # gross P&L of the exit fills
+    funding: Decimal = ZERO
+    exit_qty: Decimal = ZERO
+    exit_value: Decimal = ZERO  # Σ qty × price of the exit fills
+    exit_ms: int = 0
+    exit_reason: ExitReason | None = None
+    stop_gen: int = 0  # the protective stop's generation (its client id's suffix)
+    exit_attempts: int = 0  # closes sent so far (each exit id is new)
+    fills: tuple[str, ...] = ()  # keys of the fills booked (models.fill_key), the newest few
+
+    @property
+    def exited(self) -> bool:
+        return self.exit_qty > 0
+
+    @property
+    def fees(self) -> Decimal:
+        return self.entry_fee + self.exit_fee
+
+    def exit_price(self, fallback: Decimal) -> Decimal:
+        return self.exit_value / self.exit_qty if self.exit_qty else fallback
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "entry_fee": format(self.entry_fee, "f"), "exit_fee": format(self.exit_fee, "f"),
+            "slippage": format(self.slippage, "f"), "realized": format(self.realized, "f"),
+            "funding": format(self.funding, "f"), "exit_qty": format(self.exit_qty, "f"),
+            "exit_value": format(self.exit_value, "f"), "exit_ms": self.exit_ms,
+            "exit_reason": self.exit_reason.value if self.exit_reason else "", "stop_gen": self.stop_gen,
+            "exit_attempts": self.exit_attempts, "fills": list(self.fills),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> "TradeLedger":
+        """Also reads the first release's records (the same names, values as strings, some missing)."""
+        def dec(name: str) -> Decimal:
+            return Decimal(str(raw.get(name) or "0"))
+
+        reason = raw.get("exit_reason") or None
+        return cls(
+            entry_fee=dec("entry_fee"), exit_fee=dec("exit_fee"), slippage=dec("slippage"), realized=dec("realized"),
+            funding=dec("funding"), exit_qty=dec("exit_qty"), exit_value=dec("exit_value"),
+            exit_ms=int(raw.get("exit_ms") or 0), exit_reason=ExitReason(reason) if reason else None,
+            stop_gen=int(raw.get("stop_gen") or 0), exit_attempts=int(raw.get("exit_attempts") or 0),
+            fills=tuple(raw.get("fills") or ()),
+        )
+
+
 def close_time_ms(candle: Candle) -> int:
     return candle.open_time_ms + timeframe_ms(candle.timeframe)
 

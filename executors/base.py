@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeState, round_down
+from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeLedger, TradeState, round_down
 from order_ids import exit_kind
 
 from stores import Memory, MemoryStore
@@ -91,40 +91,43 @@ def stop_reason(state: TradeState | None) -> ExitReason:
 
 
 class TradeBook:
-    """The exit-rule memory of open trades, one per symbol, mirrored to the store (`Memory.OPEN_TRADES`)."""
+    """The open trades, one per symbol: the exit rules' memory (`TradeState`) and the executor's ledger
+    (`TradeLedger`), mirrored to the store (`Memory.OPEN_TRADES`), so a restart resumes exactly."""
 
     def __init__(self, store: MemoryStore | None, memory: Memory = Memory.OPEN_TRADES):
         self.store = store
         self.memory = memory
         self._states: dict[str, TradeState] = {}
-        self._extra: dict[str, dict] = {}
+        self._ledgers: dict[str, TradeLedger] = {}
 
     def load(self) -> None:
         if self.store is None:
             return
         for symbol, raw in self.store.recall(self.memory).items():
             self._states[symbol] = trade_state_from_json(raw["state"])
-            self._extra[symbol] = raw.get("extra", {})
+            self._ledgers[symbol] = TradeLedger.from_json(raw.get("extra", {}))
 
-    def put(self, state: TradeState, **extra) -> None:
+    def put(self, state: TradeState, ledger: TradeLedger | None = None) -> None:
+        """Remember the trade; its ledger stays as it was unless a new one is given."""
         self._states[state.symbol] = state
-        merged = {**self._extra.get(state.symbol, {}), **extra}
-        self._extra[state.symbol] = merged
+        if ledger is not None or state.symbol not in self._ledgers:
+            self._ledgers[state.symbol] = ledger or TradeLedger()
         if self.store is not None:
-            self.store.remember(self.memory, state.symbol, {"state": trade_state_to_json(state), "extra": merged})
+            self.store.remember(self.memory, state.symbol, {
+                "state": trade_state_to_json(state), "extra": self._ledgers[state.symbol].to_json()})
 
-    def pop(self, symbol: str) -> tuple[TradeState | None, dict]:
+    def pop(self, symbol: str) -> tuple[TradeState | None, TradeLedger]:
         state = self._states.pop(symbol, None)
-        extra = self._extra.pop(symbol, {})
+        ledger = self._ledgers.pop(symbol, TradeLedger())
         if self.store is not None:
             self.store.forget(self.memory, symbol)
-        return state, extra
+        return state, ledger
 
     def get(self, symbol: str) -> TradeState | None:
         return self._states.get(symbol)
 
-    def extra(self, symbol: str) -> dict:
-        return self._extra.get(symbol, {})
+    def ledger(self, symbol: str) -> TradeLedger:
+        return self._ledgers.get(symbol, TradeLedger())
 
     def states(self) -> dict[str, TradeState]:
         return dict(self._states)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from clock import Clock
 from executors.base import CloseAllResult, TradeBook
-from models import EntryPlan, TradeState, close_time_ms
+from models import EntryPlan, TradeLedger, TradeState, close_time_ms
 from risk.exits import ExitRules
 from exchange_client import PriceModel
 from models import (
@@ -96,7 +96,7 @@ class GhostExecutor:
         self.fees += fee
         state = self.rules.open(plan.symbol, plan.side, plan.qty, fill_price, now, plan.stop, plan.strategy, plan.trade_id)
         state = _with_take_profit(state, plan.take_profit)
-        self.book.put(state, entry_fee=str(fee), slippage=str(slippage))
+        self.book.put(state, TradeLedger(entry_fee=fee, slippage=slippage))
         self.marks.setdefault(plan.symbol, plan.price)
         self._save_ledger()
         return Order(
@@ -178,14 +178,14 @@ class GhostExecutor:
 
     def _exit(self, state: TradeState, price: Decimal, reason: ExitReason, ts_ms: int, *, market: bool = True) -> Trade:
         """Exit as the venue would: a market order slips from `price`; a triggered stop fills at it."""
-        _, extra = self.book.pop(state.symbol)
+        _, ledger = self.book.pop(state.symbol)
         side = state.side.exit_order_side
         if market:
             fill_price, slippage = self.prices.market_fill(state.symbol, side, state.qty, price, self.volumes.get(state.symbol))
         else:
             fill_price, slippage = price, ZERO
         exit_fee = self.prices.taker_fee(state.qty, fill_price)
-        entry_fee = Decimal(extra.get("entry_fee", "0"))
+        entry_fee = ledger.entry_fee
         gross = state.side.sign * (fill_price - state.entry_price) * state.qty
         self.realized += gross
         self.fees += exit_fee
@@ -205,7 +205,7 @@ class GhostExecutor:
             exit_reason=reason,
             mode=Mode.GHOST,
             strategy=state.strategy,
-            slippage=Decimal(extra.get("slippage", "0")) + slippage,
+            slippage=ledger.slippage + slippage,
         )
 
 

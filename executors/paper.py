@@ -35,6 +35,7 @@ from models import (
     Portfolio,
     Position,
     Trade,
+    TradeLedger,
     fill_key,
     from_record,
     to_record,
@@ -170,7 +171,7 @@ class PaperExecutor:
         planned = self.rules.open(plan.symbol, plan.side, plan.qty, plan.price, now, plan.stop, plan.strategy, plan.trade_id)
         if plan.take_profit and plan.take_profit != planned.take_profit:
             planned = replace(planned, take_profit=plan.take_profit)
-        self.book.put(planned, entry_fee="0", exit_fee="0", slippage="0", realized="0", stop_gen=0, exit_attempts=0)
+        self.book.put(planned, TradeLedger())
         try:
             order = self._send(entry)
         except OrderRejectedError:
@@ -261,8 +262,9 @@ class PaperExecutor:
         covered = sum((o.qty - o.filled_qty for o in stops), Decimal("0"))
         trades: list[Trade] = []
         if covered < position.qty:
-            generation = int(self.book.extra(state.symbol).get("stop_gen", 0)) + 1
-            self.book.put(state, stop_gen=generation)
+            ledger = self.book.ledger(state.symbol)
+            generation = ledger.stop_gen + 1
+            self.book.put(state, replace(ledger, stop_gen=generation))
             self._audit("reconcile", f"{state.symbol}: position {position.qty} had no protective stop resting for it; "
                         "placing it again", trade_id=state.trade_id)
             if not self._place_stop(state, generation, qty=position.qty):
@@ -283,9 +285,9 @@ class PaperExecutor:
 
     def move_stop(self, state: TradeState) -> None:
         old = self.book.get(state.symbol)
-        extra = self.book.extra(state.symbol)
-        generation = int(extra.get("stop_gen", 0))
-        self.book.put(state, stop_gen=generation + 1)
+        ledger = self.book.ledger(state.symbol)
+        generation = ledger.stop_gen
+        self.book.put(state, replace(ledger, stop_gen=generation + 1))
         # the new stop goes on before the old one comes off: never a moment unprotected. If it cannot be
         # placed, the old one stays and so does the old stop in memory (keeping the new peak, so the next
         # candle tries again); the caller hears why.
@@ -295,7 +297,7 @@ class PaperExecutor:
             self._send(intent)
         except ExchangeError:
             if old is not None:
-                self.book.put(replace(old, peak_price=state.peak_price), stop_gen=generation)
+                self.book.put(replace(old, peak_price=state.peak_price), replace(ledger, stop_gen=generation))
             raise
         if old is not None:
             try:
@@ -348,8 +350,9 @@ class PaperExecutor:
             state = self.book.get(position.symbol)
             if state is None:  # a position nobody remembered: adopted now, with an id of its own
                 state = self._adopt(position)
-            attempt = int(self.book.extra(position.symbol).get("exit_attempts", 0))
-            self.book.put(state, exit_attempts=attempt + 1)
+            ledger = self.book.ledger(position.symbol)
+            attempt = ledger.exit_attempts
+            self.book.put(state, replace(ledger, exit_attempts=attempt + 1))
             return exit_order_id(state.trade_id, reason, attempt)
 
         return flatten(
@@ -410,7 +413,7 @@ class PaperExecutor:
         stop = self._venue_stop(symbol) or position.entry_price * (1 - position.side.sign * Decimal("0.03"))
         state = self.rules.open(symbol, position.side, position.qty, position.entry_price, self.clock.now_ms(),
                                 self.round_price(symbol, stop), "adopted", adopted_trade_id(symbol, self.clock.now_ms()))
-        self.book.put(state, entry_fee="0", exit_fee="0", slippage="0", realized="0", stop_gen=0, exit_attempts=0)
+        self.book.put(state, TradeLedger())
         return state
 
     def trade_recorded(self, trade: Trade) -> None:
@@ -468,55 +471,47 @@ class PaperExecutor:
         state = self.book.get(fill.symbol)
         if state is None:
             return None
-        extra = dict(self.book.extra(fill.symbol))
+        ledger = self.book.ledger(fill.symbol)
         key = fill_key(fill)
-        booked = list(extra.get("fills", []))
-        if key in booked:  # booked before a crash, read again: never twice, but its trade may still finish
-            return None if fill.client_order_id.endswith("-en") else ExitReason(extra.get("exit_reason", "reconciled"))
-        extra["fills"] = (booked + [key])[-FILLS_REMEMBERED:]
+        if key in ledger.fills:  # booked before a crash, read again: never twice, but its trade may still finish
+            return None if fill.client_order_id.endswith("-en") else (ledger.exit_reason or ExitReason.RECONCILED)
+        fills = (ledger.fills + (key,))[-FILLS_REMEMBERED:]
         if fill.client_order_id.endswith("-en"):
-            extra["entry_fee"] = str(Decimal(extra.get("entry_fee", "0")) + fill.fee)
-            extra["slippage"] = str(Decimal(extra.get("slippage", "0")) + fill.slippage_cost)
-            self.book.put(state, **extra)
+            self.book.put(state, replace(ledger, entry_fee=ledger.entry_fee + fill.fee,
+                                         slippage=ledger.slippage + fill.slippage_cost, fills=fills))
             return None
         reason = exit_reason_of(fill.client_order_id, state) or ExitReason.RECONCILED
-        extra["exit_fee"] = str(Decimal(extra.get("exit_fee", "0")) + fill.fee)
-        extra["slippage"] = str(Decimal(extra.get("slippage", "0")) + fill.slippage_cost)
-        extra["realized"] = str(Decimal(extra.get("realized", "0")) + fill.realized_pnl)
-        extra["exit_qty"] = str(Decimal(extra.get("exit_qty", "0")) + fill.qty)
-        extra["exit_value"] = str(Decimal(extra.get("exit_value", "0")) + fill.qty * fill.price)
-        extra["exit_ms"] = fill.ts_ms
-        extra["exit_reason"] = reason.value
-        self.book.put(state, **extra)
+        self.book.put(state, replace(
+            ledger, exit_fee=ledger.exit_fee + fill.fee, slippage=ledger.slippage + fill.slippage_cost,
+            realized=ledger.realized + fill.realized_pnl, exit_qty=ledger.exit_qty + fill.qty,
+            exit_value=ledger.exit_value + fill.qty * fill.price, exit_ms=fill.ts_ms, exit_reason=reason, fills=fills,
+        ))
         return reason
 
     def _finish_if_flat(self, symbol: str, reason: ExitReason) -> Trade | None:
         if any(p.symbol == symbol for p in self.venue.positions()):
             return None
-        state, extra = self.book.get(symbol), self.book.extra(symbol)
-        if state is None or "exit_qty" not in extra:
+        state, ledger = self.book.get(symbol), self.book.ledger(symbol)
+        if state is None or not ledger.exited:
             self.book.pop(symbol)
             return None
-        exit_qty = Decimal(extra["exit_qty"])
-        exit_price = Decimal(extra["exit_value"]) / exit_qty if exit_qty else state.entry_price
-        fees = Decimal(extra.get("entry_fee", "0")) + Decimal(extra.get("exit_fee", "0"))
-        gross = Decimal(extra.get("realized", "0"))
         trade = Trade(
             trade_id=state.trade_id,
             symbol=symbol,
             side=state.side,
             qty=state.qty,
             entry_price=state.entry_price,
-            exit_price=exit_price,
+            exit_price=ledger.exit_price(state.entry_price),
             entry_ms=state.entry_ms,
-            exit_ms=max(int(extra.get("exit_ms", state.entry_ms)), state.entry_ms),
-            gross_pnl=gross,
-            fees=fees,
-            pnl=gross - fees,
-            exit_reason=ExitReason(extra.get("exit_reason", reason.value)),
+            exit_ms=max(ledger.exit_ms, state.entry_ms),
+            gross_pnl=ledger.realized,
+            fees=ledger.fees,
+            funding=ledger.funding,
+            pnl=ledger.realized - ledger.fees - ledger.funding,
+            exit_reason=ledger.exit_reason or reason,
             mode=self.mode,
             strategy=state.strategy,
-            slippage=Decimal(extra.get("slippage", "0")),
+            slippage=ledger.slippage,
         )
         # durable before its source is discarded: the engine deletes it once the trade row is written
         if self.store is not None:

@@ -158,7 +158,7 @@ def test_move_stop_when_the_venue_refuses_the_new_stop_then_the_old_one_stays_on
     ]
     after = executor.trade_states()[BTC]
     assert after == replace(before, peak_price=Decimal("100300"))
-    assert executor.book.extra(BTC)["stop_gen"] == 0
+    assert executor.book.ledger(BTC).stop_gen == 0
 
 
 def test_close_when_another_symbols_close_completes_in_the_same_fill_pass_then_its_trade_is_kept():

@@ -1,4 +1,4 @@
-"""The exit-rule memory of open trades (executors.base.TradeBook) survives a restart through Redis."""
+"""The open trades (executors.base.TradeBook: exit-rule memory and typed ledger) survive a restart through the store."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from decimal import Decimal
 from stores import Memory
 from models import TradeState
 from executors.base import TradeBook, trade_state_from_json, trade_state_to_json
-from models import Side
-from state import StateStore
+from models import ExitReason, Side, TradeLedger
 
 BTC, SOL = "BTC/USDT:USDT", "SOL/USDT:USDT"
 
@@ -30,12 +29,15 @@ def short_sol() -> TradeState:
     )
 
 
-def test_load_when_a_new_book_reads_the_same_store_then_states_and_extras_are_equal(store: StateStore):
+def test_load_when_a_new_book_reads_the_same_store_then_states_and_ledgers_are_equal(store):
     # Arrange
     first = TradeBook(store, Memory.OPEN_TRADES)
-    first.put(long_btc(), entry_fee="0.61827210", stop_gen=2, exit_attempts=0)
-    first.put(short_sol(), entry_fee="1.2", slippage="0.05")
-    first.put(short_sol(), exit_attempts=1)  # extras merge, never replace
+    btc = TradeLedger(entry_fee=Decimal("0.61827210"), stop_gen=2, fills=("BTC-en|1|0.013|95123.40",))
+    sol = TradeLedger(entry_fee=Decimal("1.2"), slippage=Decimal("0.05"), exit_attempts=1,
+                      exit_qty=Decimal("17.04"), exit_value=Decimal("2499.43"), exit_ms=5, exit_reason=ExitReason.STOP_LOSS)
+    first.put(long_btc(), btc)
+    first.put(short_sol(), sol)
+    first.put(short_sol())  # a new state alone keeps the ledger
 
     # Act
     second = TradeBook(store, Memory.OPEN_TRADES)
@@ -43,28 +45,39 @@ def test_load_when_a_new_book_reads_the_same_store_then_states_and_extras_are_eq
 
     # Assert
     assert second.states() == {BTC: long_btc(), SOL: short_sol()}
-    assert second.extra(BTC) == {"entry_fee": "0.61827210", "stop_gen": 2, "exit_attempts": 0}
-    assert second.extra(SOL) == {"entry_fee": "1.2", "slippage": "0.05", "exit_attempts": 1}
+    assert second.ledger(BTC) == btc and second.ledger(SOL) == sol
+    assert second.ledger(SOL).exit_price(Decimal(0)) == Decimal("2499.43") / Decimal("17.04")
 
 
-def test_pop_when_a_trade_is_closed_then_it_is_gone_from_redis_too(store: StateStore):
+def test_load_when_the_store_holds_a_first_release_record_then_its_string_extras_become_the_ledger(store):
+    store.remember(Memory.OPEN_TRADES, BTC, {"state": trade_state_to_json(long_btc()), "extra": {
+        "entry_fee": "0.5", "exit_fee": "0", "slippage": "0", "realized": "0", "stop_gen": 3, "exit_attempts": 0}})
+
+    book = TradeBook(store, Memory.OPEN_TRADES)
+    book.load()
+
+    assert book.ledger(BTC) == TradeLedger(entry_fee=Decimal("0.5"), stop_gen=3)
+    assert not book.ledger(BTC).exited
+
+
+def test_pop_when_a_trade_is_closed_then_it_is_gone_from_the_store_too(store):
     # Arrange
     book = TradeBook(store, Memory.OPEN_TRADES)
-    book.put(long_btc(), stop_gen=0)
+    book.put(long_btc(), TradeLedger(stop_gen=1))
     book.put(short_sol())
 
     # Act
-    state, extra = book.pop(BTC)
+    state, ledger = book.pop(BTC)
     reloaded = TradeBook(store, Memory.OPEN_TRADES)
     reloaded.load()
 
     # Assert
-    assert state == long_btc() and extra == {"stop_gen": 0}
+    assert state == long_btc() and ledger == TradeLedger(stop_gen=1)
     assert reloaded.states() == {SOL: short_sol()}
-    assert book.pop(BTC) == (None, {})
+    assert book.pop(BTC) == (None, TradeLedger())
 
 
-def test_books_when_ghost_and_paper_share_a_store_then_their_hashes_do_not_mix(store: StateStore):
+def test_books_when_ghost_and_paper_share_a_store_then_their_hashes_do_not_mix(store):
     # Arrange
     paper, ghost = TradeBook(store, Memory.OPEN_TRADES), TradeBook(store, Memory.GHOST_TRADES)
 
