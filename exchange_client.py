@@ -21,7 +21,6 @@ import re
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Protocol, TypeVar, runtime_checkable
 
-import ccxt
 from redis.exceptions import LockError, RedisError
 
 from clock import Clock
@@ -303,6 +302,8 @@ def map_ccxt_error(exc: BaseException, *, submitting: bool = False, at_start: bo
     `submitting`: a network failure while sending an order means its fate is unknown, not that it failed.
     `at_start`: any failure to reach the venue at start-up is VenueUnavailableError (paper never falls back).
     """
+    import ccxt  # here, not at the top: a backtest or the simulator never loads ccxt (~60 MB)
+
     message = redact(f"{type(exc).__name__}: {exc}", secrets)
     code = binance_code(message)
     if isinstance(exc, (ccxt.RateLimitExceeded, ccxt.DDoSProtection)):
@@ -399,6 +400,8 @@ class CcxtVenueClient:
         self._seen_at_last: dict[str, set[str]] = {}  # symbol -> trade ids at that timestamp
 
     def _build(self, venue: str) -> Any:
+        import ccxt
+
         key, secret = self._secrets
         if not key or not secret:
             raise VenueUnavailableError(f"{venue} needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment")
@@ -414,6 +417,8 @@ class CcxtVenueClient:
 
     def _call(self, fn: Callable[..., T], *args: Any, submitting: bool = False, at_start: bool = False,
               **kwargs: Any) -> T:
+        import ccxt  # loaded once by _build; a cached import here costs nothing
+
         try:
             return fn(*args, **kwargs)
         except ccxt.BaseError as exc:
@@ -590,6 +595,8 @@ class CcxtVenueClient:
         return _dec(self._call(self._ex.fetch_mark_price, symbol).get("markPrice"))
 
     def symbol_rules(self, symbol: str) -> SymbolRules:
+        import ccxt
+
         try:
             market = self._ex.market(symbol)
         except ccxt.BaseError:
