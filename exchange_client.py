@@ -38,6 +38,7 @@ from models import (
     Account,
     Candle,
     Fill,
+    FundingPayment,
     Liquidity,
     MarginMode,
     Mode,
@@ -77,6 +78,8 @@ class ExchangeClient(Protocol):
     def take_fills(self) -> list[Fill]: ...
     def pending_fills(self) -> list[Fill]: ...
     def ack_fills(self, fills: list[Fill]) -> None: ...
+    def pending_funding(self) -> list[FundingPayment]: ...
+    def ack_funding(self, payments: list[FundingPayment]) -> None: ...
     def mark_price(self, symbol: str) -> Decimal | None: ...
     def symbol_rules(self, symbol: str) -> SymbolRules: ...
     def close(self) -> None: ...
@@ -191,6 +194,14 @@ class SimVenueClient:
     def ack_fills(self, fills: list[Fill]) -> None:
         if fills:
             self._mutate("ack_fills", lambda ex: ex.ack_fills(fills))
+
+    def pending_funding(self) -> list[FundingPayment]:
+        """Funding settled and not yet acknowledged, left queued (in the snapshot) until `ack_funding`."""
+        return self._read(lambda ex: ex.pending_funding())
+
+    def ack_funding(self, payments: list[FundingPayment]) -> None:
+        if payments:
+            self._mutate("ack_funding", lambda ex: ex.ack_funding(payments))
 
     def mark_price(self, symbol: str) -> Decimal | None:
         return self._read(lambda ex: ex.mark_price(symbol))
@@ -398,6 +409,8 @@ class CcxtVenueClient:
         self._started_ms = clock.now_ms()  # fills from before this client started are not news
         self._since: dict[str, int] = {}  # symbol -> timestamp of the last trade taken
         self._seen_at_last: dict[str, set[str]] = {}  # symbol -> trade ids at that timestamp
+        self._funding_since: dict[str, int] = {}  # symbol -> time of the last funding income taken
+        self._funding_seen: dict[str, set[str]] = {}  # symbol -> income ids at that time
 
     def _build(self, venue: str) -> Any:
         import ccxt
@@ -573,6 +586,30 @@ class CcxtVenueClient:
 
     def ack_fills(self, fills: list[Fill]) -> None:
         """Nothing to do: fills are read from the venue's own trade history, which nothing drains."""
+
+    def pending_funding(self) -> list[FundingPayment]:
+        """Funding since the last call, from Binance's income history (FUNDING_FEE entries, ccxt's
+        `fetch_funding_history`), read like the trades: from the last entry's time, deduplicated by id.
+        Binance reports income (> 0 received); a FundingPayment's amount is what the position paid."""
+        if self.spot:
+            return []  # spot has no funding
+        payments = []
+        for symbol in sorted(self._symbols):
+            last = self._funding_since.get(symbol, self._started_ms)
+            seen = self._funding_seen.get(symbol, set())
+            for entry in self._call(self._ex.fetch_funding_history, symbol, last):
+                ts, entry_id = int(entry.get("timestamp") or 0), str(entry.get("id"))
+                if ts < last or (ts == last and entry_id in seen):
+                    continue
+                if ts > last:
+                    last, seen = ts, set()
+                seen.add(entry_id)
+                payments.append(FundingPayment(symbol, -(_dec(entry.get("amount")) or ZERO), ts))
+            self._funding_since[symbol], self._funding_seen[symbol] = last, seen
+        return sorted(payments, key=lambda p: p.ts_ms)
+
+    def ack_funding(self, payments: list[FundingPayment]) -> None:
+        """Nothing to do: the income history is the venue's own, which nothing drains."""
 
     def _fill_from_ccxt(self, symbol: str, t: Mapping[str, Any]) -> Fill:
         fee = t.get("fee") or {}

@@ -296,6 +296,24 @@ def fill_key(fill: Fill) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class FundingPayment:
+    """One funding settlement of one position, as the venue reports it (Binance: a FUNDING_FEE income
+    entry). A venue event beside the fills, queued until booked: the trade that held the position
+    carries it, so trade P&L adds up to the wallet."""
+
+    symbol: str
+    amount: Decimal  # > 0: the position paid; < 0: it received
+    ts_ms: int  # the funding time
+    mark_price: Decimal = ZERO
+    rate: Decimal = ZERO
+
+
+def funding_key(payment: FundingPayment) -> str:
+    """Booked once by this key, like `fill_key` (the venue settles a symbol at most once per funding time)."""
+    return f"funding|{payment.symbol}|{payment.ts_ms}"
+
+
+@dataclass(frozen=True, slots=True)
 class Position:
     """A net (one-way mode) position. `qty` is always positive; `side` gives the direction."""
 
@@ -563,8 +581,7 @@ class TradeLedger:
     """What an open trade has cost and earned so far, booked from its fills: the executor's typed
     record beside the exit rules' `TradeState` (once a bag of strings re-parsed at every use).
 
-    `funding` is carried for the trade's record; the paper venue's funding reaches trades in a later
-    change (the venue's ledger already has it)."""
+    `funding` is the sum of the venue's `FundingPayment`s while the trade held its position."""
 
     entry_fee: Decimal = ZERO
     exit_fee: Decimal = ZERO

@@ -28,6 +28,7 @@ from models import (
     Candle,
     ExitReason,
     Fill,
+    FundingPayment,
     Mode,
     Order,
     OrderIntent,
@@ -38,6 +39,7 @@ from models import (
     TradeLedger,
     fill_key,
     from_record,
+    funding_key,
     to_record,
 )
 from stores import EngineStore, Memory
@@ -451,7 +453,11 @@ class PaperExecutor:
     def _process_fills(self, default_reason: ExitReason = ExitReason.RECONCILED) -> list[Trade]:
         """Book the venue's fills. They stay queued at the venue until booked (`ack_fills` last), and a
         finished trade is written to the closed-trades hash before its memory goes: a crash anywhere in
-        here loses no trade and books no fill twice (each trade remembers the fills it booked)."""
+        here loses no trade and books no fill twice (each trade remembers the fills it booked).
+
+        Funding goes first: the venue settles it only on a position it still holds, so a payment belongs
+        to the trade that is open now, before a fill read beside it can finish that trade."""
+        self._book_funding()
         fills = self.venue.pending_fills()
         touched: dict[str, ExitReason] = {}
         for fill in fills:
@@ -465,6 +471,26 @@ class PaperExecutor:
                 trades.append(trade)
         self.venue.ack_fills(fills)
         return trades
+
+    def _book_funding(self) -> None:
+        """Each funding payment into the ledger of the trade that held the position, once (by its key)."""
+        payments = self.venue.pending_funding()
+        for payment in payments:
+            self._apply_funding(payment)
+        self.venue.ack_funding(payments)
+
+    def _apply_funding(self, payment: FundingPayment) -> None:
+        state = self.book.get(payment.symbol)
+        if state is None:  # a position this bot does not hold a trade for (not adopted yet): nobody to charge
+            self._audit("reconcile", f"{payment.symbol}: funding {payment.amount} at {payment.ts_ms} paid by a "
+                        "position without a trade; not in any trade's P&L")
+            return
+        ledger = self.book.ledger(payment.symbol)
+        key = funding_key(payment)
+        if key in ledger.fills:
+            return
+        self.book.put(state, replace(ledger, funding=ledger.funding + payment.amount,
+                                     fills=(ledger.fills + (key,))[-FILLS_REMEMBERED:]))
 
     def _apply_fill(self, fill: Fill) -> ExitReason | None:
         """Book a fill against its trade; returns the exit reason when the fill reduced a position."""

@@ -34,6 +34,7 @@ from models import (
     Account,
     Candle,
     Fill,
+    FundingPayment,
     Liquidity,
     MarginMode,
     Order,
@@ -46,6 +47,7 @@ from models import (
     TimeInForce,
     fill_key,
     from_record,
+    funding_key,
     to_record,
 )
 from simulator import validation as v
@@ -100,6 +102,7 @@ class SimExchange:
         self._last_open_ms: dict[str, int] = {}
         self._last_close_ms: dict[str, int] = {}
         self._pending: list[Fill] = []
+        self._pending_funding: list[FundingPayment] = []  # settled, not yet booked by the executor
         self._next_id = 1
         # order id -> (the Order, its record, its JSON): orders are immutable, so a snapshot re-encodes only
         # the ones that changed since the last one, not the up to `recent_orders_kept` closed ones each time
@@ -180,6 +183,14 @@ class SimExchange:
     def ack_fills(self, fills: list[Fill]) -> None:
         done = {fill_key(f) for f in fills}
         self._pending = [f for f in self._pending if fill_key(f) not in done]
+
+    def pending_funding(self) -> list[FundingPayment]:
+        """The funding settlements not yet acknowledged, queued like the fills (book, then `ack_funding`)."""
+        return list(self._pending_funding)
+
+    def ack_funding(self, payments: list[FundingPayment]) -> None:
+        done = {funding_key(p) for p in payments}
+        self._pending_funding = [p for p in self._pending_funding if funding_key(p) not in done]
 
     # ----------------------------------------------------------------------------------- orders
 
@@ -298,8 +309,8 @@ class SimExchange:
         close_ms = candle.open_time_ms + timeframe_ms(candle.timeframe)
         previous_close = self._last_close_ms.get(symbol)
         if previous_close is not None:
-            for _ in funding_times_between(previous_close, close_ms, self.config.funding_interval_hours):
-                self._settle_funding(symbol)
+            for funding_ms in funding_times_between(previous_close, close_ms, self.config.funding_interval_hours):
+                self._settle_funding(symbol, funding_ms)
         self._last_open_ms[symbol] = candle.open_time_ms
         self._last_close_ms[symbol] = max(close_ms, previous_close or close_ms)
         return list(self._pending[start:])
@@ -522,7 +533,7 @@ class SimExchange:
         self._put_order(order)
         self._fill(order, pos.size, lp, Liquidity.TAKER, reference=None, ts_ms=now, fee_override=clearance)
 
-    def _settle_funding(self, symbol: str) -> None:
+    def _settle_funding(self, symbol: str, funding_ms: int) -> None:
         pos = self._positions.get(symbol)
         mark = self._marks.get(symbol)
         if not pos or not pos.qty or mark is None:
@@ -533,6 +544,7 @@ class SimExchange:
         pos.funding += payment
         if self.margin_mode(symbol) is MarginMode.ISOLATED:
             pos.margin -= payment  # Binance settles an isolated position's funding in its own margin
+        self._pending_funding.append(FundingPayment(symbol, payment, funding_ms, mark, self.config.funding_rate))
 
     # ------------------------------------------------------------------------------ margin maths
 
@@ -664,6 +676,7 @@ class SimExchange:
             "last_open_ms": dict(self._last_open_ms),
             "last_close_ms": dict(self._last_close_ms),
             "pending_fills": [to_record(f) for f in self._pending],
+            "pending_funding": [to_record(p) for p in self._pending_funding],
         }
 
     @classmethod
@@ -693,6 +706,8 @@ class SimExchange:
         ex._last_open_ms = {k: int(x) for k, x in snapshot["last_open_ms"].items()}
         ex._last_close_ms = {k: int(x) for k, x in snapshot["last_close_ms"].items()}
         ex._pending = [from_record(Fill, record) for record in snapshot["pending_fills"]]
+        # absent from snapshots written before funding was queued
+        ex._pending_funding = [from_record(FundingPayment, r) for r in snapshot.get("pending_funding", ())]
         return ex
 
 
