@@ -5,8 +5,8 @@
    trades and the paper executor's trades on the simulated venue are the same list, field by field.
    The exits are tightened so every kind of price exit happens (stop, breakeven, trailing, take-profit,
    a trailing stop moved through the close) besides the discretionary ones.
-2. With the venue's real costs: every trade's P&L is its gross minus its fees, exactly, and the venue's
-   ledger balances to the trades (wallet = start + realised − fees − funding).
+2. With the venue's real costs: every trade's P&L is its gross minus its fees and funding, exactly, and
+   the trades add up to the wallet's change (wallet = start + realised − fees − funding = start + Σ pnl).
 """
 
 from __future__ import annotations
@@ -142,9 +142,9 @@ def test_replay_when_costs_are_zero_then_ghost_and_paper_trades_are_identical(re
     assert all(t.fees == 0 and t.pnl == t.gross_pnl for t in paper)
 
 
-def test_replay_when_the_venue_charges_fees_and_slippage_then_pnl_is_gross_minus_fees_and_the_ledger_balances(replay, store):
-    # Arrange: the configured fees (0.02 % maker, 0.05 % taker), 2 bps slippage and funding, on the
-    # simulated venue saved in Redis, as the bot runs it
+def test_replay_when_the_venue_charges_fees_slippage_and_funding_then_pnl_is_net_of_them_and_the_trades_sum_to_the_wallet(replay, store):
+    # Arrange: the configured fees (0.02 % maker, 0.05 % taker), 2 bps slippage and funding (the replay
+    # crosses 08:00 with positions open), on the simulated venue saved in Redis, as the bot runs it
     settings = settings_with()
     assert settings.venue.taker_fee_rate > 0 and settings.venue.slippage.fixed_bps > 0
 
@@ -155,7 +155,7 @@ def test_replay_when_the_venue_charges_fees_and_slippage_then_pnl_is_gross_minus
     # Assert
     assert len(trades) >= 8, Counter(t.exit_reason for t in trades)
     for t in trades + final:
-        assert t.pnl == t.gross_pnl - t.fees, t
+        assert t.pnl == t.gross_pnl - t.fees - t.funding, t
         assert t.fees > 0 and t.slippage > 0, t
         assert t.gross_pnl == t.side.sign * (t.exit_price - t.entry_price) * t.qty, t
     assert {t.exit_reason for t in trades} <= EXIT_RULE_REASONS
@@ -166,7 +166,8 @@ def test_replay_when_the_venue_charges_fees_and_slippage_then_pnl_is_gross_minus
     everything = trades + final
     assert ledger.realized_pnl == sum((t.gross_pnl for t in everything), Decimal(0))
     assert ledger.fees == sum((t.fees for t in everything), Decimal(0))
-    assert ledger.wallet_balance == start + sum((t.pnl for t in everything), Decimal(0)) - ledger.funding
+    assert ledger.funding == sum((t.funding for t in everything), Decimal(0)) != 0
+    assert ledger.wallet_balance - start == sum((t.pnl for t in everything), Decimal(0))  # exactly, funding in
     assert parts.venue.positions() == [] and parts.venue.open_orders() == []
     assert parts.engine.stats.pnl == sum((t.pnl for t in everything), Decimal(0))
 
