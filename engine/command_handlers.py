@@ -4,7 +4,7 @@ halt       the durable halt flag is written first, then open entry orders are ca
 resume     back to ACTIVE; refused while a loss-limit halt is in force
 close-all  HALTED first, then every order cancelled and every position closed reduce-only; flat confirmed
 close      one position closed reduce-only
-open       a manual entry that passes the same risk gate as any signal
+open       a manual entry that passes the same risk gate as any signal; refused on a symbol with a position
 stop       graceful stop: entry orders cancelled, state persisted, run summary written; positions stay
 """
 
@@ -86,11 +86,26 @@ class BotCommandHandlers:
         if isinstance(signal, Denial):
             raise CommandError(f"{signal.reason_code}: {signal.detail}")
         with self.engine.lock:
+            held = self._position_held(symbol)
+            if held is not None:
+                raise CommandError(f"position_open: {held}; close it first (close {symbol})")
             outcome = self.engine.try_entry(signal, self.engine.windows[symbol].candles(), notional=notional)
         if isinstance(outcome, Denial):
             raise CommandError(f"{outcome.reason_code}: {outcome.detail}")
         self.engine.publish()
         return f"opened {side.value} {symbol} for about {notional} USDT"
+
+    def _position_held(self, symbol: str) -> str | None:
+        """What is already open on the symbol, by the executor's book or the venue. One-way mode nets an
+        order against the position it meets: an open of the other side used to shrink the held position
+        and was booked as a new trade the venue did not hold; the same side would double it unplanned."""
+        state = self.engine.executor.trade_states().get(symbol)
+        position = next((p for p in self.engine.executor.portfolio().positions if p.symbol == symbol), None)
+        if position is not None:
+            return f"{symbol} already has a {position.side.value} position of {position.qty} at the venue"
+        if state is not None:
+            return f"{symbol} already has an open {state.side.value} trade {state.trade_id} of {state.qty}"
+        return None
 
     def stop(self, command: Command) -> str:
         self.request_stop(f"stop command from {command.issued_by}")

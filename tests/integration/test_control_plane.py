@@ -179,6 +179,35 @@ class TestBotAlone:
         if held:
             assert command(store, CommandType.CLOSE, {"symbol": BTC}).status is CommandStatus.DONE
 
+    @pytest.mark.parametrize("second_side", ["long", "short"])
+    def test_open_when_the_symbol_already_has_a_position_then_rejected_with_the_reason_and_the_venue_unchanged(
+            self, lone_bot, second_side):
+        store = lone_bot.store
+        ensure_active(store)
+        assert BTC not in venue_symbols(store)
+        open_position(store, BTC, "short", "200")
+
+        def btc_holdings() -> tuple:
+            positions, orders = read_venue(store)
+            return (sorted((p.side.value, p.qty, p.entry_price) for p in positions if p.symbol == BTC),
+                    sorted((o.client_order_id, o.status.value, o.qty) for o in orders if o.symbol == BTC),
+                    {k: v for k, v in store.recall(Memory.OPEN_TRADES).get(BTC, {}).get("state", {}).items()
+                     if k in ("trade_id", "side", "qty")})  # the peak follows the market meanwhile
+
+        before = btc_holdings()
+        trades_before = len(store.read_trades(1000))
+
+        # a long would net the short down (one-way mode) and be booked as a long the venue never held
+        again = command(store, CommandType.OPEN, {"symbol": BTC, "side": second_side, "notional": "200"})
+
+        assert again.status is CommandStatus.REJECTED, again
+        assert "position_open" in again.detail and "already has a short position" in again.detail, again.detail
+        assert btc_holdings() == before
+        assert len(store.read_trades(1000)) == trades_before
+        assert command(store, CommandType.CLOSE, {"symbol": BTC}).status is CommandStatus.DONE
+        closed = [t for t in store.read_trades(1000) if t.symbol == BTC][-1]
+        assert closed.side.value == "short" and closed.exit_reason.value == "manual"
+
     GARBAGE = {
         "random_bytes": (lambda cid: {b"\xff\xfe\x00" + os.urandom(8): b"\x80\x81\xc3(" + os.urandom(64)}, "command_id"),
         "missing_fields": (lambda cid: {"command_id": cid, "type": "halt"}, "issued_at_ms"),
