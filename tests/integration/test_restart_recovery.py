@@ -149,7 +149,7 @@ def test_restart_when_the_paper_engine_is_killed_mid_position_then_position_prot
     # booked from the remembered trade, not from an adopted stranger (which would be "adoptBTC", "adopted")
     assert (trade.strategy, trade.entry_ms) == ("manual", memory_before[BTC]["entry_ms"])
     assert not any("adopted" in e.message for e in store.read_audit(2000, kinds=["reconcile"]))
-    assert trade.pnl == trade.gross_pnl - trade.fees and trade.fees > 0
+    assert trade.pnl == trade.gross_pnl - trade.fees - trade.funding and trade.fees > 0
     exits = [e for e in store.read_audit(2000, kinds=["exit"]) if e.data.get("trade_id") == trade_id]
     assert len(exits) == 1, exits
     assert store.recall(Memory.OPEN_TRADES) == {}
