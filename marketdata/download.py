@@ -21,7 +21,7 @@ from clock import Clock, SystemClock
 from errors import MarketDataError
 from marketdata.base import align_down, timeframe_ms
 from marketdata.ccxt_binance import fetch_range, make_exchange, to_decimal, translated
-from marketdata.csvfile import HEADER_LINE, ends_with_newline, last_timestamp
+from marketdata.csvfile import HEADER_LINE, ends_with_newline, last_timestamp, read_candles
 
 _DAY_MS = 86_400_000
 
@@ -73,6 +73,13 @@ def download(
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / file_name(market_id, timeframe)
     _drop_partial_last_line(path)
+    if path.is_file() and path.stat().st_size > 0:
+        # appended rows would inherit whatever is wrong with the file: check it whole first (one line
+        # naming the file, line and value), and change nothing when it is not a clean candle file
+        try:
+            read_candles(path)
+        except MarketDataError as exc:
+            raise MarketDataError(f"{exc}; nothing appended: fix or remove the file, then download again") from None
     until = align_down(clock.now_ms(), tf_ms)  # the candle forming now is not written
     last = last_timestamp(path)
     since = last + tf_ms if last is not None else align_down(until - int(days * _DAY_MS), tf_ms)

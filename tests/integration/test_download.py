@@ -99,3 +99,24 @@ def test_download_when_symbol_unknown_then_market_data_error(binance_standin, tm
     with pytest.raises(MarketDataError, match="DOGE"):
         download_candles("DOGE/USDT:USDT", "1m", 1, tmp_path, exchange=make_ccxt_client(binance_standin.url),
                          clock=binance_standin.clock, progress=False)
+
+
+@pytest.mark.parametrize("corrupt_row, problem", [
+    ("{ts},10,9,11,10,1", "high '9' is below low '11'"),
+    ("{ts},abc,10,10,10,1", "open 'abc' is not a positive number"),
+    ("{earlier},10,10,10,10,1", "not sorted"),
+])
+def test_download_when_the_file_to_append_to_is_corrupt_then_refused_and_the_file_unchanged(
+        binance_standin, tmp_path, corrupt_row, problem):
+    first = fetch(binance_standin, tmp_path)
+    rows = first.path.read_text().splitlines()
+    last = int(rows[-1].split(",")[0])
+    rows.append(corrupt_row.format(ts=last + MIN, earlier=last - HOUR))
+    first.path.write_text("\n".join(rows) + "\n")
+    before = first.path.read_bytes()
+    binance_standin.clock.advance(HOUR)
+
+    with pytest.raises(MarketDataError, match=f"line {len(rows)}: {problem}.*nothing appended"):
+        fetch(binance_standin, tmp_path)
+
+    assert first.path.read_bytes() == before
