@@ -41,7 +41,7 @@ from control.processor import CommandProcessor
 from control.trading_state import TradingStateControl
 from errors import CommandError, StateStoreError
 from exchange_client import open_exchange
-from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode
+from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode, timeframe_ms
 from order_ids import exit_order_id, symbol_code
 from settings import PROJECT_ROOT, Settings
 from state import BotStatus, Outage, StateStore, bot_status
@@ -403,7 +403,16 @@ class Supervisor:
         if mode is Mode.GHOST:
             return None
         venue_name = self.settings.venue.paper_venue
-        return open_exchange(self.settings, clock=SimulatedClock(self.clock.now_ms()), venue_store=self.store.venue_store(venue_name))
+        clock = SimulatedClock(0)
+        venue = open_exchange(self.settings, clock=clock, venue_store=self.store.venue_store(venue_name))
+        # The simulated venue runs on the bot's market time (a replay, a synthetic market at 60x): orders
+        # and fills of a supervisor's flatten are stamped with it too (the close of its newest candle), or
+        # a trade booked from them would span wall time and market time (a 568-day hold). A real venue,
+        # or a simulated one that has seen no candle, runs on wall time.
+        market_time = getattr(venue, "market_time_ms", None)
+        newest_open = market_time() if market_time is not None else None
+        clock.set(newest_open + timeframe_ms(self.settings.bot.timeframe) if newest_open else self.clock.now_ms())
+        return venue
 
     def _cancel_entry_orders(self) -> int:
         venue = self._open_venue()
