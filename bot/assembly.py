@@ -22,6 +22,7 @@ from executors.paper import PaperExecutor
 from models import Mode
 from risk.circuit_breaker import OrderFailureBreaker
 from risk.exits import ExitRules
+from simulator.pricing import slippage_bps
 from risk.levels import resolve_risk
 from risk.limits import effective_limits
 from settings import Settings
@@ -57,7 +58,9 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
     backtest and the tests. `venue` overrides the configured one (tests, backtests)."""
     s = settings
     symbol_rules = load_symbol_rules_for(s)
-    exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate)
+    slippage = s.venue.slippage
+    exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate, lambda qty, volume: slippage_bps(
+        slippage.model, slippage.fixed_bps, slippage.volume_impact_bps, qty, volume))
     strategies = build_strategies(s.strategy)
     risk = resolve_risk(s.sizing, s.strategy, s.stops)
     limits = effective_limits(s.risk, s.venue.leverage, mode)

@@ -311,6 +311,27 @@ def test_condition_exit_when_in_profit_before_fees_but_not_after_then_no_volume_
     assert r.condition_exit(long_trade(r), candle(c="100.05", v="1"), D("100"), False, at(900)) is None
 
 
+@pytest.mark.parametrize(
+    ("close", "slippage_bps", "reason"),
+    [
+        # no fees; a long from 100: the exit is expected to fill slippage_bps below the close
+        ("100.05", "0", ExitReason.VOLUME_EXHAUSTION),  # +0.05 % and nothing to pay: in profit
+        ("100.05", "4", ExitReason.VOLUME_EXHAUSTION),  # 100.05 × (1 − 0.0004) = 100.00998: still above 100
+        ("100.05", "5", None),  # 100.05 × (1 − 0.0005) = 99.999975: the exit would lose
+        ("100.05", "20", None),
+        ("101", "20", ExitReason.VOLUME_EXHAUSTION),
+    ],
+)
+def test_condition_exit_when_the_exit_slippage_eats_the_profit_then_no_volume_exhaustion(close, slippage_bps, reason):
+    r = ExitRules(ExitSettings(exit_on_reverse_signal=False), NO_FEES, lambda qty, volume: D(slippage_bps))
+
+    decision = r.condition_exit(long_trade(r), candle(c=close, v="1"), D("100"), False, at(900))
+
+    assert reason_of(decision) == reason
+    if decision is not None:
+        assert f"{D(slippage_bps):.1f} bps expected slippage" in decision.detail
+
+
 def test_condition_exit_when_volume_exhaustion_disabled_then_ignored():
     r = rules(volume_exhaustion_enabled=False)
 
