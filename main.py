@@ -310,6 +310,60 @@ def cmd_start(args: argparse.Namespace) -> int:
     return _send(args, CommandType.START, {"mode": args.mode})
 
 
+def _alive(pid: str | None) -> bool:
+    """A process with this pid runs on this host (the state hash may name one that died long ago)."""
+    try:
+        number = int(pid or 0)
+    except ValueError:
+        return False
+    if number <= 0:
+        return False
+    try:
+        os.kill(number, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, someone else's
+    return True
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """A clean paper or ghost account: every record of this bot id goes (state, trades, signals, equity,
+    audit, the simulated venue) and so does its run marker file, so the next start is a first start and
+    not "state lost". Refused while the bot or its supervisor runs, and for a live bot."""
+    from clock import SystemClock
+    from state import BotStatus, bot_status
+
+    settings = _settings(args)
+    store = _store(settings)
+    state = store.read_state()
+    mode = state.get("mode") or settings.bot.mode
+    if mode == Mode.LIVE.value:
+        print(f"reset: refused: bot {settings.bot.id} trades live; its records are the only history of real money",
+              file=sys.stderr)
+        return EXIT_FAIL
+    now = SystemClock().now_ms()
+    running = bot_status(state, now, settings.control.heartbeat_timeout_seconds) is BotStatus.RUNNING
+    if running or _alive(state.get("pid")):
+        print(f"reset: refused: bot {settings.bot.id} is running; stop it first (main.py stop)", file=sys.stderr)
+        return EXIT_FAIL
+    if _alive(state.get("supervisor_pid")):
+        print(f"reset: refused: a supervisor (pid {state['supervisor_pid']}) watches bot {settings.bot.id}; stop it first",
+              file=sys.stderr)
+        return EXIT_FAIL
+    if not args.yes:
+        print(f"This deletes every record of bot {settings.bot.id} ({mode} mode): trades, signals, equity, the decision "
+              "log and the simulated account. Type the bot id to confirm: ", end="", flush=True)
+        if sys.stdin.readline().strip() != settings.bot.id:
+            print("reset: not confirmed; nothing deleted", file=sys.stderr)
+            return EXIT_FAIL
+    deleted = store.wipe()
+    marker = settings.resolve_path(settings.redis.run_marker_dir) / f"{settings.bot.id}.json"
+    marker.unlink(missing_ok=True)
+    print(f"reset: bot {settings.bot.id}: {deleted} Redis key(s) deleted; the next start begins a clean {mode} account")
+    return EXIT_OK
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     from bot.backtest_cli import run_backtest_cli
 
@@ -368,6 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("start", cmd_start, "ask the supervisor to start the bot", 40)
     p.add_argument("--mode", required=True, choices=modes)
     add("stop", cmd_simple(CommandType.STOP), "graceful stop: entry orders cancelled, positions stay", 30)
+    p = add("reset", cmd_reset, "start over: delete this bot's paper or ghost records (asks first; refused in live)")
+    p.add_argument("--yes", action="store_true", help="do not ask for the bot id")
     p = add("backtest", cmd_backtest, "the same engine over candle files, in memory at full speed (no Redis)")
     p.add_argument("--strategy", help="NAME[,NAME…] (default: strategy.enabled)")
     p.add_argument("--data", required=True, help="a candle CSV or a folder of them (e.g. ../shared/data/klines)")
