@@ -38,11 +38,6 @@ def slippage_bps(model: str, fixed_bps: Decimal, volume_impact_bps: Decimal, qty
     return fixed_bps
 
 
-def slipped_price(reference: Decimal, side: OrderSide, bps: Decimal, tick_size: Decimal) -> Decimal:
-    raw = reference * (1 + side.sign * bps / BPS)
-    return round_price(raw, tick_size, up=side is OrderSide.BUY)
-
-
 def band(low: Decimal, high: Decimal, bps: Decimal) -> tuple[Decimal, Decimal]:
     """The prices a taker fill may have in a candle of this range (see the module docstring)."""
     return low * (1 - bps / BPS), high * (1 + bps / BPS)
