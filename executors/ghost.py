@@ -54,6 +54,7 @@ class GhostExecutor:
         self.fees = ZERO
         self.marks: dict[str, Decimal] = {}
         self.volumes: dict[str, Decimal] = {}
+        self.ranges: dict[str, tuple[Decimal, Decimal]] = {}  # the last candle's (low, high), as the venue keeps it
 
     # ---------------------------------------------------------------------------------- memory
 
@@ -82,15 +83,20 @@ class GhostExecutor:
         state = self.book.get(candle.symbol)
         if state is not None:
             decision = self.rules.price_exit(state, candle)
-            if decision is not None:
-                # a resting stop / take-profit fills at its trigger (or the open on a gap), like the venue
-                trades.append(self._exit(state, decision.price, decision.reason, close_time_ms(candle), market=False))
+            if decision is not None and decision.trigger is not None:
+                # a resting stop / take-profit is a market order once triggered: slipped from where the
+                # market was, in this candle's range, exactly as the venue fills it
+                fill = self.prices.trigger_fill(state.symbol, state.side.exit_order_side, state.qty, decision.trigger,
+                                                decision.price, candle)
+                trades.append(self._exit(state, decision.price, decision.reason, close_time_ms(candle), fill=fill))
         self.marks[candle.symbol] = candle.close
+        self.ranges[candle.symbol] = (candle.low, candle.high)
         return trades
 
     def submit(self, plan: EntryPlan) -> Order:
         side = plan.side.entry_order_side
-        fill_price, slippage = self.prices.market_fill(plan.symbol, side, plan.qty, plan.price, self.volumes.get(plan.symbol))
+        fill_price, slippage = self.prices.market_fill(plan.symbol, side, plan.qty, plan.price, self.volumes.get(plan.symbol),
+                                                       self.ranges.get(plan.symbol), reduce_only=False)
         fee = self.prices.taker_fee(plan.qty, fill_price)
         now = self.clock.now_ms()
         self.fees += fee
@@ -176,14 +182,15 @@ class GhostExecutor:
 
     # ---------------------------------------------------------------------------------- internals
 
-    def _exit(self, state: TradeState, price: Decimal, reason: ExitReason, ts_ms: int, *, market: bool = True) -> Trade:
-        """Exit as the venue would: a market order slips from `price`; a triggered stop fills at it."""
+    def _exit(self, state: TradeState, price: Decimal, reason: ExitReason, ts_ms: int, *,
+              fill: tuple[Decimal, Decimal] | None = None) -> Trade:
+        """Exit as the venue would: a market order slips from `price`; a triggered order brings its `fill`."""
         _, ledger = self.book.pop(state.symbol)
         side = state.side.exit_order_side
-        if market:
-            fill_price, slippage = self.prices.market_fill(state.symbol, side, state.qty, price, self.volumes.get(state.symbol))
-        else:
-            fill_price, slippage = price, ZERO
+        if fill is None:
+            fill = self.prices.market_fill(state.symbol, side, state.qty, price, self.volumes.get(state.symbol),
+                                           self.ranges.get(state.symbol))
+        fill_price, slippage = fill
         exit_fee = self.prices.taker_fee(state.qty, fill_price)
         entry_fee = ledger.entry_fee
         gross = state.side.sign * (fill_price - state.entry_price) * state.qty

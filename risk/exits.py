@@ -4,9 +4,11 @@ Two kinds of exit, checked by the engine in this order for every closed candle:
 1. `price_exit` — resting orders: the stop and the take-profit, triggered by the candle's range. The
    simulated exchange triggers its resting stop / take-profit orders with exactly these rules, so ghost
    and paper agree:
-     long stop if low ≤ stop, filled at min(open, stop) (a gap through the stop fills at the open);
-     take-profit if high ≥ take_profit, filled at max(open, take_profit); shorts mirrored;
+     long stop if low ≤ stop, from min(open, stop) (a gap through the stop fills at the open);
+     take-profit if high ≥ take_profit, from max(open, take_profit); shorts mirrored;
      when one candle touches both we cannot know which came first: assume the stop (conservative).
+   The decision's price is where the market was; both are market orders once triggered, so the
+   executor slips it like any market order (simulator.pricing.taker_price), as the venue does.
 2. `condition_exit` — discretionary exits at the candle's close, in priority order:
      time limit → emergency (a large loss while volume has dried up; ignores the minimum hold) →
      [only after min_hold_seconds] reverse signal → volume exhaustion.
@@ -54,6 +56,7 @@ class ExitDecision:
     reason: ExitReason
     price: Decimal
     detail: str
+    trigger: Decimal | None = None  # a resting order's stop price; None for an exit at market
 
 
 def _tighter(side: Side, current: Decimal, candidate: Decimal) -> Decimal:
@@ -80,6 +83,8 @@ class ExitRules:
 
     def pnl_pct(self, side: Side, entry: Decimal, price: Decimal) -> Decimal:
         """Return after both fees, in % of the entry notional, if the trade were closed at `price`."""
+        if entry <= 0:
+            return Decimal(0)  # a trade booked at no price (older state) has no return to speak of
         return self.net_pnl(side, Decimal(1), entry, price, self.fee_rate, self.fee_rate) / entry * _HUNDRED
 
     def round_trip_fee_pct(self) -> Decimal:
@@ -133,10 +138,10 @@ class ExitRules:
             reason = self._stop_reason(t)
             both = " (take-profit touched in the same candle; stop assumed first)" if tp_hit else ""
             gap = f", gapped through at open {candle.open}" if stop_fill != t.stop else ""
-            return ExitDecision(reason, stop_fill, f"{reason.value} {t.stop} hit{gap}{both}")
+            return ExitDecision(reason, stop_fill, f"{reason.value} {t.stop} hit{gap}{both}", t.stop)
         if tp_hit:
             gap = f", gapped through at open {candle.open}" if tp_fill != t.take_profit else ""
-            return ExitDecision(ExitReason.TAKE_PROFIT, tp_fill, f"take-profit {t.take_profit} hit{gap}")
+            return ExitDecision(ExitReason.TAKE_PROFIT, tp_fill, f"take-profit {t.take_profit} hit{gap}", t.take_profit)
         return None
 
     @property

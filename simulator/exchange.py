@@ -12,7 +12,10 @@ runs before the first mutation.
 Per candle (`on_candle`), in this order:
 1. resting orders trigger against the candle's open/high/low: stops first (when a stop and a take-profit
    could both trigger in one candle, the stop wins — the conservative assumption), then take-profits, then
-   limit orders (which fill at most `max_participation` of the candle's volume);
+   limit orders (which fill at most `max_participation` of the candle's volume). A triggered stop or
+   take-profit is a market order: it fills at the worse of its trigger and the open (a candle that opens
+   beyond the trigger fills at the open), moved by the slippage model against the trader (with this
+   candle's volume), within the candle's range by `simulator.pricing.taker_price`;
 2. the mark price becomes the close;
 3. positions whose liquidation price the mark crossed are liquidated at that price;
 4. funding is settled for every funding time between the previous candle's close and this one's.
@@ -55,7 +58,7 @@ from simulator.config import SimConfig
 from simulator.funding import funding_times_between, timeframe_ms
 from simulator.margin import liquidation_price, maintenance_margin
 from simulator.positions import NetPosition, apply_fill
-from simulator.pricing import fee, money, slippage_bps, slipped_price
+from simulator.pricing import fee, money, slippage_bps, taker_price
 from simulator.symbols import SymbolRules, round_price, round_qty_down
 
 ZERO = Decimal("0")
@@ -99,6 +102,7 @@ class SimExchange:
         self._participation: dict[str, tuple[int, Decimal]] = {}  # order id -> (candle open ms, qty filled in it)
         self._marks: dict[str, Decimal] = {}
         self._volumes: dict[str, Decimal] = {}
+        self._ranges: dict[str, tuple[Decimal, Decimal]] = {}  # the last candle's (low, high): fills stay in it
         self._last_open_ms: dict[str, int] = {}
         self._last_close_ms: dict[str, int] = {}
         self._pending: list[Fill] = []
@@ -210,6 +214,10 @@ class SimExchange:
             raise OrderRejectedError(f"No price for {intent.symbol} yet: the simulator has seen no candle.", v.NO_PRICE)
         self._check_trigger_and_post_only(intent, mark)
         reference = self._reference_price(intent, mark, rules)
+        crossing = (intent.order_type is OrderType.LIMIT and mark is not None and intent.price is not None
+                    and _crosses(intent.side, intent.price, mark))
+        taker = reference if intent.order_type is OrderType.MARKET else (
+            self._taker_price(intent, mark, rules) if crossing and mark is not None else None)
         if not intent.reduce_only:
             v.check_min_notional(intent.qty, reference, rules)
             self._check_margin(intent, reference)
@@ -239,7 +247,7 @@ class SimExchange:
         if intent.order_type is OrderType.MARKET:
             self._fill(order, qty, reference, Liquidity.TAKER, reference=mark, ts_ms=now)
         elif intent.order_type is OrderType.LIMIT:
-            self._submit_limit(order, mark, rules, now)
+            self._submit_limit(order, mark, taker, now)
         return self._orders[order.client_order_id]
 
     def cancel(self, symbol: str, client_order_id: str) -> Order:
@@ -305,6 +313,7 @@ class SimExchange:
         self._trigger_orders(candle, now)
         self._marks[symbol] = candle.close
         self._volumes[symbol] = candle.volume
+        self._ranges[symbol] = (candle.low, candle.high)
         self._liquidate_if_crossed(symbol, now)
         close_ms = candle.open_time_ms + timeframe_ms(candle.timeframe)
         previous_close = self._last_close_ms.get(symbol)
@@ -338,11 +347,11 @@ class SimExchange:
         if falling:
             if candle.low > stop:
                 return
-            price = min(candle.open, stop)
+            base = min(candle.open, stop)
         else:
             if candle.high < stop:
                 return
-            price = max(candle.open, stop)
+            base = max(candle.open, stop)
         qty = order.remaining_qty
         if order.reduce_only:
             qty = self._reducible(order)
@@ -351,7 +360,12 @@ class SimExchange:
                 return
             if qty < order.remaining_qty:
                 order = self._replace(order, qty=order.filled_qty + qty)
-        self._fill(order, qty, price, Liquidity.TAKER, reference=stop, ts_ms=now)
+        rules = self.rules[order.symbol]
+        bps = slippage_bps(self.config.slippage_model, self.config.slippage_bps, self.config.volume_impact_bps,
+                           qty, candle.volume)
+        price = taker_price(base, order.side, bps, rules.tick_size, candle.low, candle.high, must_fill=True)
+        assert price is not None
+        self._fill(order, qty, price, Liquidity.TAKER, reference=trigger_reference(order.side, stop, base), ts_ms=now)
 
     def _match_limit(self, order: Order, candle: Candle, now: int) -> None:
         limit = order.price
@@ -382,15 +396,14 @@ class SimExchange:
         self._participation[order.client_order_id] = (candle.open_time_ms, used + qty)
         self._fill(order, qty, price, Liquidity.MAKER, reference=limit, ts_ms=now)
 
-    def _submit_limit(self, order: Order, mark: Decimal | None, rules: SymbolRules, now: int) -> None:
-        """A limit that crosses the mark takes liquidity at once (a GTX one was already rejected); one
-        that does not rests on the book, except IOC, which expires."""
+    def _submit_limit(self, order: Order, mark: Decimal | None, taker: Decimal | None, now: int) -> None:
+        """A limit that crosses the mark takes liquidity at once (a GTX one was already rejected), at
+        `taker` bounded by its limit; one that does not rests on the book, except IOC, which expires."""
         limit = order.price
         assert limit is not None
-        if mark is not None and _crosses(order.side, limit, mark):
+        if mark is not None and taker is not None and _crosses(order.side, limit, mark):
             if order.reduce_only and self._reducible(order) < order.qty:
                 order = self._replace(order, qty=self._reducible(order))  # capped at the position
-            taker = self._taker_price(order.side, order.qty, mark, rules)
             price = min(taker, limit) if order.side is OrderSide.BUY else max(taker, limit)
             self._fill(order, order.qty, price, Liquidity.TAKER, reference=mark, ts_ms=now)
         elif order.time_in_force is TimeInForce.IOC:
@@ -419,17 +432,24 @@ class SimExchange:
         """The price the order is judged (notional, margin) and, for a market order, filled at."""
         if intent.order_type is OrderType.MARKET:
             assert mark is not None
-            return self._taker_price(intent.side, intent.qty, mark, rules)
+            return self._taker_price(intent, mark, rules)
         if intent.order_type is OrderType.LIMIT:
             assert intent.price is not None
             return intent.price
         assert intent.stop_price is not None
         return intent.stop_price
 
-    def _taker_price(self, side: OrderSide, qty: Decimal, mark: Decimal, rules: SymbolRules) -> Decimal:
+    def _taker_price(self, intent: OrderIntent, mark: Decimal, rules: SymbolRules) -> Decimal:
+        """Where a taker order sent now fills (the range rule of simulator.pricing, in the last candle's
+        range). An order that opens or adds is refused when the tick cannot express a price in that range;
+        a reduce-only one must be able to leave, so it fills off the tick instead."""
         bps = slippage_bps(self.config.slippage_model, self.config.slippage_bps, self.config.volume_impact_bps,
-                           qty, self._volumes.get(rules.symbol))
-        return slipped_price(mark, side, bps, rules.tick_size)
+                           intent.qty, self._volumes.get(rules.symbol))
+        low, high = self._ranges.get(rules.symbol, (mark, mark))
+        price = taker_price(mark, intent.side, bps, rules.tick_size, low, high, must_fill=intent.reduce_only)
+        if price is None:
+            raise OrderRejectedError(unpriceable_reason(rules, mark, low, high, bps), v.PRICE_FILTER)
+        return price
 
     def _opening_qty(self, symbol: str, side: OrderSide, qty: Decimal) -> Decimal:
         """The part of an order that would open or add to a position (the rest only reduces it)."""
@@ -673,6 +693,7 @@ class SimExchange:
             "participation": {k: [ms, _s(q)] for k, (ms, q) in self._participation.items()},
             "marks": {k: _s(x) for k, x in self._marks.items()},
             "volumes": {k: _s(x) for k, x in self._volumes.items()},
+            "ranges": {k: [_s(lo), _s(hi)] for k, (lo, hi) in self._ranges.items()},
             "last_open_ms": dict(self._last_open_ms),
             "last_close_ms": dict(self._last_close_ms),
             "pending_fills": [to_record(f) for f in self._pending],
@@ -703,12 +724,26 @@ class SimExchange:
         ex._participation = {k: (int(ms), Decimal(q)) for k, (ms, q) in snapshot["participation"].items()}
         ex._marks = {k: Decimal(x) for k, x in snapshot["marks"].items()}
         ex._volumes = {k: Decimal(x) for k, x in snapshot["volumes"].items()}
+        # snapshots from before fills kept to the candle's range have none: the mark stands for its candle
+        ex._ranges = {k: (Decimal(lo), Decimal(hi)) for k, (lo, hi) in snapshot.get("ranges", {}).items()}
         ex._last_open_ms = {k: int(x) for k, x in snapshot["last_open_ms"].items()}
         ex._last_close_ms = {k: int(x) for k, x in snapshot["last_close_ms"].items()}
         ex._pending = [from_record(Fill, record) for record in snapshot["pending_fills"]]
         # absent from snapshots written before funding was queued
         ex._pending_funding = [from_record(FundingPayment, r) for r in snapshot.get("pending_funding", ())]
         return ex
+
+
+def trigger_reference(side: OrderSide, trigger: Decimal, base: Decimal) -> Decimal:
+    """What a triggered order's slippage cost is measured from: the better of its trigger and where the
+    market was, so a stop gapped through costs the gap, and a take-profit gapped past gains no cost."""
+    return max(trigger, base) if side is OrderSide.SELL else min(trigger, base)
+
+
+def unpriceable_reason(rules: SymbolRules, mark: Decimal, low: Decimal, high: Decimal, bps: Decimal) -> str:
+    return (f"No price on {rules.symbol}'s tick {_s(rules.tick_size)} lies within the market's range "
+            f"{_s(low)}-{_s(high)} (last {_s(mark)}, slippage {_s(bps)} bps): the candles are finer than the "
+            f"symbol's rules, so the order would fill at a price the market never had.")
 
 
 def _crosses(side: OrderSide, limit: Decimal, mark: Decimal | None) -> bool:

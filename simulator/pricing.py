@@ -2,6 +2,15 @@
 
 Slippage is always against the trader, and the slipped price is rounded to the tick in the
 unfavourable direction (a buy rounds up, a sell down): the simulator must never flatter a strategy.
+
+The range rule (`taker_price`): a taker fill — a market order, a triggered stop or take-profit, a limit
+that crosses — starts from a price the market traded at (`base`, inside the candle's [low, high]), moves
+against the trader by the slippage model's bps, and must lie in the candle's range widened by the same
+bps: [low × (1 − bps/10⁴), high × (1 + bps/10⁴)]. When rounding against the trader would leave that band
+(a tick coarse next to the price), the price is rounded towards the trader instead. When no multiple of
+the tick above zero lies in the band at all (candles finer than the symbol's tick: the data does not fit
+the rules), an order that opens or adds is refused, and an exit that must happen fills at the unrounded
+slipped price — never at 0 and never outside the band.
 """
 
 from __future__ import annotations
@@ -29,9 +38,23 @@ def slippage_bps(model: str, fixed_bps: Decimal, volume_impact_bps: Decimal, qty
     return fixed_bps
 
 
-def slipped_price(reference: Decimal, side: OrderSide, bps: Decimal, tick_size: Decimal) -> Decimal:
-    raw = reference * (1 + side.sign * bps / BPS)
-    return round_price(raw, tick_size, up=side is OrderSide.BUY)
+def band(low: Decimal, high: Decimal, bps: Decimal) -> tuple[Decimal, Decimal]:
+    """The prices a taker fill may have in a candle of this range (see the module docstring)."""
+    return low * (1 - bps / BPS), high * (1 + bps / BPS)
+
+
+def taker_price(base: Decimal, side: OrderSide, bps: Decimal, tick_size: Decimal, low: Decimal, high: Decimal,
+                *, must_fill: bool) -> Decimal | None:
+    """The fill of a taker order that starts from `base`, by the range rule; None when the tick cannot
+    express a price in the band and the order need not fill."""
+    lowest, highest = band(min(low, base), max(high, base), bps)
+    raw = base * (1 + side.sign * bps / BPS)
+    buy = side is OrderSide.BUY
+    for up in (buy, not buy):
+        price = round_price(raw, tick_size, up=up)
+        if price > 0 and lowest <= price <= highest:
+            return price
+    return raw if must_fill else None
 
 
 def fee(qty: Decimal, price: Decimal, rate: Decimal) -> Decimal:

@@ -5,7 +5,8 @@
    trades and the paper executor's trades on the simulated venue are the same list, field by field.
    The exits are tightened so every kind of price exit happens (stop, breakeven, trailing, take-profit,
    a trailing stop moved through the close) besides the discretionary ones.
-2. With the venue's real costs: every trade's P&L is its gross minus its fees and funding, exactly, and
+2. With the venue's fees and slippage (funding off), ghost and paper still agree, slippage included.
+3. With the venue's real costs: every trade's P&L is its gross minus its fees and funding, exactly, and
    the trades add up to the wallet's change (wallet = start + realised − fees − funding = start + Σ pnl).
 """
 
@@ -140,6 +141,28 @@ def test_replay_when_costs_are_zero_then_ghost_and_paper_trades_are_identical(re
     assert ghost_parts.engine.stats.pnl == paper_parts.engine.stats.pnl
     # a venue without costs pays none
     assert all(t.fees == 0 and t.pnl == t.gross_pnl for t in paper)
+
+
+def test_replay_when_the_venue_charges_fees_and_slippage_then_ghost_and_paper_trades_are_still_identical(replay, store, other_store):
+    # Arrange: the configured fees and 2 bps slippage; funding off, as it reaches paper's equity (and so
+    # the next trade's size) but no ghost trade
+    settings = settings_with({"TB_VENUE__FUNDING_RATE": "0"}, TIGHT_EXITS)
+    assert settings.venue.taker_fee_rate > 0 and settings.venue.slippage.fixed_bps > 0
+
+    # Act
+    ghost, _ = run_engine(settings, store, Mode.GHOST, replay)
+    paper, _ = run_engine(settings, other_store, Mode.PAPER, replay, in_memory=True)
+
+    # Assert: every stop and take-profit paid its slippage, at the same price in both
+    assert [comparable(t) + (t.slippage,) for t in paper] == [comparable(t) + (t.slippage,) for t in ghost]
+    resting = [t for t in ghost if t.exit_reason in (ExitReason.STOP_LOSS, ExitReason.TRAILING_STOP,
+                                                      ExitReason.BREAKEVEN_STOP, ExitReason.TAKE_PROFIT)]
+    assert len(resting) >= 5, Counter(t.exit_reason for t in ghost)
+    assert all(t.fees > 0 and t.slippage > 0 for t in ghost)
+    # a resting exit slips like the market entry did (about 2 bps on each leg), not zero on its leg
+    entry_leg = lambda t: t.entry_price * t.qty * settings.venue.slippage.fixed_bps / 10_000  # noqa: E731
+    assert all(t.slippage >= Decimal("1.5") * entry_leg(t) for t in resting), \
+        [(t.exit_reason, t.slippage, entry_leg(t)) for t in resting]
 
 
 def test_replay_when_the_venue_charges_fees_slippage_and_funding_then_pnl_is_net_of_them_and_the_trades_sum_to_the_wallet(replay, store):

@@ -133,7 +133,7 @@ def test_price_exit_when_stop_hit_then_reason_says_which_stop(breakeven_moved, t
 
     decision = r.price_exit(t, candle("101", "101", "100"))
 
-    assert decision == ExitDecision(reason, D("100.5"), f"{reason.value} 100.5 hit")
+    assert decision == ExitDecision(reason, D("100.5"), f"{reason.value} 100.5 hit", trigger=D("100.5"))
 
 
 # -------------------------------------------------------------------------------------- breakeven

@@ -65,7 +65,20 @@ def test_market_order_when_fixed_bps_then_fills_against_the_trader_with_taker_fe
 
 @pytest.mark.parametrize("side, fill_price", [(BUY, "100020.4"), (SELL, "99980.2")])
 def test_market_order_when_slipped_price_is_off_tick_then_rounded_against_the_trader(side, fill_price):
-    ex = make(mark="100000.3")  # buy: 100020.30006 → up; sell: 99980.29994 → down
+    ex = make(mark=None)
+    ex.on_candle(Candle(BTC, "1m", 0, D("100000"), D("100100"), D("99900"), D("100000.3"), D("100")))
+    # buy: 100020.30006 → up; sell: 99980.29994 → down, both well inside the candle
+
+    ex.submit(order("m1", side, "0.1"))
+
+    assert ex.take_fills()[0].price == D(fill_price)
+
+
+@pytest.mark.parametrize("side, fill_price", [(BUY, "100020.3"), (SELL, "99980.3")])
+def test_market_order_when_rounding_against_the_trader_would_leave_the_candle_range_then_rounded_towards(side, fill_price):
+    # a flat candle at 100000.3: the band is 100000.3 ± 2 bps = [99980.29994, 100020.30006], and one tick
+    # further against the trader (100020.4 / 99980.2) would be a price the market never had
+    ex = make(mark="100000.3")
 
     ex.submit(order("m1", side, "0.1"))
 
