@@ -353,6 +353,21 @@ _TYPE = {
 }
 
 
+def _after_cursor(rows: Any, last: int, seen: set[str]) -> tuple[list[Mapping[str, Any]], int, set[str]]:
+    """The history rows newer than a cursor — the newest timestamp read (`last`, asked again inclusively,
+    since Binance pages by time) and the ids already read at it — and the cursor moved past them."""
+    out = []
+    for row in rows:
+        ts, row_id = int(row.get("timestamp") or 0), str(row.get("id"))
+        if ts < last or (ts == last and row_id in seen):
+            continue
+        if ts > last:
+            last, seen = ts, set()
+        seen.add(row_id)
+        out.append(row)
+    return out, last, seen
+
+
 def _dec(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
@@ -570,14 +585,8 @@ class CcxtVenueClient:
         for symbol in sorted(self._symbols):
             last = self._since.get(symbol, self._started_ms)
             seen = self._seen_at_last.get(symbol, set())
-            for t in self._call(self._ex.fetch_my_trades, symbol, last):
-                ts, trade_id = int(t.get("timestamp") or 0), str(t.get("id"))
-                if ts < last or (ts == last and trade_id in seen):
-                    continue
-                if ts > last:
-                    last, seen = ts, set()
-                seen.add(trade_id)
-                fills.append(self._fill_from_ccxt(symbol, t))
+            rows, last, seen = _after_cursor(self._call(self._ex.fetch_my_trades, symbol, last), last, seen)
+            fills += [self._fill_from_ccxt(symbol, t) for t in rows]
             self._since[symbol], self._seen_at_last[symbol] = last, seen
         return sorted(fills, key=lambda f: f.ts_ms)
 
@@ -597,14 +606,8 @@ class CcxtVenueClient:
         for symbol in sorted(self._symbols):
             last = self._funding_since.get(symbol, self._started_ms)
             seen = self._funding_seen.get(symbol, set())
-            for entry in self._call(self._ex.fetch_funding_history, symbol, last):
-                ts, entry_id = int(entry.get("timestamp") or 0), str(entry.get("id"))
-                if ts < last or (ts == last and entry_id in seen):
-                    continue
-                if ts > last:
-                    last, seen = ts, set()
-                seen.add(entry_id)
-                payments.append(FundingPayment(symbol, -(_dec(entry.get("amount")) or ZERO), ts))
+            rows, last, seen = _after_cursor(self._call(self._ex.fetch_funding_history, symbol, last), last, seen)
+            payments += [FundingPayment(symbol, -(_dec(e.get("amount")) or ZERO), int(e.get("timestamp") or 0)) for e in rows]
             self._funding_since[symbol], self._funding_seen[symbol] = last, seen
         return sorted(payments, key=lambda p: p.ts_ms)
 

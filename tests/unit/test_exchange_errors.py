@@ -101,3 +101,24 @@ def test_order_from_ccxt_when_partially_filled_stop_then_our_order():
     assert order.status is OrderStatus.PARTIALLY_FILLED
     assert str(order.stop_price) == "95000.0" and str(order.filled_qty) == "0.05"
     assert order.reduce_only is True
+
+
+# ------------------------------------------------------------------ reading a venue's history by cursor
+
+
+@pytest.mark.parametrize(
+    ("rows", "last", "seen", "new_ids", "cursor"),
+    [
+        ([], 5, {"a"}, [], (5, {"a"})),
+        ([{"timestamp": 4, "id": "x"}], 5, set(), [], (5, set())),  # older than the cursor: read before
+        ([{"timestamp": 5, "id": "a"}], 5, {"a"}, [], (5, {"a"})),  # at the cursor and read: not again
+        ([{"timestamp": 5, "id": "b"}], 5, {"a"}, ["b"], (5, {"a", "b"})),  # at the cursor, new id: new
+        ([{"timestamp": 6, "id": "c"}, {"timestamp": 6, "id": "d"}], 5, {"a"}, ["c", "d"], (6, {"c", "d"})),
+    ],
+)
+def test_after_cursor_when_history_rows_come_back_then_only_unread_ones_and_the_cursor_moves(rows, last, seen, new_ids, cursor):
+    from exchange_client import _after_cursor
+
+    out, new_last, new_seen = _after_cursor(rows, last, set(seen))
+
+    assert [r["id"] for r in out] == new_ids and (new_last, new_seen) == cursor
