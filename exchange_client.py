@@ -91,7 +91,8 @@ class ExchangeClient(Protocol):
 def load_symbol_rules_for(settings: Any) -> dict[str, SymbolRules]:
     """The rules the simulator enforces: the configured exchangeInfo file over the built-in table. The
     ghost executor uses this too, so it rounds quantities exactly like the venue."""
-    return load_symbol_rules(settings.resolve_path(settings.venue.exchange_info_path))
+    path = settings.venue.exchange_info_path
+    return load_symbol_rules(settings.resolve_path(path) if path else None)
 
 
 def open_exchange(settings: Any, *, clock: Clock, venue_store: Any = None) -> ExchangeClient:

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from clock import Clock, SimulatedClock
 from engine.engine import EngineConfig, TradingEngine
+from errors import ConfigError
 from engine.entries import EntryPlanner, round_to_tick
 from engine.signal_scoring import SignalScorer
 from engine.strategies import build_strategies
@@ -58,6 +59,13 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
     backtest and the tests. `venue` overrides the configured one (tests, backtests)."""
     s = settings
     symbol_rules = load_symbol_rules_for(s)
+    unknown = [symbol for symbol in s.bot.symbols if symbol not in symbol_rules]
+    if unknown:
+        # every signal would be denied as unknown_symbol, visible only in the decision log
+        raise ConfigError(
+            f"bot.symbols: no trading rules (tick, lot, minimum notional) for {', '.join(unknown)}: check the "
+            "spelling (ccxt unified, e.g. BTC/USDT:USDT) or give an exchangeInfo file that lists it "
+            "(venue.exchange_info_path)")
     slippage = s.venue.slippage
     exit_rules = ExitRules(s.exits, s.venue.taker_fee_rate, lambda qty, volume: slippage_bps(
         slippage.model, slippage.fixed_bps, slippage.volume_impact_bps, qty, volume))

@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
+from errors import ConfigError
 from models import SymbolRules
 
 
@@ -100,15 +101,24 @@ def parse_exchange_info(data: Mapping[str, Any]) -> dict[str, SymbolRules]:
 
 
 def load_symbol_rules(exchange_info_path: str | Path | None) -> dict[str, SymbolRules]:
-    """The file's rules on top of the built-in table. A missing or unreadable file leaves the table alone:
-    the simulator must start in CI where `../shared/data` is absent."""
+    """The file's rules on top of the built-in table; no file (None or "") means the table alone.
+
+    A file that is named but missing or unreadable is a ConfigError naming it: rules silently taken from
+    the table instead would trade on limits nobody chose (every signal denied as unknown_symbol)."""
     rules = dict(BUILTIN_RULES)
-    if exchange_info_path is None:
+    if exchange_info_path is None or str(exchange_info_path) in ("", "."):
         return rules
+    path = Path(exchange_info_path)
+    fix = "fix venue.exchange_info_path, or set it to \"\" for the built-in table"
     try:
-        data = json.loads(Path(exchange_info_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return rules
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"venue.exchange_info_path: {path} not found; {fix}") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"venue.exchange_info_path: {path} is not a Binance exchangeInfo JSON file "
+                          f"({type(exc).__name__}); {fix}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("symbols"), list):
+        raise ConfigError(f"venue.exchange_info_path: {path} has no 'symbols' list (not exchangeInfo); {fix}")
     rules.update(parse_exchange_info(data))
     return rules
 

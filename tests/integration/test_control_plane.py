@@ -533,3 +533,23 @@ def test_crash_loop_when_bot_keeps_dying_then_halted_with_alert_and_no_restart(r
         assert any("ALERT" in e.message for e in store.read_audit(200, kinds=["supervisor"]))
     finally:
         fleet.cleanup()
+
+
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({"TB_BOT__SYMBOLS": "[FOO/USDT:USDT]"}, "bot.symbols: no trading rules (tick, lot, minimum notional) for FOO/USDT:USDT"),
+        ({"TB_VENUE__EXCHANGE_INFO_PATH": "/nonexistent/exchange_info.json"},
+         "venue.exchange_info_path: /nonexistent/exchange_info.json not found"),
+    ],
+    ids=["unknown_symbol", "missing_rules_file"],
+)
+def test_cli_bot_when_a_symbol_or_its_rules_file_is_unknown_then_exit_2_with_one_line_and_nothing_traded(
+        redis_url, bot_id, env, expected):
+    run = run_cli(["bot", "--mode", "paper"], process_env(redis_url, bot_id, **env))
+
+    assert run.returncode == 2, run.stderr
+    lines = [line for line in run.stderr.strip().splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and expected in lines[0], run.stderr
+    assert "Traceback" not in run.stderr
+    assert StateStore(connect(redis_url), bot_id).read_trades() == []

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from errors import ConfigError
+
 from simulator.symbols import BUILTIN_RULES, load_symbol_rules, round_price, round_qty_down, unified_symbol
 
 EXCHANGE_INFO = (
@@ -43,8 +45,8 @@ def test_load_when_file_lacks_a_symbol_then_builtin_rules_fill_in(exchange_info)
     assert rules["SOL/USDT:USDT"] == BUILTIN_RULES["SOL/USDT:USDT"]
 
 
-@pytest.mark.parametrize("path", [None, "/nonexistent/exchange_info.json"])
-def test_load_when_file_absent_then_builtin_table(path):
+@pytest.mark.parametrize("path", [None, ""])
+def test_load_when_no_file_is_named_then_builtin_table(path):
     rules = load_symbol_rules(path)
 
     assert set(rules) >= {"BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"}
@@ -52,11 +54,26 @@ def test_load_when_file_absent_then_builtin_table(path):
     assert rules["SOL/USDT:USDT"].min_notional == D("5")
 
 
-def test_load_when_file_is_not_json_then_builtin_table(tmp_path):
-    bad = tmp_path / "info.json"
-    bad.write_text("not json")
+@pytest.mark.parametrize(("content", "problem"), [
+    (None, "not found"),
+    ("not json", "is not a Binance exchangeInfo JSON file (JSONDecodeError)"),
+    (b"\xff\xfe\x00", "is not a Binance exchangeInfo JSON file (UnicodeDecodeError)"),
+    ('{"rateLimits": []}', "has no 'symbols' list"),
+    ("[1, 2]", "has no 'symbols' list"),
+])
+def test_load_when_the_named_file_is_missing_or_corrupt_then_one_line_naming_it_and_the_fix(tmp_path, content, problem):
+    path = tmp_path / "info.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content)
 
-    assert load_symbol_rules(bad) == BUILTIN_RULES
+    with pytest.raises(ConfigError) as caught:
+        load_symbol_rules(path)
+
+    message = str(caught.value)
+    assert str(path) in message and problem in message and "venue.exchange_info_path" in message
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize(
