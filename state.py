@@ -58,7 +58,6 @@ from models import (
     Candle,
     Command,
     CommandResult,
-    CommandStatus,
     HaltCause,
     HaltFlag,
     as_field,

@@ -189,14 +189,15 @@ class Backtest:
         cursor = int(np.searchsorted(ts, market_start, side="left"))
 
         first_row: dict[str, int] = {}
+        fed_until: dict[str, int] = {}
         backfill: dict[str, list[Candle]] = {}
         for sym in self.symbols:
             table = self.tables[sym]
             end = int(np.searchsorted(table.ts, market_start, side="left"))
             first_row[sym] = max(0, end - warmup)
             backfill[sym] = [self._candle(sym, r) for r in range(first_row[sym], end)]
+            fed_until[sym] = end  # rows the engine's window has seen, per symbol
         engine.warm_up(backfill)
-        fed_until = {sym: int(np.searchsorted(self.tables[sym].ts, market_start, side="left")) for sym in self.symbols}
         signals = self._signal_rows(parts, first_row)
         equity_curve = [(clock.now_ms(), engine.executor.portfolio().account.equity)]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeLedger, TradeState, round_down
+from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeLedger, TradeState
 from order_ids import exit_kind
 
 from stores import Memory, MemoryStore

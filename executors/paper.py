@@ -229,13 +229,20 @@ class PaperExecutor:
         closes the position. Returns the trades that closed."""
         if not self._place_stop(state, generation):
             return self._close_unprotected(state)
+        failed = self._place_take_profit(state)
+        if failed is not None:  # the stop protects it; ensure_protection tries again next candle
+            self._audit("error", f"{state.symbol}: take-profit not placed: {failed}", trade_id=state.trade_id)
+        return []
+
+    def _place_take_profit(self, state: TradeState, qty: Decimal | None = None) -> ExchangeError | None:
+        """The reduce-only take-profit, sent once; the venue's error when it was not placed."""
         intent = self._protective_intent(state, take_profit_order_id(state.trade_id), OrderType.TAKE_PROFIT_MARKET,
-                                         state.take_profit)
+                                         state.take_profit, qty)
         try:
             self._send(intent)
-        except ExchangeError as exc:  # the stop protects it; ensure_protection tries again next candle
-            self._audit("error", f"{state.symbol}: take-profit not placed: {exc}", trade_id=state.trade_id)
-        return []
+        except ExchangeError as exc:
+            return exc
+        return None
 
     def _close_unprotected(self, state: TradeState) -> list[Trade]:
         self._audit("error", f"{state.symbol}: no protective stop could be placed; closing the position at market",
@@ -262,7 +269,6 @@ class PaperExecutor:
             return []
         stops = [o for o in orders if o.reduce_only and o.order_type is OrderType.STOP_MARKET]
         covered = sum((o.qty - o.filled_qty for o in stops), Decimal("0"))
-        trades: list[Trade] = []
         if covered < position.qty:
             ledger = self.book.ledger(state.symbol)
             generation = ledger.stop_gen + 1
@@ -277,13 +283,8 @@ class PaperExecutor:
                 except ExchangeError:
                     pass
         if state.take_profit and not any(o.order_type is OrderType.TAKE_PROFIT_MARKET for o in orders):
-            intent = self._protective_intent(state, take_profit_order_id(state.trade_id), OrderType.TAKE_PROFIT_MARKET,
-                                             state.take_profit, qty=position.qty)
-            try:
-                self._send(intent)
-            except ExchangeError:
-                pass  # the stop protects it; tried again next candle
-        return trades
+            self._place_take_profit(state, position.qty)  # failed: the stop protects it; tried again next candle
+        return []
 
     def move_stop(self, state: TradeState) -> None:
         old = self.book.get(state.symbol)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
-from models import Trade
 from state import StateStore, connect
 
 from processes import BotFleet, run_cli, wait_for
@@ -39,11 +37,6 @@ STRATEGY_ENV = {
     "TB_STOPS__MAX_STOP_PCT": "3",
     "TB_EXITS__EMERGENCY_LOSS_PCT": "2",
 }
-
-
-def comparable(t: Trade) -> tuple:
-    return (t.trade_id, t.symbol, t.side.value, str(t.qty), str(t.entry_price), str(t.exit_price), t.entry_ms,
-            t.exit_ms, str(t.fees), str(t.pnl), t.exit_reason.value)
 
 
 def test_backtest_when_the_same_candles_are_replayed_through_the_real_bot_then_the_same_trades(

@@ -48,6 +48,13 @@ def venue_client(store: StateStore) -> SimVenueClient:
                           store=store.venue_store("sim"))
 
 
+def cancel_stops(venue: SimVenueClient, symbol: str) -> None:
+    """The symbol's stops vanish from the venue (refused, expired, cancelled by hand)."""
+    for order in venue.open_orders(symbol):
+        if order.order_type is OrderType.STOP_MARKET:
+            venue.cancel(symbol, order.client_order_id)
+
+
 def open_until_held(store: StateStore, symbol: str, notional: str = "300", tries: int = 12) -> None:
     """Under faults an entry may be refused: ask again (next candle) until the venue holds the position."""
     for _ in range(tries):
@@ -150,9 +157,7 @@ def test_protection_when_a_stop_vanishes_then_placed_again_on_the_next_candle_an
         assert not unprotected(store)
 
         # Act 1: the stop disappears from the venue while the bot runs (refused, expired, cancelled by hand)
-        for order in venue.open_orders(ETH):
-            if order.order_type is OrderType.STOP_MARKET:
-                venue.cancel(ETH, order.client_order_id)
+        cancel_stops(venue, ETH)
         assert unprotected(store) == [ETH]
 
         # Assert 1: back within a few candles (0.2 s each)
@@ -161,9 +166,7 @@ def test_protection_when_a_stop_vanishes_then_placed_again_on_the_next_candle_an
         # Act 2: the bot is killed, the stop vanishes while it is down, the bot comes back
         os.killpg(bot.pid, signal.SIGKILL)
         wait_for(lambda: not bot.alive(), 5, "the bot's death")
-        for order in venue.open_orders(ETH):
-            if order.order_type is OrderType.STOP_MARKET:
-                venue.cancel(ETH, order.client_order_id)
+        cancel_stops(venue, ETH)
         assert unprotected(store) == [ETH]
         fleet.start_bot()
         fleet.wait_bot_running(not_pid=bot.pid)
