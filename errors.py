@@ -14,6 +14,7 @@
         ├── NetworkError                 timeout / connection reset: the request may not have arrived
         │   └── UnknownOrderStatusError  sent, but we do not know whether the venue accepted it
         ├── RateLimitError               HTTP 429 / 418: slow down, then retry
+        ├── ClockSkewError               Binance -1021: our clock is off; resync, then retry (nothing done)
         └── OrderRejectedError           the venue refused the order (carries Binance's reason)
             └── InsufficientFundsError   not enough margin
 
@@ -91,6 +92,11 @@ class UnknownOrderStatusError(NetworkError):
 
 class RateLimitError(ExchangeError):
     """The venue asked us to slow down (HTTP 429/418)."""
+
+
+class ClockSkewError(ExchangeError):
+    """The venue refused the request's timestamp (Binance -1021: outside recvWindow). The request did
+    nothing; measure the server time offset again, then retry."""
 
 
 class OrderRejectedError(ExchangeError):

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 
 import ccxt
 
-from errors import MarketDataError
+from errors import MarketDataError, NetworkError, RateLimitError
 from models import Candle
+from venues.ccxt_errors import map_ccxt_error
 
 DEFAULT_TIMEOUT_S = 10.0
 PAGE_LIMIT = 1000  # ccxt 4.5 caps binance fetch_ohlcv at 1000 per request (Binance itself allows 1500)
@@ -53,16 +54,20 @@ def describe_endpoint(exchange: ccxt.Exchange) -> str:
 
 @contextlib.contextmanager
 def translated(action: str, exchange: ccxt.Exchange) -> Iterator[None]:
-    """Runs a ccxt call, re-raising its errors as MarketDataError with what we were doing and where."""
+    """Runs a ccxt call, re-raising its errors as MarketDataError with what we were doing and where. The
+    kind of failure comes from the venues' one error map (`venues.ccxt_errors`)."""
     try:
         yield
-    except ccxt.NetworkError as exc:
-        raise MarketDataError(
-            f"binance market data unreachable at {describe_endpoint(exchange)} while trying to {action}: "
-            f"{type(exc).__name__}: {_short(exc)}"
-        ) from exc
     except ccxt.BaseError as exc:
-        raise MarketDataError(f"binance refused to {action}: {type(exc).__name__}: {_short(exc)}") from exc
+        kind = map_ccxt_error(exc)
+        detail = f"{type(exc).__name__}: {_short(exc)}"
+        if isinstance(kind, RateLimitError):
+            message = f"binance rate-limited market data at {describe_endpoint(exchange)} while trying to {action}: {detail}"
+        elif isinstance(kind, NetworkError):
+            message = f"binance market data unreachable at {describe_endpoint(exchange)} while trying to {action}: {detail}"
+        else:
+            message = f"binance refused to {action}: {detail}"
+        raise MarketDataError(message) from exc
 
 
 def _short(exc: Exception, limit: int = 300) -> str:

@@ -137,3 +137,10 @@ def round_qty_down(qty: Decimal, step_size: Decimal) -> Decimal:
 
 def is_multiple(value: Decimal, step: Decimal) -> bool:
     return step > 0 and value % step == 0
+
+
+def load_symbol_rules_for(settings: Any) -> dict[str, SymbolRules]:
+    """The rules the simulator enforces: the configured exchangeInfo file over the built-in table. The
+    ghost executor uses this too, so it rounds quantities exactly like the venue."""
+    path = settings.venue.exchange_info_path
+    return load_symbol_rules(settings.resolve_path(path) if path else None)

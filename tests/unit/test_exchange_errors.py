@@ -4,6 +4,7 @@ import ccxt
 import pytest
 
 from errors import (
+    ClockSkewError,
     ExchangeError,
     InsufficientFundsError,
     NetworkError,
@@ -12,7 +13,9 @@ from errors import (
     UnknownOrderStatusError,
     VenueUnavailableError,
 )
-from exchange_client import CcxtVenueClient, binance_code, map_ccxt_error, order_from_ccxt
+from venues.binance import CcxtVenueClient
+from venues.ccxt_errors import binance_code, map_ccxt_error
+from venues.ccxt_parsing import order_from_ccxt
 from clock import SimulatedClock
 from models import OrderSide, OrderStatus, OrderType
 
@@ -50,6 +53,15 @@ SYMBOL = 'binanceusdm {"code":-1121,"msg":"Invalid symbol."}'
         (ccxt.BadRequest(PRECISION), True, False, OrderRejectedError, -1111),
         (ccxt.BadSymbol(SYMBOL), True, False, OrderRejectedError, -1121),
         (ccxt.OperationRejected("rejected"), True, False, OrderRejectedError, None),
+        # Binance's code wins where ccxt's class is too coarse
+        (ccxt.InvalidNonce('{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}'),
+         True, False, ClockSkewError, None),
+        (ccxt.InvalidOrder('{"code":-4116,"msg":"ClientOrderId is duplicated."}'), True, False, OrderRejectedError, -4116),
+        (ccxt.InvalidOrder('{"code":-4120,"msg":"Order type not supported for this endpoint."}'),
+         True, False, OrderRejectedError, -4120),
+        (ccxt.ExchangeError('{"code":-1003,"msg":"Too many requests."}'), False, False, RateLimitError, None),
+        (ccxt.AuthenticationError('{"code":-1022,"msg":"Signature for this request is not valid."}'),
+         False, False, VenueUnavailableError, None),
         # anything else ccxt raises is still ours
         (ccxt.NotSupported("fetchFoo() is not supported"), False, False, ExchangeError, None),
         (ccxt.ExchangeError("unexpected"), False, True, VenueUnavailableError, None),
@@ -117,7 +129,7 @@ def test_order_from_ccxt_when_partially_filled_stop_then_our_order():
     ],
 )
 def test_after_cursor_when_history_rows_come_back_then_only_unread_ones_and_the_cursor_moves(rows, last, seen, new_ids, cursor):
-    from exchange_client import _after_cursor
+    from venues.ccxt_parsing import after_cursor as _after_cursor
 
     out, new_last, new_seen = _after_cursor(rows, last, set(seen))
 

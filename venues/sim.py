@@ -1,0 +1,194 @@
+"""The simulator as a venue: `SimVenueClient`, persisted in Redis through a `VenueSnapshotStore`.
+
+The bot and the supervisor (which flattens the account when the bot is dead) act on one simulated account.
+Every mutating call takes the store's expiring lock, reloads if someone else wrote, applies the call, and
+saves with compare-and-save; a refused save (this process was frozen past the lock's expiry and someone
+else wrote) raises UnknownOrderStatusError and reloads — newer state is never overwritten. Without a store
+it lives in memory only (backtests, unit tests).
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Callable, TypeVar
+
+from redis.exceptions import LockError, RedisError
+
+from clock import Clock
+from errors import NetworkError, StateStoreError, UnknownOrderStatusError
+from models import Account, Candle, Fill, FundingPayment, MarginMode, Order, OrderIntent, Position
+from simulator import FaultInjector, Ledger, SimConfig, SimExchange, SymbolRules
+
+T = TypeVar("T")
+
+
+class SimVenueClient:
+    """The simulator as a venue. Without a store it lives in memory only (backtests, tests)."""
+
+    def __init__(
+        self,
+        config: SimConfig,
+        clock: Clock,
+        rules: dict[str, SymbolRules],
+        *,
+        store: Any = None,
+        faults: FaultInjector | None = None,
+        name: str = "sim",
+        lock_timeout_s: float = 2.0,
+        lock_wait_s: float = 3.0,
+    ):
+        self.name = name
+        self.config = config
+        self.clock = clock
+        self.rules = dict(rules)
+        self.store = store  # a state.VenueSnapshotStore, or None
+        self.faults = faults
+        self.lock_timeout_s = lock_timeout_s
+        self.lock_wait_s = lock_wait_s
+        self._version = 0
+        self.exchange = SimExchange(config, clock, self.rules)
+        if store is not None:
+            self._reload()
+
+    # ---------------------------------------------------------------------------- protocol
+
+    def on_candle(self, candle: Candle) -> list[Fill]:
+        if self.faults is not None:
+            self.faults.on_candle("on_candle")
+        return self._mutate("on_candle", lambda ex: ex.on_candle(candle))
+
+    def submit(self, intent: OrderIntent) -> Order:
+        return self._mutate("submit", lambda ex: ex.submit(intent), faults=True)
+
+    def cancel(self, symbol: str, client_order_id: str) -> Order:
+        return self._mutate("cancel", lambda ex: ex.cancel(symbol, client_order_id), faults=True)
+
+    def cancel_all(self, symbol: str | None = None) -> list[Order]:
+        return self._mutate("cancel_all", lambda ex: ex.cancel_all(symbol), faults=True)
+
+    def fetch_order(self, symbol: str, client_order_id: str) -> Order | None:
+        order = self._read(lambda ex: ex.get_order(client_order_id))
+        return order if order is not None and order.symbol == symbol else None
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return self._read(lambda ex: ex.open_orders(symbol))
+
+    def positions(self) -> list[Position]:
+        return self._read(lambda ex: ex.positions())
+
+    def account(self) -> Account:
+        return self._read(lambda ex: ex.account())
+
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        self._mutate("set_leverage", lambda ex: ex.set_leverage(symbol, leverage))
+
+    def set_margin_mode(self, symbol: str, mode: MarginMode) -> None:
+        self._mutate("set_margin_mode", lambda ex: ex.set_margin_mode(symbol, mode))
+
+    def take_fills(self) -> list[Fill]:
+        """Fills since the last call, by whichever process calls it (the queue lives in the snapshot)."""
+        if self.store is not None and not self._read(lambda ex: ex.has_pending_fills()):
+            return []  # nothing queued: no lock, no write
+        return self._mutate("take_fills", lambda ex: ex.take_fills())
+
+    def pending_fills(self) -> list[Fill]:
+        """The queued fills, left queued until `ack_fills`: a crash before they are booked loses nothing."""
+        if self.store is not None and not self._read(lambda ex: ex.has_pending_fills()):
+            return []
+        return self._read(lambda ex: ex.pending_fills())
+
+    def ack_fills(self, fills: list[Fill]) -> None:
+        if fills:
+            self._mutate("ack_fills", lambda ex: ex.ack_fills(fills))
+
+    def pending_funding(self) -> list[FundingPayment]:
+        """Funding settled and not yet acknowledged, left queued (in the snapshot) until `ack_funding`."""
+        return self._read(lambda ex: ex.pending_funding())
+
+    def ack_funding(self, payments: list[FundingPayment]) -> None:
+        if payments:
+            self._mutate("ack_funding", lambda ex: ex.ack_funding(payments))
+
+    def mark_price(self, symbol: str) -> Decimal | None:
+        return self._read(lambda ex: ex.mark_price(symbol))
+
+    def market_time_ms(self) -> int | None:
+        """The simulated market's own time (see SimExchange.market_time_ms): a restarted bot goes on after it."""
+        return self._read(lambda ex: ex.market_time_ms())
+
+    def symbol_rules(self, symbol: str) -> SymbolRules:
+        return self.exchange.symbol_rules(symbol)
+
+    def ledger(self) -> Ledger:
+        return self._read(lambda ex: ex.ledger())
+
+    def close(self) -> None:
+        """Nothing to release: the Redis connection belongs to whoever passed the store in."""
+
+    # ------------------------------------------------------------------------- persistence
+
+    def _mutate(self, operation: str, apply: Callable[[SimExchange], T], *, faults: bool = False) -> T:
+        if faults and self.faults is not None:
+            self.faults.before_call(operation)
+        if self.store is None:
+            result = apply(self.exchange)
+        else:
+            result = self._locked_apply(operation, apply)
+        if faults and self.faults is not None:
+            self.faults.after_call(operation)
+        return result
+
+    def _locked_apply(self, operation: str, apply: Callable[[SimExchange], T]) -> T:
+        lock = self.store.lock(self.lock_timeout_s, self.lock_wait_s)
+        try:
+            acquired = lock.acquire()
+        except RedisError as exc:
+            raise StateStoreError(f"cannot take the simulated venue's lock: {exc}") from None
+        if not acquired:
+            raise NetworkError(f"simulated venue busy: could not take its lock for {operation} "
+                               f"within {self.lock_wait_s} s; nothing was sent")
+        try:
+            self._sync()
+            try:
+                result = apply(self.exchange)
+            except BaseException:
+                self._reload()  # never keep a copy that differs from what Redis holds
+                raise
+            if not self.store.compare_and_save(self._version, self._dump()):
+                self._reload()
+                raise UnknownOrderStatusError(
+                    f"{operation}: the simulated account changed underneath this process (its lock expired "
+                    "and another process wrote); reloaded. Look the order up by its client order id."
+                )
+            self._version += 1
+            return result
+        finally:
+            try:
+                lock.release()
+            except LockError:
+                pass  # it expired while we held it; the compare-and-save above already guarded the data
+            except RedisError:
+                pass  # Redis went away: the lock expires by itself
+
+    def _read(self, query: Callable[[SimExchange], T]) -> T:
+        if self.store is not None:
+            self._sync()
+        return query(self.exchange)
+
+    def _sync(self) -> None:
+        """One HGET: reload only when someone else saved since we last did."""
+        if self.store.version() != self._version:
+            self._reload()
+
+    def _reload(self) -> None:
+        version, data = self.store.load()
+        if data:
+            self.exchange = SimExchange.restore(json.loads(data), self.config, self.clock, self.rules)
+        else:
+            self.exchange = SimExchange(self.config, self.clock, self.rules)
+        self._version = version
+
+    def _dump(self) -> str:
+        return self.exchange.snapshot_json()
+
