@@ -44,6 +44,7 @@ from exchange_client import open_exchange
 from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode, timeframe_ms
 from order_ids import exit_order_id, symbol_code
 from settings import PROJECT_ROOT, Settings
+from journal.service import JournalService
 from state import BotStatus, Outage, StateStore, bot_status
 from state_guard import StateGuard, holdings_note
 
@@ -139,6 +140,8 @@ class Supervisor:
         self.takeovers = TakeoverQueue()
         self._takeover_workers: list[threading.Thread] = []
         self._next_drop_audit = 0.0
+        self.last_health = ""
+        self.journal: JournalService | None = None
         # Commands the bot owns; the supervisor runs them only when the bot has not claimed them in time.
         self._fallback_handlers = {
             CommandType.STOP: self.handle_stop,
@@ -168,6 +171,13 @@ class Supervisor:
     def health(self) -> str:
         return bot_status(self.store.read_state(), self.clock.now_ms(), self.settings.control.heartbeat_timeout_seconds).value
 
+    def _on_health(self, health: str) -> None:
+        """A bot that turns unresponsive (heartbeat too old while its process lives) is an alert."""
+        if health == BotStatus.UNRESPONSIVE.value and self.last_health != health:
+            self.audit(f"bot unresponsive: no heartbeat for more than {self.settings.control.heartbeat_timeout_seconds:g}s",
+                       alert="bot_unresponsive")
+        self.last_health = health
+
     def child_alive(self) -> bool:
         return self.child is not None and self.child.poll() is None
 
@@ -193,7 +203,7 @@ class Supervisor:
             self.intended_exit = False
             self.next_restart_at = None
             self.store.write_state(supervised_pid=self.child.pid, supervised_mode=mode.value)
-            self.audit(f"bot started in {mode.value} mode (pid {self.child.pid})", pid=self.child.pid)
+            self.audit(f"bot started in {mode.value} mode (pid {self.child.pid})", pid=self.child.pid, alert="bot_started")
             return f"started in {mode.value} mode (pid {self.child.pid})"
 
     def stop_bot(self, reason: str) -> str:
@@ -218,7 +228,7 @@ class Supervisor:
                 child.wait()
                 self.store.write_state(running="0", stopped_reason=f"killed after {self.settings.control.stop_grace_seconds}s grace")
                 how = f"killed after {self.settings.control.stop_grace_seconds:g}s grace period"
-            self.audit(f"bot {how}")
+            self.audit(f"bot {how}", alert="bot_stopped")
             return f"bot {how}"
 
     def watch(self) -> None:
@@ -232,7 +242,7 @@ class Supervisor:
                 return
             if self.intended_exit or code == 0:
                 if self.next_restart_at is None and not self.intended_exit:
-                    self.audit(f"bot exited cleanly (code {code})")
+                    self.audit(f"bot exited cleanly (code {code})", alert="bot_stopped")
                 self.child = None
                 self.store.write_state(running="0")
                 return
@@ -266,7 +276,7 @@ class Supervisor:
             return
         assert self.next_restart_at is not None  # set above whenever this is not a crash loop
         delay = self.next_restart_at - now
-        self.audit(f"bot crashed (exit code {code}); restarting in {delay:g}s", code=code)
+        self.audit(f"bot crashed (exit code {code}); restarting in {delay:g}s", code=code, alert="bot_crashed")
 
     # ----------------------------------------------------------------------------- commands
 
@@ -469,6 +479,8 @@ class Supervisor:
         self.guard.open_run()
         self.store.write_state(supervisor_pid=os.getpid(), supervisor_started_ms=self.clock.now_ms())
         self.commands.start()
+        if self.settings.journal.enabled:
+            self.journal = JournalService(self.settings, self.store, self.clock).start()
         if start_mode is not None:
             try:
                 self.start_bot(start_mode)
@@ -481,7 +493,9 @@ class Supervisor:
                 if self.guard.check() is not None:
                     self.store.write_state(supervisor_pid=os.getpid())
                 self.watch()
-                self.store.write_state(supervisor_heartbeat_ms=self.clock.now_ms(), bot_health=self.health())
+                health = self.health()
+                self.store.write_state(supervisor_heartbeat_ms=self.clock.now_ms(), bot_health=health)
+                self._on_health(health)
             except StateStoreError as exc:
                 wait_s = outage.failed(exc)  # the bot process is still watched by the next step
                 continue
@@ -503,4 +517,6 @@ class Supervisor:
                 except subprocess.TimeoutExpired:
                     child.kill()
                     child.wait()
+        if self.journal is not None:
+            self.journal.stop()  # after the bot stopped: its last records are in the journal too
 

@@ -370,6 +370,35 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return run_backtest_cli(args)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from journal.export import run_export_cli
+
+    return run_export_cli(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from analytics.period_report import run_report_cli
+
+    return run_report_cli(args)
+
+
+def cmd_journal(args: argparse.Namespace) -> int:
+    """Copy what Redis holds into the journal now (the supervisor does this every second), then count."""
+    from clock import SystemClock
+    from journal.export import WHAT
+    from journal.service import JournalService
+
+    settings = _settings(args)
+    service = JournalService(settings, _store(settings), SystemClock())
+    try:
+        new = service.sync.sync_once()
+        counts = {what: service.journal.count(stream=stream, kinds=kinds) for what, (stream, kinds) in WHAT.items()}
+    finally:
+        service.journal.close()
+    print(f"journal {service.journal.path}: {new} new record(s); " + ", ".join(f"{n} {w}" for w, n in counts.items()))
+    return EXIT_OK
+
+
 def cmd_download(args: argparse.Namespace) -> int:
     from marketdata.download import run_download_cli
 
@@ -433,6 +462,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, help="candles that only warm the engine (default market_data.backfill_candles; 0: trade from the first)")
     p.add_argument("--json", action="store_true", help="one JSON object: metrics, trades, parameters, data_range…")
     p.add_argument("--report", help="write a self-contained HTML report here")
+    p = add("export", cmd_export, "export the durable journal (var/journal): trades, signals, orders or audit as CSV or Parquet")
+    p.add_argument("--what", required=True, choices=["trades", "signals", "orders", "audit"])
+    p.add_argument("--from", dest="date_from", help="from this time, UTC (e.g. 2025-05-10)")
+    p.add_argument("--to", dest="date_to", help="until this time (exclusive), UTC")
+    p.add_argument("--mode", choices=modes, help="only records of this mode")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--out", help="file to write (default: standard output)")
+    p = add("report", cmd_report, "HTML report (and a trades CSV) of a month or a week, from the journal")
+    p.add_argument("--period", choices=["month", "week"], default="month")
+    p.add_argument("--month", help="YYYY-MM (default: the newest month with a trade)")
+    p.add_argument("--week", help="YYYY-Www, ISO week (default: the newest week with a trade)")
+    p.add_argument("--mode", choices=modes, help="only trades of this mode (default: all)")
+    p.add_argument("--out", default="reports", help="folder (default: reports/)")
+    p.add_argument("--benchmark", help="candle CSV to compare with (default: BTC 1h from Binance's public API)")
+    p.add_argument("--exchange-url", dest="exchange_url", default=None, help=argparse.SUPPRESS)
+    add("journal", cmd_journal, "copy Redis's streams into the journal now and count its records")
     p = add("download", cmd_download, "download candles with ccxt into CSV (resumable)")
     p.add_argument("--symbol", required=True, help="e.g. BTC/USDT:USDT")
     p.add_argument("--timeframe", default="1m")

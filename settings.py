@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from errors import ConfigError
 from models import Mode
@@ -331,6 +331,37 @@ class RedisSettings(Section):
     audit_maxlen: int = Field(20000, ge=100, le=100_000_000)
 
 
+class JournalSettings(Section):
+    enabled: bool = True
+    dir: str = Field("var/journal", min_length=1)  # one SQLite file per bot id
+    poll_seconds: float = Field(1.0, gt=0, le=60)
+
+
+AlertDelivery = Literal["on", "off", "silent"]
+
+
+class AlertSettings(Section):
+    # apprise notification URLs. They are secrets (tokens, passwords): better in the environment as
+    # TB_ALERT_URLS (space- or comma-separated), which is added to these. Never logged, stored or shown.
+    urls: tuple[str, ...] = ()
+    # per event (alerts.events.AlertKind): on (sent), silent (recorded in the journal only) or off
+    events: dict[str, AlertDelivery] = {}
+    dedupe_seconds: float = Field(300.0, ge=0, le=86_400)  # the same alert again within this is not sent
+    max_age_seconds: float = Field(600.0, gt=0)  # a catch-up over older records raises no alerts
+    retry_seconds: tuple[Annotated[float, Field(gt=0)], ...] = Field((2.0, 5.0, 15.0, 60.0), min_length=1)
+    daily_summary: bool = True
+
+    @field_validator("events")
+    @classmethod
+    def _known_events(cls, value: dict[str, str]) -> dict[str, str]:
+        from alerts.events import AlertKind
+
+        unknown = sorted(set(value) - set(AlertKind._value2member_map_))
+        if unknown:
+            raise ValueError(f"unknown alert event(s) {', '.join(unknown)}; known: {', '.join(k.value for k in AlertKind)}")
+        return value
+
+
 class DashboardSettings(Section):
     port: int = Field(8502, ge=1024, le=65535)
     refresh_seconds: float = Field(2.0, ge=0.5, le=60)
@@ -349,6 +380,8 @@ class Settings(Section):
     control: ControlSettings = ControlSettings()
     redis: RedisSettings = RedisSettings()
     dashboard: DashboardSettings = DashboardSettings()
+    journal: JournalSettings = JournalSettings()
+    alerts: AlertSettings = AlertSettings()
 
     @model_validator(mode="after")
     def _heartbeat_timeout_above_heartbeats(self) -> "Settings":

@@ -86,6 +86,9 @@ BUY_HISTORY_MS = 7 * 24 * 3600 * 1000
 COMMAND_MAX_AGE_S = 12 * 3600
 CLAIM_TTL_S = 2 * COMMAND_MAX_AGE_S
 REJECTION_CLAIM_TTL_S = 600  # a malformed entry rejected twice changes nothing, so its claim may go soon
+# The streams the durable journal (journal/) copies to disk: together, every trade, signal, order, fill,
+# denial, command and state change (orders, fills and denials are audit kinds).
+JOURNALED_STREAMS = ("trades", "signals", "audit", "command_results")
 RESULT_TTL_S = 3600  # senders wait seconds for a result; the history is the command_results stream
 # Intents the venue has acknowledged (any status but pending/unknown) are only kept until final; beyond
 # this many the oldest acknowledged ones go first. Pending ones are never dropped: reconcile looks them up.
@@ -506,6 +509,21 @@ class StateStore:
 
     def _xrevrange(self, name: str, count: int) -> list[StreamEntry]:
         return [StreamEntry(i, f) for i, f in self.client.xrevrange(self.key(name), count=count)]
+
+    @_wrap_errors
+    def read_stream_after(self, name: str, after_id: str, count: int = 1000) -> list[StreamEntry]:
+        """Up to `count` entries of a journaled stream (JOURNALED_STREAMS) newer than `after_id` ("0" for
+        all), oldest first: what the journal copies next."""
+        if name not in JOURNALED_STREAMS:
+            raise ValueError(f"{name!r} is not a journaled stream ({', '.join(JOURNALED_STREAMS)})")
+        low = "-" if after_id in ("", "0") else f"({after_id}"
+        return [StreamEntry(i, f) for i, f in self.client.xrange(self.key(name), min=low, max="+", count=count)]
+
+    @_wrap_errors
+    def oldest_stream_id(self, name: str) -> str | None:
+        """The oldest entry still in a stream: entries older were trimmed (MAXLEN) or lost."""
+        first = self.client.xrange(self.key(name), min="-", max="+", count=1)
+        return first[0][0] if first else None
 
     @_wrap_errors
     def append_trade(self, trade: Trade) -> str | None:

@@ -96,7 +96,7 @@ class StateGuard:
         self.store.forget_venue_versions()
         self._adopt(self.store.claim_epoch(_new_epoch(), self.clock.now_ms()))
         self.store.write_state(alert=flag.reason)
-        self._audit(f"ALERT: {flag.reason}")
+        self._audit(f"ALERT: {flag.reason}", alert=True)
         log.error("%s", flag.reason)
         return flag.reason
 
@@ -104,8 +104,11 @@ class StateGuard:
         self.store.epoch = epoch
         self._write_file(epoch)
 
-    def _audit(self, message: str) -> None:
-        self.store.audit(AuditEvent("state", self.clock.now_ms(), message, {"by": self.who, "level": "alert"}))
+    def _audit(self, message: str, *, alert: bool = False) -> None:
+        data: dict[str, str] = {"by": self.who, "level": "alert"}
+        if alert:
+            data["alert"] = "state_lost"  # alerts/events.py: the one process that declared the loss tells the user
+        self.store.audit(AuditEvent("state", self.clock.now_ms(), message, data))
 
     def _read_file(self) -> str | None:
         try:

@@ -40,6 +40,7 @@ from bot.assembly import EngineParts, assemble
 from clock import SimulatedClock
 from engine.signal_scoring import SignalScorer
 from engine.strategies.base import SignalRow, signal_from
+from analytics.periods import parse_when
 from errors import ConfigError, MarketDataError
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from marketdata.csvfile import CandleTable, read_candles
@@ -61,18 +62,6 @@ def symbol_of_file(path: Path) -> str | None:
         return None
     base, quote = found.groups()
     return f"{base}/{quote}:{quote}"
-
-
-def _parse_when(text: str | None) -> int | None:
-    if not text:
-        return None
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        raise ConfigError(f"--from/--to: {text!r} is not a date or time (e.g. 2025-05-10 or 2025-05-10T12:00)") from None
-    if stamp.tzinfo is None:
-        stamp = stamp.tz_localize("UTC")
-    return int(stamp.value // 1_000_000)
 
 
 def load_tables(data: Path, symbols: list[str] | None, timeframe: str, *, date_from: str | None = None,
@@ -102,7 +91,7 @@ def load_tables(data: Path, symbols: list[str] | None, timeframe: str, *, date_f
             if missing:
                 raise ConfigError(f"--symbols: no file for {', '.join(missing)} in {data} (found {', '.join(named)})")
             named = {s: named[s] for s in symbols}
-    start, end = _parse_when(date_from), _parse_when(date_to)
+    start, end = parse_when(date_from), parse_when(date_to)
     tables = {}
     for symbol, path in named.items():
         table = resample(read_candles(path), timeframe_ms(timeframe))

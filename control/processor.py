@@ -266,7 +266,8 @@ class CommandProcessor:
             return None
         result = self._result(command.command_id, status, detail, command.issued_at_ms, handler_ms)
         message = f"{command.type.value} from {command.issued_by}: {status.value} — {detail}"
-        data = {"command_id": command.command_id, "handled_by": self.group, "args": dict(command.args)}
+        data = {"command_id": command.command_id, "handled_by": self.group, "args": dict(command.args),
+                "type": command.type.value, "by": command.issued_by, "status": status.value}
         if status is CommandStatus.REJECTED:
             self.rejections.record(message, command.type.value, data)
         else:

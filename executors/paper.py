@@ -102,6 +102,7 @@ class PaperExecutor:
                 order = self.venue.submit(intent)
                 self._mark(intent, order.status.value)
                 self.breaker.success()
+                self._audit_order(intent, order.status.value)
                 return order
             except RateLimitError as exc:
                 last_error = exc
@@ -112,6 +113,7 @@ class PaperExecutor:
                 if found is not None:
                     self._mark(intent, found.status.value)
                     self.breaker.success()
+                    self._audit_order(intent, found.status.value)
                     return found
                 # not at the venue: it never arrived, so sending it again (same client id) is safe
             except OrderRejectedError as exc:
@@ -136,6 +138,15 @@ class PaperExecutor:
                 self.store.delete_intent(intent.client_order_id)
             else:
                 self.store.mark_intent(intent.client_order_id, status)
+
+    def _audit_order(self, intent: OrderIntent, status: str) -> None:
+        """Every order sent, in the audit stream (and so in the journal) with what the venue answered."""
+        price = intent.price if intent.price is not None else intent.stop_price
+        self._audit("venue_order", f"{intent.symbol} {intent.side.value} {intent.order_type.value} {intent.qty}"
+                    + (f" @ {price}" if price is not None else "") + f" ({intent.reason or 'order'}) → {status}",
+                    symbol=intent.symbol, client_order_id=intent.client_order_id, side=intent.side.value,
+                    order_type=intent.order_type.value, qty=str(intent.qty), price=str(price or ""),
+                    reduce_only=intent.reduce_only, status=status, mode=self.mode.value)
 
     def _audit(self, kind: str, message: str, **data) -> None:
         if self.store is not None:
@@ -465,6 +476,11 @@ class PaperExecutor:
             reason = self._apply_fill(fill)
             if reason is not None:
                 touched[fill.symbol] = reason
+            # keyed by the fill (journal/sync.py): read again after a crash, it is still one journal row
+            self._audit("fill", f"{fill.symbol} {fill.side.value} {fill.qty} @ {fill.price} fee {fill.fee} "
+                        f"({fill.client_order_id})", symbol=fill.symbol, client_order_id=fill.client_order_id,
+                        side=fill.side.value, qty=str(fill.qty), price=str(fill.price), fee=str(fill.fee),
+                        fill_key=fill_key(fill), mode=self.mode.value)
         trades = []
         for symbol, reason in touched.items():
             trade = self._finish_if_flat(symbol, reason or default_reason)

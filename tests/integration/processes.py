@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping
@@ -45,6 +46,8 @@ FAST_ENV: dict[str, str] = {
     "TB_EXITS__VOLUME_EXHAUSTION_ENABLED": "false",
     "TB_EXITS__EMERGENCY_LOSS_PCT": "90",
     "TB_EXITS__TIME_LIMIT_MINUTES": "1000000",
+    # supervisors keep a journal file per bot id: the tests' go to the temp folder, not var/journal
+    "TB_JOURNAL__DIR": str(Path(tempfile.gettempdir()) / "tb-test-journal"),
 }
 
 

@@ -1,0 +1,133 @@
+"""`main.py report`: a month's or a week's trades from the journal as an HTML report (plotly) and a CSV.
+
+Figures are `analytics.metrics` over the period's trades, exactly as a backtest shows them; the equity
+curve is the account's equity at the period's start (the starting balance plus every earlier trade of the
+same mode) moved by each trade's net P&L. The comparison is buy-and-hold of a benchmark series over the same
+period: BTC's 1h candles from Binance's public API by default, or any candle CSV given with `--benchmark`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from analytics.metrics import breakdown, compute_metrics
+from analytics.periods import month_range, period_containing, week_range
+from errors import ConfigError, TradingBotError
+from models import Trade, from_record
+
+BENCHMARK_SYMBOL = "BTC/USDT:USDT"
+
+
+def period_trades(journal: Any, start_ms: int, end_ms: int, mode: str | None) -> tuple[list[Trade], Decimal]:
+    """The trades that closed in [start, end), and the net P&L of every earlier one (same mode)."""
+    trades = [from_record(Trade, r.fields) for r in journal.records(kinds=["trade"], to_ms=end_ms, mode=mode)]
+    before = sum((t.pnl for t in trades if t.exit_ms < start_ms), Decimal("0"))
+    return [t for t in trades if t.exit_ms >= start_ms], before
+
+
+def _frame(ts, o, h, lo, c, start_ms: int, end_ms: int) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"open_time_ms": np.asarray(ts, dtype=np.int64), "open": np.asarray(o, dtype=float),
+                          "high": np.asarray(h, dtype=float), "low": np.asarray(lo, dtype=float),
+                          "close": np.asarray(c, dtype=float)})
+    return frame[(frame.open_time_ms >= start_ms) & (frame.open_time_ms < end_ms)].reset_index(drop=True)
+
+
+def load_benchmark(path: str | None, start_ms: int, end_ms: int, exchange_url: str | None = None) -> tuple[Any, str]:
+    """Candles of the benchmark over the period (a frame), and what they are. A candle CSV (checked like
+    any candle file), or BTC 1h from Binance; a failure to fetch is said in the report, never fatal (the
+    trades are the report)."""
+    if path:
+        from marketdata.csvfile import read_candles
+
+        t = read_candles(path)
+        frame = _frame(t.ts, t.open, t.high, t.low, t.close, start_ms, end_ms)
+        if frame.empty:
+            return None, f"{Path(path).name}: no candles in the period"
+        return frame, f"{Path(path).name} (given)"
+    try:
+        from marketdata.ccxt_binance import fetch_range, make_exchange
+
+        exchange = make_exchange(exchange_url)
+        rows = [r for page in fetch_range(exchange, BENCHMARK_SYMBOL, "1h", 3_600_000, start_ms, end_ms) for r in page]
+        if not rows:
+            return None, f"{BENCHMARK_SYMBOL}: no candles in the period"
+        ts, o, h, lo, c = (list(col) for col in zip(*[r[:5] for r in rows]))
+        return _frame(ts, o, h, lo, c, start_ms, end_ms), f"{BENCHMARK_SYMBOL} 1h from Binance"
+    except TradingBotError as exc:
+        return None, f"{BENCHMARK_SYMBOL} not fetched: {exc}"
+
+
+def write_period_report(journal: Any, *, period: str, label_range: tuple[int, int, str], out_dir: Path,
+                        starting_balance: Decimal, mode: str | None, bot_id: str, benchmark: tuple[Any, str]) -> tuple[Path, Path, dict]:
+    from analytics.report import write_backtest_report
+    from journal.export import TRADE_COLUMNS, _row
+    from journal.store import Record
+
+    start_ms, end_ms, label = label_range
+    trades, before = period_trades(journal, start_ms, end_ms, mode)
+    opening = starting_balance + before
+    curve: list[tuple[int, Decimal]] = [(start_ms, opening)]
+    equity = opening
+    for t in sorted(trades, key=lambda tr: tr.exit_ms):
+        equity += t.pnl
+        curve.append((t.exit_ms, equity))
+    metrics = compute_metrics(trades, curve, starting_equity=opening)
+    table, described = benchmark
+    candles = {f"{described}": table} if table is not None else {}
+    full = {**metrics, "by symbol": breakdown(trades, "symbol"), "by exit reason": breakdown(trades, "exit_reason")}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{bot_id}_{period}_{label}" + (f"_{mode}" if mode else "")
+    html = write_backtest_report(
+        out_dir / f"{stem}.html", trades=trades, equity_curve=curve, candles_by_symbol=candles, metrics=full,
+        parameters={"bot": bot_id, "period": f"{period} {label} (UTC)", "mode": mode or "all modes",
+                    "opening equity": f"{opening:,.2f} USDT", "benchmark": described},
+        title=f"{period.capitalize()} report {label}: {bot_id}",
+    )
+    import csv
+
+    csv_path = out_dir / f"{stem}_trades.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=TRADE_COLUMNS)
+        writer.writeheader()
+        for t in trades:
+            from models import to_record
+
+            writer.writerow(_row("trades", Record("trades", t.trade_id, "", t.exit_ms, "trade", t.mode.value, t.symbol, to_record(t))))
+    return html, csv_path, metrics
+
+
+def run_report_cli(args: argparse.Namespace) -> int:
+    from journal.service import open_journal
+    from settings import load_settings
+
+    settings = load_settings(args.config)
+    if args.period == "month":
+        span = month_range(args.month) if args.month else None
+    else:
+        span = week_range(args.week) if args.week else None
+    if args.period == "month" and args.week or args.period == "week" and args.month:
+        raise ConfigError("--month goes with --period month, --week with --period week")
+    journal = open_journal(settings)
+    try:
+        if span is None:  # the newest period with a trade in it
+            newest = journal.records(kinds=["trade"], mode=args.mode, limit=1, newest_first=True)
+            if not newest:
+                raise ConfigError(f"no trades in the journal of bot {settings.bot.id}; name a period with --{args.period}")
+            span = period_containing(args.period, newest[0].ts_ms)
+        benchmark = load_benchmark(args.benchmark, span[0], span[1], args.exchange_url)
+        html, csv_path, metrics = write_period_report(
+            journal, period=args.period, label_range=span, out_dir=Path(args.out), mode=args.mode,
+            starting_balance=settings.venue.starting_balance, bot_id=settings.bot.id, benchmark=benchmark)
+    finally:
+        journal.close()
+    net = metrics.get("total_pnl")
+    print(f"report {args.period} {span[2]}: {metrics.get('trades', 0)} trade(s), net P&L "
+          f"{net if net is not None else 0:,.2f} USDT → {html} and {csv_path}", file=sys.stdout)
+    return 0
