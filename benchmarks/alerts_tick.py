@@ -47,6 +47,7 @@ def receiver(port: int, got: list) -> ThreadingHTTPServer:
 
 
 def run(redis_url: str, data: Path, work: Path, receiver_up: bool) -> dict:
+    work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     got: list = []
     server = receiver(port, got) if receiver_up else None

@@ -170,7 +170,7 @@ class JournalSync:
         rate = f"{wins / len(trades) * 100:.0f} %" if trades else "n/a"
         body = (f"{day} (UTC): {len(trades)} trade(s), net P&L {pnl:,.2f} USDT (fees {fees:,.2f} USDT), "
                 f"win rate {rate}")
-        title = f"[{self.bot_id} {mode}] daily summary {day}"
+        title = f"[{self.bot_id} {mode}] daily summary: {day}"
         alert = PendingAlert(f"daily_summary:{day}", AlertKind.DAILY_SUMMARY.value, now, title, body, 0)
         silent = self.delivery.get(AlertKind.DAILY_SUMMARY) is Delivery.SILENT
         self.journal.add_alert(alert, status="silent" if silent else "pending")
