@@ -11,10 +11,10 @@ and text) within `alerts.dedupe_seconds` of one already sent is recorded as supp
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Callable, Sequence
 
 from clock import Clock
+from journal.polling import PollingThread
 from journal.store import Journal, PendingAlert
 
 log = logging.getLogger("alerts")
@@ -41,41 +41,27 @@ def apprise_notifier(urls: Sequence[str]) -> Notify:
     return notify
 
 
-class AlertSender:
+class AlertSender(PollingThread):
+    thread_name = "alert-sender"
+
     def __init__(self, journal: Journal, notify: Notify | None, clock: Clock, *, retry_seconds: Sequence[float],
                  dedupe_seconds: float, poll_seconds: float = 0.5):
+        super().__init__(poll_seconds, log)
         self.journal = journal
         self.notify = notify
         self.clock = clock
         self.retry_seconds = tuple(retry_seconds) or (5.0,)
         self.dedupe_ms = int(dedupe_seconds * 1000)
-        self.poll_seconds = poll_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.sent = 0
 
-    def start(self) -> "AlertSender":
-        self._thread = threading.Thread(target=self._run, name="alert-sender", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_seconds):
-            try:
-                self.send_due()
-            except Exception:  # never let the sender die: the next poll tries again
-                log.exception("alert sender: unexpected error (alerts stay queued)")
+    def poll_once(self) -> int:
+        return self.send_due()
 
     def send_due(self) -> int:
         """Send what is due now; the number sent."""
         sent = 0
         for alert in self.journal.due_alerts(self.clock.now_ms()):
-            if self._stop.is_set():
+            if self.stopping:
                 break
             sent += self._send(alert)
         return sent

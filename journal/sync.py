@@ -15,13 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import threading
 from decimal import Decimal
 from typing import Any, Mapping
 
 from alerts.events import DEFAULT_DELIVERY, AlertKind, Delivery, alert_for
 from clock import Clock
 from errors import StateStoreError
+from journal.polling import PollingThread
 from journal.store import Journal, PendingAlert, Record
 
 log = logging.getLogger("journal")
@@ -53,10 +53,13 @@ def _record(stream: str, entry_id: str, fields: Mapping[str, str], mode: str) ->
     return Record(stream, entry_id, entry_id, int(fields.get("ts_ms") or entry_ms), "command_result", mode, "", dict(fields))
 
 
-class JournalSync:
+class JournalSync(PollingThread):
+    thread_name = "journal-sync"
+
     def __init__(self, store: Any, journal: Journal, clock: Clock, *, bot_id: str, default_mode: str,
                  delivery: Mapping[AlertKind, Delivery] | None = None, max_age_seconds: float = 600.0,
                  poll_seconds: float = 1.0, daily_summary: bool = True):
+        super().__init__(poll_seconds, log)
         self.store = store
         self.journal = journal
         self.clock = clock
@@ -64,38 +67,26 @@ class JournalSync:
         self.default_mode = default_mode
         self.delivery = dict(DEFAULT_DELIVERY) | dict(delivery or {})
         self.max_age_ms = int(max_age_seconds * 1000)
-        self.poll_seconds = poll_seconds
         self.daily_summary = daily_summary
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.copied = 0
 
     # ----------------------------------------------------------------------------- thread
 
-    def start(self) -> "JournalSync":
-        self._thread = threading.Thread(target=self._run, name="journal-sync", daemon=True)
-        self._thread.start()
-        return self
+    def poll_once(self) -> int:
+        return self.sync_once()
+
+    def on_error(self, exc: Exception) -> None:
+        if isinstance(exc, StateStoreError):
+            self.log.warning("journal: Redis unavailable (%s); the journal catches up when it answers", exc)
+        else:
+            super().on_error(exc)
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().stop(timeout)
         try:
             self.sync_once()  # what the last seconds wrote
         except StateStoreError:
             pass
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.sync_once()
-            except StateStoreError as exc:
-                log.warning("journal: Redis unavailable (%s); the journal catches up when it answers", exc)
-            except Exception:  # the journal must never take the supervisor down
-                log.exception("journal: unexpected error; retrying")
-            if self._stop.wait(self.poll_seconds):
-                return
 
     # ------------------------------------------------------------------------------ a pass
 
