@@ -51,9 +51,10 @@ def export_frame(journal: Journal, what: str, *, from_ms: int | None = None, to_
     if what not in WHAT:
         raise ConfigError(f"--what: {what!r} is not one of {', '.join(WHAT)}")
     stream, kinds = WHAT[what]
-    rows = [_row(what, r) for r in journal.records(stream=stream, kinds=kinds, from_ms=from_ms, to_ms=to_ms, mode=mode)]
+    rows = [{"bot_id": journal.bot_id} | _row(what, r)
+            for r in journal.records(stream=stream, kinds=kinds, from_ms=from_ms, to_ms=to_ms, mode=mode)]
     if what == "trades":
-        return pd.DataFrame(rows, columns=TRADE_COLUMNS)
+        return pd.DataFrame(rows, columns=["bot_id", *TRADE_COLUMNS])
     return pd.DataFrame(rows)
 
 

@@ -27,7 +27,7 @@ def alert_urls(settings: Any, environ: Mapping[str, str] | None = None) -> list[
 
 
 def open_journal(settings: Any) -> Journal:
-    return Journal(journal_path(settings.resolve_path(settings.journal.dir), settings.bot.id))
+    return Journal(journal_path(settings.resolve_path(settings.journal.dir), settings.bot.id), settings.bot.id)
 
 
 class JournalService:

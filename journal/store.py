@@ -80,7 +80,7 @@ class Journal:
     """The journal file of one bot. Thread-safe: one connection, one lock (writes are batched, so the
     lock is held for one transaction per sync, milliseconds)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, bot_id: str | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
@@ -88,6 +88,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
         self._db.executescript(SCHEMA)
+        if bot_id is not None:  # the file is one bot's: its records carry its id through this
+            self.set_meta("bot_id", bot_id)
+        self.bot_id = bot_id or self.meta("bot_id") or self.path.stem
 
     def close(self) -> None:
         with self._lock:

@@ -180,7 +180,7 @@ def test_journal_when_redis_is_flushed_then_it_still_holds_the_trades_and_export
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
 
     assert {r["trade_id"]: Decimal(r["pnl"]) for r in rows} == trades_in_redis
-    assert all(r["mode"] == "paper" and r["exit_reason"] for r in rows)
+    assert all(r["mode"] == "paper" and r["exit_reason"] and r["bot_id"] == store.bot_id for r in rows)
 
     out = tmp_path / "orders.parquet"
     orders = run_cli(["export", "--what", "orders", "--format", "parquet", "--out", str(out)], fleet.env)
