@@ -5,6 +5,7 @@ and after an order is accepted, 429 with Retry-After then a 418 ban for a client
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 import time
@@ -186,7 +187,9 @@ def test_standin_process_when_started_with_a_keys_file_then_it_serves_signed_req
     process = subprocess.Popen([sys.executable, "-m", "tests.standin", "--port", "0", "--keys-file", str(keys)],
                                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = process.stdout.readline()  # the one line it prints once it listens
+        ready, _, _ = select.select([process.stdout], [], [], 30)  # the one line it prints once it listens
+        line = process.stdout.readline() if ready else ""
+        assert "listening on " in line, f"the stand-in did not start: {line!r} {process.poll()}"
         url = line.split("listening on ")[1].split()[0]
         exchange = make_futures_client(url, "proc-key", "proc-secret")
 

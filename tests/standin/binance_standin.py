@@ -48,7 +48,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections import Counter
+from collections import Counter, deque
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -76,6 +76,7 @@ from tests.standin.public_market import (  # noqa: F401 (re-exported: the stand-
 from tests.standin.replies import BinanceReply, error
 
 MINUTE_MS = 60_000
+REQUESTS_KEPT = 100_000  # the request log of a long-running stand-in stays bounded (counts stay exact)
 CATCH_UP_LIMIT = 10_000  # candles fed to the simulator at most when the market jumped (older ones are skipped)
 DEFAULT_PERMISSIONS = {
     "ipRestrict": False, "createTime": 1_698_645_219_000, "enableReading": True, "enableWithdrawals": False,
@@ -118,7 +119,8 @@ class BinanceStandin:
         self._port = port
         self._market_cursor = None if market_start_ms is None else market_start_ms - market_start_ms % MINUTE_MS
         self.public = PublicMarket(discover_klines() if klines is None else klines, exchange_info, filters,
-                                   self.market_ms, self.server_ms, self._mark_of)
+                                   self.market_ms, self.server_ms, self._mark_of,
+                                   funding_rate=(sim_config or SimConfig()).funding_rate)
         self._sim_config = sim_config
         self._countdown_cancels_algo = countdown_cancels_algo
         self._account: FuturesAccount | None = None
@@ -126,7 +128,8 @@ class BinanceStandin:
         self.faults = FaultPlan()
         self._lock = threading.Lock()
         self.request_counts: Counter[str] = Counter()
-        self.requests: list[Request] = []
+        self.requests: deque[Request] = deque(maxlen=REQUESTS_KEPT)
+        self._signed_routes: dict[tuple[str, str], Callable[[dict], object]] | None = None
         self._connections: set[socket.socket] = set()
         self._closing = threading.Event()
         self._server: _Server | None = None
@@ -179,7 +182,10 @@ class BinanceStandin:
         self.account.countdown_cancels_algo = bool(value)
 
     def _mark_of(self, market_id: str) -> str | None:
-        return self._account.mark(market_id) if self._account is not None else None
+        if self._account is None:
+            return None  # the public stand-in never builds the simulator
+        self._catch_up()
+        return self._account.mark(market_id)
 
     # -------------------------------------------------------------------------------- control
 
@@ -299,11 +305,13 @@ class BinanceStandin:
     # -------------------------------------------------------------------------------- serving
 
     def _routes_signed(self) -> dict[tuple[str, str], Callable[[dict], object]]:
-        account = self.account
-        routes = {**AccountOrders(account, self.faults).routes(), **AlgoOrders(account).routes()}
-        if self.venue == "mainnet":
-            routes[("GET", "/sapi/v1/account/apiRestrictions")] = lambda q: dict(self.permissions)
-        return routes
+        if self._signed_routes is None:
+            account = self.account
+            routes = {**AccountOrders(account, self.faults).routes(), **AlgoOrders(account).routes()}
+            if self.venue == "mainnet":
+                routes[("GET", "/sapi/v1/account/apiRestrictions")] = lambda q: dict(self.permissions)
+            self._signed_routes = routes
+        return self._signed_routes
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(handler.path)
@@ -354,8 +362,11 @@ class BinanceStandin:
                 raise error(405, -1, f"stand-in does not serve {method} {path}")
             raise error(404, -1, f"stand-in does not serve {path}")
         signing.verify(self.keys, api_key, raw_query, raw_body, self.server_ms())
-        self.account.check_countdowns()
-        return route(query)
+        account = self.account
+        with account.lock:  # one request at a time changes or reads the account, as one matching engine would
+            self._catch_up()
+            account.check_countdowns()
+            return route(query)
 
     def _hold(self, handler: BaseHTTPRequestHandler) -> None:
         """No answer: keep the connection until the client gives up (or the stand-in stops), then drop it."""

@@ -109,8 +109,10 @@ class PublicMarket:
 
     def __init__(self, klines: dict[tuple[str, str], Path], exchange_info: Path, filters: str,
                  market_ms: Callable[[], int], server_ms: Callable[[], int],
-                 mark_of: Callable[[str], str | None] = lambda market_id: None):
+                 mark_of: Callable[[str], str | None] = lambda market_id: None,
+                 funding_rate: Decimal = Decimal("0.0001")):
         self.klines_files = dict(klines)
+        self.funding_rate = format(Decimal(funding_rate).quantize(Decimal("0.00000001")), "f")
         self.exchange_info_path = Path(exchange_info)
         self.filters = filters
         self.market_ms, self.server_ms, self.mark_of = market_ms, server_ms, mark_of
@@ -260,7 +262,8 @@ class PublicMarket:
 
         return self._per_symbol(query, one)
 
-    def premium_index(self, query: dict, funding_rate: str = "0.00010000"):
+    def premium_index(self, query: dict):
+        """The funding rate is the one the simulator settles with."""
         now = self.market_ms()
 
         def one(market_id):
@@ -269,7 +272,7 @@ class PublicMarket:
                 return None
             return {
                 "symbol": market_id, "markPrice": last, "indexPrice": last, "estimatedSettlePrice": last,
-                "lastFundingRate": funding_rate, "interestRate": "0.00010000",
+                "lastFundingRate": self.funding_rate, "interestRate": "0.00010000",
                 "nextFundingTime": now - now % FUNDING_EVERY_MS + FUNDING_EVERY_MS, "time": self.server_ms(),
             }
 
