@@ -129,3 +129,26 @@ def test_close_position_stop_when_triggered_then_closes_whatever_is_held(standin
     assert exchange.fetch_positions() == []
     algo = exchange.fetch_order(None, BTC, {"clientOrderId": "close-all", **TRIGGER})
     assert exchange.fetch_order(algo["info"]["actualOrderId"], BTC)["filled"] == 0.03
+
+
+@pytest.mark.parametrize("param, offset, binance_type", [
+    ("stopLossPrice", Decimal("-100"), "STOP_MARKET"),
+    ("takeProfitPrice", Decimal("100"), "TAKE_PROFIT_MARKET"),
+])
+def test_protective_order_when_ccxt_routes_it_then_the_algo_type_binance_expects(standin, exchange, param, offset,
+                                                                                  binance_type):
+    trigger = Decimal(standin.account.mark("BTCUSDT")) + offset
+
+    exchange.create_order(BTC, "market", "sell", 0.01, None, {param: float(trigger), "reduceOnly": True})
+
+    (listed,) = exchange.fetch_open_orders(BTC, params=TRIGGER)
+    assert listed["info"]["orderType"] == binance_type and listed["triggerPrice"] == float(trigger)
+
+
+@pytest.mark.parametrize("kind", ["STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"])
+def test_algo_order_when_of_a_type_the_standin_does_not_fill_then_refused_by_name(standin, exchange, kind):
+    with pytest.raises(Exception, match=f"-1116.*{kind}"):
+        exchange.fapiPrivatePostAlgoOrder({"symbol": "BTCUSDT", "side": "SELL", "type": kind, "algoType": "CONDITIONAL",
+                                           "quantity": "0.01", "triggerPrice": "90000", "price": "89000"})
+
+    assert exchange.fetch_open_orders(BTC, params=TRIGGER) == []
