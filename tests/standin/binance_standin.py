@@ -200,6 +200,9 @@ class BinanceStandin:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes: with Nagle on, a keep-alive client waits ~40 ms for
+            # the delayed ACK on every request
+            disable_nagle_algorithm = True
 
             def setup(self):
                 super().setup()
@@ -230,6 +233,8 @@ class BinanceStandin:
                 pass
 
         self._closing.clear()
+        if self.keys:
+            _ = self.account  # reading the candles takes a second: not inside a client's first request timeout
         self._server = _Server(("127.0.0.1", self._port), Handler)
         self._server.on_tick = self._tick
         self._thread = threading.Thread(
