@@ -128,6 +128,18 @@ def test_fetch_positions_when_long_then_parsed_like_the_recorded_position_risk(e
     assert parsed_fields(position) == parsed_fields(recorded_position)
 
 
+def test_account_positions_when_long_then_the_recorded_v3_account_shape(exchange):
+    body = recorded("fetchPositions", "account endnpoint")
+    buy(exchange, 0.01)
+
+    (position,) = exchange.fetch_positions(None, {"method": "account"})
+    account = exchange.fapiPrivateV3GetAccount()
+
+    assert (position["symbol"], position["side"], position["contracts"]) == (BTC, "long", 0.01)
+    assert account.keys() == body.keys() and account["assets"][0].keys() >= body["assets"][0].keys()
+    assert account["positions"][0].keys() == body["positions"][0].keys()
+
+
 def test_leverage_and_margin_type_when_set_then_the_simulator_holds_them(standin, exchange):
     exchange.set_leverage(7, BTC)
     exchange.set_margin_mode("cross", BTC)

@@ -1,6 +1,7 @@
 """Runs the Binance stand-in as a process of its own, beside a bot process:
 
     python -m tests.standin --port 18080 --keys-file keys.json [--venue demo|mainnet] [--market-start-ms MS]
+                            [--permissions JSON] [--countdown-cancels-algo]
 
 The server runs on the wall clock (a bot signs with it); the market replays the recorded candles from
 --market-start-ms (default 2025-05-20 00:00 UTC) and moves on POST /_standin/advance. Keys also come from
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keys-file", help='JSON {"api key": "secret"}; default: $STANDIN_KEYS')
     parser.add_argument("--venue", choices=("demo", "mainnet"), default="demo")
     parser.add_argument("--market-start-ms", type=int, default=DEFAULT_NOW_MS)
+    parser.add_argument("--permissions", type=json.loads, default=None, metavar="JSON",
+                        help='mainnet apiRestrictions, e.g. \'{"enableWithdrawals": true, "ipRestrict": false}\'')
     parser.add_argument("--countdown-cancels-algo", action="store_true",
                         help="a countdownCancelAll that runs out also cancels algo (protective) orders")
     args = parser.parse_args(argv)
@@ -42,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"stand-in: cannot read keys: {exc}", file=sys.stderr)
         return 2
     standin = BinanceStandin(clock=SystemClock(), keys=keys, venue=args.venue, market_start_ms=args.market_start_ms,
-                             countdown_cancels_algo=args.countdown_cancels_algo, port=args.port).start()
+                             countdown_cancels_algo=args.countdown_cancels_algo, permissions=args.permissions,
+                             port=args.port).start()
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(f"binance stand-in listening on {standin.url} ({args.venue})", flush=True)

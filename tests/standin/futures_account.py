@@ -414,9 +414,9 @@ class FuturesAccount:
             "marginAvailable": True, "updateTime": now,
         }
         return {**totals, "assets": [asset], "positions": [
-            {k: p[k] for k in ("symbol", "positionSide", "positionAmt", "unRealizedProfit", "isolatedMargin",
-                               "notional", "isolatedWallet", "initialMargin", "maintMargin", "updateTime")}
-            | {"unrealizedProfit": p["unRealizedProfit"]}
+            {k: p[k] for k in ("symbol", "positionSide", "positionAmt", "isolatedMargin", "notional",
+                               "isolatedWallet", "initialMargin", "maintMargin", "updateTime")}
+            | {"unrealizedProfit": p["unRealizedProfit"]}  # v3 account spells it so, positionRisk "unRealizedProfit"
             for p in positions]}
 
     def account_v2(self) -> dict:
