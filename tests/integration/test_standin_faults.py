@@ -16,6 +16,8 @@ from pathlib import Path
 import ccxt
 import pytest
 
+from clock import SystemClock
+from tests.standin.binance_standin import DEFAULT_NOW_MS, BinanceStandin
 from tests.standin.faults import UNKNOWN_MSG
 from tests.standin.fixtures import TEST_KEYS, make_futures_client
 
@@ -201,3 +203,15 @@ def test_standin_process_when_started_with_a_keys_file_then_it_serves_signed_req
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_market_on_a_timer_when_left_alone_then_it_moves_candle_by_candle():
+    with BinanceStandin(clock=SystemClock(), keys=TEST_KEYS, market_start_ms=DEFAULT_NOW_MS,
+                        advance_every_s=0.05) as standin:
+        deadline = time.monotonic() + 10
+        while standin.market_ms() < DEFAULT_NOW_MS + 3 * 60_000 and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+        moved_to = standin.market_ms()
+        assert moved_to >= DEFAULT_NOW_MS + 3 * 60_000 and (moved_to - DEFAULT_NOW_MS) % 60_000 == 0
+        assert standin.account.sim.market_time_ms() >= DEFAULT_NOW_MS + 3 * 60_000  # the simulator saw each

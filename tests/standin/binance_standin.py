@@ -9,12 +9,13 @@ Public API (small on purpose; everything else is internal):
 
     BinanceStandin(klines=None, exchange_info=EXCHANGE_INFO, clock=None, *, keys=None, venue="demo",
                    market_start_ms=None, filters="current", sim_config=None, countdown_cancels_algo=False,
-                   permissions=None, hold_s=30.0)
+                   permissions=None, hold_s=30.0, port=0, advance_every_s=None)
       .start() / .stop() / with-block; .url (give it to ccxt: make_ccxt_client, make_futures_client)
       .clock                 the server's clock (SimulatedClock at DEFAULT_NOW_MS unless given; SystemClock
                              for a client that signs with wall time); .skew_ms shifts the server's time
       .market_ms()           where the market is: the open time of the candle served as "now"
       .advance(candles=1)    moves the market by recorded 1m candles: prices move, stops trigger, funding settles
+                             (advance_every_s=N does it on a timer, for a bot running in another process)
       .request_counts        Counter of requests per path; .count(path, method=None); .requests: every
                              request as Request(method, path, params) (no signature); .reset_counts()
       .faults                the FaultPlan (faults.py); shortcuts: .timeout_before(path, method=None, times=1),
@@ -48,6 +49,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import Counter, deque
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,7 +109,7 @@ class BinanceStandin:
                  clock=None, *, keys: dict[str, str] | None = None, venue: str = "demo",
                  market_start_ms: int | None = None, filters: str = "current", sim_config: SimConfig | None = None,
                  countdown_cancels_algo: bool = False, permissions: dict[str, Any] | None = None,
-                 hold_s: float = 30.0, port: int = 0):
+                 hold_s: float = 30.0, port: int = 0, advance_every_s: float | None = None):
         if venue not in ("demo", "mainnet"):
             raise ValueError(f"venue must be 'demo' or 'mainnet', not {venue!r}")
         self.clock = clock if clock is not None else SimulatedClock(DEFAULT_NOW_MS)
@@ -117,6 +119,10 @@ class BinanceStandin:
         self.permissions = {**DEFAULT_PERMISSIONS, **(permissions or {})}
         self.hold_s = hold_s
         self._port = port
+        if advance_every_s is not None and (market_start_ms is None or advance_every_s <= 0):
+            raise ValueError("advance_every_s needs market_start_ms and a positive interval")
+        self._advance_every_s = advance_every_s
+        self._next_advance = 0.0
         self._market_cursor = None if market_start_ms is None else market_start_ms - market_start_ms % MINUTE_MS
         self.public = PublicMarket(discover_klines() if klines is None else klines, exchange_info, filters,
                                    self.market_ms, self.server_ms, self._mark_of,
@@ -233,6 +239,7 @@ class BinanceStandin:
                 pass
 
         self._closing.clear()
+        self._next_advance = time.monotonic() + (self._advance_every_s or 0)
         if self.keys:
             _ = self.account  # reading the candles takes a second: not inside a client's first request timeout
         self._server = _Server(("127.0.0.1", self._port), Handler)
@@ -265,6 +272,11 @@ class BinanceStandin:
         self.stop()
 
     def _tick(self) -> None:
+        """Every poll interval of the server: a countdown that ran out fires even when nobody asks, and a
+        market on a timer (`advance_every_s`, for a bot in another process) moves by one candle."""
+        if self._advance_every_s is not None and time.monotonic() >= self._next_advance:
+            self._next_advance = time.monotonic() + self._advance_every_s
+            self.advance()
         if self._account is not None and self._account.countdowns:
             self._account.check_countdowns()
 
