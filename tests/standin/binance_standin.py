@@ -346,13 +346,20 @@ class BinanceStandin:
         try:
             self.faults.gate()
             fault = self.faults.take(method, parts.path)
+            carried_out = fault is not None and (fault.kind == "timeout_after" or
+                                                 (fault.kind == "unknown_503" and fault.applied))
             if fault is not None and fault.kind == "timeout_before":
                 self._hold(handler)
                 return
-            if fault is not None and fault.kind not in ("timeout_after",) and not (fault.kind == "unknown_503" and fault.applied):
+            if fault is not None and not carried_out:
                 raise self.faults.reply_for(fault)
-            status, body = 200, self._route(method, parts.path, parts.query, raw_body if is_form else "", query,
-                                            handler.headers.get("X-MBX-APIKEY"))
+            try:
+                status, body = 200, self._route(method, parts.path, parts.query, raw_body if is_form else "", query,
+                                                handler.headers.get("X-MBX-APIKEY"))
+            except BinanceReply:
+                if not carried_out:
+                    raise
+                # the venue's own answer (even a rejection) is what gets lost
             if fault is not None and fault.kind == "timeout_after":
                 self._hold(handler)
                 return
