@@ -130,6 +130,7 @@ class BinanceStandin:
         self._sim_config = sim_config
         self._countdown_cancels_algo = countdown_cancels_algo
         self._account: FuturesAccount | None = None
+        self._account_lock = threading.RLock()
         self._fed_ms: int | None = None
         self.faults = FaultPlan()
         self._lock = threading.Lock()
@@ -174,9 +175,13 @@ class BinanceStandin:
 
     @property
     def account(self) -> FuturesAccount:
+        """The futures account, built on first use (a public-only stand-in never reads the candles for it)."""
         if self._account is None:
-            self._account = FuturesAccount(self.public, self.server_ms, self._sim_config, self._countdown_cancels_algo)
-            self._catch_up()
+            with self._account_lock:
+                if self._account is None:
+                    self._account = FuturesAccount(self.public, self.server_ms, self._sim_config,
+                                                   self._countdown_cancels_algo)
+                    self._catch_up()
         return self._account
 
     @property

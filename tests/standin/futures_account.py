@@ -14,6 +14,7 @@ Timestamps (order times, trades, income) are the server's clock; candles move th
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,6 +28,7 @@ from tests.standin.public_market import PublicMarket
 from tests.standin.replies import error
 
 ZERO = Decimal("0")
+ORDERS_KEPT = 1_000_000
 EIGHT = Decimal("0.00000001")
 CANCEL_ALL_DONE = {"code": 200, "msg": "The operation of cancel all open order is done."}
 _STATUS = {
@@ -120,7 +122,7 @@ class FuturesAccount:
             if r.exchange_id in public.market_ids()
         }
         # closed orders must stay answerable (GET /fapi/v1/order), so the simulator forgets none
-        config = sim_config or SimConfig(recent_orders_kept=1_000_000)
+        config = dataclasses.replace(sim_config or SimConfig(), recent_orders_kept=ORDERS_KEPT)
         self.sim = SimExchange(config, _ServerClock(server_ms), {r.symbol: r for r in self.rules_by_id.values()})
         self.orders: dict[int, OrderRecord] = {}
         self.by_sim: dict[str, OrderRecord] = {}
