@@ -215,3 +215,16 @@ def test_market_on_a_timer_when_left_alone_then_it_moves_candle_by_candle():
         moved_to = standin.market_ms()
         assert moved_to >= DEFAULT_NOW_MS + 3 * 60_000 and (moved_to - DEFAULT_NOW_MS) % 60_000 == 0
         assert standin.account.sim.market_time_ms() >= DEFAULT_NOW_MS + 3 * 60_000  # the simulator saw each
+
+
+@pytest.mark.parametrize("content", [None, "not json", '["a list"]', '{"key": 1}'])
+def test_standin_process_when_the_keys_file_is_missing_or_wrong_then_one_line_and_exit_2(tmp_path, content):
+    keys = tmp_path / "keys.json"
+    if content is not None:
+        keys.write_text(content)
+
+    done = subprocess.run([sys.executable, "-m", "tests.standin", "--keys-file", str(keys)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 2 and done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "cannot read keys" in done.stderr

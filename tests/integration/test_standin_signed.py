@@ -325,6 +325,15 @@ def test_request_log_when_signed_then_params_recorded_without_the_signature(stan
     assert standin.count("/fapi/v3/account", "GET") == 1
 
 
+def test_request_log_when_orders_are_posted_then_neither_the_secret_nor_a_signature_is_kept(standin, exchange):
+    buy(exchange, 0.01)
+    exchange.fetch_my_trades(BTC)
+
+    logged = repr(list(standin.requests))
+    assert SECRET not in logged and "signature" not in logged and KEY not in logged
+    assert next(r for r in standin.requests if r.method == "POST").params["newClientOrderId"] == "entry-1"
+
+
 # ------------------------------------------------------------------------------------------- venues
 
 
