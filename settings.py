@@ -301,6 +301,54 @@ class RiskSettings(Section):
     weekly_loss_limit_pct: Pct = Field(Decimal("10"), gt=0, le=100)
     min_liquidation_distance_pct: Pct = Field(Decimal("5"), ge=0, le=100)
     circuit_breaker_failures: int = Field(5, ge=1, le=100)  # consecutive order failures that halt the bot
+    # The pre-trade gate's USDT checks in ghost and paper (live takes the `live:` section): None, 0 or an
+    # empty list switches one off.
+    max_position_usdt: Decimal | None = Field(None, gt=0, le=Decimal("1e12"))
+    max_loss_per_trade_usdt: Decimal | None = Field(None, gt=0, le=Decimal("1e12"))
+    max_daily_loss_usdt: Decimal | None = Field(None, gt=0, le=Decimal("1e12"))
+    max_weekly_loss_usdt: Decimal | None = Field(None, gt=0, le=Decimal("1e12"))
+    min_entry_spacing_seconds: Decimal = Field(Decimal(0), ge=0, le=86400)
+    blackout_hours_utc: Annotated[tuple[Annotated[int, Field(ge=0, le=23)], ...], AfterValidator(_unique)] = ()
+    max_orders_per_minute: int | None = Field(None, ge=1, le=10_000)
+    price_band_pct: Pct | None = Field(None, gt=0, le=100)
+    max_trades_per_day: int | None = Field(None, ge=1, le=100_000)
+    min_balance_usdt: Decimal = Field(Decimal(0), ge=0, le=Decimal("1e12"))
+
+
+class LiveSettings(Section):
+    """Live trading's limits: the hard limits of risk/live_limits.py, or tighter. A looser value is refused."""
+
+    max_position_usdt: Decimal = Field(Decimal("50"), gt=0)
+    max_leverage: int = Field(1, ge=1)
+    max_loss_per_trade_usdt: Decimal = Field(Decimal("5"), gt=0)
+    max_daily_loss_usdt: Decimal = Field(Decimal("25"), gt=0)
+    max_weekly_loss_usdt: Decimal = Field(Decimal("100"), gt=0)
+    max_margin_use_pct: Pct = Field(Decimal("50"), gt=0)
+    liquidation_alert_pct: Pct = Field(Decimal("80"), gt=0)
+    liquidation_close_pct: Pct = Field(Decimal("90"), gt=0)
+    max_positions: int = Field(2, ge=1)
+    min_entry_spacing_seconds: Decimal = Field(Decimal("60"), ge=0, le=86400)
+    symbols: Annotated[tuple[str, ...], AfterValidator(_unique)] = ("BTC/USDT:USDT", "ETH/USDT:USDT")
+    blackout_hours_utc: Annotated[tuple[Annotated[int, Field(ge=0, le=23)], ...], AfterValidator(_unique)] = (22, 23, 0, 1)
+    max_orders_per_minute: int = Field(6, ge=1)
+    price_band_pct: Pct = Field(Decimal("1"), gt=0)
+    max_price_age_seconds: Decimal = Field(Decimal("5"), gt=0)
+    max_trades_per_day: int = Field(20, ge=1)
+    min_balance_usdt: Decimal = Field(Decimal("50"), ge=0, le=Decimal("1e12"))
+    # the go-live gate's evidence (control/go_live.py): config may only ask for more
+    min_paper_trades: int = Field(5, ge=0, le=100_000)
+    min_ghost_signals: int = Field(100, ge=0, le=10_000_000)
+    min_ghost_accuracy_pct: Pct = Field(Decimal("55"), ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _only_tightens(self) -> "LiveSettings":
+        from control.go_live import looser_than_seed  # both modules are pure; imported here to keep settings first
+        from risk.live_limits import looser_than_hard
+
+        problems = looser_than_hard(self.model_dump()) + looser_than_seed(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 # ----------------------------------------------------------------------------------------- control
@@ -377,6 +425,7 @@ class Settings(Section):
     exits: ExitSettings = ExitSettings()
     ghost: GhostSettings = GhostSettings()
     risk: RiskSettings = RiskSettings()
+    live: LiveSettings = LiveSettings()
     control: ControlSettings = ControlSettings()
     redis: RedisSettings = RedisSettings()
     dashboard: DashboardSettings = DashboardSettings()

@@ -144,16 +144,21 @@ def test_check_order_when_liquidation_distance_around_minimum_then_denied_below(
 
 
 def test_check_order_when_live_at_hard_max_leverage_then_liquidation_distance_passes():
-    assert code(check(qty=D("5")), LIVE) is None
+    c = check(symbol="BTC/USDT:USDT", qty=D("0.5"), leverage=1, now_ms=12 * 3_600_000, mark_price=D("100"),
+              stop_price=D("95"))
+
+    assert code(c, LIVE) is None
 
 
 # ------------------------------------------------------------------------------------------ sizes
 
 
 @pytest.mark.parametrize(("qty", "expected"), [("9.99", None), ("10", None), ("10.01", "order_too_large")])
-def test_check_order_when_order_notional_around_live_cap_then_denied_above(qty, expected):
-    # Live cap 1 000 USDT; 10 % of an equity of 20 000 leaves the position limit out of the way.
-    assert code(check(qty=D(qty), equity=D("20000")), LIVE) == expected
+def test_check_order_when_order_notional_around_a_per_order_cap_then_denied_above(qty, expected):
+    # A per-order cap of 1 000 USDT; 10 % of an equity of 20 000 leaves the position limit out of the way.
+    limits = dataclasses.replace(LIMITS, max_order_notional=D("1000"), max_position_pct=D("10"))
+
+    assert code(check(qty=D(qty), equity=D("20000")), limits) == expected
 
 
 def test_check_order_when_paper_then_no_per_order_cap():

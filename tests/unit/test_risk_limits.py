@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from models import Mode
 from risk import limits as hard
 from risk.limits import effective_limits, estimated_liquidation_distance_pct
+from risk.live_limits import LIVE_MAX_POSITION_USDT
 from settings import RiskSettings
 
 D = Decimal
@@ -22,13 +23,13 @@ LOOSE = RiskSettings(
 def test_effective_limits_when_live_and_config_loose_then_hard_limits():
     limits = effective_limits(LOOSE, leverage=20, mode=Mode.LIVE)
 
-    assert limits.max_open_positions == hard.HARD_MAX_OPEN_POSITIONS == 3
+    assert limits.max_open_positions == hard.HARD_MAX_OPEN_POSITIONS == 2
     assert limits.max_position_pct == hard.HARD_MAX_POSITION_PCT == D("10")
     assert limits.max_total_exposure_pct == hard.HARD_MAX_TOTAL_EXPOSURE_PCT == D("50")
     assert limits.daily_loss_limit_pct == D("3") and limits.weekly_loss_limit_pct == D("6")
     assert limits.min_liquidation_distance_pct == D("10")
-    assert limits.max_order_notional == D("1000")
-    assert (limits.max_leverage, limits.leverage) == (5, 5)
+    assert limits.max_order_notional == D("50")  # rule 1: 50 USDT a position
+    assert (limits.max_leverage, limits.leverage) == (1, 1)
 
 
 def test_effective_limits_when_live_and_config_tighter_then_config():
@@ -38,7 +39,7 @@ def test_effective_limits_when_live_and_config_tighter_then_config():
 
     assert (limits.max_open_positions, limits.max_position_pct, limits.daily_loss_limit_pct) == (1, D("2"), D("1"))
     assert limits.min_liquidation_distance_pct == D("30")
-    assert limits.leverage == 2
+    assert limits.leverage == 1  # 2x asked, 1x is the most live allows
 
 
 def test_effective_limits_when_paper_or_ghost_then_config_as_written():
@@ -78,7 +79,7 @@ def test_effective_limits_when_live_with_any_config_then_never_looser_than_hard(
     assert limits.weekly_loss_limit_pct <= hard.HARD_WEEKLY_LOSS_LIMIT_PCT
     assert limits.min_liquidation_distance_pct >= hard.HARD_MIN_LIQUIDATION_DISTANCE_PCT
     assert limits.max_leverage <= hard.HARD_MAX_LEVERAGE and limits.leverage <= hard.HARD_MAX_LEVERAGE
-    assert limits.max_order_notional == hard.HARD_MAX_ORDER_NOTIONAL_USDT
+    assert limits.max_order_notional == LIVE_MAX_POSITION_USDT
 
 
 def test_estimated_liquidation_distance_when_leverage_given_then_inverse_minus_maintenance():

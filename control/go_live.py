@@ -1,0 +1,258 @@
+"""The go-live gate: live trading starts only when every condition of the seed protocol is met.
+
+`evaluate` is pure: it takes the evidence (`Evidence`) and the thresholds (the `live:` section, which may
+only ask for more than the seed) and answers every condition with its figure, met or not. `gather` reads
+the evidence from a bot's store; `bot --mode live` and `start --mode live` refuse with the unmet lines,
+even when the venue cannot be reached (a venue that cannot be checked is one more unmet line).
+
+Conditions:
+- keys: BINANCE_API_KEY and BINANCE_API_SECRET are set (only whether they are; never their text);
+- venue: the venue's start-up checks passed (on mainnet: no withdrawal permission, IP restricted);
+- paper: at least 5 closed paper trades, all closed cleanly (no liquidation, none found closed by the
+  venue behind the bot's back); win rate and average win vs loss shown;
+- ghost: at least 100 scored signals, accuracy above 55 % at the longest horizon, average win above
+  average loss;
+- approval: the operator typed the acknowledgement (`approval_text`), stored with time and figures.
+
+The staged protocol (first trade then 30 minutes of watching; after 3 successful trades; after a
+profitable week) is tracked as stages and shown; no stage raises a hard limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from models import AuditEvent, ExitReason, Mode, Trade
+
+SEED_MIN_PAPER_TRADES = 5
+SEED_MIN_GHOST_SIGNALS = 100
+SEED_MIN_GHOST_ACCURACY_PCT = Decimal("55")
+WATCH_AFTER_FIRST_TRADE_MS = 30 * 60_000
+KEY_VARIABLES = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
+UNCLEAN_EXITS = frozenset({ExitReason.LIQUIDATION, ExitReason.RECONCILED})
+
+REVIEW_TEXT = "I have reviewed this week's losses"
+
+
+def approval_text(max_position_usdt: Decimal, max_daily_loss_usdt: Decimal) -> str:
+    """What the operator types before real money moves: the limits in force and where the kill switch is."""
+    return (
+        f"I accept a {max_position_usdt:f} USDT maximum position and a {max_daily_loss_usdt:f} USDT daily loss limit; "
+        "the kill switch is KILL SWITCH in the dashboard sidebar and main.py close-all"
+    )
+
+_SEED = {
+    "min_paper_trades": ("SEED_MIN_PAPER_TRADES", SEED_MIN_PAPER_TRADES),
+    "min_ghost_signals": ("SEED_MIN_GHOST_SIGNALS", SEED_MIN_GHOST_SIGNALS),
+    "min_ghost_accuracy_pct": ("SEED_MIN_GHOST_ACCURACY_PCT", SEED_MIN_GHOST_ACCURACY_PCT),
+}
+
+
+def looser_than_seed(values: Mapping[str, Any]) -> list[str]:
+    """The go-live thresholds in `values` that ask for less evidence than the seed protocol."""
+    return [
+        f"live.{name} = {values[name]} is below the seed protocol's {constant} = {seed}; config may only raise it"
+        for name, (constant, seed) in _SEED.items()
+        if name in values and values[name] < seed
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    name: str
+    met: bool
+    figure: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    keys_present: bool
+    venue_checks: Sequence[Condition] | None  # None: the venue could not be checked (why in venue_note)
+    venue_note: str
+    paper_trades: Sequence[Trade]
+    ghost_outcomes: Sequence[Mapping[str, str]]  # the scorer's outcome records
+    ghost_horizon: str  # e.g. "60m": the longest horizon, the one judged
+    approval: Mapping[str, Any] | None  # the stored approval (text, by, ts_ms, figures)
+    live_trades: Sequence[Trade] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    min_paper_trades: int = SEED_MIN_PAPER_TRADES
+    min_ghost_signals: int = SEED_MIN_GHOST_SIGNALS
+    min_ghost_accuracy_pct: Decimal = SEED_MIN_GHOST_ACCURACY_PCT
+
+    @classmethod
+    def from_settings(cls, live: Any) -> "Thresholds":
+        return cls(live.min_paper_trades, live.min_ghost_signals, live.min_ghost_accuracy_pct)
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    conditions: tuple[Condition, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.met for c in self.conditions)
+
+    @property
+    def unmet(self) -> tuple[Condition, ...]:
+        return tuple(c for c in self.conditions if not c.met)
+
+    def refusal(self) -> str:
+        lines = [f"live trading refused: {len(self.unmet)} of {len(self.conditions)} go-live conditions unmet"]
+        lines += [f"  - {c.name}: {c.figure}" for c in self.unmet]
+        return "\n".join(lines)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+def _averages(values: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
+    """Average win and average loss (as a positive number); 0 where there is none."""
+    wins = [v for v in values if v > 0]
+    losses = [-v for v in values if v < 0]
+    avg_win = sum(wins, Decimal(0)) / len(wins) if wins else Decimal(0)
+    avg_loss = sum(losses, Decimal(0)) / len(losses) if losses else Decimal(0)
+    return avg_win, avg_loss
+
+
+def paper_condition(trades: Sequence[Trade], minimum: int) -> Condition:
+    closed = [t for t in trades if t.mode is Mode.PAPER]
+    unclean = [t for t in closed if t.exit_reason in UNCLEAN_EXITS]
+    pnls = [t.pnl for t in closed]
+    avg_win, avg_loss = _averages(pnls)
+    wins = sum(1 for p in pnls if p > 0)
+    rate = Decimal(wins * 100) / len(closed) if closed else Decimal(0)
+    figure = (
+        f"{len(closed)} closed paper trades (need ≥ {minimum}), {len(unclean)} not closed cleanly"
+        f"{' (' + ', '.join(sorted({t.exit_reason.value for t in unclean})) + ')' if unclean else ''}; "
+        f"win rate {rate:.1f} %, average win {_money(avg_win)} vs average loss {_money(avg_loss)} USDT"
+    )
+    return Condition("paper validated", len(closed) >= minimum and not unclean, figure)
+
+
+def ghost_condition(outcomes: Sequence[Mapping[str, str]], horizon: str, t: Thresholds) -> Condition:
+    returns = [Decimal(o[f"ret_{horizon}"]) for o in outcomes if o.get(f"ret_{horizon}")]
+    right = sum(1 for r in returns if r > 0)
+    accuracy = Decimal(right * 100) / len(returns) if returns else Decimal(0)
+    avg_win, avg_loss = _averages(returns)
+    met = len(returns) >= t.min_ghost_signals and accuracy > t.min_ghost_accuracy_pct and avg_win > avg_loss
+    figure = (
+        f"{len(returns)} scored signals (need ≥ {t.min_ghost_signals}), accuracy at {horizon} {accuracy:.1f} % "
+        f"(need > {t.min_ghost_accuracy_pct} %), average win {avg_win:.4f} % vs average loss {avg_loss:.4f} % "
+        "(need win > loss)"
+    )
+    return Condition("ghost validated", met, figure)
+
+
+def evaluate(evidence: Evidence, thresholds: Thresholds) -> GateResult:
+    conditions = [
+        Condition(
+            "API keys",
+            evidence.keys_present,
+            "BINANCE_API_KEY and BINANCE_API_SECRET are set" if evidence.keys_present
+            else "BINANCE_API_KEY and BINANCE_API_SECRET must both be set in the environment",
+        )
+    ]
+    if evidence.venue_checks is None:
+        conditions.append(Condition("venue checks", False, f"not run: {evidence.venue_note}"))
+    else:
+        conditions.extend(evidence.venue_checks)
+    conditions.append(paper_condition(evidence.paper_trades, thresholds.min_paper_trades))
+    conditions.append(ghost_condition(evidence.ghost_outcomes, evidence.ghost_horizon, thresholds))
+    approval = evidence.approval
+    conditions.append(
+        Condition(
+            "approval",
+            approval is not None,
+            f"recorded by {approval.get('by')} at ts_ms {approval.get('ts_ms')}" if approval
+            else "not recorded: run `main.py approve-live` and type the acknowledgement it shows",
+        )
+    )
+    return GateResult(tuple(conditions))
+
+
+# ---------------------------------------------------------------------------------- staged protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    reached: bool
+    detail: str
+
+
+def stages(live_trades: Sequence[Trade], now_ms: int) -> tuple[Stage, ...]:
+    """Where the seed's staged protocol stands. Shown, never a reason to raise a limit."""
+    trades = sorted(live_trades, key=lambda t: t.exit_ms)
+    first = trades[0] if trades else None
+    watched = first is not None and now_ms - first.exit_ms >= WATCH_AFTER_FIRST_TRADE_MS
+    good = [t for t in trades if t.pnl > 0 and t.exit_reason not in UNCLEAN_EXITS]
+    week_ms = 7 * 86_400_000
+    recent = [t for t in trades if t.exit_ms >= now_ms - week_ms]
+    week_pnl = sum((t.pnl for t in recent), Decimal(0))
+    profitable_week = first is not None and now_ms - first.entry_ms >= week_ms and week_pnl > 0
+    return (
+        Stage("first live trade", first is not None, "none yet" if first is None else f"closed, P&L {_money(first.pnl)} USDT"),
+        Stage("30 minutes watched after it", watched,
+              "waiting for the first trade" if first is None else ("done" if watched else "watching")),
+        Stage("3 successful trades", len(good) >= 3, f"{len(good)} of 3"),
+        Stage("a profitable week", profitable_week, f"last 7 days P&L {_money(week_pnl)} USDT"),
+    )
+
+
+# -------------------------------------------------------------------------------------- recording
+
+
+def approval_record(text: str, by: str, ts_ms: int, figures: Mapping[str, Any]) -> dict[str, str]:
+    return {"text": text, "by": by, "ts_ms": str(ts_ms), **{k: str(v) for k, v in figures.items()}}
+
+
+def approval_event(record: Mapping[str, str]) -> AuditEvent:
+    return AuditEvent("approval", int(record["ts_ms"]), f"go-live approval recorded by {record['by']}: {record['text']}",
+                      dict(record))
+
+
+def check_typed(typed: str, expected: str) -> None:
+    """An acknowledgement must be typed exactly (spaces at its ends aside): ValueError names the text."""
+    if typed.strip() != expected:
+        raise ValueError(f"the acknowledgement does not match; type exactly: {expected}")
+
+
+def keys_present(environ: Mapping[str, str] | None = None) -> bool:
+    env = os.environ if environ is None else environ
+    return all(env.get(name, "").strip() for name in KEY_VARIABLES)
+
+
+def read_approval(state: Mapping[str, str]) -> dict[str, Any] | None:
+    raw = state.get("go_live_approval")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def gather(store: Any, settings: Any, *, venue_checks: Sequence[Condition] | None, venue_note: str) -> Evidence:
+    """The evidence as the bot's store holds it (raises StateStoreError when Redis cannot be read)."""
+    trades = store.read_trades(count=10_000)
+    outcomes = [r for r in store.read_signals(count=100_000) if r.get("kind") == "outcome"]
+    horizon = f"{max(settings.ghost.horizons_minutes)}m"
+    return Evidence(
+        keys_present=keys_present(),
+        venue_checks=venue_checks,
+        venue_note=venue_note,
+        paper_trades=[t for t in trades if t.mode is Mode.PAPER],
+        ghost_outcomes=outcomes,
+        ghost_horizon=horizon,
+        approval=read_approval(store.read_state()),
+        live_trades=[t for t in trades if t.mode is Mode.LIVE],
+    )
