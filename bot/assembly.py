@@ -71,7 +71,7 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
         slippage.model, slippage.fixed_bps, slippage.volume_impact_bps, qty, volume))
     strategies = build_strategies(s.strategy)
     risk = resolve_risk(s.sizing, s.strategy, s.stops)
-    limits = effective_limits(s.risk, s.venue.leverage, mode)
+    limits = effective_limits(s.risk, s.venue.leverage, mode, s.live)
     breaker = OrderFailureBreaker(max_consecutive=s.risk.circuit_breaker_failures)
     executor: Executor
     if mode is Mode.PAPER:
@@ -91,7 +91,8 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
             starting_balance=s.venue.starting_balance, leverage=s.venue.leverage,
         )
     scorer = SignalScorer(store, s.ghost.horizons_minutes)
-    planner = EntryPlanner(risk=risk, stops=s.stops, exit_rules=exit_rules, limits=limits, symbol_rules=symbol_rules)
+    planner = EntryPlanner(risk=risk, stops=s.stops, exit_rules=exit_rules, limits=limits, symbol_rules=symbol_rules,
+                           fee_rate=s.venue.taker_fee_rate, slippage_bps=slippage.fixed_bps)
     config = EngineConfig(
         mode=mode, symbols=tuple(s.bot.symbols), timeframe=s.bot.timeframe, min_confidence=risk.min_confidence,
         window_size=engine_window_size(s, strategies), volume_window=s.exits.volume_window,

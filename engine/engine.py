@@ -293,7 +293,13 @@ class TradingEngine:
             f"{signal.symbol} {signal.side.value} strength {signal.strength:.2f} by {signal.strategy}: {signal.reason}",
             price=str(signal.price),
         )
-        ctx = self.market_context(signal.symbol)
+        try:
+            ctx = self.market_context(signal.symbol)
+        except (StateStoreError, ExchangeError) as exc:
+            # what the gate needs cannot be read: no permission to add risk (fail closed)
+            denial = Denial("fail_closed", f"{signal.symbol}: the account or the trading state cannot be read, so no entry: {exc}")
+            self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: fail_closed: {denial.detail}", reason_code="fail_closed")
+            return denial
         plan, sizing = self.planner.plan(signal, candles, ctx, notional=notional)
         if sizing is not None:
             self.audit("sizing", f"{signal.symbol}: {sizing.method} → qty {sizing.qty:.8f} ({sizing.detail})")
@@ -400,7 +406,12 @@ class TradingEngine:
         portfolio = self.executor.portfolio()
         account = portfolio.account
         day_pnl, week_pnl = self.period_pnl(account.equity)
-        buys = len(self.store.buys_since(symbol, self.market_clock.now_ms() - DAY_MS))
+        now = self.market_clock.now_ms()
+        buys = len(self.store.buys_since(symbol, now - DAY_MS))
+        since = min(now - now % DAY_MS, now - 60_000)  # the UTC day's entries, and at least the last minute's
+        recent = sorted(t for s in self.windows for t in self.store.buys_since(s, since))
+        venue = getattr(self.executor, "venue", None)
+        mark = venue.mark_price(symbol) if venue is not None else None
         return MarketContext(
             trading_state=self.store.trading_state(),
             equity=account.equity,
@@ -413,6 +424,9 @@ class TradingEngine:
             weekly_pnl=week_pnl,
             leverage=self.leverage,
             buys_last_24h=buys,
+            now_ms=now,
+            recent_entries_ms=recent,
+            mark_price=mark,
         )
 
     def period_starts(self, equity: Decimal) -> tuple[Decimal, Decimal]:

@@ -15,7 +15,7 @@ from models import EntryPlan, TradeState, round_down
 from risk.exits import ExitRules, out_of_reach
 from order_ids import make_trade_id
 from models import Candle, Denial, Position, Side, Signal, SymbolRules, TradingState
-from risk.gate import PreTradeCheck, check_order
+from risk.gate import PreTradeCheck, check_order, stop_out_loss
 from risk.levels import ResolvedRisk
 from risk.limits import RiskLimits
 from risk.sizing import SizingDecision, SizingInput, size_position
@@ -38,6 +38,9 @@ class MarketContext:
     weekly_pnl: Decimal
     leverage: int
     buys_last_24h: int
+    now_ms: int = 0  # market time of the decision
+    recent_entries_ms: Sequence[int] = ()  # this bot's entries (any symbol) since the UTC day began, or the last minute
+    mark_price: Decimal | None = None  # the venue's mark, when it has one
 
 
 def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
@@ -70,7 +73,12 @@ class EntryPlanner:
         exit_rules: ExitRules,
         limits: RiskLimits,
         symbol_rules: Mapping[str, SymbolRules],
+        fee_rate: Decimal = Decimal(0),
+        slippage_bps: Decimal = Decimal(0),
     ):
+        # the taker fee and expected slippage a stop-out pays: the per-trade loss limit counts them
+        self.fee_rate = fee_rate
+        self.slippage_bps = slippage_bps
         self.risk = risk
         self.stops = stops
         self.exit_rules = exit_rules
@@ -112,10 +120,17 @@ class EntryPlanner:
             sizing: SizingDecision | Denial = SizingDecision(notional / entry, notional, "manual", f"{notional} USDT at {entry}")
         else:
             cap = ctx.equity * self.limits.max_position_pct / 100
+            if self.limits.usdt.max_position_usdt is not None:
+                cap = min(cap, self.limits.usdt.max_position_usdt)
             sizing = size_position(self.risk, SizingInput(ctx.equity, entry, stop, signal.strength, ctx.buys_last_24h, cap))
         if isinstance(sizing, Denial):
             return sizing, None
-        qty = round_down(sizing.qty, rules.step_size)
+        qty = sizing.qty
+        max_loss = self.limits.usdt.max_loss_per_trade_usdt
+        per_unit = stop_out_loss(Decimal(1), entry, stop, self.fee_rate, self.slippage_bps)
+        if max_loss is not None and per_unit > 0:
+            qty = min(qty, max_loss / per_unit)  # sized down so a stop-out honours the limit, never rounded up
+        qty = round_down(qty, rules.step_size)
         if qty < rules.min_qty or qty * entry < rules.min_notional:
             return (
                 Denial(
@@ -143,6 +158,14 @@ class EntryPlanner:
                 weekly_pnl=ctx.weekly_pnl,
                 margin_used=ctx.margin_used,
                 leverage=ctx.leverage,
+                now_ms=ctx.now_ms,
+                recent_entries_ms=ctx.recent_entries_ms,
+                mark_price=ctx.mark_price,
+                stop_price=stop,
+                fee_rate=self.fee_rate,
+                slippage_bps=self.slippage_bps,
+                min_qty=rules.min_qty,
+                min_notional=rules.min_notional,
             ),
             self.limits,
         )
