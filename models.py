@@ -46,7 +46,9 @@ class HaltCause(str, enum.Enum):
     KILL_SWITCH = "kill_switch"  # close-all
     CIRCUIT_BREAKER = "circuit_breaker"  # too many consecutive order failures
     CRASH_LOOP = "crash_loop"  # the supervisor gave up restarting
-    LOSS_LIMIT = "loss_limit"  # resume refused while the limit is in force
+    LOSS_LIMIT = "loss_limit"  # (older flags) resume refused while the limit is in force
+    DAILY_LOSS_LIMIT = "daily_loss_limit"  # lifts by itself at the next UTC day (market time)
+    WEEKLY_LOSS_LIMIT = "weekly_loss_limit"  # waits for a recorded review, then a resume
     STATE_LOST = "state_lost"  # Redis lost what it held
 
     @property

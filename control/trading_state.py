@@ -9,20 +9,36 @@ Every change goes through here so that three promises hold everywhere:
 - every change is one typed event (models.TradingStateChange: previous, current, cause, who, when) in
   the audit stream.
 
+The loss halts are typed: a `daily_loss_limit` halt lifts by itself once a new UTC day (market time) has
+begun (`lift_daily_loss`, with an audit event), unless another halt was asked for on top of it, which then
+waits for a resume; a `weekly_loss_limit` halt waits for a review typed by the operator (`record_review`)
+and then a resume.
+
 Flattening positions is not here: it is venue work (control.flatten), run by whoever holds the venue.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from clock import Clock
 from errors import CommandError
-from models import HaltCause, HaltFlag, TradingState, TradingStateChange
+from models import AuditEvent, HaltCause, HaltFlag, TradingState, TradingStateChange
 from stores import TradingStateStore
 
 # Returns why a halt of this cause must stay in force, or None when it may be lifted.
 StillInForce = Callable[[HaltFlag], "str | None"]
+
+# state-hash fields: the UTC day (its start, market ms) a daily loss halt belongs to ("" once another halt
+# landed on top of it: no lifting by itself then), and the last recorded weekly review
+DAILY_HALT_DAY = "daily_halt_day_ms"
+REVIEW_MS = "weekly_review_ms"
+REVIEW_BY = "weekly_review_by"
+
+
+def _day(ms: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(ms / 1000))
 
 
 class TradingStateControl:
@@ -39,6 +55,9 @@ class TradingStateControl:
         reason = f"{cause.value} by {by}" + (f": {detail}" if detail else "")
         flag = self.store.set_halt(reason, by, self.clock.now_ms(), cause)
         kept = "" if flag.cause is cause else f"; {flag.cause.value} halt stays in force"
+        if flag.cause is HaltCause.DAILY_LOSS_LIMIT and cause is not HaltCause.DAILY_LOSS_LIMIT:
+            # someone asked for this halt too: the next UTC day must not lift theirs with the loss limit's
+            self.store.write_state(**{DAILY_HALT_DAY: ""})
         self._record(previous, TradingState.HALTED, cause.value, by, detail + kept)
         return flag
 
@@ -59,6 +78,40 @@ class TradingStateControl:
         self.store.write_state(trading_state=TradingState.ACTIVE.value)
         self._record(previous, TradingState.ACTIVE, "risk_within_limits", by, detail)
         return True
+
+    def halt_for_daily_loss(self, by: str, detail: str, day_start_ms: int) -> HaltFlag:
+        """HALTED for the day whose start (market ms) is given: it lifts by itself when a later day begins."""
+        flag = self.halt(HaltCause.DAILY_LOSS_LIMIT, by, detail)
+        if flag.cause is HaltCause.DAILY_LOSS_LIMIT:
+            self.store.write_state(**{DAILY_HALT_DAY: day_start_ms})
+        return flag
+
+    def lift_daily_loss(self, day_start_ms: int, by: str) -> bool:
+        """ACTIVE again when the halt in force is a daily loss halt of an earlier UTC day than `day_start_ms`
+        and nobody halted on top of it; announced in the audit stream. False (nothing changed) otherwise."""
+        flag = self.store.read_halt()
+        if flag is None or flag.cause is not HaltCause.DAILY_LOSS_LIMIT:
+            return False
+        halted_day = self.store.read_state().get(DAILY_HALT_DAY) or ""
+        if not halted_day or int(halted_day) >= day_start_ms:
+            return False
+        self.store.clear_halt(TradingState.ACTIVE)
+        self.store.write_state(**{DAILY_HALT_DAY: ""})
+        self._record(TradingState.HALTED, TradingState.ACTIVE, "daily_loss_limit_lifted", by,
+                     f"the UTC day {_day(int(halted_day))} ended; {_day(day_start_ms)} trades again")
+        return True
+
+    def record_review(self, by: str, text: str) -> int:
+        """The operator's typed review of a weekly loss, stored with its time; a resume may follow."""
+        now = self.clock.now_ms()
+        self.store.write_state(**{REVIEW_MS: now, REVIEW_BY: by})
+        flag = self.store.read_halt()
+        self.store.audit(AuditEvent("review", now, f"weekly loss review recorded by {by}: {text}",
+                                    {"by": by, "text": text, "halt": flag.reason if flag else ""}))
+        return now
+
+    def reviewed_since(self, flag: HaltFlag) -> bool:
+        return int(self.store.read_state().get(REVIEW_MS) or 0) >= flag.ts_ms
 
     def resume(self, by: str, still_in_force: StillInForce | None = None) -> str:
         """Back to ACTIVE; refused (CommandError) while the halt's cause says it must stay."""

@@ -52,7 +52,9 @@ class BotCommandHandlers:
         return detail
 
     def _halt_still_in_force(self, flag: HaltFlag) -> str | None:
-        if flag.cause is HaltCause.LOSS_LIMIT:
+        if flag.cause is HaltCause.WEEKLY_LOSS_LIMIT and not self.engine.trading.reviewed_since(flag):
+            return f"the weekly loss limit needs a recorded review first (main.py review) ({flag.reason})"
+        if flag.cause in (HaltCause.LOSS_LIMIT, HaltCause.DAILY_LOSS_LIMIT, HaltCause.WEEKLY_LOSS_LIMIT):
             report = self.engine.publish()
             if report.get("recommendation") == TradingState.HALTED.value:
                 return f"the loss limit is still in force ({flag.reason})"

@@ -52,6 +52,11 @@ DAY_MS = 86_400_000
 WEEK_MS = 7 * DAY_MS
 
 
+def _flat(value: Any) -> Any:
+    """A limit as one field of the risk hash: a set as its sorted items, comma-separated."""
+    return ",".join(str(v) for v in sorted(value)) if isinstance(value, (set, frozenset)) else value
+
+
 @dataclass
 class RunStats:
     started_ms: int = 0
@@ -464,6 +469,8 @@ class TradingEngine:
         self.store.write_orders(portfolio.open_orders)
         day_start, week_start = self.period_starts(account.equity)
         day_pnl, week_pnl = account.equity - day_start, account.equity - week_start
+        now = self.market_clock.now_ms()
+        self.trading.lift_daily_loss(now - now % DAY_MS, "risk-monitor")  # only a halt of an earlier day
         report = assess(account, portfolio.positions, day_start, week_start, self.limits)
         stale = self.stale_symbols()
         record = {
@@ -478,7 +485,8 @@ class TradingEngine:
             "reason": report.reason,
             "detail": report.detail,
             "stale_symbols": ",".join(stale),
-            **{f"limit_{name}": value for name, value in asdict(self.limits).items()},
+            **{f"limit_{name}": value for name, value in asdict(self.limits).items() if name != "usdt"},
+            **{f"limit_usdt_{name}": _flat(value) for name, value in asdict(self.limits.usdt).items()},
             "ts_ms": self.wall_clock.now_ms(),
         }
         self.store.write_risk(record)
@@ -491,7 +499,12 @@ class TradingEngine:
         wanted = report.state_recommendation
         if wanted is TradingState.HALTED and current is not TradingState.HALTED:
             # the risk monitor halts for a loss limit only (margin and liquidation distance mean REDUCING)
-            self.trading.halt(HaltCause.LOSS_LIMIT, "risk-monitor", f"{report.reason}: {report.detail}")
+            detail = f"{report.reason}: {report.detail}"
+            if report.reason == HaltCause.DAILY_LOSS_LIMIT.value:
+                now = self.market_clock.now_ms()
+                self.trading.halt_for_daily_loss("risk-monitor", detail, now - now % DAY_MS)
+            else:
+                self.trading.halt(HaltCause(report.reason), "risk-monitor", detail)
             with self.lock:
                 self.executor.cancel_entries()
         elif wanted is TradingState.REDUCING and current is TradingState.ACTIVE:

@@ -1,9 +1,10 @@
 """The risk monitor: a snapshot of how much risk the account carries, and what the bot should do.
 
 `assess` runs on every account update. Its recommendation follows nautilus_trader's trading states:
-- HALTED, reason "loss_limit": the day's or week's loss has reached its limit. The bot halts and a
-  resume is refused while `loss_limit_in_force` holds (until the day / week rolls over and the caller
-  passes the new period's starting equity).
+- HALTED, reason "daily_loss_limit" or "weekly_loss_limit": the day's or week's loss (equity against the
+  period's start: realised and unrealised P&L, fees and funding) has reached its limit, as % of the
+  period's starting equity or in USDT (live: 25 / 100). The week wins when both are reached. The daily
+  halt lifts by itself at the next UTC day; the weekly one waits for a recorded review (control.trading_state).
 - REDUCING, reason "margin_use" or "liquidation_distance": too much margin in use, or a position too
   close to liquidation; only exposure-reducing orders until it clears.
 - ACTIVE otherwise.
@@ -23,7 +24,9 @@ from .limits import RiskLimits, estimated_liquidation_distance_pct
 
 _HUNDRED = Decimal(100)
 _PCT_PLACES = Decimal("0.0001")
-LOSS_LIMIT = "loss_limit"
+DAILY_LOSS_LIMIT = "daily_loss_limit"
+WEEKLY_LOSS_LIMIT = "weekly_loss_limit"
+LOSS_LIMITS = (DAILY_LOSS_LIMIT, WEEKLY_LOSS_LIMIT)
 MARGIN_USE = "margin_use"
 LIQUIDATION_DISTANCE = "liquidation_distance"
 
@@ -38,7 +41,7 @@ class RiskReport:
     weekly_loss_pct: Decimal
     worst_liquidation_distance_pct: Decimal | None  # None: no open position
     state_recommendation: TradingState
-    reason: str  # "" | "loss_limit" | "margin_use" | "liquidation_distance"
+    reason: str  # "" | "daily_loss_limit" | "weekly_loss_limit" | "margin_use" | "liquidation_distance"
     detail: str = ""
 
 
@@ -77,12 +80,19 @@ def assess(
     worst = min(distances) if distances else None
 
     state, reason, detail = TradingState.ACTIVE, "", ""
-    if daily >= limits.daily_loss_limit_pct:
-        state, reason = TradingState.HALTED, LOSS_LIMIT
-        detail = f"daily loss {daily:.2f}% ≥ limit {limits.daily_loss_limit_pct}%"
-    elif weekly >= limits.weekly_loss_limit_pct:
-        state, reason = TradingState.HALTED, LOSS_LIMIT
+    usdt = limits.usdt
+    if weekly >= limits.weekly_loss_limit_pct:
+        state, reason = TradingState.HALTED, WEEKLY_LOSS_LIMIT
         detail = f"weekly loss {weekly:.2f}% ≥ limit {limits.weekly_loss_limit_pct}%"
+    elif usdt.max_weekly_loss_usdt is not None and -weekly_pnl >= usdt.max_weekly_loss_usdt:
+        state, reason = TradingState.HALTED, WEEKLY_LOSS_LIMIT
+        detail = f"weekly loss {-weekly_pnl:.2f} USDT ≥ limit {usdt.max_weekly_loss_usdt} USDT"
+    elif daily >= limits.daily_loss_limit_pct:
+        state, reason = TradingState.HALTED, DAILY_LOSS_LIMIT
+        detail = f"daily loss {daily:.2f}% ≥ limit {limits.daily_loss_limit_pct}%"
+    elif usdt.max_daily_loss_usdt is not None and -daily_pnl >= usdt.max_daily_loss_usdt:
+        state, reason = TradingState.HALTED, DAILY_LOSS_LIMIT
+        detail = f"daily loss {-daily_pnl:.2f} USDT ≥ limit {usdt.max_daily_loss_usdt} USDT"
     elif margin_use > limits.max_margin_use_pct:
         state, reason = TradingState.REDUCING, MARGIN_USE
         detail = f"margin use {margin_use:.2f}% > max {limits.max_margin_use_pct}%"
@@ -106,4 +116,4 @@ def assess(
 
 def loss_limit_in_force(report: RiskReport) -> bool:
     """True while a loss limit holds: the bot stays HALTED and a resume command is refused."""
-    return report.reason == LOSS_LIMIT
+    return report.reason in LOSS_LIMITS

@@ -50,7 +50,7 @@ def test_assess_when_daily_loss_reached_then_report_has_the_figures():
     r = report(equity="9500", day_start="10000", week_start="10200")
 
     assert (r.daily_pnl, r.daily_loss_pct, r.weekly_pnl) == (D("-500"), D("5.0000"), D("-700"))
-    assert r.reason == "loss_limit" and r.detail == "daily loss 5.00% ≥ limit 5%"
+    assert r.reason == "daily_loss_limit" and r.detail == "daily loss 5.00% ≥ limit 5%"
 
 
 @pytest.mark.parametrize(("margin", "state"), [("6000", TradingState.ACTIVE), ("6001", TradingState.REDUCING)])
@@ -72,9 +72,9 @@ def test_assess_when_liquidation_distance_around_min_then_reducing_below(liquida
 
 
 def test_assess_when_loss_limit_and_margin_both_breached_then_halt_wins():
-    r = report(equity="9000", margin="9000")
+    r = report(equity="9000", margin="9000")  # 10 %: the day's 5 % and the week's 10 % are both reached
 
-    assert (r.state_recommendation, r.reason) == (TradingState.HALTED, "loss_limit")
+    assert (r.state_recommendation, r.reason) == (TradingState.HALTED, "weekly_loss_limit")
 
 
 def test_assess_when_positions_open_then_exposure_and_estimated_liquidation_distance():
