@@ -286,7 +286,11 @@ class Supervisor:
             raise CommandError(f"refused: stale start ({age:.0f}s old > {self.settings.control.stale_command_seconds:g}s)")
         mode = Mode(command.args.get("mode", Mode.GHOST.value))
         if mode is Mode.LIVE:
-            raise CommandError("refused: live mode needs the go-live gate, which is not available in this release")
+            from control import go_live
+
+            result = go_live.check(self.store, self.settings)
+            raise CommandError("refused: " + (result.refusal().replace("\n", ";") if not result.passed
+                                              else "the go-live gate passed, but no live executor is in this build"))
         detail = self.start_bot(mode)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -6,7 +6,8 @@
     python main.py dashboard              the dashboard alone
     python main.py status [--json]        the bot's state (exit 0 healthy, 1 not, 2 Redis unreachable)
     python main.py halt | resume | close-all | close SYMBOL | open SYMBOL --side S --notional N
-    python main.py start --mode M | stop  through the supervisor
+    python main.py start --mode M | stop  through the supervisor (live: only through the go-live gate)
+    python main.py approve-live | review  the typed go-live approval / weekly-loss review
     python main.py download --symbol ... candles to CSV
 
 Errors from the project's hierarchy (errors.py) become one line on stderr and an exit code:
@@ -64,6 +65,10 @@ def cmd_bot(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     mode = Mode(args.mode or settings.bot.mode.value)
+    if mode is Mode.LIVE:
+        refused = _go_live_refusal(settings)
+        if refused is not None:
+            return refused
     store = _store(settings)
     runtime = BotRuntime(settings, store, mode=mode)
     runtime.install_signal_handlers()
@@ -73,6 +78,35 @@ def cmd_bot(args: argparse.Namespace) -> int:
     summary = runtime.run()
     print(format_summary(summary), flush=True)
     return EXIT_OK
+
+
+def _go_live_refusal(settings: Settings) -> int | None:
+    """None when the go-live gate passes; else the exit code after printing every unmet condition (2 without
+    API keys, 1 without the evidence). Works without Redis and without the venue: each is one more unmet line."""
+    from control import go_live
+
+    if not go_live.keys_present():
+        print("error: live mode needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        store = _store(settings)
+    except TradingBotError as exc:
+        store = _Unreadable(str(exc))
+    result = go_live.check(store, settings)
+    if result.passed:
+        return None
+    print(result.refusal(), file=sys.stderr)
+    return EXIT_FAIL
+
+
+class _Unreadable:
+    """A store that could not be opened: every read says why, so the gate lists it as unmet."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+    def __getattr__(self, name: str):
+        raise StateStoreError(self.why)
 
 
 def cmd_supervise(args: argparse.Namespace) -> int:
@@ -307,7 +341,65 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 
 def cmd_start(args: argparse.Namespace) -> int:
+    if args.mode == Mode.LIVE.value:
+        refused = _go_live_refusal(_settings(args))
+        if refused is not None:
+            return refused
     return _send(args, CommandType.START, {"mode": args.mode})
+
+
+def _typed(prompt: str, expected: str, given: str | None) -> str:
+    from control.go_live import check_typed
+
+    if given is None:
+        print(f"{prompt}\ntype exactly:\n  {expected}")
+        given = sys.stdin.readline()
+    check_typed(given, expected)
+    return expected
+
+
+def cmd_approve_live(args: argparse.Namespace) -> int:
+    """The go-live approval: the operator types the acknowledgement; stored with time and figures."""
+    import json as _json
+
+    from clock import SystemClock
+    from control import go_live
+
+    settings = _settings(args)
+    live = settings.live
+    text = go_live.approval_text(live.max_position_usdt, live.max_daily_loss_usdt)
+    try:
+        _typed("Live trading moves real money under these limits.", text, args.ack)
+    except ValueError as exc:
+        print(f"approve-live: refused: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    store = _store(settings)
+    record = go_live.approval_record(text, "cli", SystemClock().now_ms(), {
+        "max_position_usdt": live.max_position_usdt, "max_daily_loss_usdt": live.max_daily_loss_usdt,
+        "max_weekly_loss_usdt": live.max_weekly_loss_usdt, "max_loss_per_trade_usdt": live.max_loss_per_trade_usdt,
+        "max_leverage": live.max_leverage, "kill_switch": "dashboard sidebar KILL SWITCH; main.py close-all"})
+    store.write_state(go_live_approval=_json.dumps(record))
+    store.audit(go_live.approval_event(record))
+    print(f"approve-live: recorded at ts_ms {record['ts_ms']}")
+    return EXIT_OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    """A weekly loss halt waits for this: the operator's typed review, recorded, then a resume."""
+    from clock import SystemClock
+    from control.go_live import REVIEW_TEXT
+    from control.trading_state import TradingStateControl
+
+    settings = _settings(args)
+    try:
+        _typed("A weekly loss limit halted the bot.", REVIEW_TEXT, args.ack)
+    except ValueError as exc:
+        print(f"review: refused: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    store = _store(settings)
+    TradingStateControl(store, SystemClock()).record_review("cli", REVIEW_TEXT)
+    print("review: recorded")
+    return _send(args, CommandType.RESUME, {})
 
 
 def _alive(pid: str | None) -> bool:
@@ -451,6 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("start", cmd_start, "ask the supervisor to start the bot", 40)
     p.add_argument("--mode", required=True, choices=modes)
     add("stop", cmd_simple(CommandType.STOP), "graceful stop: entry orders cancelled, positions stay", 30)
+    p = add("approve-live", cmd_approve_live, "the go-live approval: type the acknowledgement of the live limits")
+    p.add_argument("--ack", help="the acknowledgement's text (otherwise asked for)")
+    p = add("review", cmd_review, "record the review a weekly loss halt waits for, then resume", 10)
+    p.add_argument("--ack", help="the review's text (otherwise asked for)")
     p = add("reset", cmd_reset, "start over: delete this bot's paper or ghost records (asks first; refused in live)")
     p.add_argument("--yes", action="store_true", help="do not ask for the bot id")
     p = add("backtest", cmd_backtest, "the same engine over candle files, in memory at full speed (no Redis)")

@@ -49,7 +49,7 @@ VERSION = "0.1.0"
 class BotRuntime:
     def __init__(self, settings: Settings, store: StateStore, *, mode: Mode):
         if mode is Mode.LIVE:
-            raise ConfigError("bot.mode = 'live': live trading arrives with the go-live gate in a later release")
+            raise ConfigError("bot.mode = 'live': the go-live gate passed, but this build has no live executor yet")
         self.settings = settings
         self.store = store
         self.mode = mode

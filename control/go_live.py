@@ -256,3 +256,16 @@ def gather(store: Any, settings: Any, *, venue_checks: Sequence[Condition] | Non
         approval=read_approval(store.read_state()),
         live_trades=[t for t in trades if t.mode is Mode.LIVE],
     )
+
+
+def check(store: Any, settings: Any) -> GateResult:
+    """The gate as `bot --mode live`, `start --mode live` and the dashboard see it. The venue's own start-up
+    checks (permissions, IP restriction) belong to the live venue client, which is opened only after the
+    gate passes; until one reports them they count as not run, so the gate stays closed."""
+    try:
+        evidence = gather(store, settings, venue_checks=None,
+                          venue_note="no live venue client has reported its start-up checks (permissions, IP restriction)")
+    except Exception as exc:  # Redis unreachable: the evidence is unknown, so the gate is closed
+        return GateResult((Condition("evidence", False, f"cannot be read from Redis: {exc}"),
+                           Condition("API keys", keys_present(), "set" if keys_present() else "not set")))
+    return evaluate(evidence, Thresholds.from_settings(settings.live))

@@ -1,0 +1,64 @@
+"""`bot --mode live` and `start --mode live` as a user meets them: without keys exit 2, with keys but no
+evidence a non-zero exit listing every unmet condition with its figure, even with Redis unreachable; the
+typed approval lands in the audit stream; no secret is ever printed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from state import StateStore
+
+from processes import process_env, run_cli
+
+pytestmark = pytest.mark.slow
+KEY, SECRET = "live-key-3f9a1c77e2", "live-secret-b41d08aa93c5"
+
+
+def test_bot_live_when_no_keys_then_exit_2_and_it_says_which_variables(redis_url, bot_id):
+    done = run_cli(["bot", "--mode", "live"], process_env(redis_url, bot_id))
+
+    assert done.returncode == 2
+    assert "BINANCE_API_KEY and BINANCE_API_SECRET" in done.stderr
+
+
+@pytest.mark.parametrize("command", [["bot", "--mode", "live"], ["start", "--mode", "live"]])
+def test_live_when_keys_but_no_evidence_then_refused_listing_every_unmet_condition_and_no_secret(redis_url, bot_id, command):
+    done = run_cli(command, process_env(redis_url, bot_id, BINANCE_API_KEY=KEY, BINANCE_API_SECRET=SECRET))
+
+    assert done.returncode == 1
+    out = done.stdout + done.stderr
+    assert "live trading refused: 4 of 5 go-live conditions unmet" in out
+    for line in ("venue checks: not run", "paper validated: 0 closed paper trades (need ≥ 5)",
+                 "ghost validated: 0 scored signals (need ≥ 100)", "approval: not recorded"):
+        assert line in out
+    assert KEY not in out and SECRET not in out
+
+
+def test_bot_live_when_redis_is_unreachable_then_still_refused_with_the_reason(bot_id):
+    env = process_env("redis://127.0.0.1:1/0", bot_id, BINANCE_API_KEY=KEY, BINANCE_API_SECRET=SECRET)
+
+    done = run_cli(["bot", "--mode", "live"], env)
+
+    assert done.returncode != 0
+    assert "evidence: cannot be read from Redis" in done.stderr and SECRET not in done.stderr
+
+
+def test_approve_live_when_typed_exactly_then_stored_with_figures_in_the_audit_stream(redis_url, bot_id):
+    store = StateStore.open(redis_url, bot_id)
+    env = process_env(redis_url, bot_id, BINANCE_API_KEY=KEY, BINANCE_API_SECRET=SECRET)
+    wrong = run_cli(["approve-live", "--ack", "yes"], env)
+    assert wrong.returncode == 1 and "type exactly: I accept a 50 USDT maximum position" in wrong.stderr
+    assert store.read_audit(50, kinds=["approval"]) == []
+
+    text = ("I accept a 50 USDT maximum position and a 25 USDT daily loss limit; "
+            "the kill switch is KILL SWITCH in the dashboard sidebar and main.py close-all")
+    done = run_cli(["approve-live", "--ack", text], env)
+
+    assert done.returncode == 0, done.stderr
+    [event] = store.read_audit(50, kinds=["approval"])
+    assert event.data["max_position_usdt"] == "50" and event.data["max_daily_loss_usdt"] == "25"
+    assert json.loads(store.read_state()["go_live_approval"])["text"] == text
+    refused = run_cli(["bot", "--mode", "live"], env)
+    assert "3 of 5 go-live conditions unmet" in refused.stderr and "approval:" not in refused.stderr

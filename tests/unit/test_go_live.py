@@ -1,0 +1,111 @@
+"""The go-live gate: every condition with its figure, each threshold at its boundary; the staged protocol."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from control import go_live
+from control.go_live import Condition, Evidence, Thresholds, evaluate
+from models import ExitReason, Mode, Side, Trade
+
+D = Decimal
+VENUE_OK = (Condition("venue checks", True, "no withdrawal permission; IP restricted"),)
+APPROVAL = {"by": "cli", "ts_ms": "1"}
+
+
+def trade(pnl: str, reason: ExitReason = ExitReason.TAKE_PROFIT, mode: Mode = Mode.PAPER, exit_ms: int = 1000) -> Trade:
+    return Trade("t", "BTC/USDT:USDT", Side.LONG, D("0.001"), D("60000"), D("60100"), 0, exit_ms, D(pnl), D(0), D(pnl),
+                 reason, mode)
+
+
+def outcomes(right: int, wrong: int, win: str = "0.5", loss: str = "-0.3") -> list[dict[str, str]]:
+    return [{"kind": "outcome", "ret_60m": win}] * right + [{"kind": "outcome", "ret_60m": loss}] * wrong
+
+
+def evidence(**overrides) -> Evidence:
+    base = dict(keys_present=True, venue_checks=VENUE_OK, venue_note="", paper_trades=[trade("2")] * 3 + [trade("-1")] * 2,
+                ghost_outcomes=outcomes(56, 44), ghost_horizon="60m", approval=APPROVAL)
+    base.update(overrides)
+    return Evidence(**base)
+
+
+def unmet(e: Evidence) -> list[str]:
+    return [c.name for c in evaluate(e, Thresholds()).unmet]
+
+
+def test_evaluate_when_every_condition_is_met_then_the_gate_passes():
+    assert evaluate(evidence(), Thresholds()).passed
+
+
+def test_evaluate_when_nothing_is_there_then_every_condition_is_listed_with_its_figure():
+    result = evaluate(evidence(keys_present=False, venue_checks=None, venue_note="venue unreachable", paper_trades=[],
+                               ghost_outcomes=[], approval=None), Thresholds())
+
+    assert [c.name for c in result.unmet] == ["API keys", "venue checks", "paper validated", "ghost validated", "approval"]
+    text = result.refusal()
+    assert text.startswith("live trading refused: 5 of 5 go-live conditions unmet")
+    assert "not run: venue unreachable" in text
+    assert "0 closed paper trades (need ≥ 5)" in text and "0 scored signals (need ≥ 100)" in text
+
+
+@pytest.mark.parametrize(("count", "met"), [(4, False), (5, True), (6, True)])
+def test_evaluate_when_paper_trades_around_5_then_met_from_5(count, met):
+    assert ("paper validated" in unmet(evidence(paper_trades=[trade("1")] * count))) is not met
+
+
+def test_evaluate_when_a_paper_trade_was_liquidated_then_paper_unmet_and_named():
+    result = evaluate(evidence(paper_trades=[trade("1")] * 5 + [trade("-9", ExitReason.LIQUIDATION)]), Thresholds())
+
+    assert [c.name for c in result.unmet] == ["paper validated"]
+    assert "1 not closed cleanly (liquidation)" in result.unmet[0].figure
+
+
+def test_evaluate_when_paper_figures_then_win_rate_and_average_win_vs_loss_shown():
+    figure = evaluate(evidence(), Thresholds()).conditions[2].figure
+
+    assert "win rate 60.0 %, average win 2.00 vs average loss 1.00 USDT" in figure
+
+
+@pytest.mark.parametrize(("right", "wrong", "met"), [(55, 45, False), (56, 44, True), (56, 43, False)])
+def test_evaluate_when_ghost_accuracy_around_55_pct_over_100_signals_then_met_above(right, wrong, met):
+    # 55 of 100 is not above 55 %; 56 of 100 is; 56 of 99 is above 55 % but under 100 signals
+    assert ("ghost validated" in unmet(evidence(ghost_outcomes=outcomes(right, wrong)))) is not met
+
+
+def test_evaluate_when_the_average_ghost_win_is_not_above_the_average_loss_then_unmet():
+    assert unmet(evidence(ghost_outcomes=outcomes(60, 40, win="0.3", loss="-0.3"))) == ["ghost validated"]
+
+
+def test_evaluate_when_config_asks_for_more_trades_then_the_stricter_threshold():
+    result = evaluate(evidence(), Thresholds(min_paper_trades=10))
+
+    assert [c.name for c in result.unmet] == ["paper validated"]
+
+
+@pytest.mark.parametrize(("typed", "ok"), [("  " + go_live.REVIEW_TEXT + "\n", True), ("I reviewed", False)])
+def test_check_typed_when_the_acknowledgement_differs_then_refused_with_the_text(typed, ok):
+    if ok:
+        go_live.check_typed(typed, go_live.REVIEW_TEXT)
+    else:
+        with pytest.raises(ValueError, match="type exactly: I have reviewed"):
+            go_live.check_typed(typed, go_live.REVIEW_TEXT)
+
+
+def test_approval_text_when_config_tightened_then_it_names_the_limits_in_force():
+    text = go_live.approval_text(D("30"), D("10"))
+
+    assert "30 USDT maximum position" in text and "10 USDT daily loss limit" in text and "KILL SWITCH" in text
+
+
+@pytest.mark.parametrize(
+    ("trades", "now_ms", "reached"),
+    [([], 0, [False, False, False, False]),
+     ([trade("1", mode=Mode.LIVE, exit_ms=0)], 29 * 60_000, [True, False, False, False]),
+     ([trade("1", mode=Mode.LIVE, exit_ms=0)], 30 * 60_000, [True, True, False, False]),
+     ([trade("1", mode=Mode.LIVE, exit_ms=i) for i in range(3)], 8 * 86_400_000 - 1, [True, True, True, False]),
+     ([trade("1", mode=Mode.LIVE, exit_ms=7 * 86_400_000)], 8 * 86_400_000, [True, True, False, True])],
+)
+def test_stages_when_live_trades_accumulate_then_the_protocol_advances(trades, now_ms, reached):
+    assert [s.reached for s in go_live.stages(trades, now_ms)] == reached
