@@ -43,6 +43,7 @@ from models import (
     TradingState,
 )
 from risk.circuit_breaker import OrderFailureBreaker
+from risk.margin import liquidation_danger, margin_utilisation_pct
 from risk.monitor import assess
 from stores import EngineStore
 
@@ -136,6 +137,7 @@ class TradingEngine:
         # 1: row written, 2: the executor's copy released; then the audit line): finished on the next flush,
         # oldest first, so an outage loses none; the row write is idempotent (state.py)
         self._owed: deque[tuple[Trade, str, int]] = deque()
+        self._liquidation_alerted: set[str] = set()  # symbols whose liquidation alert is out, until it clears
 
     # ------------------------------------------------------------------------------ start-up
 
@@ -472,6 +474,8 @@ class TradingEngine:
         now = self.market_clock.now_ms()
         self.trading.lift_daily_loss(now - now % DAY_MS, "risk-monitor")  # only a halt of an earlier day
         report = assess(account, portfolio.positions, day_start, week_start, self.limits)
+        danger = liquidation_danger(portfolio.positions, self.limits.usdt.liquidation_alert_pct,
+                                    self.limits.usdt.liquidation_close_pct)
         stale = self.stale_symbols()
         record = {
             "margin_use_pct": report.margin_use_pct,
@@ -485,6 +489,9 @@ class TradingEngine:
             "reason": report.reason,
             "detail": report.detail,
             "stale_symbols": ",".join(stale),
+            "margin_utilisation_pct": margin_utilisation_pct(account).quantize(Decimal("0.01")),
+            "liquidation_risk_pct": "" if danger.worst_pct is None else danger.worst_pct.quantize(Decimal("0.01")),
+            "liquidation_alerts": ",".join(f"{sym} {r:.1f}%" for sym, r in danger.alerts + danger.closes),
             **{f"limit_{name}": value for name, value in asdict(self.limits).items() if name != "usdt"},
             **{f"limit_usdt_{name}": _flat(value) for name, value in asdict(self.limits.usdt).items()},
             "ts_ms": self.wall_clock.now_ms(),
@@ -492,7 +499,23 @@ class TradingEngine:
         self.store.write_risk(record)
         self.store.write_state(feed_stale="1" if stale else "0", pnl_today=day_pnl)
         self._apply_risk_state(report)
+        self._act_on_liquidation_danger(danger)
         return record
+
+    def _act_on_liquidation_danger(self, danger) -> None:
+        """Rule 3: an alert once a position's liquidation risk reaches the alert level (once per episode),
+        a reduce-only close at the close level."""
+        alerting = {symbol for symbol, _ in danger.alerts + danger.closes}
+        for symbol, risk in danger.alerts:
+            if symbol not in self._liquidation_alerted:
+                self.audit("alert", f"ALERT: {symbol} liquidation risk {risk:.1f}% ≥ "
+                                    f"{self.limits.usdt.liquidation_alert_pct}%", symbol=symbol, risk_pct=str(risk))
+        self._liquidation_alerted = alerting
+        for symbol, risk in danger.closes:
+            limit = self.limits.usdt.liquidation_close_pct
+            self.audit("alert", f"ALERT: {symbol} liquidation risk {risk:.1f}% ≥ {limit}%: closing it reduce-only",
+                       symbol=symbol, risk_pct=str(risk))
+            self.close(symbol, ExitReason.EMERGENCY, f"liquidation risk {risk:.1f}% ≥ {limit}%")
 
     def _apply_risk_state(self, report) -> None:
         current = self.store.trading_state()
