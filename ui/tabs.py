@@ -171,24 +171,7 @@ def render_ghost(store: StateStore, settings: Settings) -> None:
 # ---------------------------------------------------------------------------------------------- Live
 
 
-@guarded("Live")
-def render_live(store: StateStore, settings: Settings) -> None:
-    state = store.read_state()
-    if state.get("mode") == Mode.LIVE.value:
-        st.warning("The bot reports mode **live**.")
-    else:
-        st.info("Live trading is not enabled — it arrives with the go-live gate.")
-    st.markdown(
-        "In live mode the hard limits in the risk module cap every configured limit below and are always on."
-    )
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Configured risk limits")
-        _table(key_value_frame(settings.risk.model_dump(), name="Limit"), "")
-    with right:
-        st.subheader("Limits the bot reports")
-        reported = {k: v for k, v in store.read_risk().items() if "limit" in k or "hard" in k or "max" in k}
-        _table(key_value_frame(reported, name="Limit"), "The bot has not reported its limits yet.")
+from ui.live_tab import render_live  # noqa: E402  the Live tab has a module of its own
 
 
 # ------------------------------------------------------------------------------------- decision log

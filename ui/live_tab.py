@@ -1,0 +1,149 @@
+"""The Live tab: risk status with colours, positions, emergency controls, the live trade log, the go-live
+checklist with what is unmet, the staged protocol and the approval form. Reads Redis, writes commands."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Mapping
+
+import streamlit as st
+
+from control import go_live
+from models import CommandType, Mode, TradingState
+from settings import Settings
+from state import StateStore
+from ui.connection import now_ms
+from ui.guard import guarded
+from ui.sidebar import run_command
+from ui.status import format_money, to_decimal
+from ui.summaries import trades_in_mode
+from ui.tables import key_value_frame, positions_frame, trades_frame
+
+GREEN, AMBER, RED = "green", "orange", "red"
+CHECKLIST_SECONDS = 10  # the evidence is thousands of records: read again at most this often
+
+
+def level_colour(value: Decimal | None, amber_at: Decimal, red_at: Decimal) -> str:
+    """Green below amber_at, amber from it, red from red_at (inclusive: a limit reached is red)."""
+    if value is None:
+        return GREEN
+    return RED if value >= red_at else AMBER if value >= amber_at else GREEN
+
+
+def state_colour(state: str) -> str:
+    return {TradingState.ACTIVE.value: GREEN, TradingState.REDUCING.value: AMBER}.get(state, RED)
+
+
+def risk_lines(risk: Mapping[str, str], state: Mapping[str, str], settings: Settings) -> list[tuple[str, str, str]]:
+    """(label, value text, colour) for the risk status, from the bot's risk report."""
+    live = settings.live
+    margin = to_decimal(risk.get("margin_utilisation_pct")) or to_decimal(risk.get("margin_use_pct"))
+    liq = to_decimal(risk.get("liquidation_risk_pct"))
+    day_loss = max(-(to_decimal(risk.get("daily_pnl")) or Decimal(0)), Decimal(0))
+    week_loss = max(-(to_decimal(risk.get("weekly_pnl")) or Decimal(0)), Decimal(0))
+    trading = state.get("trading_state", "") or "unknown"
+    return [
+        ("Trading state", trading, state_colour(trading)),
+        ("Margin utilisation", "—" if margin is None else f"{margin:.2f} % of {live.max_margin_use_pct} %",
+         level_colour(margin, live.max_margin_use_pct * Decimal("0.8"), live.max_margin_use_pct)),
+        ("Liquidation risk", "no position" if liq is None else f"{liq:.2f} % (alert {live.liquidation_alert_pct} %, "
+                                                               f"close {live.liquidation_close_pct} %)",
+         level_colour(liq, live.liquidation_alert_pct, live.liquidation_close_pct)),
+        ("Daily loss", f"{format_money(day_loss)} of {live.max_daily_loss_usdt} USDT",
+         level_colour(day_loss, live.max_daily_loss_usdt / 2, live.max_daily_loss_usdt)),
+        ("Weekly loss", f"{format_money(week_loss)} of {live.max_weekly_loss_usdt} USDT",
+         level_colour(week_loss, live.max_weekly_loss_usdt / 2, live.max_weekly_loss_usdt)),
+    ]
+
+
+@st.cache_data(ttl=CHECKLIST_SECONDS, show_spinner=False)
+def _checklist(bot_id: str, _store: StateStore, _settings: Settings) -> tuple[list[tuple[str, bool, str]], list[tuple[str, bool, str]]]:
+    result = go_live.check(_store, _settings)
+    conditions = [(c.name, c.met, c.figure) for c in result.conditions]
+    try:
+        trades = trades_in_mode(_store.read_trades(), Mode.LIVE)
+    except Exception:  # the stages are shown as not reached when the trades cannot be read
+        trades = []
+    stages = [(s.name, s.reached, s.detail) for s in go_live.stages(trades, now_ms())]
+    return conditions, stages
+
+
+def _approve(store: StateStore, settings: Settings, typed: str) -> None:
+    live = settings.live
+    text = go_live.approval_text(live.max_position_usdt, live.max_daily_loss_usdt)
+    try:
+        go_live.check_typed(typed, text)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    record = go_live.approval_record(text, "dashboard", now_ms(), {
+        "max_position_usdt": live.max_position_usdt, "max_daily_loss_usdt": live.max_daily_loss_usdt,
+        "max_weekly_loss_usdt": live.max_weekly_loss_usdt, "max_loss_per_trade_usdt": live.max_loss_per_trade_usdt,
+        "max_leverage": live.max_leverage, "kill_switch": "dashboard sidebar KILL SWITCH; main.py close-all"})
+    store.write_state(go_live_approval=json.dumps(record))
+    store.audit(go_live.approval_event(record))
+    _checklist.clear()
+    st.success(f"Approval recorded at {record['ts_ms']}.")
+
+
+@guarded("Live")
+def render_live(store: StateStore, settings: Settings) -> None:
+    state = store.read_state()
+    if state.get("mode") == Mode.LIVE.value:
+        st.warning("The bot reports mode **live**: real money, under the hard limits.")
+    else:
+        st.info("Live trading is not enabled: the go-live checklist below says what is unmet.")
+
+    st.subheader("Risk status")
+    for label, text, colour in risk_lines(store.read_risk(), state, settings):
+        st.markdown(f"**{label}**: :{colour}[{text}]")
+
+    st.subheader("Active positions")
+    positions = store.read_positions()
+    if positions:
+        st.dataframe(positions_frame(positions), hide_index=True)
+    else:
+        st.caption("No open positions.")
+
+    st.subheader("Emergency controls")
+    left, middle = st.columns(2)
+    if left.button("CLOSE ALL POSITIONS", key="live_close_all", type="primary", width="stretch",
+                   help="The kill switch: HALTED, every order cancelled, every position closed reduce-only."):
+        last = run_command(store, CommandType.CLOSE_ALL, {}, "CLOSE ALL POSITIONS")
+        st.write(last.text)
+    if middle.button("HALT BOT", key="live_halt", width="stretch", help="No new risk; exits still run."):
+        last = run_command(store, CommandType.HALT, {}, "HALT BOT")
+        st.write(last.text)
+    with st.expander("Risk report", expanded=False):
+        st.dataframe(key_value_frame(store.read_risk(), name="Figure"), hide_index=True)
+
+    st.subheader("Live trades")
+    live_trades = trades_in_mode(store.read_trades(), Mode.LIVE)
+    if live_trades:
+        st.dataframe(trades_frame(live_trades), hide_index=True)
+    else:
+        st.caption("No live trades yet.")
+
+    st.subheader("Go-live checklist")
+    conditions, stages = _checklist(settings.bot.id, store, settings)
+    unmet = [c for c in conditions if not c[1]]
+    if unmet:
+        st.markdown(f":red[**{len(unmet)} of {len(conditions)} go-live conditions unmet**]")
+    else:
+        st.success("Every go-live condition is met.")
+    for name, met, figure in conditions:
+        st.markdown(f"{':green[✔ met]' if met else ':red[✘ unmet]'} **{name}**: {figure}")
+    st.caption("Staged protocol (shown only; no stage raises a hard limit):")
+    for name, reached, detail in stages:
+        st.markdown(f"{':green[✔]' if reached else '○'} {name}: {detail}")
+
+    st.subheader("Approval")
+    live = settings.live
+    expected = go_live.approval_text(live.max_position_usdt, live.max_daily_loss_usdt)
+    st.markdown(f"Type exactly: `{expected}`")
+    with st.form("live_approval", clear_on_submit=False):
+        typed = st.text_input("Acknowledgement", key="live_approval_text")
+        if st.form_submit_button("Record approval"):
+            _approve(store, settings, typed)
+
