@@ -62,3 +62,33 @@ def test_approve_live_when_typed_exactly_then_stored_with_figures_in_the_audit_s
     assert json.loads(store.read_state()["go_live_approval"])["text"] == text
     refused = run_cli(["bot", "--mode", "live"], env)
     assert "3 of 5 go-live conditions unmet" in refused.stderr and "approval:" not in refused.stderr
+
+
+def test_start_live_from_the_dashboard_when_no_evidence_then_the_supervisor_refuses_listing_what_is_unmet(
+    store, redis_url, tmp_path
+):
+    from control.client import send_command, wait_result
+    from models import CommandStatus, CommandType
+
+    from processes import BotFleet, wait_for
+
+    fleet = BotFleet(store, redis_url, tmp_path, BINANCE_API_KEY=KEY, BINANCE_API_SECRET=SECRET)
+    try:
+        fleet._start("supervisor", ["supervise", "--no-bot"])
+
+        def reading() -> bool:  # the supervisor reads only what arrives after its consumer group exists
+            try:
+                return any(g["name"] == "supervisor" for g in store.client.xinfo_groups(store.key("commands")))
+            except Exception:
+                return False
+
+        wait_for(reading, 20, "the supervisor's command reader", on_timeout=fleet.logs)
+        sent = send_command(store, CommandType.START, {"mode": "live"}, issued_by="dashboard")
+        result = wait_result(store, sent.command_id, 20)
+
+        assert result is not None and result.status is CommandStatus.REJECTED, fleet.logs()
+        assert result.handled_by == "supervisor"
+        assert "4 of 5 go-live conditions unmet" in result.detail and "paper validated: 0 closed paper trades" in result.detail
+        assert SECRET not in result.detail and store.read_state().get("pid") in (None, "")
+    finally:
+        fleet.cleanup()
