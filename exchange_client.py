@@ -9,7 +9,7 @@ behind the door lives in `venues/`:
 - `venues.binance.CcxtVenueClient`: Binance through ccxt (`binance-demo`, `binance-spot-testnet`);
 - `venues.ccxt_errors`: the one map from ccxt's exceptions and Binance's codes to ours.
 
-Live trading is refused until the go-live gate exists.
+Live trading opens the Binance live venue only once the go-live gate passed (control/go_live.py).
 """
 
 from __future__ import annotations
@@ -54,11 +54,19 @@ class ExchangeClient(Protocol):
     def close(self) -> None: ...
 
 
-def open_exchange(settings: Any, *, clock: Clock, venue_store: Any = None) -> ExchangeClient:
-    """The venue for the configured mode: paper → `venue.paper_venue`; live is not available yet."""
-    if settings.bot.mode is Mode.LIVE:
-        raise VenueUnavailableError("live trading arrives in a later issue")
+LIVE_VENUE = "binance-live"  # Binance USDⓈ-M mainnet
+
+
+def open_exchange(settings: Any, *, clock: Clock, venue_store: Any = None, live_gate: Any = None) -> ExchangeClient:
+    """The venue for the mode: paper → `venue.paper_venue`; live → the Binance live venue, only with a
+    go-live gate result that passed (control.go_live.check), and at no more than live.max_leverage."""
     venue = settings.venue.paper_venue
+    if settings.bot.mode is Mode.LIVE or live_gate is not None:
+        if live_gate is None or not live_gate.passed:
+            raise VenueUnavailableError("live trading needs the go-live gate to pass first (main.py bot --mode live lists what is unmet)")
+        leverage = min(settings.venue.leverage, settings.live.max_leverage)
+        settings = settings.model_copy(update={"venue": settings.venue.model_copy(update={"leverage": leverage})})
+        venue = LIVE_VENUE
     if venue == "sim":
         injector = FaultInjector(settings.venue.faults)
         return SimVenueClient(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Sequence
+from typing import Any, Sequence
 
 from clock import Clock, SimulatedClock
 from engine.engine import EngineConfig, TradingEngine
@@ -54,7 +54,7 @@ def engine_window_size(settings: Settings, strategies: Sequence[Strategy]) -> in
 
 
 def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock: SimulatedClock, wall_clock: Clock,
-             venue: ExchangeClient | None = None) -> EngineParts:
+             venue: ExchangeClient | None = None, live_gate: Any = None) -> EngineParts:
     """Everything the trading loop needs, built from settings: the same assembly for the bot process, a
     backtest and the tests. `venue` overrides the configured one (tests, backtests)."""
     s = settings
@@ -74,12 +74,18 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
     limits = effective_limits(s.risk, s.venue.leverage, mode, s.live)
     breaker = OrderFailureBreaker(max_consecutive=s.risk.circuit_breaker_failures)
     executor: Executor
-    if mode is Mode.PAPER:
-        if venue is None:
+    if mode in (Mode.PAPER, Mode.LIVE):
+        # live is the paper executor on the live venue under the live limits: one code path for real money
+        if venue is None and mode is Mode.LIVE:
+            venue = open_exchange(s, clock=market_clock, live_gate=live_gate)  # refused unless the gate passed
+        elif venue is None:
             # a Redis store shares the simulated venue with the supervisor; an in-memory one keeps it here
             venue_store = getattr(store, "venue_store", None)
             venue = open_exchange(s, clock=market_clock,
                                   venue_store=venue_store(s.venue.paper_venue) if venue_store is not None else None)
+        if mode is Mode.LIVE:
+            for symbol in s.bot.symbols:  # rule 1 at the venue itself, whatever it was set to before
+                venue.set_leverage(symbol, limits.leverage)
         executor = PaperExecutor(
             venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules),
             breaker=breaker,
@@ -96,7 +102,7 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
     config = EngineConfig(
         mode=mode, symbols=tuple(s.bot.symbols), timeframe=s.bot.timeframe, min_confidence=risk.min_confidence,
         window_size=engine_window_size(s, strategies), volume_window=s.exits.volume_window,
-        stale_after_s=s.market_data.stale_after_seconds, leverage=s.venue.leverage, limits=limits,
+        stale_after_s=s.market_data.stale_after_seconds, leverage=limits.leverage, limits=limits,
     )
     engine = TradingEngine(
         config, store=store, executor=executor, strategies=strategies, planner=planner, exit_rules=exit_rules,

@@ -33,6 +33,7 @@ from clock import SimulatedClock, SystemClock
 from control.processor import CommandProcessor
 from engine.command_handlers import BotCommandHandlers
 from errors import ConfigError, MarketDataError, StateStoreError
+from exchange_client import LIVE_VENUE
 from marketdata.base import align_down, open_market_data, timeframe_ms
 from marketdata.replay import ReplaySource
 from marketdata.synthetic import SyntheticSource
@@ -48,8 +49,14 @@ VERSION = "0.1.0"
 
 class BotRuntime:
     def __init__(self, settings: Settings, store: StateStore, *, mode: Mode):
+        live_gate = None
         if mode is Mode.LIVE:
-            raise ConfigError("bot.mode = 'live': the go-live gate passed, but this build has no live executor yet")
+            from control import go_live
+
+            # main.py asked already; a bot started any other way asks again: real money, no short cut
+            live_gate = go_live.check(store, settings)
+            if not live_gate.passed:
+                raise ConfigError(live_gate.refusal().replace("\n", ";"))
         self.settings = settings
         self.store = store
         self.mode = mode
@@ -66,10 +73,10 @@ class BotRuntime:
         fallback = getattr(self.market_data, "fallback_reason", "")
         self.data_source = self.market_data.name + (f" (auto: {fallback})" if fallback else "")
         self.market_clock = SimulatedClock(0)
-        parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall)
+        parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall, live_gate=live_gate)
         self.engine, self.executor, self.venue, self.scorer = parts.engine, parts.executor, parts.venue, parts.scorer
         self._resume_market(store.read_state())  # after the venue is open: its own market time counts too
-        self.venue_name = s.venue.paper_venue if self.venue is not None else "none"
+        self.venue_name = (LIVE_VENUE if mode is Mode.LIVE else s.venue.paper_venue) if self.venue is not None else "none"
         self.guard = StateGuard(
             store, s.resolve_path(s.redis.run_marker_dir), self.wall, who="bot",
             holdings=holdings_note(mode.value, s.venue.paper_venue),
@@ -154,6 +161,8 @@ class BotRuntime:
         self._progressed()
         self.engine.warm_up(backfill)
         self._progressed()
+        if self.mode is Mode.LIVE:
+            self._drop_untradable(backfill)
         anchor = getattr(self.market_data, "anchor_open_ms", None)  # only a synthetic market has one
         if anchor is not None:
             self.store.write_state(synthetic_anchor_ms=anchor)
@@ -163,6 +172,30 @@ class BotRuntime:
         for note in notes:
             self.engine.audit("reconcile", note)
         self.engine.publish()
+
+    def _drop_untradable(self, backfill: dict) -> None:
+        """Live: a symbol whose smallest venue order is above the position cap could never trade (an order is
+        never rounded up past a limit): off the whitelist, with one line saying so."""
+        from dataclasses import replace
+
+        from risk.live_limits import tradable_symbols
+
+        limits = self.engine.limits
+        cap = limits.usdt.max_position_usdt
+        rules = self.engine.planner.symbol_rules
+        minimums = {sym: (rules[sym].min_qty, rules[sym].min_notional, candles[-1].close)
+                    for sym, candles in backfill.items() if candles and sym in rules}
+        if cap is None:
+            return
+        kept, dropped = tradable_symbols(minimums, cap)
+        if not dropped:
+            return
+        allowed = (limits.usdt.symbols or frozenset(rules)) - (set(minimums) - set(kept))
+        for line in dropped:
+            print(line, flush=True)
+            self.engine.audit("state", line)
+        narrowed = replace(limits, usdt=replace(limits.usdt, symbols=frozenset(allowed)))
+        self.engine.limits = self.engine.planner.limits = narrowed
 
     def _announce(self, *, started: bool) -> None:
         now = self.wall.now_ms()

@@ -128,8 +128,10 @@ class EntryPlanner:
         qty = sizing.qty
         max_loss = self.limits.usdt.max_loss_per_trade_usdt
         per_unit = stop_out_loss(Decimal(1), entry, stop, self.fee_rate, self.slippage_bps)
-        if max_loss is not None and per_unit > 0:
-            qty = min(qty, max_loss / per_unit)  # sized down so a stop-out honours the limit, never rounded up
+        if max_loss is not None and per_unit > 0 and notional is None:
+            # a rule-sized entry is sized down so a stop-out honours the limit (never rounded up); a manual
+            # one keeps the size asked for and the gate refuses it when it cannot
+            qty = min(qty, max_loss / per_unit)
         qty = round_down(qty, rules.step_size)
         if qty < rules.min_qty or qty * entry < rules.min_notional:
             return (
