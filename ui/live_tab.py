@@ -9,8 +9,10 @@ from typing import Mapping
 
 import streamlit as st
 
+from clock import SystemClock
 from control import go_live
-from models import CommandType, Mode, TradingState
+from control.trading_state import TradingStateControl
+from models import CommandType, HaltCause, Mode, TradingState
 from settings import Settings
 from state import StateStore
 from ui.connection import now_ms
@@ -87,6 +89,17 @@ def _approve(store: StateStore, settings: Settings, typed: str) -> None:
     st.success(f"Approval recorded at {record['ts_ms']}.")
 
 
+def _review(store: StateStore, typed: str) -> None:
+    try:
+        go_live.check_typed(typed, go_live.REVIEW_TEXT)
+    except ValueError as exc:
+        st.error(str(exc))
+        return
+    TradingStateControl(store, SystemClock()).record_review("dashboard", go_live.REVIEW_TEXT)
+    last = run_command(store, CommandType.RESUME, {}, "RESUME after the review")
+    st.write(last.text)
+
+
 @guarded("Live")
 def render_live(store: StateStore, settings: Settings) -> None:
     state = store.read_state()
@@ -137,6 +150,15 @@ def render_live(store: StateStore, settings: Settings) -> None:
     st.caption("Staged protocol (shown only; no stage raises a hard limit):")
     for name, reached, detail in stages:
         st.markdown(f"{':green[✔]' if reached else '○'} {name}: {detail}")
+
+    halt = store.read_halt()
+    if halt is not None and halt.cause is HaltCause.WEEKLY_LOSS_LIMIT:
+        st.subheader("Weekly loss review")
+        st.markdown(f":red[HALTED by the weekly loss limit] ({halt.reason}). Type exactly: `{go_live.REVIEW_TEXT}`")
+        with st.form("live_review", clear_on_submit=False):
+            typed_review = st.text_input("Review", key="live_review_text")
+            if st.form_submit_button("Record review and resume"):
+                _review(store, typed_review)
 
     st.subheader("Approval")
     live = settings.live

@@ -95,3 +95,22 @@ def test_live_tab_when_close_all_positions_pressed_then_the_kill_switch_command_
         at.button(key="live_close_all").click().run()
 
     assert [c["type"] for c in handler.seen] == [CommandType.CLOSE_ALL.value]
+
+
+def test_live_tab_when_the_weekly_loss_halted_then_a_typed_review_is_recorded_and_a_resume_sent(app, store):
+    from clock import SystemClock
+    from control.trading_state import TradingStateControl
+    from models import HaltCause
+
+    seed_live(store, trading_state="HALTED")
+    TradingStateControl(store, SystemClock()).halt(HaltCause.WEEKLY_LOSS_LIMIT, "risk-monitor", "weekly loss 101 USDT")
+    at = app()
+    assert "HALTED by the weekly loss limit" in _markdown(at)
+
+    with FakeHandler(store) as handler:
+        at.text_input(key="live_review_text").input("I have reviewed this week's losses")
+        at.button[[b.label for b in at.button].index("Record review and resume")].click().run()
+
+    [review] = store.read_audit(50, kinds=["review"])
+    assert review.data["by"] == "dashboard"
+    assert [c["type"] for c in handler.seen] == [CommandType.RESUME.value]

@@ -92,3 +92,19 @@ def test_start_live_from_the_dashboard_when_no_evidence_then_the_supervisor_refu
         assert SECRET not in result.detail and store.read_state().get("pid") in (None, "")
     finally:
         fleet.cleanup()
+
+
+def test_review_when_typed_wrong_then_refused_and_when_typed_exactly_then_recorded_before_the_resume(redis_url, bot_id):
+    store = StateStore.open(redis_url, bot_id)
+    env = process_env(redis_url, bot_id)
+
+    wrong = run_cli(["review", "--ack", "ok", "--timeout", "0.5"], env)
+    assert wrong.returncode == 1 and "type exactly: I have reviewed this week's losses" in wrong.stderr
+    assert store.read_audit(50, kinds=["review"]) == []
+
+    done = run_cli(["review", "--ack", "I have reviewed this week's losses", "--timeout", "0.5"], env)
+
+    assert "review: recorded" in done.stdout
+    assert done.returncode == 1 and "resume: no answer" in done.stderr  # no bot here to resume
+    [event] = store.read_audit(50, kinds=["review"])
+    assert event.data["by"] == "cli" and store.read_state()["weekly_review_ms"]
