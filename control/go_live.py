@@ -258,13 +258,29 @@ def gather(store: Any, settings: Any, *, venue_checks: Sequence[Condition] | Non
     )
 
 
-def check(store: Any, settings: Any) -> GateResult:
+def venue_conditions(restrictions: Mapping[str, Any]) -> tuple[Condition, ...]:
+    """The mainnet key's checks from Binance's GET /sapi/v1/account/apiRestrictions answer: a key that may
+    withdraw, or that works from any IP address, is not a key to trade real money with."""
+    withdrawals = bool(restrictions.get("enableWithdrawals", True))
+    ip_restricted = bool(restrictions.get("ipRestrict", False))
+    futures = bool(restrictions.get("enableFutures", False))
+    return (
+        Condition("no withdrawal permission", not withdrawals,
+                  "the key cannot withdraw" if not withdrawals else "the key may withdraw: remove the permission"),
+        Condition("IP restricted", ip_restricted,
+                  "the key works only from listed IP addresses" if ip_restricted else "the key works from any IP address"),
+        Condition("futures enabled", futures, "USDⓈ-M futures allowed" if futures else "the key may not trade futures"),
+    )
+
+
+def check(store: Any, settings: Any, venue_checks: Sequence[Condition] | None = None,
+          venue_note: str = "") -> GateResult:
     """The gate as `bot --mode live`, `start --mode live` and the dashboard see it. The venue's own start-up
     checks (permissions, IP restriction) belong to the live venue client, which is opened only after the
     gate passes; until one reports them they count as not run, so the gate stays closed."""
     try:
-        evidence = gather(store, settings, venue_checks=None,
-                          venue_note="no live venue client has reported its start-up checks (permissions, IP restriction)")
+        evidence = gather(store, settings, venue_checks=venue_checks, venue_note=venue_note or
+                          "no live venue client has reported its start-up checks (permissions, IP restriction)")
     except Exception as exc:  # Redis unreachable: the evidence is unknown, so the gate is closed
         return GateResult((Condition("evidence", False, f"cannot be read from Redis: {exc}"),
                            Condition("API keys", keys_present(), "set" if keys_present() else "not set")))

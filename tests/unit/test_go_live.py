@@ -109,3 +109,17 @@ def test_approval_text_when_config_tightened_then_it_names_the_limits_in_force()
 )
 def test_stages_when_live_trades_accumulate_then_the_protocol_advances(trades, now_ms, reached):
     assert [s.reached for s in go_live.stages(trades, now_ms)] == reached
+
+
+@pytest.mark.parametrize(
+    ("restrictions", "unmet_names"),
+    [({"enableWithdrawals": False, "ipRestrict": True, "enableFutures": True}, []),
+     ({"enableWithdrawals": True, "ipRestrict": True, "enableFutures": True}, ["no withdrawal permission"]),
+     ({"enableWithdrawals": False, "ipRestrict": False, "enableFutures": True}, ["IP restricted"]),
+     ({}, ["no withdrawal permission", "IP restricted", "futures enabled"])],  # an answer without them fails closed
+)
+def test_venue_conditions_when_the_key_may_withdraw_or_is_not_ip_restricted_then_unmet(restrictions, unmet_names):
+    conditions = go_live.venue_conditions(restrictions)
+
+    assert [c.name for c in conditions if not c.met] == unmet_names
+    assert unmet(evidence(venue_checks=conditions)) == unmet_names
