@@ -509,12 +509,13 @@ class TradingEngine:
         for symbol, risk in danger.alerts:
             if symbol not in self._liquidation_alerted:
                 self.audit("alert", f"ALERT: {symbol} liquidation risk {risk:.1f}% ≥ "
-                                    f"{self.limits.usdt.liquidation_alert_pct}%", symbol=symbol, risk_pct=str(risk))
+                                    f"{self.limits.usdt.liquidation_alert_pct}%", symbol=symbol, risk_pct=str(risk),
+                           alert="liquidation_risk")
         self._liquidation_alerted = alerting
         for symbol, risk in danger.closes:
             limit = self.limits.usdt.liquidation_close_pct
             self.audit("alert", f"ALERT: {symbol} liquidation risk {risk:.1f}% ≥ {limit}%: closing it reduce-only",
-                       symbol=symbol, risk_pct=str(risk))
+                       symbol=symbol, risk_pct=str(risk), alert="liquidation_close")
             self.close(symbol, ExitReason.EMERGENCY, f"liquidation risk {risk:.1f}% ≥ {limit}%")
 
     def _apply_risk_state(self, report) -> None:

@@ -75,3 +75,5 @@ def test_publish_when_a_position_reaches_90_pct_liquidation_risk_then_alerted_an
     assert engine.executor.portfolio().positions == ()
     [trade] = store.read_trades()
     assert trade.exit_reason is ExitReason.EMERGENCY
+    alerts = [e.data["alert"] for e in store.read_audit(200) if e.kind == "alert"]
+    assert alerts == ["liquidation_risk", "liquidation_close"]  # what alerts/events.py sends
