@@ -11,6 +11,7 @@
     │   └── HandOverError                the bot could not finish a command: the supervisor carries on
     └── ExchangeError                    anything a venue said or failed to say
         ├── VenueUnavailableError        cannot reach the venue at all (paper/live never fall back)
+        │   └── VenueAuthenticationError the venue refused our API key or request signature
         ├── NetworkError                 timeout / connection reset: the request may not have arrived
         │   └── UnknownOrderStatusError  sent, but we do not know whether the venue accepted it
         ├── RateLimitError               HTTP 429 / 418: slow down, then retry
@@ -79,6 +80,11 @@ class ExchangeError(TradingBotError):
 
 class VenueUnavailableError(ExchangeError):
     """The venue cannot be reached at all. Paper and live never fall back silently."""
+
+
+class VenueAuthenticationError(VenueUnavailableError):
+    """The venue refused our API key or the request's signature (Binance -1022, -2014, -2015). The message
+    names the venue and the environment variables to check, never the key or the secret."""
 
 
 class NetworkError(ExchangeError):

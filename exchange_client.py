@@ -6,7 +6,8 @@ behind the door lives in `venues/`:
 
 - `venues.sim.SimVenueClient`: the built-in simulator, persisted in Redis so the bot and the supervisor
   act on one simulated account (or in memory only, for backtests);
-- `venues.binance.CcxtVenueClient`: Binance through ccxt (`binance-demo`, `binance-spot-testnet`);
+- `venues.binance.CcxtVenueClient`: Binance through ccxt (`binance-demo`, `binance-spot-testnet`,
+  `binance-live`; keys and hosts in `venues.binance_connection`);
 - `venues.ccxt_errors`: the one map from ccxt's exceptions and Binance's codes to ours.
 
 Live trading opens the Binance live venue only once the go-live gate passed (control/go_live.py).
@@ -19,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from clock import Clock
 from errors import VenueUnavailableError
-from models import Account, Candle, Fill, FundingPayment, Mode, Order, OrderIntent, Position, SymbolRules
+from models import Account, Candle, Fill, FundingPayment, MarginMode, Mode, Order, OrderIntent, Position, SymbolRules
 from simulator import FaultInjector, SimConfig, load_symbol_rules_for
 from simulator.price_model import PriceModel
 from venues.sim import SimVenueClient
@@ -78,6 +79,11 @@ def open_exchange(settings: Any, *, clock: Clock, venue_store: Any = None, live_
         )
     from venues.binance import CcxtVenueClient  # ccxt (~60 MB) only for a ccxt venue
 
-    client = CcxtVenueClient(venue, clock)
+    v = settings.venue
+    client = CcxtVenueClient(
+        venue, clock, base_url=v.binance_url, symbols=settings.bot.symbols, leverage=v.leverage,
+        margin_mode=MarginMode(v.margin_mode), recv_window_ms=v.recv_window_ms,
+        rules_refresh_s=v.rules_refresh_seconds, timeout_s=v.request_timeout_seconds,
+    )
     client.connect()
     return client

@@ -1,7 +1,7 @@
 """The command line: parse, load config, dispatch. Nothing imports this module.
 
     python main.py up                     everything: embedded Redis, supervisor + bot, dashboard
-    python main.py bot --mode ghost       the bot process alone
+    python main.py bot --mode ghost       the bot process alone (--venue binance-demo: paper orders to Binance demo)
     python main.py supervise              the supervisor alone (starts the bot in bot.mode)
     python main.py dashboard              the dashboard alone
     python main.py status [--json]        the bot's state (exit 0 healthy, 1 not, 2 Redis unreachable)
@@ -38,6 +38,10 @@ EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    venue = getattr(args, "venue", None)
+    if venue:
+        # through the environment, so a supervisor's bot (a child process) trades on the same venue
+        os.environ["TB_VENUE__PAPER_VENUE"] = venue
     return load_settings(args.config)
 
 
@@ -69,6 +73,10 @@ def cmd_bot(args: argparse.Namespace) -> int:
         refused = _go_live_refusal(settings)
         if refused is not None:
             return refused
+    elif mode is Mode.PAPER and settings.venue.paper_venue != "sim":
+        from venues.binance_connection import venue_named
+
+        venue_named(settings.venue.paper_venue).credentials(os.environ)  # missing keys: exit 2 before Redis
     store = _store(settings)
     runtime = BotRuntime(settings, store, mode=mode)
     runtime.install_signal_handlers()
@@ -517,14 +525,19 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     modes = [m.value for m in Mode]
+    venues = ["sim", "binance-demo", "binance-spot-testnet", "binance-live"]
+    venue_help = ("where paper orders go (default: venue.paper_venue); a Binance venue needs its key pair in the "
+                  "environment: BINANCE_DEMO_API_KEY/_SECRET, BINANCE_TESTNET_API_KEY/_SECRET, BINANCE_LIVE_API_KEY/_SECRET")
     p = add("up", cmd_up, "start everything: embedded Redis (unless REDIS_URL), supervisor with the bot, dashboard")
     p.add_argument("--mode", choices=modes, help="the bot's mode (default: bot.mode)")
     p.add_argument("--port", type=int, help="dashboard port (default: dashboard.port)")
     p.add_argument("--address", default="127.0.0.1", help=_ADDRESS_HELP)
     p = add("bot", cmd_bot, "run the bot process alone (against REDIS_URL or the embedded Redis)")
     p.add_argument("--mode", choices=modes, help="ghost | paper | live (default: bot.mode)")
+    p.add_argument("--venue", choices=venues, help=venue_help)
     p = add("supervise", cmd_supervise, "run the supervisor (bot_manager), which starts and watches the bot")
     p.add_argument("--mode", choices=modes, help="mode of the bot it starts (default: bot.mode)")
+    p.add_argument("--venue", choices=venues, help=venue_help)
     p.add_argument("--no-bot", action="store_true", help="start no bot; wait for a start command")
     p = add("dashboard", cmd_dashboard, "run the Streamlit dashboard alone")
     p.add_argument("--port", type=int, help="port (default: dashboard.port)")

@@ -132,7 +132,17 @@ class FaultSettings(Section):
 
 
 class VenueSettings(Section):
-    paper_venue: Literal["sim", "binance-demo", "binance-spot-testnet"] = "sim"
+    # binance-live is the USDⓈ-M mainnet adapter: paper mode may point it at a stand-in (binance_url);
+    # live mode stays refused by exchange_client until the go-live gate exists
+    paper_venue: Literal["sim", "binance-demo", "binance-spot-testnet", "binance-live"] = "sim"
+    # "" = the venue's own hosts; else a base URL (http://127.0.0.1:PORT) that replaces every API host of a
+    # Binance venue (a local stand-in), paths kept
+    binance_url: str = Field("", pattern=r"^(|https?://[^/\s]+/?)$")
+    # Binance's recvWindow: how far a signed request's timestamp may lag the venue's clock (5000 default,
+    # 60000 its maximum); the bot refuses to trade while its clock is further off than this
+    recv_window_ms: int = Field(5000, ge=1000, le=60000)
+    rules_refresh_seconds: float = Field(3600.0, ge=10, le=86400)  # exchangeInfo limits change without notice
+    request_timeout_seconds: float = Field(10.0, gt=0, le=60)
     # the ledger books to 8 decimals with 28 significant digits: far above this, quantising fails
     starting_balance: Decimal = Field(Decimal("10000"), gt=0, le=Decimal("1e12"))
     leverage: int = Field(3, ge=1, le=125)

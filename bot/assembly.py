@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from clock import Clock, SimulatedClock
 from engine.engine import EngineConfig, TradingEngine
@@ -20,7 +20,7 @@ from exchange_client import ExchangeClient, PriceModel, load_symbol_rules_for, o
 from executors.base import Executor
 from executors.ghost import GhostExecutor
 from executors.paper import PaperExecutor
-from models import Mode
+from models import Mode, SymbolRules
 from risk.circuit_breaker import OrderFailureBreaker
 from risk.exits import ExitRules
 from simulator.pricing import slippage_bps
@@ -36,6 +36,27 @@ def _round_price_with(rules):
         return round_to_tick(price, r.tick_size) if r is not None else price
 
     return round_price
+
+
+class VenueRules(Mapping[str, SymbolRules]):
+    """The venue's rules as it states them now (its cache refreshes itself), over the configured ones for a
+    symbol the venue does not list: what the planner, the risk gate and the price rounding read."""
+
+    def __init__(self, venue: ExchangeClient, fallback: Mapping[str, SymbolRules]):
+        self._venue = venue
+        self._fallback = fallback
+
+    def _current(self) -> dict[str, SymbolRules]:
+        return {**self._fallback, **self._venue.all_symbol_rules()}  # type: ignore[attr-defined]
+
+    def __getitem__(self, symbol: str) -> SymbolRules:
+        return self._current()[symbol]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
 
 
 @dataclass
@@ -58,7 +79,16 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
     """Everything the trading loop needs, built from settings: the same assembly for the bot process, a
     backtest and the tests. `venue` overrides the configured one (tests, backtests)."""
     s = settings
-    symbol_rules = load_symbol_rules_for(s)
+    symbol_rules: Mapping[str, SymbolRules] = load_symbol_rules_for(s)
+    if venue is None and mode is Mode.LIVE:
+        venue = open_exchange(s, clock=market_clock, live_gate=live_gate)  # refused unless the gate passed
+    elif venue is None and mode is Mode.PAPER:
+        # a Redis store shares the simulated venue with the supervisor; an in-memory one keeps it here
+        venue_store = getattr(store, "venue_store", None)
+        venue = open_exchange(s, clock=market_clock,
+                              venue_store=venue_store(s.venue.paper_venue) if venue_store is not None else None)
+    if mode in (Mode.PAPER, Mode.LIVE) and callable(getattr(venue, "all_symbol_rules", None)):
+        symbol_rules = VenueRules(venue, symbol_rules)  # a ccxt venue states its own rules: they win
     unknown = [symbol for symbol in s.bot.symbols if symbol not in symbol_rules]
     if unknown:
         # every signal would be denied as unknown_symbol, visible only in the decision log
@@ -76,13 +106,7 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
     executor: Executor
     if mode in (Mode.PAPER, Mode.LIVE):
         # live is the paper executor on the live venue under the live limits: one code path for real money
-        if venue is None and mode is Mode.LIVE:
-            venue = open_exchange(s, clock=market_clock, live_gate=live_gate)  # refused unless the gate passed
-        elif venue is None:
-            # a Redis store shares the simulated venue with the supervisor; an in-memory one keeps it here
-            venue_store = getattr(store, "venue_store", None)
-            venue = open_exchange(s, clock=market_clock,
-                                  venue_store=venue_store(s.venue.paper_venue) if venue_store is not None else None)
+        assert venue is not None
         if mode is Mode.LIVE:
             for symbol in s.bot.symbols:  # rule 1 at the venue itself, whatever it was set to before
                 venue.set_leverage(symbol, limits.leverage)

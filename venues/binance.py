@@ -1,83 +1,224 @@
-"""Binance through ccxt: `binance-demo` (USDⓈ-M demo trading) and `binance-spot-testnet` (spot sandbox).
+"""Binance through ccxt: `binance-demo` (USDⓈ-M demo), `binance-spot-testnet`, `binance-live` (USDⓈ-M mainnet).
 
-API keys come only from the environment and never appear in logs or error messages. Small on purpose:
-every call is one ccxt call, wrapped so that only our errors come out.
+At start-up the venue is asked, not assumed (`connect`): its markets and symbol rules, its clock, its
+position mode (one-way, or we refuse), and leverage and margin type set per configured symbol.
+
+Orders carry our deterministic client order id. Stops and take-profits are conditional orders, which
+Binance takes only through its Algo Order API (since 2025-12-09; a plain /fapi/v1/order answers -4120):
+ccxt routes an order there when its params carry a trigger price, names our id `clientAlgoId`, and sees
+algo orders only when asked with `trigger=True` — so which kind an order is comes from its id (a stop or
+take-profit suffix, order_ids.exit_kind) and survives a restart. A triggered algo order becomes a
+regular order (`actualOrderId`); its fills are booked under the algo order's client id.
+
+On a timeout or an unknown answer, or a -4116 "duplicate client order id", the order is looked up by
+its client id (regular and algo) before anything is sent again. Keys come from the environment only
+(binance_connection) and never appear in an error message (ccxt_errors.redact).
 """
 
 from __future__ import annotations
 
-import os
+import logging
+import time
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Callable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from clock import Clock
-from errors import ExchangeError, OrderRejectedError, UnknownOrderStatusError, VenueUnavailableError
-from models import Account, Candle, Fill, FundingPayment, Liquidity, MarginMode, Order, OrderIntent, OrderSide, OrderType, Position, Side, TimeInForce
-from simulator.symbols import BUILTIN_RULES, SymbolRules, rules_from_filters
+from errors import (
+    ClockSkewError,
+    ExchangeError,
+    OrderRejectedError,
+    UnknownOrderStatusError,
+    VenueAuthenticationError,
+)
+from models import (
+    Account,
+    Candle,
+    ExitReason,
+    Fill,
+    FundingPayment,
+    Liquidity,
+    MarginMode,
+    Order,
+    OrderIntent,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    TimeInForce,
+)
+from order_ids import exit_kind
+from simulator.symbols import SymbolRules
+from venues.binance_clock import ServerClock
+from venues.binance_connection import BinanceVenue, build_exchange, venue_named
+from venues.binance_pacing import Pacer
+from venues.binance_rules import RulesCache
 from venues.ccxt_errors import map_ccxt_error
 from venues.ccxt_parsing import ZERO, after_cursor, dec, order_from_ccxt
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+DUPLICATE_CLIENT_ID = -4116
+MARKET_SETTLE_S = 2.0  # how long a market order answered "NEW" is asked about until it is final
+CONDITIONAL = (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
+
+
+def is_conditional_id(client_order_id: str) -> bool:
+    """Stops and take-profits are algo orders; their ids say so (order_ids)."""
+    return exit_kind(client_order_id) in ("stop", ExitReason.TAKE_PROFIT)
 
 
 class CcxtVenueClient:
-    """Binance demo trading (USDⓈ-M) or the spot testnet through ccxt. Small on purpose: every call is
-    one ccxt call, wrapped so that only our errors come out."""
+    """A Binance venue through ccxt; only `models` values and our `errors` come out."""
 
-    def __init__(self, venue: str, clock: Clock, *, exchange: Any = None, environ: Mapping[str, str] | None = None):
-        if venue not in ("binance-demo", "binance-spot-testnet"):
-            raise VenueUnavailableError(f"unknown ccxt venue {venue!r}")
+    def __init__(self, venue: str, clock: Clock, *, exchange: Any = None, environ: Mapping[str, str] | None = None,
+                 base_url: str = "", symbols: Iterable[str] = (), leverage: int | None = None,
+                 margin_mode: MarginMode | None = None, recv_window_ms: int = 5000, rules_refresh_s: float = 3600.0,
+                 timeout_s: float = 10.0, pacer: Pacer | None = None):
+        import os
+
+        self.venue: BinanceVenue = venue_named(venue)
         self.name = venue
         self.clock = clock
-        self.spot = venue == "binance-spot-testnet"
-        environ = os.environ if environ is None else environ
-        self._secrets = (environ.get("BINANCE_API_KEY", ""), environ.get("BINANCE_API_SECRET", ""))
-        self._ex = exchange if exchange is not None else self._build(venue)
-        self._client_ids: dict[str, str] = {}  # exchange order id -> client order id, for fills
-        self._conditional: set[str] = set()  # client ids sent as conditional (algo) orders
-        self._symbols: set[str] = set()  # symbols we sent orders for: where fills can appear
-        self._started_ms = clock.now_ms()  # fills from before this client started are not news
+        self.spot = self.venue.spot
+        key, secret = self.venue.credentials(os.environ if environ is None else environ)
+        self._secrets = (key, secret)
+        self._ex = exchange if exchange is not None else build_exchange(
+            self.venue, key, secret, base_url=base_url, recv_window_ms=recv_window_ms, timeout_s=timeout_s)
+        self._pacer = pacer or Pacer(venue)
+        self.server_clock = ServerClock(venue, recv_window_ms)
+        self._rules = RulesCache(venue, self._load_markets, rules_refresh_s)
+        self._configured = tuple(symbols)
+        self._leverage = leverage
+        self._margin_mode = margin_mode
+        self._client_ids: dict[str, str] = {}  # exchange order id (incl. a triggered algo's actualOrderId) -> ours
+        self._conditional: set[str] = set()  # client ids sent as algo orders whose id does not say so
+        self._symbols: set[str] = set(self._configured)  # where fills and funding can appear
+        self._started_ms = 0  # set at connect, in the venue's time: fills from before are not news
         self._since: dict[str, int] = {}  # symbol -> timestamp of the last trade taken
         self._seen_at_last: dict[str, set[str]] = {}  # symbol -> trade ids at that timestamp
-        self._funding_since: dict[str, int] = {}  # symbol -> time of the last funding income taken
-        self._funding_seen: dict[str, set[str]] = {}  # symbol -> income ids at that time
+        self._funding_since: dict[str, int] = {}
+        self._funding_seen: dict[str, set[str]] = {}
 
-    def _build(self, venue: str) -> Any:
-        import ccxt
-
-        key, secret = self._secrets
-        if not key or not secret:
-            raise VenueUnavailableError(f"{venue} needs BINANCE_API_KEY and BINANCE_API_SECRET in the environment")
-        options = {"apiKey": key, "secret": secret, "enableRateLimit": True, "timeout": 10_000,
-                   "options": {"warnOnFetchOpenOrdersWithoutSymbol": False}}
-        if self.spot:
-            ex = ccxt.binance(options)
-            ex.set_sandbox_mode(True)
-        else:
-            ex = ccxt.binanceusdm(options)
-            ex.enable_demo_trading(True)
-        return ex
+    # ----------------------------------------------------------------------------- plumbing
 
     def _call(self, fn: Callable[..., T], *args: Any, submitting: bool = False, at_start: bool = False,
               **kwargs: Any) -> T:
-        import ccxt  # loaded once by _build; a cached import here costs nothing
+        """One ccxt call, paced (429/418), with one clock resync and retry on -1021; our errors only."""
+        import ccxt  # loaded with the client; a cached import here costs nothing
 
-        try:
-            return fn(*args, **kwargs)
-        except ccxt.BaseError as exc:
-            raise map_ccxt_error(exc, submitting=submitting, at_start=at_start, secrets=self._secrets) from None
+        for attempt in (1, 2):
+            try:
+                return self._pacer.run(lambda: fn(*args, **kwargs), self._response_headers)
+            except ccxt.BaseError as exc:
+                error = map_ccxt_error(exc, submitting=submitting, at_start=at_start, secrets=self._secrets)
+            if isinstance(error, ClockSkewError) and attempt == 1:
+                self.sync_clock()  # -1021: the request did nothing; our timestamps were off
+                continue
+            if isinstance(error, VenueAuthenticationError):
+                error = VenueAuthenticationError(
+                    f"{self.name}: {error} (check {self.venue.key_variable} and {self.venue.secret_variable})")
+            raise error from None
+        raise AssertionError("unreachable")
+
+    def _response_headers(self) -> Mapping[str, Any] | None:
+        return getattr(self._ex, "last_response_headers", None)
+
+    def _load_markets(self) -> Mapping[str, Mapping[str, Any]]:
+        return self._call(self._ex.load_markets, True)
+
+    def sync_clock(self) -> int:
+        """Measure the venue's clock (GET /time) and sign with it from now on."""
+        return self.server_clock.measure(lambda: self._call(self._ex.fetch_time), self._ex)
+
+    # ----------------------------------------------------------------------------- start-up
 
     def connect(self) -> None:
-        self._call(self._ex.load_markets, at_start=True)
+        """Ask the venue what it is: markets and rules, clock, position mode; set leverage and margin type.
 
-    # ---------------------------------------------------------------------------- protocol
+        Any failure to reach it is VenueUnavailableError (paper never falls back to the simulator)."""
+        from errors import VenueUnavailableError
+
+        try:
+            self._rules.load()
+            self.sync_clock()
+        except ExchangeError as exc:
+            if isinstance(exc, VenueUnavailableError):
+                raise
+            raise VenueUnavailableError(f"{self.name}: cannot start: {exc}") from None
+        self._started_ms = self.server_clock.venue_now_ms()
+        missing = [s for s in self._configured if s not in self._rules.all()]
+        if missing:
+            raise VenueUnavailableError(f"{self.name} does not list {', '.join(missing)} (check bot.symbols)")
+        if self.spot:
+            return
+        hedged = self._call(self._ex.fetch_position_mode, None, at_start=True).get("hedged")
+        if hedged:
+            raise VenueUnavailableError(
+                f"{self.name}: the account is in hedge mode (dualSidePosition true); this bot trades one-way "
+                "positions: switch the account to one-way mode at the venue, then start again")
+        for symbol in self._configured:
+            self._configure_symbol(symbol)
+
+    def _configure_symbol(self, symbol: str) -> None:
+        """Leverage and margin type as configured. Binance refuses a margin type change while a position or
+        order is open (-4047/-4048): then the venue's setting stays, with a warning, and start-up goes on
+        (a restart must recover its positions, not stop at them)."""
+        if self._leverage is not None:
+            try:
+                self.set_leverage(symbol, self._leverage)
+            except OrderRejectedError as exc:
+                log.warning("%s: %s: leverage %s not set, the venue keeps its own: %s", self.name, symbol,
+                            self._leverage, exc)
+        if self._margin_mode is not None:
+            try:
+                self.set_margin_mode(symbol, self._margin_mode)
+            except OrderRejectedError as exc:
+                log.warning("%s: %s: margin type %s not set, the venue keeps its own: %s", self.name, symbol,
+                            self._margin_mode.value, exc)
+
+    def all_symbol_rules(self) -> dict[str, SymbolRules]:
+        """Every symbol's rules as the venue states them (what the planner and the risk gate use)."""
+        return self._rules.all()
+
+    # ---------------------------------------------------------------------------------- orders
 
     def on_candle(self, candle: Candle) -> list[Fill]:
         return []  # the real venue matches orders itself
 
     def submit(self, intent: OrderIntent) -> Order:
-        order_type = "market"
+        if not intent.reduce_only:
+            self.server_clock.refuse_if_off()
+        order_type, price, params = self._order_request(intent)
+        conditional = intent.order_type in CONDITIONAL
+        if conditional and not is_conditional_id(intent.client_order_id):
+            self._conditional.add(intent.client_order_id)
+        self._symbols.add(intent.symbol)
+        try:
+            raw = self._call(self._ex.create_order, intent.symbol, order_type, intent.side.value, float(intent.qty),
+                             price, params, submitting=True)
+        except UnknownOrderStatusError:
+            found = self.fetch_order(intent.symbol, intent.client_order_id)
+            if found is not None:
+                return found
+            raise
+        except OrderRejectedError as exc:
+            if exc.code != DUPLICATE_CLIENT_ID:
+                raise
+            found = self.fetch_order(intent.symbol, intent.client_order_id)  # it exists: sent before
+            if found is None:
+                raise
+            return found
+        order = self._order(raw, intent.client_order_id)
+        if intent.order_type is OrderType.MARKET and order.status.is_open:
+            order = self._settle(intent.symbol, order)
+        return order
+
+    def _order_request(self, intent: OrderIntent) -> tuple[str, float | None, dict[str, Any]]:
         params: dict[str, Any] = {"clientOrderId": intent.client_order_id}
+        order_type = "market"
         price = float(intent.price) if intent.price is not None else None
         if intent.order_type is OrderType.LIMIT:
             order_type = "limit"
@@ -85,62 +226,114 @@ class CcxtVenueClient:
                 params["postOnly"] = True
             else:
                 params["timeInForce"] = intent.time_in_force.value
-        elif intent.order_type is OrderType.STOP_MARKET:
-            params["stopLossPrice"] = float(intent.stop_price) if intent.stop_price is not None else None
-        elif intent.order_type is OrderType.TAKE_PROFIT_MARKET:
-            params["takeProfitPrice"] = float(intent.stop_price) if intent.stop_price is not None else None
-        conditional = intent.order_type in (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
+        elif intent.order_type in CONDITIONAL:
+            if intent.stop_price is None:
+                raise OrderRejectedError(f"{intent.client_order_id}: a {intent.order_type.value} needs a stop price")
+            key = "stopLossPrice" if intent.order_type is OrderType.STOP_MARKET else "takeProfitPrice"
+            params[key] = float(intent.stop_price)
+            # the simulator triggers on traded prices, so the venue triggers on the last price too
+            params["workingType"] = "CONTRACT_PRICE"
+            price = None
         if intent.reduce_only and not self.spot:
             params["reduceOnly"] = True
-        if conditional:
-            self._conditional.add(intent.client_order_id)
-        self._symbols.add(intent.symbol)
-        try:
-            raw = self._call(self._ex.create_order, intent.symbol, order_type, intent.side.value, float(intent.qty),
-                             price, params, submitting=True)
-        except UnknownOrderStatusError:
-            found = self._lookup(intent.symbol, intent.client_order_id)
+        return order_type, price, params
+
+    def _settle(self, symbol: str, order: Order) -> Order:
+        """A market order answered before it finished: asked again, briefly, until it has."""
+        deadline = time.monotonic() + MARKET_SETTLE_S
+        while order.status.is_open and time.monotonic() < deadline:
+            time.sleep(0.05)
+            found = self.fetch_order(symbol, order.client_order_id)
             if found is not None:
-                return found
-            raise
-        order = order_from_ccxt(raw)
-        self._client_ids[order.exchange_order_id] = intent.client_order_id
+                order = found
         return order
 
-    def _lookup(self, symbol: str, client_order_id: str) -> Order | None:
-        try:
-            return self.fetch_order(symbol, client_order_id)
-        except ExchangeError:
-            return None
+    def _order(self, raw: Mapping[str, Any], client_order_id: str | None = None) -> Order:
+        order = order_from_ccxt(raw)
+        if client_order_id and not order.client_order_id:
+            order = replace(order, client_order_id=client_order_id)
+        if order.exchange_order_id:
+            self._client_ids[order.exchange_order_id] = order.client_order_id
+        actual = str((raw.get("info") or {}).get("actualOrderId") or "")
+        if actual and actual != "0":
+            self._client_ids[actual] = order.client_order_id
+        return order
+
+    def _algo_first(self, client_order_id: str) -> bool:
+        return not self.spot and (client_order_id in self._conditional or is_conditional_id(client_order_id))
 
     def cancel(self, symbol: str, client_order_id: str) -> Order:
-        params: dict[str, Any] = {"clientOrderId": client_order_id}
-        if client_order_id in self._conditional:
-            params["trigger"] = True
-        return order_from_ccxt(self._call(self._ex.cancel_order, None, symbol, params))
+        kinds = [True, False] if self._algo_first(client_order_id) else [False, True]
+        if self.spot:
+            kinds = [False]
+        last: OrderRejectedError | None = None
+        for algo in kinds:
+            params: dict[str, Any] = {"clientOrderId": client_order_id, **({"trigger": True} if algo else {})}
+            try:
+                raw = self._call(self._ex.cancel_order, None, symbol, params)
+            except OrderRejectedError as exc:  # not this kind (unknown order): the other kind
+                last = exc
+                continue
+            if raw.get("side") and raw.get("symbol"):
+                return self._order(raw, client_order_id)
+            # an algo cancel answers {algoId, clientAlgoId, code: 200}: the order itself is asked for
+            found = self._fetch(symbol, client_order_id, algo)
+            if found is not None:
+                return found
+            raise ExchangeError(f"{self.name}: {client_order_id} was cancelled but cannot be read back")
+        assert last is not None
+        raise last
 
     def cancel_all(self, symbol: str | None = None) -> list[Order]:
-        symbols = [symbol] if symbol else sorted({o.symbol for o in self.open_orders()})
-        cancelled = []
-        for sym in symbols:
-            for order in self.open_orders(sym):
-                cancelled.append(self.cancel(sym, order.client_order_id))
-        return cancelled
+        """Every open order (regular and algo) of `symbol`, or of every symbol, cancelled; the venue's
+        cancel-all answers with no orders, so what was open is what it cancelled."""
+        open_now = self.open_orders(symbol)
+        for sym in sorted({o.symbol for o in open_now}):
+            mine = [o for o in open_now if o.symbol == sym]
+            if any(not self._algo_first(o.client_order_id) for o in mine):
+                self._call(self._ex.cancel_all_orders, sym)
+            if not self.spot and any(self._algo_first(o.client_order_id) for o in mine):
+                self._call(self._ex.cancel_all_orders, sym, {"trigger": True})
+        return [replace(o, status=OrderStatus.CANCELED) for o in open_now]
 
     def fetch_order(self, symbol: str, client_order_id: str) -> Order | None:
-        params: dict[str, Any] = {"clientOrderId": client_order_id}
-        if client_order_id in self._conditional:
-            params["trigger"] = True
+        """The order with this client id, regular or algo (the likelier kind first), or None."""
+        kinds = [True, False] if self._algo_first(client_order_id) else [False, True]
+        for algo in kinds[: 1 if self.spot else 2]:
+            found = self._fetch(symbol, client_order_id, algo)
+            if found is not None:
+                return found
+        return None
+
+    def _fetch(self, symbol: str, client_order_id: str, algo: bool) -> Order | None:
+        params: dict[str, Any] = {"clientOrderId": client_order_id, **({"trigger": True} if algo else {})}
         try:
-            return order_from_ccxt(self._call(self._ex.fetch_order, None, symbol, params))
+            raw = self._call(self._ex.fetch_order, None, symbol, params)
         except OrderRejectedError:
-            return None  # Binance: "Order does not exist." (-2013)
+            return None  # "Order does not exist." (-2013) or its algo twin
+        order = self._order(raw, client_order_id)
+        actual = str((raw.get("info") or {}).get("actualOrderId") or "")
+        if algo and actual and actual != "0":
+            order = self._with_actual(symbol, order, actual)
+        return order
+
+    def _with_actual(self, symbol: str, algo: Order, actual_id: str) -> Order:
+        """A triggered algo order, with what its actual (market) order did."""
+        try:
+            raw = self._call(self._ex.fetch_order, actual_id, symbol)
+        except ExchangeError:
+            return algo
+        actual = order_from_ccxt(raw)
+        return replace(algo, status=actual.status, filled_qty=actual.filled_qty, avg_fill_price=actual.avg_fill_price,
+                       fee_paid=actual.fee_paid, updated_ms=actual.updated_ms)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         raw = list(self._call(self._ex.fetch_open_orders, symbol))
         if not self.spot:
             raw += self._call(self._ex.fetch_open_orders, symbol, None, None, {"trigger": True})
-        return [order_from_ccxt(o) for o in raw]
+        return [self._order(o) for o in raw]
+
+    # ------------------------------------------------------------------------------ account
 
     def positions(self) -> list[Position]:
         if self.spot:
@@ -193,17 +386,40 @@ class CcxtVenueClient:
             return
         self._call(self._ex.set_leverage, leverage, symbol)
 
+    def set_margin_mode(self, symbol: str, mode: MarginMode) -> None:
+        """ccxt answers Binance's "No need to change margin type." (-4046) as success."""
+        if self.spot:
+            return
+        self._call(self._ex.set_margin_mode, mode.value, symbol)
+
+    # -------------------------------------------------------------------------------- fills
+
     def take_fills(self) -> list[Fill]:
-        """Our trades since the last call, for every symbol we have sent orders for. Trades are fetched
-        from the last trade's timestamp (inclusive) and deduplicated by id at that timestamp."""
+        """Our trades since the last call, for every symbol we trade. Trades are fetched from the last
+        trade's timestamp (inclusive) and deduplicated by id at that timestamp."""
         fills = []
         for symbol in sorted(self._symbols):
             last = self._since.get(symbol, self._started_ms)
             seen = self._seen_at_last.get(symbol, set())
             rows, last, seen = after_cursor(self._call(self._ex.fetch_my_trades, symbol, last), last, seen)
+            self._resolve_order_ids(symbol, {str(t.get("order")) for t in rows} - set(self._client_ids))
             fills += [self._fill_from_ccxt(symbol, t) for t in rows]
             self._since[symbol], self._seen_at_last[symbol] = last, seen
         return sorted(fills, key=lambda f: f.ts_ms)
+
+    def _resolve_order_ids(self, symbol: str, unknown: set[str]) -> None:
+        """Client ids for trades of orders this process did not send (a restart, a triggered algo order):
+        first the algo orders whose actualOrderId it is, then the regular order itself."""
+        if not unknown:
+            return
+        if not self.spot:
+            for raw in self._call(self._ex.fetch_orders, symbol, None, None, {"trigger": True}):
+                self._order(raw)
+        for order_id in sorted(unknown - set(self._client_ids)):
+            try:
+                self._order(self._call(self._ex.fetch_order, order_id, symbol))
+            except OrderRejectedError:
+                continue
 
     def pending_fills(self) -> list[Fill]:
         return self.take_fills()
@@ -244,26 +460,15 @@ class CcxtVenueClient:
             realized_pnl=dec(info.get("realizedPnl")) or ZERO,
         )
 
+    # -------------------------------------------------------------------------------- market
+
     def mark_price(self, symbol: str) -> Decimal | None:
         if self.spot:
             return dec(self._call(self._ex.fetch_ticker, symbol).get("last"))
         return dec(self._call(self._ex.fetch_mark_price, symbol).get("markPrice"))
 
     def symbol_rules(self, symbol: str) -> SymbolRules:
-        import ccxt
-
-        try:
-            market = self._ex.market(symbol)
-        except ccxt.BaseError:
-            market = None
-        if market is not None:
-            info = market.get("info") or {}
-            rules = rules_from_filters(symbol, str(info.get("symbol", market.get("id", ""))), info.get("filters", []))
-            if rules is not None:
-                return rules
-        if symbol in BUILTIN_RULES:
-            return BUILTIN_RULES[symbol]
-        raise OrderRejectedError("Invalid symbol.", -1121)
+        return self._rules.get(symbol)
 
     def close(self) -> None:
         close = getattr(self._ex, "close", None)
@@ -272,4 +477,3 @@ class CcxtVenueClient:
                 close()
             except Exception:  # closing is best effort: nothing useful to do about a failure here
                 pass
-

@@ -18,6 +18,7 @@ from errors import (
     OrderRejectedError,
     RateLimitError,
     UnknownOrderStatusError,
+    VenueAuthenticationError,
     VenueUnavailableError,
 )
 
@@ -42,10 +43,11 @@ def redact(message: str, secrets: tuple[str, ...] = ()) -> str:
 # Binance codes whose meaning ccxt's class does not carry. The code wins over the class.
 _BY_CODE: dict[int, Callable[[str, int], ExchangeError]] = {
     -1003: lambda m, c: RateLimitError(m),  # too many requests (weight)
+    -1008: lambda m, c: NetworkError(m),  # the venue is overloaded: the request was not processed, ask again
     -1021: lambda m, c: ClockSkewError(m),  # timestamp outside recvWindow: resync, nothing was done
-    -1022: lambda m, c: VenueUnavailableError(f"the venue refused our request signature: {m}"),
-    -2014: lambda m, c: VenueUnavailableError(f"the venue refused our API keys: {m}"),
-    -2015: lambda m, c: VenueUnavailableError(f"the venue refused our API keys: {m}"),
+    -1022: lambda m, c: VenueAuthenticationError(f"the venue refused our request signature: {m}"),
+    -2014: lambda m, c: VenueAuthenticationError(f"the venue refused our API keys: {m}"),
+    -2015: lambda m, c: VenueAuthenticationError(f"the venue refused our API keys: {m}"),
     -2019: lambda m, c: InsufficientFundsError(m, c),  # margin is insufficient
     -2022: lambda m, c: OrderRejectedError(m, c),  # reduce-only order rejected
     -4116: lambda m, c: OrderRejectedError(m, c),  # duplicate client order id: it was sent before
@@ -78,7 +80,7 @@ def map_ccxt_error(exc: BaseException, *, submitting: bool = False, at_start: bo
         return _BY_CODE[code](message, code)
     by_class: list[tuple[tuple[type, ...], Callable[[], ExchangeError]]] = [
         ((ccxt.RateLimitExceeded, ccxt.DDoSProtection), lambda: RateLimitError(message)),
-        ((ccxt.AuthenticationError,), lambda: VenueUnavailableError(f"the venue refused our API keys: {message}")),
+        ((ccxt.AuthenticationError,), lambda: VenueAuthenticationError(f"the venue refused our API keys: {message}")),
         ((ccxt.NetworkError,), lambda: _network(message, code, submitting, at_start)),
         ((ccxt.InsufficientFunds,), lambda: InsufficientFundsError(message, code)),
         ((ccxt.InvalidOrder, ccxt.BadRequest, ccxt.OperationRejected), lambda: OrderRejectedError(message, code)),

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 import pytest
 
 from clock import SimulatedClock
-from errors import NetworkError, OrderRejectedError, UnknownOrderStatusError, VenueUnavailableError
+from errors import ConfigError, NetworkError, OrderRejectedError, UnknownOrderStatusError, VenueUnavailableError
 from exchange_client import ExchangeClient, SimVenueClient, load_symbol_rules_for, open_exchange
 from models import Candle, OrderIntent, OrderSide, OrderStatus, OrderType
 from settings import FaultSettings, Settings
@@ -210,12 +210,12 @@ def test_open_exchange_when_live_then_refused_for_now():
         open_exchange(settings, clock=SimulatedClock(0))
 
 
-def test_open_exchange_when_binance_demo_without_keys_then_venue_unavailable(monkeypatch):
-    monkeypatch.delenv("BINANCE_API_KEY", raising=False)
-    monkeypatch.delenv("BINANCE_API_SECRET", raising=False)
+def test_open_exchange_when_binance_demo_without_keys_then_config_error_naming_them(monkeypatch):
+    monkeypatch.delenv("BINANCE_DEMO_API_KEY", raising=False)
+    monkeypatch.delenv("BINANCE_DEMO_API_SECRET", raising=False)
     settings = Settings.model_validate({"bot": {"mode": "paper"}, "venue": {"paper_venue": "binance-demo"}})
 
-    with pytest.raises(VenueUnavailableError, match="BINANCE_API_KEY"):
+    with pytest.raises(ConfigError, match="BINANCE_DEMO_API_KEY and BINANCE_DEMO_API_SECRET"):
         open_exchange(settings, clock=SimulatedClock(0))
 
 

@@ -5,12 +5,14 @@ import pytest
 
 from errors import (
     ClockSkewError,
+    ConfigError,
     ExchangeError,
     InsufficientFundsError,
     NetworkError,
     OrderRejectedError,
     RateLimitError,
     UnknownOrderStatusError,
+    VenueAuthenticationError,
     VenueUnavailableError,
 )
 from venues.binance import CcxtVenueClient
@@ -44,8 +46,8 @@ SYMBOL = 'binanceusdm {"code":-1121,"msg":"Invalid symbol."}'
         (ccxt.OnMaintenance("system maintenance"), False, True, VenueUnavailableError, None),
         # keys: the venue cannot be used at all
         # (VenueUnavailableError carries no code attribute; -2015 stays in its message)
-        (ccxt.AuthenticationError('{"code":-2015,"msg":"Invalid API-key"}'), False, True, VenueUnavailableError, None),
-        (ccxt.PermissionDenied("no futures permission"), False, False, VenueUnavailableError, None),
+        (ccxt.AuthenticationError('{"code":-2015,"msg":"Invalid API-key"}'), False, True, VenueAuthenticationError, None),
+        (ccxt.PermissionDenied("no futures permission"), False, False, VenueAuthenticationError, None),
         # refusals, with Binance's code
         (ccxt.InsufficientFunds(MARGIN), True, False, InsufficientFundsError, -2019),
         (ccxt.InvalidOrder(REDUCE), True, False, OrderRejectedError, -2022),
@@ -61,7 +63,9 @@ SYMBOL = 'binanceusdm {"code":-1121,"msg":"Invalid symbol."}'
          True, False, OrderRejectedError, -4120),
         (ccxt.ExchangeError('{"code":-1003,"msg":"Too many requests."}'), False, False, RateLimitError, None),
         (ccxt.AuthenticationError('{"code":-1022,"msg":"Signature for this request is not valid."}'),
-         False, False, VenueUnavailableError, None),
+         False, False, VenueAuthenticationError, None),
+        (ccxt.ExchangeError('{"code":-1008,"msg":"Server is currently overloaded with other requests."}'),
+         True, False, NetworkError, None),
         # anything else ccxt raises is still ours
         (ccxt.NotSupported("fetchFoo() is not supported"), False, False, ExchangeError, None),
         (ccxt.ExchangeError("unexpected"), False, True, VenueUnavailableError, None),
@@ -94,9 +98,17 @@ def test_binance_code_when_in_message_then_parsed(message, code):
     assert binance_code(message) == code
 
 
-def test_ccxt_client_when_keys_missing_then_venue_unavailable_without_network():
-    with pytest.raises(VenueUnavailableError, match="BINANCE_API_KEY"):
-        CcxtVenueClient("binance-demo", SimulatedClock(0), environ={})
+@pytest.mark.parametrize("venue, key, secret", [
+    ("binance-demo", "BINANCE_DEMO_API_KEY", "BINANCE_DEMO_API_SECRET"),
+    ("binance-spot-testnet", "BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_API_SECRET"),
+    ("binance-live", "BINANCE_LIVE_API_KEY", "BINANCE_LIVE_API_SECRET"),
+])
+def test_ccxt_client_when_keys_missing_then_config_error_naming_its_variables_without_network(venue, key, secret):
+    # another venue's keys do not count: a demo key is never sent to mainnet
+    others = {"BINANCE_DEMO_API_KEY": "k", "BINANCE_DEMO_API_SECRET": "s"} if venue != "binance-demo" else {}
+
+    with pytest.raises(ConfigError, match=f"set {key} and {secret}"):
+        CcxtVenueClient(venue, SimulatedClock(0), environ=others)
 
 
 def test_order_from_ccxt_when_partially_filled_stop_then_our_order():
