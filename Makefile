@@ -30,7 +30,7 @@ test-unit: setup
 	$(PY) -m pytest tests/unit
 
 test-integration: setup
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest tests/integration tests/contract
 
 test-e2e: setup
 	$(PY) -m pytest tests/e2e

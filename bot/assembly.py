@@ -87,7 +87,7 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
         venue_store = getattr(store, "venue_store", None)
         venue = open_exchange(s, clock=market_clock,
                               venue_store=venue_store(s.venue.paper_venue) if venue_store is not None else None)
-    if mode in (Mode.PAPER, Mode.LIVE) and callable(getattr(venue, "all_symbol_rules", None)):
+    if mode in (Mode.PAPER, Mode.LIVE) and venue is not None and callable(getattr(venue, "all_symbol_rules", None)):
         symbol_rules = VenueRules(venue, symbol_rules)  # a ccxt venue states its own rules: they win
     unknown = [symbol for symbol in s.bot.symbols if symbol not in symbol_rules]
     if unknown:

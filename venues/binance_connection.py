@@ -64,6 +64,8 @@ def build_exchange(venue: BinanceVenue, key: str, secret: str, *, base_url: str 
         "apiKey": key, "secret": secret, "enableRateLimit": True, "timeout": int(timeout_s * 1000),
         "options": {
             "warnOnFetchOpenOrdersWithoutSymbol": False,
+            # currencies come from a signed wallet endpoint (sapi) that demo lacks and no order needs
+            "fetchCurrencies": False,
             "recvWindow": recv_window_ms,
             # the server time offset is measured and applied by us (binance_clock), not at load_markets
             "adjustForTimeDifference": False,

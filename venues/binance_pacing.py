@@ -30,6 +30,8 @@ def retry_after_s(headers: Mapping[str, Any] | None) -> float | None:
     if not headers:
         return None
     value = headers.get("Retry-After") or headers.get("retry-after")
+    if value is None:
+        return None
     try:
         seconds = float(value)
     except (TypeError, ValueError):

@@ -56,6 +56,12 @@ _BY_CODE: dict[int, Callable[[str, int], ExchangeError]] = {
 }
 
 
+# Binance's "execution status unknown" answers (-1000 with HTTP 503 "Unknown error, please check your request
+# or try again later", -1007 "Timeout waiting for response from backend server"): the order may have been
+# placed, exactly as after a timeout.
+_OUTCOME_UNKNOWN = (-1000, -1007)
+
+
 def _network(message: str, code: int | None, submitting: bool, at_start: bool) -> ExchangeError:
     if at_start:
         return VenueUnavailableError(f"cannot reach the venue: {message}")
@@ -76,6 +82,8 @@ def map_ccxt_error(exc: BaseException, *, submitting: bool = False, at_start: bo
 
     message = redact(f"{type(exc).__name__}: {exc}", secrets)
     code = binance_code(message)
+    if code in _OUTCOME_UNKNOWN:
+        return _network(message, code, submitting, at_start)
     if code in _BY_CODE:
         return _BY_CODE[code](message, code)
     by_class: list[tuple[tuple[type, ...], Callable[[], ExchangeError]]] = [

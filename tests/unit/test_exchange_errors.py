@@ -66,6 +66,11 @@ SYMBOL = 'binanceusdm {"code":-1121,"msg":"Invalid symbol."}'
          False, False, VenueAuthenticationError, None),
         (ccxt.ExchangeError('{"code":-1008,"msg":"Server is currently overloaded with other requests."}'),
          True, False, NetworkError, None),
+        # Binance's "execution status unknown": placed or not, look it up before sending again
+        (ccxt.OperationFailed('{"code":-1000,"msg":"Unknown error, please check your request or try again later."}'),
+         True, False, UnknownOrderStatusError, None),
+        (ccxt.OperationFailed('{"code":-1000,"msg":"Unknown error, please check your request or try again later."}'),
+         False, False, NetworkError, None),
         # anything else ccxt raises is still ours
         (ccxt.NotSupported("fetchFoo() is not supported"), False, False, ExchangeError, None),
         (ccxt.ExchangeError("unexpected"), False, True, VenueUnavailableError, None),
