@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 DUPLICATE_CLIENT_ID = -4116
 MARKET_SETTLE_S = 2.0  # how long a market order answered "NEW" is asked about until it is final
 CONDITIONAL = (OrderType.STOP_MARKET, OrderType.TAKE_PROFIT_MARKET)
+HOUR_MS = 3_600_000
+FUNDING_GRACE_MS = 30_000  # Binance books the income a few seconds after the funding time
 
 
 def is_conditional_id(client_order_id: str) -> bool:
@@ -101,6 +103,7 @@ class CcxtVenueClient:
         self._seen_at_last: dict[str, set[str]] = {}  # symbol -> trade ids at that timestamp
         self._funding_since: dict[str, int] = {}
         self._funding_seen: dict[str, set[str]] = {}
+        self._funding_due_ms = 0  # venue time of the next income-history read
 
     # ----------------------------------------------------------------------------- plumbing
 
@@ -154,6 +157,8 @@ class CcxtVenueClient:
             raise VenueUnavailableError(f"{self.name} does not list {', '.join(missing)} (check bot.symbols)")
         if self.spot:
             return
+        if not self.venue.demo:
+            self._check_key_permissions()
         hedged = self._call(self._ex.fetch_position_mode, None, at_start=True).get("hedged")
         if hedged:
             raise VenueUnavailableError(
@@ -161,6 +166,23 @@ class CcxtVenueClient:
                 "positions: switch the account to one-way mode at the venue, then start again")
         for symbol in self._configured:
             self._configure_symbol(symbol)
+
+    def _check_key_permissions(self) -> None:
+        """A mainnet key must trade futures and must not withdraw (a leaked trading key then cannot empty the
+        account); an IP restriction is advised. Demo has no account-management endpoints to ask."""
+        from errors import VenueUnavailableError
+
+        rights = self._call(self._ex.sapi_get_account_apirestrictions, at_start=True)
+        if rights.get("enableWithdrawals"):
+            raise VenueUnavailableError(
+                f"{self.name}: the API key in {self.venue.key_variable} may withdraw funds: create a key with "
+                "withdrawals disabled (futures trading only) and use that one")
+        if not rights.get("enableFutures"):
+            raise VenueUnavailableError(
+                f"{self.name}: the API key in {self.venue.key_variable} may not trade futures: enable "
+                "\"Enable Futures\" for it at the venue")
+        if not rights.get("ipRestrict"):
+            log.warning("%s: the API key is not restricted to trusted IPs; restrict it at the venue", self.name)
 
     def _configure_symbol(self, symbol: str) -> None:
         """Leverage and margin type as configured. Binance refuses a margin type change while a position or
@@ -328,9 +350,14 @@ class CcxtVenueClient:
                        fee_paid=actual.fee_paid, updated_ms=actual.updated_ms)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        raw = list(self._call(self._ex.fetch_open_orders, symbol))
-        if not self.spot:
-            raw += self._call(self._ex.fetch_open_orders, symbol, None, None, {"trigger": True})
+        """Regular and algo orders of `symbol`, or of every symbol this bot trades or holds. Asked symbol by
+        symbol: unfiltered, each list weighs 40 (of 2400 a minute) and ccxt's throttle waits 2 s for it,
+        which a kill switch confirming flat cannot afford."""
+        raw: list = []
+        for sym in [symbol] if symbol else sorted(self._symbols):
+            raw += self._call(self._ex.fetch_open_orders, sym)
+            if not self.spot:
+                raw += self._call(self._ex.fetch_open_orders, sym, None, None, {"trigger": True})
         return [self._order(o) for o in raw]
 
     # ------------------------------------------------------------------------------ account
@@ -344,6 +371,7 @@ class CcxtVenueClient:
             if qty == 0:
                 continue
             isolated = p.get("marginMode") == "isolated"
+            self._symbols.add(str(p["symbol"]))  # a position anywhere is where orders and fills can be
             out.append(Position(
                 symbol=str(p["symbol"]),
                 side=Side.LONG if p.get("side") == "long" else Side.SHORT,
@@ -433,6 +461,12 @@ class CcxtVenueClient:
         Binance reports income (> 0 received); a FundingPayment's amount is what the position paid."""
         if self.spot:
             return []  # spot has no funding
+        now = self.server_clock.venue_now_ms()
+        if now < self._funding_due_ms:
+            return []
+        # funding settles on the hour (every 1, 4 or 8 h by symbol): the income history (weight 30 per
+        # symbol) is read once after each hour, not on every candle
+        self._funding_due_ms = (now // HOUR_MS + 1) * HOUR_MS + FUNDING_GRACE_MS
         payments = []
         for symbol in sorted(self._symbols):
             last = self._funding_since.get(symbol, self._started_ms)

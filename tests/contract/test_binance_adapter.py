@@ -228,3 +228,26 @@ def test_recorded_open_algo_order_when_parsed_then_the_same_order_as_one_listed_
         ours.order_type, ours.status, OrderSide.SELL, True)
     filled_in = {f for f in ("stop_price", "qty", "exchange_order_id", "created_ms") if getattr(ours, f)}
     assert filled_in == {f for f in filled_in if getattr(listed, f)}
+
+
+# ------------------------------------------------------------------------------------------ mainnet
+
+
+@pytest.mark.parametrize("rights, refused", [
+    ({"enableWithdrawals": False, "enableFutures": True}, None),
+    ({"enableWithdrawals": True, "enableFutures": True}, "may withdraw funds"),
+    ({"enableWithdrawals": False, "enableFutures": False}, "may not trade futures"),
+])
+def test_connect_when_binance_live_then_the_keys_rights_are_checked(make_adapter, rights, refused):
+    from clock import SystemClock
+    from tests.standin.binance_standin import DEFAULT_NOW_MS, BinanceStandin
+
+    with BinanceStandin(clock=SystemClock(), keys=TEST_KEYS, market_start_ms=DEFAULT_NOW_MS, venue="mainnet",
+                        permissions=rights) as mainnet:
+        if refused is None:
+            venue = make_adapter(url=mainnet.url, venue="binance-live")
+            assert venue.symbol_rules(BTC).exchange_id == "BTCUSDT"
+        else:
+            with pytest.raises(VenueUnavailableError, match=f"BINANCE_LIVE_API_KEY {refused}"):
+                make_adapter(url=mainnet.url, venue="binance-live")
+        assert mainnet.count("/sapi/v1/account/apiRestrictions") == 1
