@@ -527,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     modes = [m.value for m in Mode]
     venues = ["sim", "binance-demo", "binance-spot-testnet", "binance-live"]
     venue_help = ("where paper orders go (default: venue.paper_venue); a Binance venue needs its key pair in the "
-                  "environment: BINANCE_DEMO_API_KEY/_SECRET, BINANCE_TESTNET_API_KEY/_SECRET, BINANCE_LIVE_API_KEY/_SECRET")
+                  "environment: BINANCE_DEMO_API_KEY/_SECRET, BINANCE_TESTNET_API_KEY/_SECRET, BINANCE_API_KEY/_SECRET")
     p = add("up", cmd_up, "start everything: embedded Redis (unless REDIS_URL), supervisor with the bot, dashboard")
     p.add_argument("--mode", choices=modes, help="the bot's mode (default: bot.mode)")
     p.add_argument("--port", type=int, help="dashboard port (default: dashboard.port)")

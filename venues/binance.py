@@ -167,12 +167,17 @@ class CcxtVenueClient:
         for symbol in self._configured:
             self._configure_symbol(symbol)
 
+    def key_restrictions(self) -> dict[str, Any]:
+        """Binance's GET /sapi/v1/account/apiRestrictions for our key (mainnet only: demo has no such endpoint);
+        what control.go_live.venue_conditions judges."""
+        return dict(self._call(self._ex.sapi_get_account_apirestrictions, at_start=True))
+
     def _check_key_permissions(self) -> None:
         """A mainnet key must trade futures and must not withdraw (a leaked trading key then cannot empty the
         account); an IP restriction is advised. Demo has no account-management endpoints to ask."""
         from errors import VenueUnavailableError
 
-        rights = self._call(self._ex.sapi_get_account_apirestrictions, at_start=True)
+        rights = self.key_restrictions()
         if rights.get("enableWithdrawals"):
             raise VenueUnavailableError(
                 f"{self.name}: the API key in {self.venue.key_variable} may withdraw funds: create a key with "

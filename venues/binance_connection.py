@@ -3,9 +3,10 @@
     venue                 ccxt class    endpoints                           keys (environment only)
     binance-demo          binanceusdm   USDⓈ-M demo trading (demo-fapi)     BINANCE_DEMO_API_KEY, BINANCE_DEMO_API_SECRET
     binance-spot-testnet  binance       spot testnet (sandbox)              BINANCE_TESTNET_API_KEY, BINANCE_TESTNET_API_SECRET
-    binance-live          binanceusdm   USDⓈ-M mainnet (fapi)               BINANCE_LIVE_API_KEY, BINANCE_LIVE_API_SECRET
+    binance-live          binanceusdm   USDⓈ-M mainnet (fapi)               BINANCE_API_KEY, BINANCE_API_SECRET
 
-Separate names per venue, so a demo key can never be sent to mainnet by a config change alone. ccxt's
+Separate names per venue, so a demo key can never be sent to mainnet by a config change alone (mainnet keeps
+the plain names, which the go-live gate checks too: control/go_live.py). ccxt's
 futures sandbox cannot sign (NotSupported, futures testnet retired): futures paper trading is demo
 trading. A base URL override re-points every API family at one host (a local stand-in), paths kept.
 """
@@ -43,7 +44,7 @@ VENUES: dict[str, BinanceVenue] = {
                                          key_variable="BINANCE_TESTNET_API_KEY",
                                          secret_variable="BINANCE_TESTNET_API_SECRET"),
     "binance-live": BinanceVenue("binance-live", spot=False, demo=False, sandbox=False,
-                                 key_variable="BINANCE_LIVE_API_KEY", secret_variable="BINANCE_LIVE_API_SECRET"),
+                                 key_variable="BINANCE_API_KEY", secret_variable="BINANCE_API_SECRET"),
 }
 
 

@@ -248,6 +248,6 @@ def test_connect_when_binance_live_then_the_keys_rights_are_checked(make_adapter
             venue = make_adapter(url=mainnet.url, venue="binance-live")
             assert venue.symbol_rules(BTC).exchange_id == "BTCUSDT"
         else:
-            with pytest.raises(VenueUnavailableError, match=f"BINANCE_LIVE_API_KEY {refused}"):
+            with pytest.raises(VenueUnavailableError, match=f"BINANCE_API_KEY {refused}"):
                 make_adapter(url=mainnet.url, venue="binance-live")
         assert mainnet.count("/sapi/v1/account/apiRestrictions") == 1

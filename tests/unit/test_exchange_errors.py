@@ -106,7 +106,7 @@ def test_binance_code_when_in_message_then_parsed(message, code):
 @pytest.mark.parametrize("venue, key, secret", [
     ("binance-demo", "BINANCE_DEMO_API_KEY", "BINANCE_DEMO_API_SECRET"),
     ("binance-spot-testnet", "BINANCE_TESTNET_API_KEY", "BINANCE_TESTNET_API_SECRET"),
-    ("binance-live", "BINANCE_LIVE_API_KEY", "BINANCE_LIVE_API_SECRET"),
+    ("binance-live", "BINANCE_API_KEY", "BINANCE_API_SECRET"),
 ])
 def test_ccxt_client_when_keys_missing_then_config_error_naming_its_variables_without_network(venue, key, secret):
     # another venue's keys do not count: a demo key is never sent to mainnet
