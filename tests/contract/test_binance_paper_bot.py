@@ -10,7 +10,6 @@ reach (a thousand times the entry), as on the simulator."""
 from __future__ import annotations
 
 import signal
-from decimal import Decimal
 from typing import Iterator
 
 import pytest
