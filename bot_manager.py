@@ -288,9 +288,9 @@ class Supervisor:
         if mode is Mode.LIVE:
             from control import go_live
 
-            result = go_live.check(self.store, self.settings)
-            raise CommandError("refused: " + (result.refusal().replace("\n", ";") if not result.passed
-                                              else "the go-live gate passed, but no live executor is in this build"))
+            result = go_live.check_with_venue(self.store, self.settings)
+            if not result.passed:
+                raise CommandError("refused: " + result.refusal().replace("\n", ";"))
         detail = self.start_bot(mode)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -100,7 +100,7 @@ def _go_live_refusal(settings: Settings) -> int | None:
         store = _store(settings)
     except TradingBotError as exc:
         store = _Unreadable(str(exc))
-    result = go_live.check(store, settings)
+    result = go_live.check_with_venue(store, settings)
     if result.passed:
         return None
     print(result.refusal(), file=sys.stderr)

@@ -54,7 +54,7 @@ class BotRuntime:
             from control import go_live
 
             # main.py asked already; a bot started any other way asks again: real money, no short cut
-            live_gate = go_live.check(store, settings)
+            live_gate = go_live.check_with_venue(store, settings)
             if not live_gate.passed:
                 raise ConfigError(live_gate.refusal().replace("\n", ";"))
         self.settings = settings

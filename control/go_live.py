@@ -273,6 +273,54 @@ def venue_conditions(restrictions: Mapping[str, Any]) -> tuple[Condition, ...]:
     )
 
 
+def ask_venue(settings: Any, environ: Mapping[str, str] | None = None) -> tuple[tuple[Condition, ...] | None, str]:
+    """The live venue's key checks, asked of the venue itself (GET /sapi/v1/account/apiRestrictions through
+    the live venue client, at `venue.binance_url` when set), or None and why it could not be asked — the
+    gate then lists the venue checks as unmet, so it also refuses when the venue cannot be reached."""
+    from clock import SystemClock
+    from errors import TradingBotError
+
+    if not keys_present(environ):
+        return None, "no API keys to ask the venue with"
+    try:
+        from venues.binance import CcxtVenueClient
+
+        v = settings.venue
+        client = CcxtVenueClient("binance-live", SystemClock(), environ=environ, base_url=v.binance_url,
+                                 timeout_s=v.request_timeout_seconds)
+        try:
+            return venue_conditions(client.key_restrictions()), ""
+        finally:
+            client.close()
+    except TradingBotError as exc:
+        return None, f"the live venue could not be asked: {exc}"
+
+
+def check_with_venue(store: Any, settings: Any, environ: Mapping[str, str] | None = None) -> GateResult:
+    """The whole gate, the venue asked first: what `bot --mode live` and a live start go by. The venue's
+    answer is kept in the state hash (`venue_checks`), so the dashboard shows it without asking itself."""
+    checks, note = ask_venue(settings, environ)
+    try:
+        store.write_state(venue_checks=json.dumps({
+            "checks": [[c.name, c.met, c.figure] for c in checks] if checks is not None else None, "note": note}))
+    except Exception:  # an unreadable Redis is one more unmet line of the gate itself
+        pass
+    return check(store, settings, venue_checks=checks, venue_note=note)
+
+
+def recorded_venue_checks(state: Mapping[str, str]) -> tuple[tuple[Condition, ...] | None, str]:
+    """What the last `check_with_venue` heard from the venue (the dashboard's view of the gate)."""
+    try:
+        value = json.loads(state.get("venue_checks") or "null")
+        checks = value.get("checks")
+        note = str(value.get("note") or "")
+    except (ValueError, AttributeError):
+        return None, "no live start has asked the venue yet"
+    if checks is None:
+        return None, note or "no live start has asked the venue yet"
+    return tuple(Condition(str(n), bool(m), str(f)) for n, m, f in checks), ""
+
+
 def check(store: Any, settings: Any, venue_checks: Sequence[Condition] | None = None,
           venue_note: str = "") -> GateResult:
     """The gate as `bot --mode live`, `start --mode live` and the dashboard see it. The venue's own start-up

@@ -61,7 +61,8 @@ def risk_lines(risk: Mapping[str, str], state: Mapping[str, str], settings: Sett
 
 @st.cache_data(ttl=CHECKLIST_SECONDS, show_spinner=False)
 def _checklist(bot_id: str, _store: StateStore, _settings: Settings) -> tuple[list[tuple[str, bool, str]], list[tuple[str, bool, str]]]:
-    result = go_live.check(_store, _settings)
+    checks, note = go_live.recorded_venue_checks(_store.read_state())
+    result = go_live.check(_store, _settings, venue_checks=checks, venue_note=note)
     conditions = [(c.name, c.met, c.figure) for c in result.conditions]
     try:
         trades = trades_in_mode(_store.read_trades(), Mode.LIVE)

@@ -203,10 +203,10 @@ def test_open_exchange_when_faults_configured_then_injected():
     assert venue.faults is not None and venue.faults.enabled
 
 
-def test_open_exchange_when_live_then_refused_for_now():
+def test_open_exchange_when_live_without_a_passed_go_live_gate_then_refused():
     settings = Settings.model_validate({"bot": {"mode": "live"}})
 
-    with pytest.raises(VenueUnavailableError, match="later issue"):
+    with pytest.raises(VenueUnavailableError, match="go-live gate"):
         open_exchange(settings, clock=SimulatedClock(0))
 
 
