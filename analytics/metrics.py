@@ -8,12 +8,19 @@ Conventions (the dashboard and README quote these):
 - win_rate is a fraction in 0..1. expectancy is the mean net P&L per trade.
 - profit_factor = gross profit / gross loss; None when there are no losing trades (undefined: it would
   be infinite with wins, 0/0 without). payoff_ratio = avg win / |avg loss|; None without both.
-- Sharpe and Sortino use the simple returns between consecutive equity points, a zero risk-free rate and
-  annualisation by sqrt(periods_per_year); when periods_per_year is not given it is inferred from the
-  median spacing of the equity points (10-second snapshots → 3 153 600 a year). Sortino's downside
-  deviation is sqrt(mean(min(r, 0)²)) over all periods. None with fewer than two returns or no dispersion.
-- Calmar = annualised (compound) return % / max drawdown %; meaningless over a few days (annualising
-  amplifies), None when there is no drawdown or the span is empty.
+- Sharpe and Sortino use simple returns over equal periods, a zero risk-free rate and annualisation by
+  sqrt(periods a year). The equity curve is sampled on a fixed grid first — its last value at the end of
+  every RATIO_SAMPLE_MS (an hour), or of the median spacing of its points when they are sparser — because
+  the bot's snapshots are taken on the wall clock but stamped in market time: a replay puts hours of market
+  between two snapshots, a live run seconds, and the median spacing of such points annualised nothing
+  real (Sharpe −39 after a few minutes). With `periods_per_year` the points are taken as equally spaced
+  already. Sortino's downside deviation is sqrt(mean(min(r, 0)²)) over all periods.
+- Enough data: Sharpe and Sortino need an equity curve spanning RATIO_MIN_SPAN_MS (7 days) with at least
+  RATIO_MIN_RETURNS (30) returns; Calmar needs CALMAR_MIN_SPAN_MS (28 days), since annualising a shorter
+  compound return amplifies it (Calmar 5.2e8 after a few minutes). Short of that they are None and
+  `ratios_note` says what is missing. None also without dispersion (Sharpe) or without a losing period
+  (Sortino), and Calmar without a drawdown.
+- Calmar = annualised (compound) return % / max drawdown %.
 - Drawdown is measured from the running peak of the equity curve; longest_drawdown_ms runs from a
   peak to the first point back at or above it (or to the last point if it never recovered).
 - exposure_pct = time with at least one trade open / the whole span (equity curve and trades) × 100.
@@ -32,6 +39,11 @@ from typing import Any, Literal, Sequence
 from models import Trade
 
 YEAR_MS = 365 * 24 * 3600 * 1000
+DAY_MS = 24 * 3600 * 1000
+RATIO_SAMPLE_MS = 3600 * 1000
+RATIO_MIN_SPAN_MS = 7 * DAY_MS
+RATIO_MIN_RETURNS = 30
+CALMAR_MIN_SPAN_MS = 28 * DAY_MS
 ZERO = Decimal(0)
 
 EquityPoint = tuple[int, Decimal]
@@ -97,23 +109,50 @@ def _drawdown(curve: Sequence[EquityPoint]) -> tuple[Decimal, float, int]:
     return max_dd, max_dd_pct, longest
 
 
-def _ratios(curve: Sequence[EquityPoint], periods_per_year: float | None) -> tuple[float | None, float | None]:
-    """(Sharpe, Sortino), annualised."""
-    returns = [float(b / a - 1) for (_, a), (_, b) in zip(curve, curve[1:]) if a > 0]
-    if len(returns) < 2:
-        return None, None
+def sample_curve(curve: Sequence[EquityPoint], period_ms: int) -> list[EquityPoint]:
+    """The curve's last value at or before each `period_ms` step from its first point (a step with no new
+    point repeats the value before it: equity did not move while nothing was recorded)."""
+    if not curve:
+        return []
+    t0, t_end = curve[0][0], curve[-1][0]
+    out: list[EquityPoint] = [curve[0]]
+    i, value = 0, curve[0][1]
+    step = t0 + period_ms
+    while step <= t_end:
+        while i + 1 < len(curve) and curve[i + 1][0] <= step:
+            i += 1
+            value = curve[i][1]
+        out.append((step, value))
+        step += period_ms
+    return out
+
+
+def _ratios(curve: Sequence[EquityPoint], periods_per_year: float | None,
+            min_span_ms: int, min_returns: int) -> tuple[float | None, float | None, str]:
+    """(Sharpe, Sortino, why they are missing), annualised."""
+    span = curve[-1][0] - curve[0][0] if curve else 0
+    if span < min_span_ms:
+        return None, None, f"Sharpe and Sortino need {_days(min_span_ms)} of equity; there are {_days(span)}"
     if periods_per_year is None:
         spacing = statistics.median(b - a for (a, _), (b, _) in zip(curve, curve[1:]))
-        if spacing <= 0:
-            return None, None
-        periods_per_year = YEAR_MS / spacing
+        period_ms = max(RATIO_SAMPLE_MS, int(spacing))
+        curve = sample_curve(curve, period_ms)
+        periods_per_year = YEAR_MS / period_ms
+    returns = [float(b / a - 1) for (_, a), (_, b) in zip(curve, curve[1:]) if a > 0]
+    if len(returns) < max(2, min_returns):
+        return None, None, f"Sharpe and Sortino need {max(2, min_returns)} returns; there are {len(returns)}"
     scale = math.sqrt(periods_per_year)
     mean = statistics.fmean(returns)
     std = statistics.stdev(returns)
     downside = math.sqrt(statistics.fmean(min(r, 0.0) ** 2 for r in returns))
     sharpe = mean / std * scale if std > 0 else None
     sortino = mean / downside * scale if downside > 0 else None
-    return sharpe, sortino
+    return sharpe, sortino, ""
+
+
+def _days(ms: int) -> str:
+    days = ms / DAY_MS
+    return f"{days:.0f} days" if days >= 1 else f"{ms / 3_600_000:.1f} hours"
 
 
 def _cagr_pct(curve: Sequence[EquityPoint]) -> float | None:
@@ -133,6 +172,9 @@ def compute_metrics(
     starting_equity: Decimal | None = None,
     buy_and_hold_return_pct: Decimal | None = None,
     periods_per_year: float | None = None,
+    min_ratio_span_ms: int = RATIO_MIN_SPAN_MS,
+    min_ratio_returns: int = RATIO_MIN_RETURNS,
+    min_calmar_span_ms: int = CALMAR_MIN_SPAN_MS,
 ) -> dict[str, Any]:
     """Every metric in the module docstring, as a flat dict (see `to_jsonable` for JSON)."""
     trades = sorted(trades, key=lambda t: (t.exit_ms, t.entry_ms))
@@ -149,8 +191,11 @@ def compute_metrics(
         _derived_curve(trades, starting_equity) if starting_equity is not None else []
     )
     max_dd, max_dd_pct, longest_dd = _drawdown(curve)
-    sharpe, sortino = _ratios(curve, periods_per_year)
-    cagr = _cagr_pct(curve) if len(curve) >= 2 else None
+    sharpe, sortino, ratios_note = _ratios(curve, periods_per_year, min_ratio_span_ms, min_ratio_returns)
+    curve_span = curve[-1][0] - curve[0][0] if curve else 0
+    cagr = _cagr_pct(curve) if len(curve) >= 2 and curve_span >= min_calmar_span_ms else None
+    if len(curve) >= 2 and curve_span < min_calmar_span_ms:
+        ratios_note = "; ".join(filter(None, [ratios_note, f"Calmar needs {_days(min_calmar_span_ms)}"]))
 
     start = starting_equity if starting_equity is not None else (curve[0][1] if curve else None)
     end = curve[-1][1] if curve else (start + total_pnl if start is not None else None)
@@ -174,6 +219,8 @@ def compute_metrics(
         "sharpe": sharpe,
         "sortino": sortino,
         "calmar": cagr / max_dd_pct if cagr is not None and max_dd_pct > 0 else None,
+        "ratios_note": ratios_note,
+        "equity_span_ms": curve_span,
         "max_drawdown": max_dd,
         "max_drawdown_pct": max_dd_pct,
         "longest_drawdown_ms": longest_dd,

@@ -67,8 +67,8 @@ def test_compute_metrics_when_equity_curve_given_then_sharpe_sortino_calmar_by_h
     third = YEAR_MS // 3
     equity = [(0, D("100")), (third, D("110")), (2 * third, D("99")), (3 * third, D("108.9"))]
 
-    # Act
-    m = compute_metrics([], equity)
+    # Act: the minimum data lifted, so four points can be computed by hand
+    m = compute_metrics([], equity, min_ratio_returns=3, min_calmar_span_ms=0)
 
     # Assert
     # mean r = 0.1 / 3 = 0.0333…; sample std = sqrt((0.0667² + 0.1333² + 0.0667²) / 2) = 0.11547;
@@ -87,7 +87,7 @@ def test_compute_metrics_when_equity_curve_given_then_sharpe_sortino_calmar_by_h
 def test_compute_metrics_when_periods_per_year_given_then_used_instead_of_inferred():
     equity = [(0, D("100")), (1, D("110")), (2, D("99")), (3, D("108.9"))]
 
-    m = compute_metrics([], equity, periods_per_year=12)
+    m = compute_metrics([], equity, periods_per_year=12, min_ratio_span_ms=0, min_ratio_returns=3)
 
     assert m["sharpe"] == pytest.approx((0.1 / 3) / 0.1154700538 * 12**0.5)
 
@@ -164,3 +164,72 @@ def test_breakdown_when_by_month_then_utc_month_of_exit():
 def test_breakdown_when_unknown_key_then_value_error():
     with pytest.raises(ValueError):
         breakdown(TRADES, "colour")
+
+
+# ------------------------------------------------------------------------------- enough data for ratios
+
+HOUR = 3_600_000
+DAY = 24 * HOUR
+
+
+def _hourly_path(hours: int, start=T) -> list[tuple[int, Decimal]]:
+    """A deterministic zig-zag with drift: +0.3 %, −0.2 % alternately, one point an hour."""
+    value, out = D("10000"), [(start, D("10000"))]
+    for h in range(1, hours + 1):
+        value = (value * (D("1.003") if h % 2 else D("0.998"))).quantize(D("0.00000001"))
+        out.append((start + h * HOUR, value))
+    return out
+
+
+@pytest.mark.parametrize("span_ms, expect_ratios", [
+    (5 * MIN, False),  # a few minutes: Sharpe −39 / +34 on the old code
+    (6 * DAY, False),
+    (7 * DAY, True),   # RATIO_MIN_SPAN_MS
+    (10 * DAY, True),
+])
+def test_compute_metrics_when_equity_spans_span_then_ratios_shown_only_with_enough_data(span_ms, expect_ratios):
+    # Arrange: ten-second snapshots over the span, the zig-zag's hourly values in between
+    path = _hourly_path(span_ms // HOUR + 1)
+    points = [(ts, next(v for t, v in reversed(path) if t <= ts)) for ts in range(T, T + span_ms + 1, 10_000)]
+    if span_ms < HOUR:  # within the first hour the path has not moved: give it some noise of its own
+        points = [(ts, D("10000") + (D("3") if i % 2 else D("-2"))) for i, (ts, _) in enumerate(points)]
+
+    # Act
+    m = compute_metrics([], points, starting_equity=D("10000"))
+
+    # Assert
+    assert (m["sharpe"] is not None, m["sortino"] is not None) == (expect_ratios, expect_ratios)
+    if not expect_ratios:
+        assert "need 7 days" in m["ratios_note"]
+
+
+@pytest.mark.parametrize("span_days, expect_calmar", [(1, False), (27, False), (28, True)])
+def test_compute_metrics_when_equity_spans_days_then_calmar_only_from_four_weeks(span_days, expect_calmar):
+    path = _hourly_path(span_days * 24)
+    path.insert(len(path) // 2, (path[len(path) // 2][0] - 1, path[len(path) // 2][1] * D("0.9")))  # a drawdown
+
+    m = compute_metrics([], path)
+
+    assert (m["calmar"] is not None) is expect_calmar
+    assert ("Calmar needs 28 days" in m["ratios_note"]) is not expect_calmar
+
+
+def test_compute_metrics_when_snapshots_unevenly_spaced_then_annualised_by_the_sampling_grid():
+    # Arrange: an hourly path over 10 days; for the first two days a point every minute as well (a live run
+    # snapshotting often, then a replay snapshotting hours of market at a time), carrying the same values
+    hourly = _hourly_path(240)
+    dense = list(hourly)
+    for ts, value in hourly[:48]:
+        dense += [(ts + k * MIN, value) for k in range(1, 60)]
+
+    # Act
+    m_hourly = compute_metrics([], hourly)
+    m_dense = compute_metrics([], dense)
+
+    # Assert: the same equity gives the same Sharpe, annualised by √(8760 hours a year); the old code took
+    # the median spacing (a minute) and inflated it by √60
+    assert m_dense["sharpe"] == pytest.approx(m_hourly["sharpe"])
+    returns = [float(b / a - 1) for (_, a), (_, b) in zip(hourly, hourly[1:])]
+    import statistics
+    by_hand = statistics.fmean(returns) / statistics.stdev(returns) * (365 * 24) ** 0.5
+    assert m_hourly["sharpe"] == pytest.approx(by_hand)
