@@ -414,10 +414,13 @@ class CommandResult:
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    kind: str  # "signal", "sizing", "skip", "order", "fill", "exit", "command", "state", "reconcile", "error"
-    ts_ms: int
+    kind: str  # "signal", "sizing", "skip", "order", "fill", "exit", "command", "state", "reconcile", "error", "gap"
+    ts_ms: int  # the writer's clock: market time in the engine, wall time in the supervisor and the CLI
     message: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    # when the store logged it (Redis's clock at XADD; 0 from a store without one): the same clock for every
+    # writer, so the log reads in the order things happened, whatever clock each writer stamped
+    logged_ms: int = 0
 
 
 

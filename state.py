@@ -585,7 +585,8 @@ class StateStore:
                 data = json.loads(e.fields.get("data") or "{}")
             except ValueError:
                 data = {}
-            out.append(AuditEvent(e.fields.get("kind", ""), int(e.fields.get("ts_ms", 0)), e.fields.get("message", ""), data))
+            out.append(AuditEvent(e.fields.get("kind", ""), int(e.fields.get("ts_ms", 0)), e.fields.get("message", ""), data,
+                                  logged_ms=int(e.entry_id.split("-", 1)[0])))
         return list(reversed(out))
 
     # ------------------------------------------------------------------------------ risk, metrics

@@ -20,7 +20,8 @@ ORDER_COLUMNS = ["Time", "Symbol", "Side", "Type", "Qty", "Filled", "Price", "St
 TRADE_COLUMNS = [
     "Exit time", "Symbol", "Side", "Qty", "Entry", "Exit", "P&L", "Return", "Fees", "Exit reason", "Strategy", "Held",
 ]
-AUDIT_COLUMNS = ["Time", "Kind", "Message"]
+AUDIT_LOGGED = "Logged (UTC, wall clock)"
+AUDIT_COLUMNS = [AUDIT_LOGGED, "Kind", "Message"]
 
 
 def positions_frame(positions: Sequence[Position]) -> pd.DataFrame:
@@ -96,10 +97,12 @@ def trades_frame(trades: Sequence[Trade]) -> pd.DataFrame:
 
 
 def audit_frame(events: Iterable[AuditEvent]) -> pd.DataFrame:
-    """Newest first."""
+    """Newest first, in the order the store logged them (`events` come oldest first), with the store's own
+    time: the engine stamps market time and the supervisor wall time, so sorting by those stamps put a kill
+    switch at row 191 of 200 behind a replay running ahead of the wall clock."""
     rows = [
-        {"Time": format_ts(e.ts_ms), "Kind": e.kind, "Message": e.message}
-        for e in sorted(events, key=lambda e: e.ts_ms, reverse=True)
+        {AUDIT_LOGGED: format_ts(e.logged_ms or e.ts_ms), "Kind": e.kind, "Message": e.message}
+        for e in reversed(list(events))
     ]
     return pd.DataFrame(rows, columns=AUDIT_COLUMNS, dtype="string")
 

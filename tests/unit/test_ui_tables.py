@@ -61,7 +61,7 @@ def test_trades_frame_when_several_then_newest_first_with_signed_pnl():
 def test_audit_frame_when_events_then_newest_first():
     frame = audit_frame([AuditEvent("order", 1_000, "first"), AuditEvent("exit", 5_000, "second")])
     assert list(frame["Message"]) == ["second", "first"]
-    assert list(frame.columns) == ["Time", "Kind", "Message"]
+    assert list(frame.columns) == ["Logged (UTC, wall clock)", "Kind", "Message"]
 
 
 def test_key_value_frame_when_risk_report_then_readable_names_and_values():
