@@ -272,6 +272,8 @@ def collect_status(settings: Settings, store) -> dict:
         "pnl_today": state.get("pnl_today") or "0",
         "last_errors": errors,
         "pid": int(state["pid"]) if state.get("pid") else None,
+        "data_gaps": int(state.get("data_gaps") or 0),
+        "last_gaps": [g.get("text", "") for g in store.read_gaps(5)],
     }
 
 
@@ -301,6 +303,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"  open orders: {len(status['open_orders'])}")
         for o in status["open_orders"]:
             print(f"    {o['client_order_id']}: {o['type']} {o['side']} {o['qty']} {o['symbol']} {o['price']}")
+        if status["data_gaps"]:
+            print(f"  market data gaps: {status['data_gaps']}; latest:")
+            for text in status["last_gaps"]:
+                print(f"    {text}")
         if status["last_errors"]:
             print("  last errors:")
             for e in status["last_errors"]:

@@ -41,6 +41,7 @@ class InMemoryStore:
         self.signals: deque[dict[str, Any]] = deque(maxlen=stream_kept)
         self.equity: deque[tuple[int, Decimal, Decimal, Decimal]] = deque(maxlen=stream_kept)
         self.audit_events: deque[AuditEvent] = deque(maxlen=stream_kept)
+        self.gaps: list[dict[str, str]] = []
         self.account: Account | None = None
         self.positions: list[Position] = []
         self.orders: list[Order] = []
@@ -139,6 +140,14 @@ class InMemoryStore:
     def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal) -> str:
         self.equity.append((ts_ms, equity, wallet, unrealized))
         return str(len(self.equity))
+
+    def record_gap(self, gap: Mapping[str, Any]) -> str:
+        self.gaps.append({k: as_field(v) for k, v in gap.items()})
+        self._state["data_gaps"] = str(len(self.gaps))
+        return str(len(self.gaps))
+
+    def read_gaps(self, count: int = 50) -> list[dict[str, str]]:
+        return [dict(g) for g in self.gaps[-count:]]
 
     def push_candles(self, candles: Iterable[Candle]) -> None:
         """Charts read candles from Redis; a backtest has its candles already."""

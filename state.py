@@ -14,6 +14,8 @@ Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots
     intents            hash    client order id -> JSON intent, written *before* the order is sent; final ones
                                are deleted, at most INTENTS_KEPT are kept (see save_intent)
     trades, signals, equity, audit   streams, capped with MAXLEN ~
+    gaps               stream  every gap in the market data the bot saw (symbol, from_ms, to_ms, missing,
+                               source), capped at GAPS_KEPT; the state hash counts them (`data_gaps`)
     risk, metrics      hash    the live risk report / the latest metrics (JSON values)
     candles:{symbol}   list    the most recent candles (JSON), for charts
     buys:{symbol}      zset    entry times (ms) in the last days, for tiered sizing
@@ -75,6 +77,7 @@ from models import (
 T = TypeVar("T")
 
 CANDLES_KEPT = 500
+GAPS_KEPT = 1000
 BUY_HISTORY_MS = 7 * 24 * 3600 * 1000
 
 # A command entry reaches a reader again (1) from its group's pending list after the reader restarts,
@@ -560,6 +563,20 @@ class StateStore:
     @_wrap_errors
     def read_equity(self, count: int = 5000) -> list[dict[str, str]]:
         return [e.fields for e in reversed(self._xrevrange("equity", count))]
+
+    @_wrap_errors
+    def record_gap(self, gap: Mapping[str, Any]) -> str:
+        """One gap in the market data, and the count of them in the state hash, in one round trip."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.xadd(self.key("gaps"), {k: _str(v) for k, v in gap.items()}, maxlen=GAPS_KEPT, approximate=True)
+        pipe.hincrby(self.key("state"), "data_gaps", 1)
+        entry_id, _ = pipe.execute()
+        return entry_id
+
+    @_wrap_errors
+    def read_gaps(self, count: int = 50) -> list[dict[str, str]]:
+        """The newest `count` gaps, oldest first."""
+        return [e.fields for e in reversed(self._xrevrange("gaps", count))]
 
     @_wrap_errors
     def audit(self, event: AuditEvent) -> str:

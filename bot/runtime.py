@@ -29,6 +29,7 @@ import time
 from decimal import Decimal
 
 from bot.assembly import assemble
+from bot.gap_report import GapReporter
 from clock import SimulatedClock, SystemClock
 from control.processor import CommandProcessor
 from engine.command_handlers import BotCommandHandlers
@@ -81,6 +82,7 @@ class BotRuntime:
             store, s.resolve_path(s.redis.run_marker_dir), self.wall, who="bot",
             holdings=holdings_note(mode.value, s.venue.paper_venue),
         )
+        self.gap_report = GapReporter(store, self.data_source, self.engine.audit)
         handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop,
                                       kill_switch_seconds=s.control.kill_switch_seconds)
         self.commands = CommandProcessor(
@@ -160,6 +162,7 @@ class BotRuntime:
         backfill = self.market_data.backfill(self.settings.market_data.backfill_candles)
         self._progressed()
         self.engine.warm_up(backfill)
+        self.gap_report.report(self.market_data.gaps())
         self._progressed()
         if self.mode is Mode.LIVE:
             self._drop_untradable(backfill)
@@ -285,6 +288,7 @@ class BotRuntime:
         self.engine.process(candles, should_stop=self._between_candles)
         if candles:
             self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
+            self.gap_report.report(self.market_data.gaps())
         now = time.monotonic()
         if now >= self._next_publish:
             self._publish_equity()

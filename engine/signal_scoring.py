@@ -4,6 +4,12 @@ Every signal is appended to the `signals` stream when it happens (kind=signal, w
 taken and why not). When its last horizon has passed, an outcome record (kind=outcome) follows with
 the return at each horizon in the signal's direction and whether it was right. Signals still waiting
 for their horizons live in the `signals_pending` hash, so a restart loses none.
+
+A return whose window holds a gap in the market data (a candle of the symbol opening after the close of
+the one before) is not a return over its horizon: a "60-minute" return across an exchange outage spanned
+300-330 minutes. Such a horizon is flagged and not scored: `ret_<h>` and `correct_<h>` stay empty,
+`gap_<h>` says how many minutes the return really spanned and `ret_<h>_across_gap` keeps the raw figure.
+The gap is told from the candles this process saw, so a bot restart's own downtime is not flagged.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class SignalScorer:
         self.store = store
         self.horizons = tuple(sorted(horizons_minutes))
         self.pending: dict[str, dict] = {}
+        self._last_close: dict[str, int] = {}  # per symbol, the close time of the last candle seen
 
     def load(self) -> None:
         if self.store is not None:
@@ -55,20 +62,36 @@ class SignalScorer:
         """Fill in horizons this candle reaches; returns the outcome records completed."""
         done = []
         now = close_time_ms(candle)
+        last = self._last_close.get(candle.symbol)
+        gap_before = last is not None and candle.open_time_ms > last
+        if last is None or now > last:
+            self._last_close[candle.symbol] = now
         for signal_id, p in list(self.pending.items()):
             if p["symbol"] != candle.symbol:
                 continue
             changed = False
+            if gap_before and last is not None and last >= p["ts_ms"]:  # the hole lies inside this signal's window
+                p["gap"] = True
+                changed = True
             sign = 1 if p["side"] == "long" else -1
             for h in self.horizons:
                 key = f"{h}m"
                 if key not in p["returns"] and now >= p["ts_ms"] + h * 60_000:
                     ret = (candle.close / Decimal(p["price"]) - 1) * 100 * sign
                     p["returns"][key] = str(ret.quantize(Decimal("0.0001")))
+                    if p.get("gap"):
+                        p.setdefault("spans", {})[key] = (now - p["ts_ms"]) // 60_000
                     changed = True
             if len(p["returns"]) == len(self.horizons):
                 outcome = {"kind": "outcome", "signal_id": signal_id, "symbol": p["symbol"], "side": p["side"], "ts_ms": p["ts_ms"]}
+                spans = p.get("spans", {})
                 for key, ret in p["returns"].items():
+                    if key in spans:  # across a gap: flagged, not scored
+                        outcome[f"ret_{key}"] = ""
+                        outcome[f"correct_{key}"] = ""
+                        outcome[f"ret_{key}_across_gap"] = ret
+                        outcome[f"gap_{key}"] = f"{spans[key]} min across a market data gap; not scored"
+                        continue
                     outcome[f"ret_{key}"] = ret
                     outcome[f"correct_{key}"] = Decimal(ret) > 0
                 del self.pending[signal_id]

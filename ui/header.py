@@ -62,6 +62,13 @@ def render_banners(view: StatusView, settings: Settings) -> None:
     if view.feed_stale:
         st.error("**Market data feed is stale**: no fresh price; no new entries are taken until it recovers.",
                  icon=":material/signal_disconnected:")
+    if view.data_gaps:
+        st.warning(
+            f"**Gaps in the market data**: {view.data_gaps} reported, the latest {escape_markdown(view.last_gap)}. "
+            "Indicators across a gap are unreliable and ghost returns spanning one are not scored; every gap "
+            "with its times is in the decision log.",
+            icon=":material/timeline:",
+        )
     if view.status is BotStatus.UNRESPONSIVE:
         st.error(
             f"**The bot is unresponsive**: last heartbeat {format_age(view.heartbeat_age_s)} ago "

@@ -179,6 +179,8 @@ class StatusView:
     auto_fallback: bool
     feed_stale: bool
     halt_reason: str = ""
+    data_gaps: int = 0  # gaps in the market data the bot reported (bot/gap_report.py)
+    last_gap: str = ""
 
     @property
     def trading_state_text(self) -> str:
@@ -207,6 +209,8 @@ def status_view(
         auto_fallback=is_auto_fallback(state.get("data_source")),
         feed_stale=is_feed_stale(state),
         halt_reason=halt_reason,
+        data_gaps=parse_int(state.get("data_gaps")) or 0,
+        last_gap=state.get("last_gap") or "",
     )
 
 

@@ -126,3 +126,42 @@ def test_load_when_a_new_scorer_starts_on_the_same_store_then_pending_signals_ca
         (signal_id, "1.0000", "-0.5000", "5.0000")
     ]
     assert store.recall(PENDING) == {}
+
+
+def test_on_candle_when_an_outage_falls_inside_the_window_then_the_horizons_after_it_are_flagged_not_scored(store):
+    # Arrange: a long at 100; candles every minute for 20 minutes, then the exchange is silent for 4.5 hours
+    from ui.summaries import signal_accuracy
+
+    scorer = SignalScorer(store, HORIZONS)
+    signal_id = scorer.record(signal(Side.LONG, price="100"), taken=True)
+    feed(scorer, range(1, 5))
+    feed(scorer, range(5, 6), close="101")
+    feed(scorer, range(6, 15))
+    feed(scorer, range(15, 21), close="99")
+
+    # Act: the first candle after the outage closes 310 minutes after the signal
+    outcomes = feed(scorer, range(310, 311), close="103")
+
+    # Assert: 5 and 15 minutes were before the hole and count; the "60-minute" return that really spans
+    # 310 minutes (scored +3 % on the old code) is flagged and not counted
+    outcome = outcomes[0]
+    assert outcome["signal_id"] == signal_id
+    assert (outcome["ret_5m"], outcome["correct_5m"], outcome["ret_15m"], outcome["correct_15m"]) == (
+        "1.0000", True, "-1.0000", False)
+    assert (outcome["ret_60m"], outcome["correct_60m"]) == ("", "")
+    assert outcome["gap_60m"] == "310 min across a market data gap; not scored"
+    assert outcome["ret_60m_across_gap"] == "3.0000"
+    accuracy = {a.horizon: (a.scored, a.correct) for a in signal_accuracy(store.read_signals(10))}
+    assert accuracy == {"5m": (1, 1), "15m": (1, 0), "60m": (0, 0)}
+
+
+def test_on_candle_when_the_gap_came_before_the_signal_then_its_returns_are_scored(store):
+    scorer = SignalScorer(store, HORIZONS)
+    scorer.on_candle(candle_closing_at(-300, "100"))  # the last candle before an outage that ended before the signal
+    scorer.on_candle(candle_closing_at(0, "100"))
+    scorer.record(signal(Side.LONG, price="100"), taken=True)
+
+    outcomes = feed(scorer, range(1, 61), close="101")
+
+    assert [(o["ret_60m"], o["correct_60m"]) for o in outcomes] == [("1.0000", True)]
+    assert "gap_60m" not in outcomes[0]
