@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 from models import (
     Account,
     AuditEvent,
+    Book,
     Candle,
     HaltCause,
     HaltFlag,
@@ -125,8 +126,9 @@ class InMemoryStore:
         self.trades.append(trade)
         return str(len(self.trades))
 
-    def read_trades(self, count: int = 1000) -> list[Trade]:
-        return self.trades[-count:]
+    def read_trades(self, count: int = 1000, book: Book | None = None) -> list[Trade]:
+        trades = self.trades if book is None else [t for t in self.trades if t.book == book]
+        return trades[-count:]
 
     def append_signal(self, record: Mapping[str, Any]) -> str:
         """Stored as text fields, as in Redis, so a reader sees the same values from either store."""
@@ -137,7 +139,9 @@ class InMemoryStore:
     def read_signals(self, count: int = 1000) -> list[dict[str, str]]:
         return [dict(r) for r in list(self.signals)[-count:]]
 
-    def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal) -> str:
+    def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal,
+                      book: Book | None = None) -> str:
+        """One curve (a backtest is one book): `book` is accepted for the Protocol and not kept apart."""
         self.equity.append((ts_ms, equity, wallet, unrealized))
         return str(len(self.equity))
 

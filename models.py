@@ -356,6 +356,11 @@ class Trade:
     strategy: str = ""
     slippage: Decimal = ZERO
     funding: Decimal = ZERO
+    venue: str = ""  # the paper or live venue it traded on (venue.paper_venue); "" for ghost, which has none
+
+    @property
+    def book(self) -> "Book":
+        return Book.of(self.mode, self.venue)
 
     @property
     def hold_ms(self) -> int:
@@ -365,6 +370,38 @@ class Trade:
     def return_pct(self) -> Decimal:
         cost = self.qty * self.entry_price
         return self.pnl / cost * 100 if cost else ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """Whose records: ghost (hypothetical, no venue), or paper or live on one venue. Each book keeps its own
+    trades, equity curve and metrics, so ghost results are never spliced into paper's, nor one venue's into
+    another's."""
+
+    mode: Mode
+    venue: str = ""
+
+    @classmethod
+    def of(cls, mode: Mode | str, venue: str | None = "") -> "Book":
+        mode = Mode(mode)
+        return cls(mode, "" if mode is Mode.GHOST or venue in (None, "none") else str(venue))
+
+    @property
+    def key(self) -> str:
+        """The book's name in stores: `ghost`, `paper:sim`, `paper:binance-demo`…"""
+        return f"{self.mode.value}:{self.venue}" if self.venue else self.mode.value
+
+    @property
+    def label(self) -> str:
+        """Whose they are, as the dashboard says it."""
+        if self.mode is Mode.GHOST:
+            return "ghost (hypothetical trades, no venue)"
+        return f"{self.mode.value} on {self.venue}" if self.venue else self.mode.value
+
+    @classmethod
+    def parse(cls, key: str) -> "Book":
+        mode, _, venue = key.partition(":")
+        return cls.of(mode, venue)
 
 
 @dataclass(frozen=True, slots=True)

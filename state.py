@@ -13,13 +13,15 @@ Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots
     positions, orders  hash    symbol / client order id -> JSON record
     intents            hash    client order id -> JSON intent, written *before* the order is sent; final ones
                                are deleted, at most INTENTS_KEPT are kept (see save_intent)
-    trades, signals, equity, audit   streams, capped with MAXLEN ~
+    trades, signals, audit   streams, capped with MAXLEN ~; each trade row names its book (mode, venue)
+    equity:{book}      stream  one equity curve per book (models.Book: `ghost`, `paper:sim`…), never spliced
     gaps               stream  every gap in the market data the bot saw (symbol, from_ms, to_ms, missing,
                                source), capped at GAPS_KEPT; the state hash counts them (`data_gaps`)
     risk, metrics      hash    the live risk report / the latest metrics (JSON values)
     candles:{symbol}   list    the most recent candles (JSON), for charts
     buys:{symbol}      zset    entry times (ms) in the last days, for tiered sizing
     ghost              hash    ghost trades in flight, by id
+    ghost_parked       hash    ghost trades opened on another feed, kept aside until the bot runs on it again
     exits              hash    exit-rule memory per symbol (peak price, breakeven moved…)
     venue:{name}       hash    a simulated venue's snapshot: {version, data}
     epoch              string  the run marker (JSON: epoch, since_ms), see below
@@ -57,6 +59,7 @@ from errors import ConsumerGroupMissingError, StateLostError, StateStoreError
 from models import (
     Account,
     AuditEvent,
+    Book,
     Candle,
     Command,
     CommandResult,
@@ -251,6 +254,7 @@ _MEMORY_KEYS = {
     Memory.OPEN_TRADES: "exits",
     Memory.GHOST_TRADES: "ghost",
     Memory.GHOST_LEDGER: "ghost_ledger",
+    Memory.GHOST_PARKED: "ghost_parked",
     Memory.CLOSED_TRADES: "closed_trades",
     Memory.PENDING_SIGNALS: "signals_pending",
 }
@@ -540,10 +544,25 @@ class StateStore:
         return entry or None
 
     @_wrap_errors
-    def read_trades(self, count: int = 1000) -> list[Trade]:
-        """Most recent `count` trades, oldest first."""
-        entries = self._xrevrange("trades", count)
-        return [from_record(Trade, e.fields) for e in reversed(entries)]
+    def read_trades(self, count: int = 1000, book: Book | None = None) -> list[Trade]:
+        """Most recent `count` trades, oldest first; with `book`, that book's only (paged back through the
+        stream, which every book of the bot shares, until `count` of them or its start)."""
+        if book is None:
+            return [from_record(Trade, e.fields) for e in reversed(self._xrevrange("trades", count))]
+        found: list[Trade] = []
+        high = "+"
+        while len(found) < count:
+            page = self.client.xrevrange(self.key("trades"), high, "-", count=max(count, 500))
+            for entry_id, fields in page:
+                trade = from_record(Trade, fields)
+                if trade.book == book:
+                    found.append(trade)
+                    if len(found) == count:
+                        break
+            if len(page) < max(count, 500):
+                break
+            high = f"({page[-1][0]}"
+        return list(reversed(found))
 
     @_wrap_errors
     def append_signal(self, record: Mapping[str, Any]) -> str:
@@ -554,15 +573,16 @@ class StateStore:
         return [e.fields | {"id": e.entry_id} for e in reversed(self._xrevrange("signals", count))]
 
     @_wrap_errors
-    def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal) -> str:
+    def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal,
+                      book: Book | None = None) -> str:
         return self._xadd(
-            "equity",
+            _equity_key(book),
             {"ts_ms": str(ts_ms), "equity": _str(equity), "wallet": _str(wallet), "unrealized": _str(unrealized)},
         )
 
     @_wrap_errors
-    def read_equity(self, count: int = 5000) -> list[dict[str, str]]:
-        return [e.fields for e in reversed(self._xrevrange("equity", count))]
+    def read_equity(self, count: int = 5000, book: Book | None = None) -> list[dict[str, str]]:
+        return [e.fields for e in reversed(self._xrevrange(_equity_key(book), count))]
 
     @_wrap_errors
     def record_gap(self, gap: Mapping[str, Any]) -> str:
@@ -823,6 +843,11 @@ class StateStore:
         """Delete every key of this bot (tests, `main.py reset`)."""
         keys = list(self.client.scan_iter(match=self.key("*"), count=500))
         return self.client.delete(*keys) if keys else 0
+
+
+def _equity_key(book: Book | None) -> str:
+    """A book's own curve; `equity` alone is the curve written before books existed."""
+    return f"equity:{book.key}" if book is not None else "equity"
 
 
 def trade_key(trade: Trade) -> str:

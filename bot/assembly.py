@@ -16,7 +16,7 @@ from engine.entries import EntryPlanner, round_to_tick
 from engine.signal_scoring import SignalScorer
 from engine.strategies import build_strategies
 from engine.strategies.base import Strategy
-from exchange_client import ExchangeClient, PriceModel, load_symbol_rules_for, open_exchange
+from exchange_client import LIVE_VENUE, ExchangeClient, PriceModel, load_symbol_rules_for, open_exchange
 from executors.base import Executor
 from executors.ghost import GhostExecutor
 from executors.paper import PaperExecutor
@@ -74,10 +74,18 @@ def engine_window_size(settings: Settings, strategies: Sequence[Strategy]) -> in
     return max([st.warmup for st in strategies] + [s.stops.swing_lookback * 16, s.exits.volume_window + 2, 300]) + 10
 
 
+def venue_name(settings: Settings, mode: Mode) -> str:
+    """The venue a mode's trades go to, which names their book (models.Book); "" for ghost, which has none."""
+    if mode is Mode.GHOST:
+        return ""
+    return LIVE_VENUE if mode is Mode.LIVE else settings.venue.paper_venue
+
+
 def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock: SimulatedClock, wall_clock: Clock,
-             venue: ExchangeClient | None = None, live_gate: Any = None) -> EngineParts:
+             venue: ExchangeClient | None = None, live_gate: Any = None, feed: str = "") -> EngineParts:
     """Everything the trading loop needs, built from settings: the same assembly for the bot process, a
-    backtest and the tests. `venue` overrides the configured one (tests, backtests)."""
+    backtest and the tests. `venue` overrides the configured one (tests, backtests); `feed` names the market
+    data feed (bot.runtime.feed_identity), to which ghost trades and scored signals belong."""
     s = settings
     symbol_rules: Mapping[str, SymbolRules] = load_symbol_rules_for(s)
     if venue is None and mode is Mode.LIVE:
@@ -118,15 +126,16 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
         venue = None
         executor = GhostExecutor(
             store=store, rules=exit_rules, prices=PriceModel.from_settings(s, symbol_rules), clock=market_clock,
-            starting_balance=s.venue.starting_balance, leverage=s.venue.leverage,
+            starting_balance=s.venue.starting_balance, leverage=s.venue.leverage, feed=feed,
         )
-    scorer = SignalScorer(store, s.ghost.horizons_minutes)
+    scorer = SignalScorer(store, s.ghost.horizons_minutes, feed=feed)
     planner = EntryPlanner(risk=risk, stops=s.stops, exit_rules=exit_rules, limits=limits, symbol_rules=symbol_rules,
                            fee_rate=s.venue.taker_fee_rate, slippage_bps=slippage.fixed_bps)
     config = EngineConfig(
         mode=mode, symbols=tuple(s.bot.symbols), timeframe=s.bot.timeframe, min_confidence=risk.min_confidence,
         window_size=engine_window_size(s, strategies), volume_window=s.exits.volume_window,
         stale_after_s=s.market_data.stale_after_seconds, leverage=limits.leverage, limits=limits,
+        venue=venue_name(s, mode),
     )
     engine = TradingEngine(
         config, store=store, executor=executor, strategies=strategies, planner=planner, exit_rules=exit_rules,

@@ -38,7 +38,7 @@ from exchange_client import LIVE_VENUE
 from marketdata.base import align_down, open_market_data, timeframe_ms
 from marketdata.replay import ReplaySource
 from marketdata.synthetic import SyntheticSource
-from models import Mode
+from models import Book, Mode
 from settings import Settings
 from state import Outage, StateStore
 from state_guard import StateGuard, holdings_note
@@ -46,6 +46,17 @@ from state_guard import StateGuard, holdings_note
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+
+
+def feed_identity(settings: Settings, source: str) -> str:
+    """Which market this is: ghost trades and signals belong to it (a replay's prices are not Binance's)."""
+    if source == "replay":
+        files = sorted(os.path.basename(path) for symbol, path in settings.market_data.replay.files.items()
+                       if symbol in settings.bot.symbols)
+        return "replay:" + ",".join(files)
+    if source == "synthetic":
+        return f"synthetic:seed {settings.market_data.synthetic.seed}"
+    return source
 
 
 class BotRuntime:
@@ -74,10 +85,12 @@ class BotRuntime:
         fallback = getattr(self.market_data, "fallback_reason", "")
         self.data_source = self.market_data.name + (f" (auto: {fallback})" if fallback else "")
         self.market_clock = SimulatedClock(0)
-        parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall, live_gate=live_gate)
+        parts = assemble(s, store, mode, market_clock=self.market_clock, wall_clock=self.wall, live_gate=live_gate,
+                         feed=feed_identity(s, self.market_data.name))
         self.engine, self.executor, self.venue, self.scorer = parts.engine, parts.executor, parts.venue, parts.scorer
         self._resume_market(store.read_state())  # after the venue is open: its own market time counts too
         self.venue_name = (LIVE_VENUE if mode is Mode.LIVE else s.venue.paper_venue) if self.venue is not None else "none"
+        self.book = Book.of(mode, self.venue_name)  # whose records this run writes: its own equity and metrics
         self.guard = StateGuard(
             store, s.resolve_path(s.redis.run_marker_dir), self.wall, who="bot",
             holdings=holdings_note(mode.value, s.venue.paper_venue),
@@ -206,6 +219,7 @@ class BotRuntime:
             mode=self.mode.value, venue=self.venue_name, pid=os.getpid(), host=socket.gethostname(),
             heartbeat_ms=now, progress_ms=now, version=VERSION, data_source=self.data_source, running="1",
             trading_state=self.store.trading_state().value, symbols=",".join(self.settings.bot.symbols),
+            book=self.book.key,
             stopped_reason="", **({"started_at_ms": now} if started else {}),
         )
 
@@ -309,16 +323,18 @@ class BotRuntime:
         self.engine.publish()
         account = self.engine.last_account
         if account is not None:
-            self.store.append_equity(self.market_clock.now_ms() or self.wall.now_ms(), account.equity, account.wallet_balance, account.unrealized_pnl)
+            self.store.append_equity(self.market_clock.now_ms() or self.wall.now_ms(), account.equity, account.wallet_balance,
+                                     account.unrealized_pnl, book=self.book)
 
     def _publish_metrics(self) -> None:
         from analytics.metrics import compute_metrics, to_jsonable
 
-        trades = [t for t in self.store.read_trades(5000) if t.mode is self.mode]
-        equity = [(int(p["ts_ms"]), Decimal(p["equity"])) for p in self.store.read_equity(5000)]
+        # this book's own trades and curve: ghost's are never spliced into paper's, nor one venue's into another's
+        trades = self.store.read_trades(5000, book=self.book)
+        equity = [(int(p["ts_ms"]), Decimal(p["equity"])) for p in self.store.read_equity(5000, book=self.book)]
         try:
             metrics = compute_metrics(trades, equity, starting_equity=self.settings.venue.starting_balance)
-            self.store.write_metrics(self.mode.value, to_jsonable(metrics))
+            self.store.write_metrics(self.book.key, to_jsonable(metrics) | {"book": self.book.key, "book_label": self.book.label})
         except Exception as exc:
             self.engine.audit("error", f"metrics not computed: {exc}")
 

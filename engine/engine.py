@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -83,6 +83,7 @@ class EngineConfig:
     stale_after_s: float
     leverage: int
     limits: Any  # risk.limits.EffectiveLimits
+    venue: str = ""  # the paper / live venue's name, stamped on every trade (its book); "" for ghost
 
 
 class TradingEngine:
@@ -363,6 +364,8 @@ class TradingEngine:
 
     def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
         for trade in trades:
+            if trade.venue != self.config.venue:
+                trade = replace(trade, venue=self.config.venue)  # whose it is: kept apart from other venues'
             self.stats.trades += 1
             self.stats.pnl += trade.pnl
             self.stats.fees += trade.fees

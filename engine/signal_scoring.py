@@ -3,7 +3,8 @@
 Every signal is appended to the `signals` stream when it happens (kind=signal, with whether it was
 taken and why not). When its last horizon has passed, an outcome record (kind=outcome) follows with
 the return at each horizon in the signal's direction and whether it was right. Signals still waiting
-for their horizons live in the `signals_pending` hash, so a restart loses none.
+for their horizons live in the `signals_pending` hash, so a restart loses none; a signal is scored only
+on candles of the feed it came from (`feed`), so a bot restarted on another source leaves it waiting.
 
 A return whose window holds a gap in the market data (a candle of the symbol opening after the close of
 the one before) is not a return over its horizon: a "60-minute" return across an exchange outage spanned
@@ -26,8 +27,9 @@ PENDING = Memory.PENDING_SIGNALS
 
 
 class SignalScorer:
-    def __init__(self, store: EngineStore | None, horizons_minutes: tuple[int, ...]):
+    def __init__(self, store: EngineStore | None, horizons_minutes: tuple[int, ...], feed: str = ""):
         self.store = store
+        self.feed = feed  # a signal is scored on the feed it came from, never on another's prices
         self.horizons = tuple(sorted(horizons_minutes))
         self.pending: dict[str, dict] = {}
         self._last_close: dict[str, int] = {}  # per symbol, the close time of the last candle seen
@@ -51,7 +53,8 @@ class SignalScorer:
             "taken": taken,
             "why_not": why_not,
         }
-        pending: dict[str, Any] = {"symbol": signal.symbol, "side": signal.side.value, "price": str(signal.price), "ts_ms": signal.ts_ms, "returns": {}}
+        pending: dict[str, Any] = {"symbol": signal.symbol, "side": signal.side.value, "price": str(signal.price),
+                                   "ts_ms": signal.ts_ms, "returns": {}, "feed": self.feed}
         self.pending[signal_id] = pending
         if self.store is not None:
             self.store.append_signal(record)
@@ -67,8 +70,8 @@ class SignalScorer:
         if last is None or now > last:
             self._last_close[candle.symbol] = now
         for signal_id, p in list(self.pending.items()):
-            if p["symbol"] != candle.symbol:
-                continue
+            if p["symbol"] != candle.symbol or p.get("feed", self.feed) != self.feed:
+                continue  # another feed's signal waits for its own feed's candles
             changed = False
             if gap_before and last is not None and last >= p["ts_ms"]:  # the hole lies inside this signal's window
                 p["gap"] = True

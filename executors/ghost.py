@@ -1,6 +1,12 @@
 """Ghost executor: no orders anywhere. Every entry becomes a hypothetical trade that runs through the
 same exit rules, at the same prices, fees and slippage as the paper venue would give it, so ghost
 results predict paper results (with zero fees and slippage they are identical).
+
+A ghost trade belongs to the market data feed it was opened on (`feed`: binance, a replay's files, a
+synthetic seed): its prices mean nothing on another feed. A bot started on the same Redis with another
+feed keeps the other feed's open trades aside (`Memory.GHOST_PARKED`), untouched by this feed's candles,
+and takes them up again when it runs on their feed; before, the first replay candle closed them at the
+replay's prices (−124.85, held 0 s).
 """
 
 from __future__ import annotations
@@ -8,7 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from clock import Clock
-from executors.base import CloseAllResult, TradeBook
+from executors.base import CloseAllResult, TradeBook, trade_state_from_json, trade_state_to_json
 from models import EntryPlan, TradeLedger, TradeState, close_time_ms
 from risk.exits import ExitRules
 from exchange_client import PriceModel
@@ -30,6 +36,10 @@ from stores import EngineStore, Memory
 LEDGER_ID = "_ledger"
 
 
+def parked_id(feed: str, symbol: str) -> str:
+    return f"{feed}|{symbol}"
+
+
 class GhostExecutor:
     mode = Mode.GHOST
 
@@ -42,8 +52,10 @@ class GhostExecutor:
         clock: Clock,
         starting_balance: Decimal,
         leverage: int,
+        feed: str = "",
     ):
         self.store = store
+        self.feed = feed
         self.rules = rules
         self.prices = prices
         self.clock = clock
@@ -55,6 +67,7 @@ class GhostExecutor:
         self.marks: dict[str, Decimal] = {}
         self.volumes: dict[str, Decimal] = {}
         self.ranges: dict[str, tuple[Decimal, Decimal]] = {}  # the last candle's (low, high), as the venue keeps it
+        self._notes: list[str] = []  # what load() did with trades of another feed, reported by reconcile()
 
     # ---------------------------------------------------------------------------------- memory
 
@@ -66,13 +79,48 @@ class GhostExecutor:
                 self.realized = Decimal(ledger["realized"])
                 self.fees = Decimal(ledger["fees"])
                 self.marks = {k: Decimal(v) for k, v in ledger.get("marks", {}).items()}
+            previous_feed = (ledger or {}).get("feed", "")
+            if self.feed and previous_feed and previous_feed != self.feed:
+                self._park(previous_feed)
+            self._unpark()
+            if self._notes:
+                self._save_ledger()
+
+    def _park(self, feed: str) -> None:
+        """The open trades of `feed` go aside: this feed's candles must not price them."""
+        assert self.store is not None
+        for symbol, state in self.book.states().items():
+            ledger = self.book.ledger(symbol)
+            mark = self.marks.pop(symbol, state.entry_price)
+            self.store.remember(Memory.GHOST_PARKED, parked_id(feed, symbol), {
+                "state": trade_state_to_json(state), "extra": ledger.to_json(), "mark": str(mark), "feed": feed})
+            self.book.pop(symbol)
+            self._notes.append(
+                f"ghost {state.side.value} {state.qty} {symbol} (trade {state.trade_id}) was opened on the feed "
+                f"'{feed}'; kept aside, unpriced, while the bot runs on '{self.feed}'")
+
+    def _unpark(self) -> None:
+        """This feed's trades kept aside by an earlier run on another feed come back."""
+        assert self.store is not None
+        for item_id, raw in self.store.recall(Memory.GHOST_PARKED).items():
+            if raw.get("feed") != self.feed:
+                continue
+            state = trade_state_from_json(raw["state"])
+            if self.book.get(state.symbol) is not None:
+                continue  # a trade of this feed holds the symbol: the parked one waits
+            self.book.put(state, TradeLedger.from_json(raw.get("extra", {})))
+            self.marks[state.symbol] = Decimal(raw.get("mark") or state.entry_price)
+            self.store.forget(Memory.GHOST_PARKED, item_id)
+            self._notes.append(f"ghost {state.side.value} {state.qty} {state.symbol} (trade {state.trade_id}) taken up "
+                               f"again on its feed '{self.feed}'")
 
     def _save_ledger(self) -> None:
         if self.store is not None:
             self.store.remember(
                 Memory.GHOST_LEDGER,
                 LEDGER_ID,
-                {"realized": str(self.realized), "fees": str(self.fees), "marks": {k: str(v) for k, v in self.marks.items()}},
+                {"realized": str(self.realized), "fees": str(self.fees), "marks": {k: str(v) for k, v in self.marks.items()},
+                 "feed": self.feed},
             )
 
     # ---------------------------------------------------------------------------------- protocol
@@ -178,7 +226,9 @@ class GhostExecutor:
         return []  # every ghost exit is returned by the call that made it
 
     def reconcile(self) -> list[str]:
-        return []  # ghost trades have no venue: Redis is their truth
+        """Ghost trades have no venue (Redis is their truth): only what load() did about another feed's."""
+        notes, self._notes = self._notes, []
+        return notes
 
     # ---------------------------------------------------------------------------------- internals
 

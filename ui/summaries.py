@@ -42,6 +42,7 @@ def pnl_since(trades: Iterable[Trade], since_ms: int) -> Decimal:
 class MetricCard:
     label: str
     value: str
+    help: str = ""
 
 
 # (label, keys analytics.metrics uses for it (first) or may use, how to show it)
@@ -57,7 +58,7 @@ _METRIC_CARDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("Sortino", ("sortino", "sortino_ratio"), "ratio"),
     ("Average win", ("avg_win", "average_win"), "money"),
     ("Average loss", ("avg_loss", "average_loss"), "money"),
-    ("Fees paid", ("total_fees", "fees"), "money"),
+    ("Fees paid", ("total_fees", "fees"), "cost"),
 )
 
 
@@ -70,7 +71,10 @@ def metric_cards(metrics: Mapping[str, Any] | None) -> list[MetricCard]:
         key = next((k for k in keys if k in metrics), None)
         if key is None:
             continue
-        cards.append(MetricCard(label, _format_metric(metrics[key], kind, key)))
+        hint = ""
+        if kind == "ratio" and metrics[key] in (None, "") and metrics.get("ratios_note") and key != "profit_factor":
+            hint = str(metrics["ratios_note"])  # not enough data yet: say how much is needed
+        cards.append(MetricCard(label, _format_metric(metrics[key], kind, key), hint))
     return cards
 
 
@@ -82,6 +86,8 @@ def _format_metric(value: Any, kind: str, key: str) -> str:
         return f"{int(amount):,}"
     if kind == "money":
         return format_money(amount, signed=True)
+    if kind == "cost":  # paid: shown as what it does to the P&L, never as a gain
+        return format_money(-abs(amount), signed=True) if amount else format_money(amount)
     if kind == "pct":
         # a fraction (0.55) unless the key says it is already a percentage
         pct = amount if key.endswith("_pct") or abs(amount) > 1 else amount * 100

@@ -7,10 +7,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
-from models import Mode, Trade
+from models import Book, Mode, Trade
 from settings import Settings
 from state import StateStore
 from ui import charts
+from ui.books import current_book, read_book
 from ui.connection import now_ms
 from ui.guard import guarded
 from ui.status import format_money, to_decimal, utc_day_start_ms
@@ -44,7 +45,7 @@ def _metric_cards(metrics: Mapping[str, Any] | None, empty: str) -> None:
     for start in range(0, len(cards), CARDS_PER_ROW):
         row = cards[start:start + CARDS_PER_ROW]
         for column, card in zip(st.columns(CARDS_PER_ROW), row):
-            column.metric(card.label, card.value)
+            column.metric(card.label, card.value, help=card.help or None)
 
 
 def _chart(fig, key: str) -> None:
@@ -86,8 +87,10 @@ def render_account(store: StateStore, settings: Settings) -> None:
         cols[4].metric("Available", format_money(account.available))
         cols[5].metric("Today's P&L", format_money(today, signed=True), help=today_help)
 
-    points = store.read_equity()
-    if points:
+    book = current_book(store.read_state())
+    points = store.read_equity(book=book) if book is not None else []
+    if points and book is not None:
+        st.caption(f"Equity of **{book.label}** (market time, UTC)")
         _chart(charts.equity_figure(points), "account_equity")
     else:
         st.caption("No equity points yet.")
@@ -115,10 +118,10 @@ def _symbols(settings: Settings, trades: Sequence[Trade], extra: Sequence[str] =
 
 @guarded("Paper")
 def render_paper(store: StateStore, settings: Settings) -> None:
-    trades = trades_in_mode(store.read_trades(), Mode.PAPER)
-    st.subheader("Paper metrics")
-    _metric_cards(store.read_metrics(Mode.PAPER.value), "No paper metrics yet: the bot computes them "
-                  f"every {settings.bot.metrics_seconds:g} s once paper trades exist.")
+    view = read_book(store, Book.of(Mode.PAPER, settings.venue.paper_venue), settings.venue.starting_balance)
+    trades = view.trades
+    st.subheader(f"Paper metrics — {view.label}")
+    _metric_cards(view.metrics, "No paper metrics yet: they appear with the first paper trade.")
 
     st.subheader("Candles")
     symbols = _symbols(settings, trades, [p.symbol for p in store.read_positions()])
@@ -147,8 +150,9 @@ def render_paper(store: StateStore, settings: Settings) -> None:
 @guarded("Ghost")
 def render_ghost(store: StateStore, settings: Settings) -> None:
     records = store.read_signals()
-    st.subheader("Ghost metrics")
-    _metric_cards(store.read_metrics(Mode.GHOST.value), "No ghost metrics yet.")
+    ghost = read_book(store, Book.of(Mode.GHOST), settings.venue.starting_balance)
+    st.subheader(f"Ghost metrics — {ghost.label}")
+    _metric_cards(ghost.metrics, "No ghost metrics yet.")
 
     st.subheader("Signal accuracy")
     accuracy = signal_accuracy(records)
@@ -165,7 +169,7 @@ def render_ghost(store: StateStore, settings: Settings) -> None:
     st.subheader("Signals")
     _table(signals_frame(records), "No signals yet.")
     st.subheader("Ghost trades")
-    _table(trades_frame(trades_in_mode(store.read_trades(), Mode.GHOST)), "No ghost trades yet.")
+    _table(trades_frame(ghost.trades), "No ghost trades yet.")
 
 
 # ---------------------------------------------------------------------------------------------- Live

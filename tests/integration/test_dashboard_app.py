@@ -19,6 +19,7 @@ from models import (
     Account, AuditEvent, Candle, CommandResult, CommandStatus, ExitReason, Mode, Order, OrderSide, OrderStatus,
     OrderType, Position, Side, Trade,
 )
+from models import Book
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 APP_TIMEOUT_S = 30
@@ -92,8 +93,9 @@ def test_dashboard_when_state_seeded_then_four_tabs_and_the_values_appear(app, s
     for i, mode in enumerate((Mode.PAPER, Mode.GHOST)):
         store.append_trade(Trade(f"t{i}", "ETH/USDT:USDT", Side.SHORT, Decimal("1"), Decimal("1800"), Decimal("1790"),
                                  now - 60_000, now - 1_000, Decimal("10"), Decimal("0.9"), Decimal("9.1"),
-                                 ExitReason.TAKE_PROFIT, mode, strategy="mean_reversion"))
-    store.append_equity(now, Decimal("9988.20"), Decimal("10000.50"), Decimal("-12.30"))
+                                 ExitReason.TAKE_PROFIT, mode, strategy="mean_reversion",
+                                 venue="sim" if mode is Mode.PAPER else ""))
+    store.append_equity(now, Decimal("9988.20"), Decimal("10000.50"), Decimal("-12.30"), book=Book.of(Mode.PAPER, "sim"))
     store.write_risk({"margin_use_pct": "5.0", "recommendation": "ACTIVE"})
     store.write_metrics("paper", {"trades": 1, "win_rate": 1.0, "profit_factor": 3.5, "sharpe": 1.1})
     store.write_metrics("ghost", {"trades": 7, "win_rate": 0.4286})
@@ -116,7 +118,8 @@ def test_dashboard_when_state_seeded_then_four_tabs_and_the_values_appear(app, s
     assert metrics["Unrealised P&L"] == "-12.30"
     assert metrics["Available"] == "9,488.20"
     assert metrics["Win rate"] in ("100.0 %", "42.9 %")
-    assert [m.value for m in at.metric if m.label == "Trades"] == ["1", "7"]  # paper tab, then ghost tab
+    # paper tab, then ghost tab: each computed from its own book's trades, the ones its table shows
+    assert [m.value for m in at.metric if m.label == "Trades"] == ["1", "1"]
     strip = _markdown(at)
     assert "paper" in strip and "sim" in strip and "ACTIVE" in strip and "running" in strip
     tables = [df.value for df in at.dataframe]
