@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
 
-.PHONY: setup system-packages run test test-unit test-integration test-e2e typecheck bench bench-backtest soak clean
+.PHONY: setup system-packages run test test-unit test-integration test-e2e typecheck bench bench-backtest soak acceptance clean
 
 setup: system-packages $(STAMP)
 
@@ -57,3 +57,7 @@ soak: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Issue 12's acceptance: every kline file through the real bot in ghost and paper mode (about 15 minutes)
+acceptance: setup
+	$(PY) -m benchmarks.acceptance_replay

@@ -1,6 +1,8 @@
 """Ghost executor: no orders anywhere. Every entry becomes a hypothetical trade that runs through the
-same exit rules, at the same prices, fees and slippage as the paper venue would give it, so ghost
-results predict paper results (with zero fees and slippage they are identical).
+same exit rules, at the same prices, fees, slippage and funding as the paper venue would give it, so
+ghost results predict paper results (with zero costs they are identical). Funding is settled as the
+simulator settles it: at every funding time a candle's close passes, after that candle's stops and
+take-profits, qty × the close × the rate (longs pay when it is positive), into the trade that held it.
 
 A ghost trade belongs to the market data feed it was opened on (`feed`: binance, a replay's files, a
 synthetic seed): its prices mean nothing on another feed. A bot started on the same Redis with another
@@ -11,6 +13,7 @@ replay's prices (−124.85, held 0 s).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from clock import Clock
@@ -31,6 +34,8 @@ from models import (
     Position,
     Trade,
 )
+from simulator.funding import funding_times_between
+from simulator.pricing import money
 from stores import EngineStore, Memory
 
 LEDGER_ID = "_ledger"
@@ -64,6 +69,8 @@ class GhostExecutor:
         self.starting_balance = starting_balance
         self.realized = ZERO  # gross, before fees
         self.fees = ZERO
+        self.funding = ZERO  # net paid (negative: received)
+        self.closes: dict[str, int] = {}  # per symbol, the last candle's close time: funding times after it are due
         self.marks: dict[str, Decimal] = {}
         self.volumes: dict[str, Decimal] = {}
         self.ranges: dict[str, tuple[Decimal, Decimal]] = {}  # the last candle's (low, high), as the venue keeps it
@@ -79,9 +86,12 @@ class GhostExecutor:
                 self.realized = Decimal(ledger["realized"])
                 self.fees = Decimal(ledger["fees"])
                 self.marks = {k: Decimal(v) for k, v in ledger.get("marks", {}).items()}
+                self.funding = Decimal(ledger.get("funding", "0"))
+                self.closes = {k: int(v) for k, v in ledger.get("closes", {}).items()}
             previous_feed = (ledger or {}).get("feed", "")
             if self.feed and previous_feed and previous_feed != self.feed:
                 self._park(previous_feed)
+                self.closes = {}  # another market's times: funding starts again from this feed's next candle
             self._unpark()
             if self._notes:
                 self._save_ledger()
@@ -120,7 +130,7 @@ class GhostExecutor:
                 Memory.GHOST_LEDGER,
                 LEDGER_ID,
                 {"realized": str(self.realized), "fees": str(self.fees), "marks": {k: str(v) for k, v in self.marks.items()},
-                 "feed": self.feed},
+                 "feed": self.feed, "funding": str(self.funding), "closes": dict(self.closes)},
             )
 
     # ---------------------------------------------------------------------------------- protocol
@@ -139,7 +149,29 @@ class GhostExecutor:
                 trades.append(self._exit(state, decision.price, decision.reason, close_time_ms(candle), fill=fill))
         self.marks[candle.symbol] = candle.close
         self.ranges[candle.symbol] = (candle.low, candle.high)
+        self._settle_funding(candle)
         return trades
+
+    def _settle_funding(self, candle: Candle) -> None:
+        close_ms = close_time_ms(candle)
+        previous = self.closes.get(candle.symbol)
+        if previous is not None and close_ms <= previous:
+            return  # an older candle changes nothing, as at the venue
+        self.closes[candle.symbol] = close_ms
+        state = self.book.get(candle.symbol)
+        if state is None or previous is None:
+            return
+        config = self.prices.config
+        times = funding_times_between(max(previous, state.entry_ms), close_ms, config.funding_interval_hours)
+        if not times:
+            return
+        payment = ZERO
+        for _ in times:
+            payment += money(state.side.sign * state.qty * candle.close * config.funding_rate)
+        ledger = self.book.ledger(candle.symbol)
+        self.book.put(state, replace(ledger, funding=ledger.funding + payment))
+        self.funding += payment
+        self._save_ledger()
 
     def submit(self, plan: EntryPlan) -> Order:
         side = plan.side.entry_order_side
@@ -212,7 +244,7 @@ class GhostExecutor:
                     opened_ms=state.entry_ms,
                 )
             )
-        wallet = self.starting_balance + self.realized - self.fees
+        wallet = self.starting_balance + self.realized - self.fees - self.funding
         account = Account(wallet, unrealized, margin, wallet - margin, self.clock.now_ms())
         return Portfolio(account, tuple(positions), ())
 
@@ -258,7 +290,8 @@ class GhostExecutor:
             exit_ms=max(ts_ms, state.entry_ms),
             gross_pnl=gross,
             fees=entry_fee + exit_fee,
-            pnl=gross - entry_fee - exit_fee,
+            funding=ledger.funding,
+            pnl=gross - entry_fee - exit_fee - ledger.funding,
             exit_reason=reason,
             mode=Mode.GHOST,
             strategy=state.strategy,
