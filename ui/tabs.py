@@ -27,6 +27,9 @@ from ui.summaries import (
 from ui.tables import audit_frame, key_value_frame, orders_frame, positions_frame, trades_frame
 
 TAB_NAMES = ("Account", "Paper", "Ghost", "Live")
+# one clock per view: trades, signals, candles and equity run on the candles' clock, which a replay or a
+# synthetic feed at 60x puts far from the wall clock that commands, banners and the decision log use
+MARKET_TIME_NOTE = "Times in this tab are market time (the candles' clock), UTC."
 CARDS_PER_ROW = 6
 
 
@@ -66,7 +69,8 @@ def todays_pnl(state: Mapping[str, str], trades: Sequence[Trade], now: int) -> t
     """The bot's own figure (equity change since 00:00 UTC) when it publishes one, else closed trades."""
     reported = to_decimal(state.get("pnl_today"))
     if reported is not None:
-        return reported, "Equity change since 00:00 UTC, open positions included (reported by the bot)."
+        return reported, ("Equity change since 00:00 UTC of market time (the candles' clock, which the daily loss "
+                          "limit follows too), open positions included (reported by the bot).")
     mode = _mode(state.get("mode"))
     closed = pnl_since(trades_in_mode(trades, mode) if mode else trades, utc_day_start_ms(now))
     return closed, "Net P&L of trades closed since 00:00 UTC in the bot's current mode."
@@ -121,6 +125,7 @@ def render_paper(store: StateStore, settings: Settings) -> None:
     view = read_book(store, Book.of(Mode.PAPER, settings.venue.paper_venue), settings.venue.starting_balance)
     trades = view.trades
     st.subheader(f"Paper metrics — {view.label}")
+    st.caption(MARKET_TIME_NOTE)
     _metric_cards(view.metrics, "No paper metrics yet: they appear with the first paper trade.")
 
     st.subheader("Candles")
@@ -152,6 +157,7 @@ def render_ghost(store: StateStore, settings: Settings) -> None:
     records = store.read_signals()
     ghost = read_book(store, Book.of(Mode.GHOST), settings.venue.starting_balance)
     st.subheader(f"Ghost metrics — {ghost.label}")
+    st.caption(MARKET_TIME_NOTE)
     _metric_cards(ghost.metrics, "No ghost metrics yet.")
 
     st.subheader("Signal accuracy")
