@@ -90,6 +90,7 @@ class Result:
     gaps_expected: list[tuple] = field(default_factory=list)
     gaps_reported: list[tuple] = field(default_factory=list)
     data_gaps_state: int = 0
+    halted: str = ""  # a halt in force when the data ended (a loss limit stops the bot as it stops a backtest)
 
     @property
     def ok(self) -> bool:
@@ -173,6 +174,8 @@ def run_mode(mode: str, redis_url: str, paths: dict[str, Path], tmp: Path, timeo
         bot = fleet.start_bot(mode)
         wait_for(lambda: store.read_state().get("data_exhausted") == "1" or not bot.alive(), timeout_s,
                  f"the {mode} replay's end", interval_s=0.2, on_timeout=fleet.logs)
+        halt = store.read_halt()
+        result.halted = f"{halt.cause.value}: {halt.reason}" if halt else ""
         if bot.alive():
             closed = wait_result(store, send_command(store, CommandType.CLOSE_ALL, issued_by="acceptance").command_id, 60)
             if closed is None or closed.status is not CommandStatus.DONE:
@@ -230,6 +233,8 @@ def report(results: list[Result], rows: int | None, outage: int) -> str:
             lines.append(f"- {r.mode}: {problem}")
         for gap in r.gaps_reported:
             lines.append(f"- {r.mode}: gap reported {gap}")
+        if r.halted:
+            lines.append(f"- {r.mode}: HALTED when the data ended ({r.halted})")
     return "\n".join(lines)
 
 
