@@ -22,7 +22,7 @@ WHAT = {
     "audit": ("audit", None),
 }
 TRADE_COLUMNS = ["trade_id", "symbol", "side", "qty", "entry_time", "entry_price", "exit_time", "exit_price",
-                 "fees", "slippage", "funding", "gross_pnl", "pnl", "exit_reason", "strategy", "mode"]
+                 "fees", "slippage", "funding", "gross_pnl", "pnl", "exit_reason", "strategy", "mode", "venue"]
 
 
 def _utc(ms: int) -> str:
