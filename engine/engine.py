@@ -158,7 +158,7 @@ class TradingEngine:
         if latest > self.market_clock.now_ms():
             self.market_clock.set(latest)
         # the venue (and the ghost book) learn the current prices before any decision or command
-        with self.lock:
+        with self.lock, self.executor.batch():
             for symbol, candles in backfill.items():
                 if symbol in self.windows and candles:
                     self._record(self.executor.on_candle(candles[-1]))
@@ -175,10 +175,11 @@ class TradingEngine:
         trades: list[Trade] = []
         if candles:
             self.store.push_candles(candles)
-        for candle in candles:
-            if should_stop():
-                break
-            trades.extend(self.on_candle(candle))
+        with self.executor.batch():
+            for candle in candles:
+                if should_stop():
+                    break
+                trades.extend(self.on_candle(candle))
         return trades
 
     def on_candle(self, candle: Candle, raw_signals: list[Signal] | None = None) -> list[Trade]:

@@ -8,6 +8,7 @@ last process stopped.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -32,6 +33,9 @@ class Executor(Protocol):
 
     def on_candle(self, candle) -> list[Trade]:
         """Let the venue see the candle; return the trades it closed (stops, take-profits, liquidations)."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The candles fed inside it are one tick: a venue that persists itself saves once, at the end."""
 
     def submit(self, plan: EntryPlan) -> Order:
         """Enter a position with its protective stop and take-profit."""

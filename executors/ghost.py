@@ -5,6 +5,7 @@ results predict paper results (with zero fees and slippage they are identical).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 
 from clock import Clock
@@ -76,6 +77,9 @@ class GhostExecutor:
             )
 
     # ---------------------------------------------------------------------------------- protocol
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()  # nothing to save per tick: the ghost book is written as it changes
 
     def on_candle(self, candle: Candle) -> list[Trade]:
         self.volumes[candle.symbol] = candle.volume
