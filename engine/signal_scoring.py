@@ -24,10 +24,19 @@ class SignalScorer:
         self.store = store
         self.horizons = tuple(sorted(horizons_minutes))
         self.pending: dict[str, dict] = {}
+        # the same records by symbol: a candle looks only at its own symbol's signals (with 100 symbols,
+        # scanning every pending signal on every candle was the largest cost of a live tick in memory)
+        self._by_symbol: dict[str, dict[str, dict]] = {}
 
     def load(self) -> None:
         if self.store is not None:
             self.pending = self.store.recall(PENDING)
+        self._by_symbol = {}
+        for signal_id, p in self.pending.items():
+            self._by_symbol.setdefault(p["symbol"], {})[signal_id] = p
+
+    def pending_for(self, symbol: str) -> bool:
+        return bool(self._by_symbol.get(symbol))
 
     def record(self, signal: Signal, *, taken: bool, why_not: str = "") -> str:
         signal_id = f"{signal.symbol}|{signal.ts_ms}|{signal.strategy}|{signal.side.value}"
@@ -46,6 +55,7 @@ class SignalScorer:
         }
         pending: dict[str, Any] = {"symbol": signal.symbol, "side": signal.side.value, "price": str(signal.price), "ts_ms": signal.ts_ms, "returns": {}}
         self.pending[signal_id] = pending
+        self._by_symbol.setdefault(signal.symbol, {})[signal_id] = pending
         if self.store is not None:
             self.store.append_signal(record)
             self.store.remember(PENDING, signal_id, pending)
@@ -53,11 +63,12 @@ class SignalScorer:
 
     def on_candle(self, candle: Candle) -> list[dict]:
         """Fill in horizons this candle reaches; returns the outcome records completed."""
-        done = []
+        done: list[dict] = []
+        mine = self._by_symbol.get(candle.symbol)
+        if not mine:
+            return done
         now = close_time_ms(candle)
-        for signal_id, p in list(self.pending.items()):
-            if p["symbol"] != candle.symbol:
-                continue
+        for signal_id, p in list(mine.items()):
             changed = False
             sign = 1 if p["side"] == "long" else -1
             for h in self.horizons:
@@ -72,6 +83,7 @@ class SignalScorer:
                     outcome[f"ret_{key}"] = ret
                     outcome[f"correct_{key}"] = Decimal(ret) > 0
                 del self.pending[signal_id]
+                del mine[signal_id]
                 if self.store is not None:
                     self.store.append_signal(outcome)
                     self.store.forget(PENDING, signal_id)
