@@ -48,7 +48,7 @@ class DecimalColumn:
 
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, (int, np.integer)):
-            return f"{self.values[key]:.{self.places[key]}f}"
+            return "%.*f" % (self.places.item(key), self.values.item(key))  # Python scalars: twice as fast
         return DecimalColumn(self.values[key], self.places[key])
 
     def __iter__(self) -> Iterator[str]:
