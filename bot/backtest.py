@@ -43,6 +43,7 @@ from engine.strategies.base import SignalRow, signal_from
 from analytics.periods import parse_when
 from errors import ConfigError, MarketDataError
 from exchange_client import SimVenueClient, load_symbol_rules_for
+from executors.paper import PaperExecutor
 from marketdata.csvfile import CandleTable, read_candles
 from marketdata.gaps import find_gaps
 from marketdata.resample import resample
@@ -200,7 +201,8 @@ class Backtest:
         next_hour = (clock.now_ms() // HOUR_MS + 1) * HOUR_MS
         total = len(ts) - cursor
         report_every = max(1, total // 100)
-        trade_states = engine.executor.trade_states
+        assert isinstance(parts.executor, PaperExecutor)  # a backtest trades paper on the simulated venue
+        open_trade = parts.executor.book.get  # not trade_states(): that copies the book, on every candle
         pending = engine.scorer.pending
         lows = {sym: np.asarray(self.tables[sym].low, dtype=np.float64) for sym in self.symbols}
         highs = {sym: np.asarray(self.tables[sym].high, dtype=np.float64) for sym in self.symbols}
@@ -215,7 +217,7 @@ class Backtest:
             r = int(rows[k])
             at_row = signals[sym].get(r)
             if at_row is None and not pending:
-                if sym not in trade_states():
+                if open_trade(sym) is None:
                     continue  # a flat symbol with no signal: nothing can happen on this candle
                 bounds = quiet.get(sym)
                 if (bounds is not None and bounds[0] < lows[sym][r] and highs[sym][r] < bounds[1] and r != last_row[sym]

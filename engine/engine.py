@@ -119,6 +119,7 @@ class TradingEngine:
         self.leverage = leverage
         self.timeframe = timeframe
         self.limits = limits
+        self._limits_fields: tuple[Any, dict[str, Any]] | None = None
         self.windows = {s: CandleWindow(window_size) for s in symbols}
         self.window_size = window_size
         # one stream per (symbol, strategy), fed every candle from the backfill on: a strategy decides on
@@ -493,8 +494,7 @@ class TradingEngine:
             "margin_utilisation_pct": margin_utilisation_pct(account).quantize(Decimal("0.01")),
             "liquidation_risk_pct": "" if danger.worst_pct is None else danger.worst_pct.quantize(Decimal("0.01")),
             "liquidation_alerts": ",".join(f"{sym} {r:.1f}%" for sym, r in danger.alerts + danger.closes),
-            **{f"limit_{name}": value for name, value in asdict(self.limits).items() if name != "usdt"},
-            **{f"limit_usdt_{name}": _flat(value) for name, value in asdict(self.limits.usdt).items()},
+            **self._limit_fields(),
             "ts_ms": self.wall_clock.now_ms(),
         }
         self.store.write_risk(record)
@@ -518,6 +518,16 @@ class TradingEngine:
             self.audit("alert", f"ALERT: {symbol} liquidation risk {risk:.1f}% ≥ {limit}%: closing it reduce-only",
                        symbol=symbol, risk_pct=str(risk), alert="liquidation_close")
             self.close(symbol, ExitReason.EMERGENCY, f"liquidation risk {risk:.1f}% ≥ {limit}%")
+
+    def _limit_fields(self) -> dict[str, Any]:
+        """The limits as the risk report's `limit_…` fields, built once per limits object (a backtest
+        publishes every simulated hour, and asdict is slow)."""
+        cached = self._limits_fields
+        if cached is None or cached[0] is not self.limits:
+            fields = {f"limit_{name}": value for name, value in asdict(self.limits).items() if name != "usdt"}
+            fields |= {f"limit_usdt_{name}": _flat(value) for name, value in asdict(self.limits.usdt).items()}
+            cached = self._limits_fields = (self.limits, fields)
+        return dict(cached[1])
 
     def _apply_risk_state(self, report) -> None:
         current = self.store.trading_state()
