@@ -120,6 +120,7 @@ class TradingEngine:
         self.timeframe = timeframe
         self.limits = limits
         self._limits_fields: tuple[Any, dict[str, Any]] | None = None
+        self._entries_ms: dict[str, list[int]] | None = None  # see _entry_times
         self.windows = {s: CandleWindow(window_size) for s in symbols}
         self.window_size = window_size
         # one stream per (symbol, strategy), fed every candle from the backfill on: a strategy decides on
@@ -334,6 +335,7 @@ class TradingEngine:
             return denial
         self.stats.entries += 1
         self.store.record_buy(signal.symbol, self.market_clock.now_ms(), plan.trade_id)
+        self._entry_times().setdefault(signal.symbol, []).append(self.market_clock.now_ms())
         self.audit(
             "order",
             f"{signal.symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
@@ -418,7 +420,7 @@ class TradingEngine:
         now = self.market_clock.now_ms()
         buys = len(self.store.buys_since(symbol, now - DAY_MS))
         since = min(now - now % DAY_MS, now - 60_000)  # the UTC day's entries, and at least the last minute's
-        recent = sorted(t for s in self.windows for t in self.store.buys_since(s, since))
+        recent = sorted(t for times in self._entry_times().values() for t in times if t >= since)
         venue = getattr(self.executor, "venue", None)
         mark = venue.mark_price(symbol) if venue is not None else None
         return MarketContext(
@@ -437,6 +439,14 @@ class TradingEngine:
             recent_entries_ms=recent,
             mark_price=mark,
         )
+
+    def _entry_times(self) -> dict[str, list[int]]:
+        """Every symbol's entry times, read from the store once and then kept as this engine records them
+        (only the engine records entries): every entry asked the store once per symbol, 100 round trips
+        with 100 symbols."""
+        if self._entries_ms is None:
+            self._entries_ms = {s: list(self.store.buys_since(s, 0)) for s in self.windows}
+        return self._entries_ms
 
     def period_starts(self, equity: Decimal) -> tuple[Decimal, Decimal]:
         """Equity at the start of the UTC day and week (market time), kept in Redis; a new period starts at
