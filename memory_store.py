@@ -7,6 +7,7 @@ its memory budget; trades are kept whole — they are the backtest's result.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import defaultdict, deque
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
@@ -133,11 +134,12 @@ class InMemoryStore:
     def append_signal(self, record: Mapping[str, Any]) -> str:
         """Stored as text fields, as in Redis, so a reader sees the same values from either store."""
         entry_id = f"{len(self.signals) + 1}-0"
-        self.signals.append({k: as_field(v) for k, v in record.items()} | {"id": entry_id})
+        # turned to text when read: a backtest records every signal and reads none of them
+        self.signals.append(dict(record) | {"id": entry_id})
         return entry_id
 
     def read_signals(self, count: int = 1000) -> list[dict[str, str]]:
-        return [dict(r) for r in list(self.signals)[-count:]]
+        return [{k: as_field(v) for k, v in r.items()} for r in list(self.signals)[-count:]]
 
     def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal,
                       book: Book | None = None) -> str:
@@ -174,9 +176,10 @@ class InMemoryStore:
     # ---------------------------------------------------------------------------- buy history
 
     def record_buy(self, symbol: str, ts_ms: int, entry_id: str) -> None:
-        self._buys[symbol].append(ts_ms)
+        insort(self._buys[symbol], ts_ms)  # kept in time order: asked before every entry, over every buy
 
     def buys_since(self, symbol: str, since_ms: int) -> list[int]:
-        return [t for t in self._buys[symbol] if t >= since_ms]
+        buys = self._buys[symbol]
+        return buys[bisect_left(buys, since_ms):]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -48,15 +47,22 @@ def ours(symbols: list[str], config: Path | None, warmup: int | None, repeat: in
     return best
 
 
+# A child forked from this (large) process starts with this process's pages counted in its peak RSS, so
+# the backtest is started by a small launcher process and its peak read there (os.wait4's rusage).
+_LAUNCH = ("import os, subprocess, sys; child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL); "
+           "_, status, usage = os.wait4(child.pid, 0); print(usage.ru_maxrss); sys.exit(os.waitstatus_to_exitcode(status))")
+
+
 def peak_rss_mb() -> tuple[float, float]:
     """Peak RSS (MB) and wall time of `main.py backtest` over all shared candles, 3 symbols, defaults."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, str(ROOT / "main.py"), "backtest", "--data", str(KLINES), "--json"],
+    done = subprocess.run([sys.executable, "-c", _LAUNCH, sys.executable, str(ROOT / "main.py"), "backtest", "--data",
+                           str(KLINES), "--json"],
                           cwd=ROOT, capture_output=True, text=True, env={k: v for k, v in os.environ.items() if not k.startswith("TB_")})
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"backtest failed: {done.stderr.strip()}")
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, wall
+    return int(done.stdout.split()[-1]) / 1024, wall
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,7 +39,13 @@ class CandleWindow:
 
     def volume_average(self, window: int) -> Decimal:
         """Average volume of the `window` candles before the last one (the last is what is judged)."""
-        previous = list(self._candles)[-window - 1 : -1]
+        # from the right end only: asked on every candle of an open trade, and copying the whole window
+        # each time cost more than the average
+        candles = self._candles
+        if window >= 0:
+            previous = [candles[i] for i in range(max(-len(candles), -window - 1), -1)]
+        else:
+            previous = list(candles)[-window - 1 : -1]
         if not previous:
             return Decimal("0")
         return sum((c.volume for c in previous), Decimal("0")) / len(previous)

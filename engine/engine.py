@@ -120,6 +120,8 @@ class TradingEngine:
         self.leverage = leverage
         self.timeframe = timeframe
         self.limits = limits
+        self._limits_fields: tuple[Any, dict[str, Any]] | None = None
+        self._entries_ms: dict[str, list[int]] | None = None  # see _entry_times
         self.windows = {s: CandleWindow(window_size) for s in symbols}
         self.window_size = window_size
         # one stream per (symbol, strategy), fed every candle from the backfill on: a strategy decides on
@@ -159,7 +161,7 @@ class TradingEngine:
         if latest > self.market_clock.now_ms():
             self.market_clock.set(latest)
         # the venue (and the ghost book) learn the current prices before any decision or command
-        with self.lock:
+        with self.lock, self.executor.batch():
             for symbol, candles in backfill.items():
                 if symbol in self.windows and candles:
                     self._record(self.executor.on_candle(candles[-1]))
@@ -176,10 +178,11 @@ class TradingEngine:
         trades: list[Trade] = []
         if candles:
             self.store.push_candles(candles)
-        for candle in candles:
-            if should_stop():
-                break
-            trades.extend(self.on_candle(candle))
+        with self.executor.batch():
+            for candle in candles:
+                if should_stop():
+                    break
+                trades.extend(self.on_candle(candle))
         return trades
 
     def on_candle(self, candle: Candle, raw_signals: list[Signal] | None = None) -> list[Trade]:
@@ -333,6 +336,7 @@ class TradingEngine:
             return denial
         self.stats.entries += 1
         self.store.record_buy(signal.symbol, self.market_clock.now_ms(), plan.trade_id)
+        self._entry_times().setdefault(signal.symbol, []).append(self.market_clock.now_ms())
         self.audit(
             "order",
             f"{signal.symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
@@ -419,7 +423,7 @@ class TradingEngine:
         now = self.market_clock.now_ms()
         buys = len(self.store.buys_since(symbol, now - DAY_MS))
         since = min(now - now % DAY_MS, now - 60_000)  # the UTC day's entries, and at least the last minute's
-        recent = sorted(t for s in self.windows for t in self.store.buys_since(s, since))
+        recent = sorted(t for times in self._entry_times().values() for t in times if t >= since)
         venue = getattr(self.executor, "venue", None)
         mark = venue.mark_price(symbol) if venue is not None else None
         return MarketContext(
@@ -438,6 +442,14 @@ class TradingEngine:
             recent_entries_ms=recent,
             mark_price=mark,
         )
+
+    def _entry_times(self) -> dict[str, list[int]]:
+        """Every symbol's entry times, read from the store once and then kept as this engine records them
+        (only the engine records entries): every entry asked the store once per symbol, 100 round trips
+        with 100 symbols."""
+        if self._entries_ms is None:
+            self._entries_ms = {s: list(self.store.buys_since(s, 0)) for s in self.windows}
+        return self._entries_ms
 
     def period_starts(self, equity: Decimal) -> tuple[Decimal, Decimal]:
         """Equity at the start of the UTC day and week (market time), kept in Redis; a new period starts at
@@ -495,8 +507,7 @@ class TradingEngine:
             "margin_utilisation_pct": margin_utilisation_pct(account).quantize(Decimal("0.01")),
             "liquidation_risk_pct": "" if danger.worst_pct is None else danger.worst_pct.quantize(Decimal("0.01")),
             "liquidation_alerts": ",".join(f"{sym} {r:.1f}%" for sym, r in danger.alerts + danger.closes),
-            **{f"limit_{name}": value for name, value in asdict(self.limits).items() if name != "usdt"},
-            **{f"limit_usdt_{name}": _flat(value) for name, value in asdict(self.limits.usdt).items()},
+            **self._limit_fields(),
             "ts_ms": self.wall_clock.now_ms(),
         }
         self.store.write_risk(record)
@@ -520,6 +531,16 @@ class TradingEngine:
             self.audit("alert", f"ALERT: {symbol} liquidation risk {risk:.1f}% ≥ {limit}%: closing it reduce-only",
                        symbol=symbol, risk_pct=str(risk), alert="liquidation_close")
             self.close(symbol, ExitReason.EMERGENCY, f"liquidation risk {risk:.1f}% ≥ {limit}%")
+
+    def _limit_fields(self) -> dict[str, Any]:
+        """The limits as the risk report's `limit_…` fields, built once per limits object (a backtest
+        publishes every simulated hour, and asdict is slow)."""
+        cached = self._limits_fields
+        if cached is None or cached[0] is not self.limits:
+            fields = {f"limit_{name}": value for name, value in asdict(self.limits).items() if name != "usdt"}
+            fields |= {f"limit_usdt_{name}": _flat(value) for name, value in asdict(self.limits.usdt).items()}
+            cached = self._limits_fields = (self.limits, fields)
+        return dict(cached[1])
 
     def _apply_risk_state(self, report) -> None:
         current = self.store.trading_state()

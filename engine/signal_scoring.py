@@ -33,10 +33,19 @@ class SignalScorer:
         self.horizons = tuple(sorted(horizons_minutes))
         self.pending: dict[str, dict] = {}
         self._last_close: dict[str, int] = {}  # per symbol, the close time of the last candle seen
+        # the same records by symbol: a candle looks only at its own symbol's signals (with 100 symbols,
+        # scanning every pending signal on every candle was the largest cost of a live tick in memory)
+        self._by_symbol: dict[str, dict[str, dict]] = {}
 
     def load(self) -> None:
         if self.store is not None:
             self.pending = self.store.recall(PENDING)
+        self._by_symbol = {}
+        for signal_id, p in self.pending.items():
+            self._by_symbol.setdefault(p["symbol"], {})[signal_id] = p
+
+    def pending_for(self, symbol: str) -> bool:
+        return bool(self._by_symbol.get(symbol))
 
     def record(self, signal: Signal, *, taken: bool, why_not: str = "") -> str:
         signal_id = f"{signal.symbol}|{signal.ts_ms}|{signal.strategy}|{signal.side.value}"
@@ -56,6 +65,7 @@ class SignalScorer:
         pending: dict[str, Any] = {"symbol": signal.symbol, "side": signal.side.value, "price": str(signal.price),
                                    "ts_ms": signal.ts_ms, "returns": {}, "feed": self.feed}
         self.pending[signal_id] = pending
+        self._by_symbol.setdefault(signal.symbol, {})[signal_id] = pending
         if self.store is not None:
             self.store.append_signal(record)
             self.store.remember(PENDING, signal_id, pending)
@@ -63,14 +73,18 @@ class SignalScorer:
 
     def on_candle(self, candle: Candle) -> list[dict]:
         """Fill in horizons this candle reaches; returns the outcome records completed."""
-        done = []
+        done: list[dict] = []
         now = close_time_ms(candle)
+        # the last close is kept for every candle, signals pending or not: a gap is judged against it
         last = self._last_close.get(candle.symbol)
         gap_before = last is not None and candle.open_time_ms > last
         if last is None or now > last:
             self._last_close[candle.symbol] = now
-        for signal_id, p in list(self.pending.items()):
-            if p["symbol"] != candle.symbol or p.get("feed", self.feed) != self.feed:
+        mine = self._by_symbol.get(candle.symbol)
+        if not mine:
+            return done
+        for signal_id, p in list(mine.items()):
+            if p.get("feed", self.feed) != self.feed:
                 continue  # another feed's signal waits for its own feed's candles
             changed = False
             if gap_before and last is not None and last >= p["ts_ms"]:  # the hole lies inside this signal's window
@@ -98,6 +112,7 @@ class SignalScorer:
                     outcome[f"ret_{key}"] = ret
                     outcome[f"correct_{key}"] = Decimal(ret) > 0
                 del self.pending[signal_id]
+                del mine[signal_id]
                 if self.store is not None:
                     self.store.append_signal(outcome)
                     self.store.forget(PENDING, signal_id)

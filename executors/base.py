@@ -8,7 +8,8 @@ last process stopped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Protocol
 
@@ -32,6 +33,9 @@ class Executor(Protocol):
 
     def on_candle(self, candle) -> list[Trade]:
         """Let the venue see the candle; return the trades it closed (stops, take-profits, liquidations)."""
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The candles fed inside it are one tick: a venue that persists itself saves once, at the end."""
 
     def submit(self, plan: EntryPlan) -> Order:
         """Enter a position with its protective stop and take-profit."""
@@ -90,6 +94,9 @@ def stop_reason(state: TradeState | None) -> ExitReason:
     return ExitReason.STOP_LOSS
 
 
+_TRADE_STATE_FIELDS = tuple(f.name for f in fields(TradeState))
+
+
 class TradeBook:
     """The open trades, one per symbol: the exit rules' memory (`TradeState`) and the executor's ledger
     (`TradeLedger`), mirrored to the store (`Memory.OPEN_TRADES`), so a restart resumes exactly."""
@@ -134,12 +141,12 @@ class TradeBook:
 
 
 def trade_state_to_json(state: TradeState) -> dict:
-    from dataclasses import fields
-
+    # once per order event and per stop move: the field names are looked up once, not on every call
     out = {}
-    for f in fields(state):
-        value = getattr(state, f.name)
-        out[f.name] = value.value if isinstance(value, Side) else (format(value, "f") if isinstance(value, Decimal) else value)
+    for name in _TRADE_STATE_FIELDS:
+        value = getattr(state, name)
+        kind = type(value)
+        out[name] = format(value, "f") if kind is Decimal else value.value if kind is Side else value
     return out
 
 

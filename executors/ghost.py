@@ -13,6 +13,7 @@ replay's prices (−124.85, held 0 s).
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from decimal import Decimal
 
@@ -134,6 +135,9 @@ class GhostExecutor:
             )
 
     # ---------------------------------------------------------------------------------- protocol
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()  # nothing to save per tick: the ghost book is written as it changes
 
     def on_candle(self, candle: Candle) -> list[Trade]:
         self.volumes[candle.symbol] = candle.volume

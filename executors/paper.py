@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
@@ -161,6 +162,11 @@ class PaperExecutor:
         if state is not None:
             trades += self.ensure_protection(state)
         return trades
+
+    def batch(self) -> AbstractContextManager[None]:
+        """One tick's candles as one venue update, where the venue can batch (the simulator on Redis)."""
+        batch = getattr(self.venue, "batch", None)  # not part of ExchangeClient: a real venue has no save
+        return batch() if batch is not None else nullcontext()
 
     def submit(self, plan: EntryPlan) -> Order:
         now = self.clock.now_ms()

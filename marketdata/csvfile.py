@@ -5,9 +5,9 @@ Why strict: a replay or backtest on a silently mangled file produces confident n
 non-numeric field, price that is not positive and finite, negative or NaN volume, candle whose high and
 low do not contain its open and close (or each other), duplicate or out-of-order timestamp is a
 `MarketDataError` naming the file, the line (line 1 is the header) and the value. Missing candles are not
-an error but data: `marketdata.gaps.find_gaps` lists them. Prices stay the strings that were written, so
-the Decimals built from them later are exact; numeric parsing is done once, vectorised, only to validate
-and to sort.
+an error but data: `marketdata.gaps.find_gaps` lists them. Values give back the strings that were written,
+so the Decimals built from them later are exact; they are kept as float64 and the decimal places written
+(`DecimalColumn`), not as a Python string per row (a month of three symbols' strings was some 90 MB).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -26,9 +27,56 @@ HEADER_LINE = ",".join(HEADER)
 PRICE_COLUMNS = ("open", "high", "low", "close")
 
 
+# A plain decimal of at most 15 significant digits: its float64 formatted to its written places is itself.
+_PLAIN_DECIMAL = r"(?:0|[1-9]\d{0,14})(?:\.\d{1,15})?"  # no leading zeros: they would not come back
+_SIGNIFICANT_MAX = 15
+
+
+class DecimalColumn:
+    """Decimal strings as float64 values and the places each was written with: `column[i]` is the string
+    as written (`f"{value:.{places}f}"` is exact for plain decimals of up to 15 significant digits, which
+    `read_candles` checks), a slice or mask is a DecimalColumn, and `np.asarray(column)` is the floats."""
+
+    __slots__ = ("values", "places")
+
+    def __init__(self, values: np.ndarray, places: np.ndarray):
+        self.values = values
+        self.places = places
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, (int, np.integer)):
+            return "%.*f" % (self.places.item(key), self.values.item(key))  # Python scalars: twice as fast
+        return DecimalColumn(self.values[key], self.places[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return (f"{v:.{p}f}" for v, p in zip(self.values.tolist(), self.places.tolist()))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def astype(self, dtype: Any) -> np.ndarray:
+        return self.values.astype(dtype)
+
+
+def _compact(series: pd.Series, values: np.ndarray) -> Any:
+    """A validated column as a DecimalColumn; the column's strings (an object array) when a value is not
+    a plain decimal of at most 15 significant digits (an exponent, more digits): those stay as written."""
+    if not (series.str.fullmatch(_PLAIN_DECIMAL).all()
+            and (series.str.replace(".", "", regex=False).str.lstrip("0").str.len() <= _SIGNIFICANT_MAX).all()):
+        return series.to_numpy(dtype=object)
+    lengths = series.str.len().to_numpy(dtype=np.int64)
+    dots = series.str.find(".").to_numpy(dtype=np.int64)
+    places = np.where(dots >= 0, lengths - dots - 1, 0).astype(np.int8)
+    return DecimalColumn(values.astype(np.float64), places)
+
+
 @dataclass(frozen=True)
 class CandleTable:
-    """One file's candles: int64 open times and the original value strings, row i across the arrays."""
+    """One file's candles: int64 open times and the values as written (DecimalColumn, or arrays of
+    strings), row i across the arrays."""
 
     path: Path
     ts: np.ndarray
@@ -78,10 +126,11 @@ def read_candles(path: str | Path) -> CandleTable:
         keep -= 1
     frame = frame.iloc[:keep]  # blank lines at the end of a file are harmless; in the middle they are not
     lines = np.arange(2, len(frame) + 2)
-    text = {name: frame[name].fillna("").str.strip().to_numpy(dtype=object) for name in HEADER}
-    ts_ok = frame["timestamp_ms"].fillna("").str.strip().str.fullmatch(r"\d{1,16}").to_numpy(dtype=bool)
-    ts = np.where(ts_ok, text["timestamp_ms"], "0").astype("int64")
-    numbers = {name: pd.to_numeric(text[name], errors="coerce").astype("float64") for name in HEADER[1:]}
+    # pandas' own (Arrow) strings, never a Python str per value: only a bad row's are ever taken out
+    text = {name: frame[name].fillna("").str.strip().reset_index(drop=True) for name in HEADER}
+    ts_ok = text["timestamp_ms"].str.fullmatch(r"\d{1,16}").to_numpy(dtype=bool)
+    ts = text["timestamp_ms"].where(ts_ok, "0").astype("int64").to_numpy()
+    numbers = {name: pd.to_numeric(text[name], errors="coerce").to_numpy(dtype="float64") for name in HEADER[1:]}
     broken = _broken_rows(ts, ts_ok, numbers)
     first_bad = [int(np.argmax(mask)) for mask in broken.values() if mask.any()]
     if first_bad:
@@ -89,7 +138,21 @@ def read_candles(path: str | Path) -> CandleTable:
         i = min(first_bad)
         rule = next(rule for rule, mask in broken.items() if mask[i])
         raise _fail(path, int(lines[i]), _problem(rule, i, text, numbers, ts, lines))
-    return CandleTable(path, ts, **{name: text[name] for name in HEADER[1:]})
+    table = CandleTable(path, ts, **{name: _compact(text[name], numbers[name]) for name in HEADER[1:]})
+    del frame, text
+    _release_arrow_memory()
+    return table
+
+
+def _release_arrow_memory() -> None:
+    """pandas keeps text in Arrow arrays, whose allocator holds on to freed memory for the next use: a
+    backtest's reads would otherwise keep their peak for the whole run."""
+    try:
+        import pyarrow  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    pyarrow.default_memory_pool().release_unused()
+
 
 
 def _broken_rows(ts: np.ndarray, ts_ok: np.ndarray, numbers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -111,6 +111,7 @@ class SimExchange:
         # order id -> (the Order, its record, its JSON): orders are immutable, so a snapshot re-encodes only
         # the ones that changed since the last one, not the up to `recent_orders_kept` closed ones each time
         self._records: dict[str, tuple[Order, dict[str, str], str]] = {}
+        self._changes = 0  # order writes and funding settlements: what a client must save before showing
 
     # ------------------------------------------------------------------------------------ queries
 
@@ -140,7 +141,13 @@ class SimExchange:
         orders = (self._orders[i] for i in self._open_ids)
         return [o for o in orders if symbol is None or o.symbol == symbol]
 
+    def change_count(self) -> int:
+        """Grows with every order written (placed, filled, cancelled, expired) and every funding payment:
+        a candle that leaves it alone moved only marks, ranges, volumes and the market time."""
+        return self._changes
+
     def _put_order(self, order: Order) -> Order:
+        self._changes += 1
         self._orders[order.client_order_id] = order
         if order.status.is_open:
             self._open_ids[order.client_order_id] = None
@@ -559,6 +566,7 @@ class SimExchange:
         if not pos or not pos.qty or mark is None:
             return
         payment = money(pos.qty * mark * self.config.funding_rate)  # > 0: this position pays
+        self._changes += 1
         self._wallet -= payment
         self._funding += payment
         pos.funding += payment

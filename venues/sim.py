@@ -5,13 +5,24 @@ Every mutating call takes the store's expiring lock, reloads if someone else wro
 saves with compare-and-save; a refused save (this process was frozen past the lock's expiry and someone
 else wrote) raises UnknownOrderStatusError and reloads — newer state is never overwritten. Without a store
 it lives in memory only (backtests, unit tests).
+
+Inside `batch()` (one tick of the bot's loop) a *quiet* candle — one that fills, triggers, cancels or
+settles nothing, so it moves only marks, the last candle's range and volume and the market time — is
+applied in memory and saved with the next save: the next order call, a candle that does something, or
+the end of the batch. Losing such a candle in a crash is as if the venue had not seen it yet (the bot
+feeds it again); anything the executor could book or act on (a fill, a funding payment, an order's new
+status) is saved before any call returns it. Reads inside a batch check the version once; every
+mutation still checks it under the lock and works on the newest state.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from redis.exceptions import LockError, RedisError
 
@@ -21,6 +32,8 @@ from models import Account, Candle, Fill, FundingPayment, MarginMode, Order, Ord
 from simulator import FaultInjector, Ledger, SimConfig, SimExchange, SymbolRules
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 class SimVenueClient:
@@ -47,16 +60,64 @@ class SimVenueClient:
         self.lock_timeout_s = lock_timeout_s
         self.lock_wait_s = lock_wait_s
         self._version = 0
+        self._batches = 0  # depth of nested `batch()` contexts
+        self._synced_in_batch = False
+        self._unsaved = False  # quiet candles applied in memory since the last save
+        # the bot's trading thread and its command thread share this client; every call is one unit
+        self._guard = threading.RLock()
         self.exchange = SimExchange(config, clock, self.rules)
         if store is not None:
             self._reload()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many candles as one venue update: quiet candles are saved once, at the end (see the module)."""
+        with self._guard:
+            self._batches += 1
+            if self._batches == 1:
+                self._synced_in_batch = False
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._batches -= 1
+                if self._batches == 0:
+                    self.flush()
+
+    def flush(self) -> None:
+        """Save the quiet candles still only in memory. A save refused or a lock not taken leaves them to
+        the next save (they are the venue not having seen those candles yet); Redis errors propagate."""
+        with self._guard:
+            if self.store is None or not self._unsaved:
+                return
+            try:
+                self._locked_apply("flush", lambda ex: None)
+            except (UnknownOrderStatusError, NetworkError) as exc:
+                log.warning("simulated venue: candles not saved yet (%s); saved with the next save", exc)
 
     # ---------------------------------------------------------------------------- protocol
 
     def on_candle(self, candle: Candle) -> list[Fill]:
         if self.faults is not None:
             self.faults.on_candle("on_candle")
-        return self._mutate("on_candle", lambda ex: ex.on_candle(candle))
+        if self.store is None or not self._batches:
+            return self._mutate("on_candle", lambda ex: ex.on_candle(candle))
+        with self._guard:
+            self._sync_in_batch()
+            before = self.exchange.change_count()
+            try:
+                fills = self.exchange.on_candle(candle)
+            except BaseException:
+                self._reload()
+                raise
+            if self.exchange.change_count() == before:
+                self._unsaved = True
+                return fills
+            # it filled, triggered, cancelled or settled something: saved before anyone can see it. If
+            # someone else wrote meanwhile, the candle goes again on their state, under the lock.
+            version = self._version
+            return self._locked_apply(
+                "on_candle", lambda ex: fills if self._version == version else ex.on_candle(candle))
 
     def submit(self, intent: OrderIntent) -> Order:
         return self._mutate("submit", lambda ex: ex.submit(intent), faults=True)
@@ -134,7 +195,8 @@ class SimVenueClient:
         if self.store is None:
             result = apply(self.exchange)
         else:
-            result = self._locked_apply(operation, apply)
+            with self._guard:
+                result = self._locked_apply(operation, apply)
         if faults and self.faults is not None:
             self.faults.after_call(operation)
         return result
@@ -162,6 +224,7 @@ class SimVenueClient:
                     "and another process wrote); reloaded. Look the order up by its client order id."
                 )
             self._version += 1
+            self._unsaved = False
             return result
         finally:
             try:
@@ -172,9 +235,21 @@ class SimVenueClient:
                 pass  # Redis went away: the lock expires by itself
 
     def _read(self, query: Callable[[SimExchange], T]) -> T:
-        if self.store is not None:
+        if self.store is None:
+            return query(self.exchange)
+        with self._guard:
+            self._sync_in_batch()
+            return query(self.exchange)
+
+    def _sync_in_batch(self) -> None:
+        """Outside a batch every read checks the version; inside one only the first does (the other writer,
+        the supervisor, writes only when this bot is dead, frozen or handed a flatten over, and every
+        mutation checks again under the lock)."""
+        if not self._batches:
             self._sync()
-        return query(self.exchange)
+        elif not self._synced_in_batch:
+            self._sync()
+            self._synced_in_batch = True
 
     def _sync(self) -> None:
         """One HGET: reload only when someone else saved since we last did."""
@@ -182,6 +257,7 @@ class SimVenueClient:
             self._reload()
 
     def _reload(self) -> None:
+        self._unsaved = False  # quiet candles not saved are dropped: the venue had not seen them yet
         version, data = self.store.load()
         if data:
             self.exchange = SimExchange.restore(json.loads(data), self.config, self.clock, self.rules)

@@ -31,7 +31,7 @@ from benchmarks.compare import rules  # noqa: E402
 
 
 class EmaCross(bt.Strategy):
-    params = (("candles", 0),)
+    params = (("candles", 0), ("lot", rules.LOT))
 
     def __init__(self):
         self.fast = None
@@ -54,7 +54,7 @@ class EmaCross(bt.Strategy):
         if diff > 0:
             if self.last_sign < 0 and not self.position:
                 # repr is the shortest text of the float, i.e. the CSV's own price, so the size is exact
-                qty = rules.entry_qty(Decimal(repr(close)))
+                qty = rules.entry_qty(Decimal(repr(close)), self.p.lot)
                 if qty:
                     self.buy(size=float(qty))
             self.last_sign = 1
@@ -95,7 +95,7 @@ def main(path: str) -> None:
     # peer gets its fastest honest configuration.
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(bt.feeds.PandasData(dataname=frame))
-    cerebro.addstrategy(EmaCross, candles=candles)
+    cerebro.addstrategy(EmaCross, candles=candles, lot=rules.lot_of(rules.symbol_of(path)))
     cerebro.broker.setcash(float(rules.START_CASH))
     cerebro.broker.setcommission(commission=float(rules.FEE_RATE))
     cerebro.broker.set_coc(True)

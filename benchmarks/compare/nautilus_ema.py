@@ -8,7 +8,7 @@ bars from the CSV (BarDataWrangler) and adding them to the engine count as the r
 
 How the rules map onto nautilus:
 - A linear USDT perpetual per file (BTCUSDT-PERP.BINANCE, …), tick = the finest price step in the file, lot
-  0.001, taker fee 0.0004 (TestInstrumentProvider's BTCUSDT-PERP has 0.00018), on a NETTING margin account
+  0.001 (SOLUSDT 0.01: rules.lot_of), taker fee 0.0004 (TestInstrumentProvider's BTCUSDT-PERP has 0.00018), on a NETTING margin account
   of 10,000 USDT at leverage 1. Equity = balance (start + realized P&L − fees) + unrealized P&L at the last
   close = the rules' cash + position, since a linear perpetual's P&L is qty × price change.
 - Bars are 1-minute LAST bars stamped at their close (open time + 60 s). bar_execution moves the simulated
@@ -60,7 +60,8 @@ def decimals(text: str) -> int:
 
 def perpetual(symbol: str, rows: list[list[str]]) -> CryptoPerpetual:
     price_precision = max(decimals(x) for row in rows for x in row[1:5])
-    size_precision = -int(rules.LOT.as_tuple().exponent)
+    lot = rules.lot_of(symbol)
+    size_precision = -int(lot.as_tuple().exponent)
     return CryptoPerpetual(
         instrument_id=InstrumentId(Symbol(f"{symbol}-PERP"), VENUE),
         raw_symbol=Symbol(symbol),
@@ -71,7 +72,7 @@ def perpetual(symbol: str, rows: list[list[str]]) -> CryptoPerpetual:
         price_precision=price_precision,
         price_increment=Price(10 ** -price_precision, price_precision),
         size_precision=size_precision,
-        size_increment=Quantity.from_str(str(rules.LOT)),
+        size_increment=Quantity.from_str(str(lot)),
         margin_init=Decimal("0"),
         margin_maint=Decimal("0"),
         maker_fee=rules.FEE_RATE,
@@ -115,7 +116,7 @@ class EmaCross(Strategy):
         diff = self.fast.value - self.slow.value
         if diff > 0:
             if self.last_sign < 0 and not self.long:
-                qty = rules.entry_qty(bar.close.as_decimal())
+                qty = rules.entry_qty(bar.close.as_decimal(), rules.lot_of(self.instrument.raw_symbol.value))
                 if qty:
                     self.submit_order(self.order_factory.market(
                         self.instrument.id, OrderSide.BUY, self.instrument.make_qty(qty), TimeInForce.GTC))

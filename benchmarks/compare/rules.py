@@ -10,7 +10,8 @@ The rules, stated once:
   through rounding. No warm-up: a signal may come from the second candle on.
 - d = EMA12 - EMA26. Cross up at candle i: the last non-zero d before i was < 0 and d[i] > 0; cross down
   the mirror image. A zero d neither crosses nor resets the last sign; the first non-zero d is no cross.
-- Cross up while flat: buy floor(1000 USDT / close, lot 0.001) at that candle's close. Cross down while
+- Cross up while flat: buy floor(1000 USDT / close, the symbol's lot) at that candle's close: 0.001, and
+  SOLUSDT's 0.01, the lots of the simulated venue (simulator/symbols.py, Binance's). Cross down while
   long: sell all at that candle's close. Long only; no slippage, stops or take-profits.
 - Taker fee 0.04 % of notional on each fill. Start 10,000 USDT. Final equity = cash + the open position
   valued at the last close, without an exit fee.
@@ -30,6 +31,9 @@ FAST = 12
 SLOW = 26
 BUDGET = Decimal("1000")
 LOT = Decimal("0.001")
+# the venue's own lots where they are not LOT: a harness lot finer than the venue's bought ~0.005 SOL more
+# per entry than the venue can take, which was the 0.48 USDT by which the peers' SOL equity differed
+LOTS = {"SOLUSDT": Decimal("0.01")}
 FEE_RATE = Decimal("0.0004")
 START_CASH = Decimal("10000")
 ALPHA_FAST = 2.0 / (FAST + 1)
@@ -38,10 +42,15 @@ ALPHA_SLOW = 2.0 / (SLOW + 1)
 HEADER = "timestamp_ms,open,high,low,close,volume"
 
 
-def entry_qty(close: Decimal) -> Decimal:
+def lot_of(symbol: str) -> Decimal:
+    """BTCUSDT's lot (symbol as `symbol_of` names it)."""
+    return LOTS.get(symbol, LOT)
+
+
+def entry_qty(close: Decimal, lot: Decimal = LOT) -> Decimal:
     """floor(1000 / close) to the lot, always with the lot's decimals (0.400, not 0.4: an engine may refuse
     a quantity whose precision is not its lot's); zero when not even one lot is affordable."""
-    return ((BUDGET / close / LOT).to_integral_value(rounding=ROUND_FLOOR) * LOT).quantize(LOT)
+    return ((BUDGET / close / lot).to_integral_value(rounding=ROUND_FLOOR) * lot).quantize(lot)
 
 
 def symbol_of(path: str | Path) -> str:

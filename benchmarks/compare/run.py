@@ -52,9 +52,10 @@ def arbiter(path: str) -> dict:
     before = np.concatenate(([0.0], np.where(last_nonzero >= 0, sign[np.maximum(last_nonzero, 0)], 0.0)[:-1]))
     up, down = (before < 0) & (sign > 0), (before > 0) & (sign < 0)
     cash, qty, fills, round_trips = rules.START_CASH, Decimal(0), 0, 0
+    lot = rules.lot_of(rules.symbol_of(path))
     for i in np.flatnonzero(up | down):
         price = Decimal(text[i])
-        if up[i] and not qty and (buy := rules.entry_qty(price)):
+        if up[i] and not qty and (buy := rules.entry_qty(price, lot)):
             qty, cash, fills = buy, cash - buy * price * (1 + rules.FEE_RATE), fills + 1
         elif down[i] and qty:
             cash, qty = cash + qty * price * (1 - rules.FEE_RATE), Decimal(0)

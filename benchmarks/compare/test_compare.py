@@ -48,6 +48,14 @@ def test_entry_qty_when_priced_then_floors_to_the_lot_with_its_three_decimals(cl
     assert str(rules.entry_qty(Decimal(close))) == qty
 
 
+@pytest.mark.parametrize("symbol, close, qty", [
+    ("SOLUSDT", "146.74", "6.81"), ("SOLUSDT", "1001", "0.99"), ("SOLUSDT", "100001", "0.00"), ("BTCUSDT", "95502.7", "0.010"), ("ETHUSDT", "1800", "0.555"),
+])
+def test_entry_qty_when_the_symbol_has_its_venue_lot_then_floors_to_that_lot(symbol, close, qty):
+    # the simulated venue's lots (simulator/symbols.py): SOLUSDT trades in 0.01, not the 0.001 of the others
+    assert str(rules.entry_qty(Decimal(close), rules.lot_of(symbol))) == qty
+
+
 @pytest.mark.parametrize("body, message", [
     ("time,o,h,l,c,v\n1,1,1,1,1,1\n", "header is"),
     (rules.HEADER + "\n1746372780000,1,1,1,nan,1\n", "row 2 is not"),
