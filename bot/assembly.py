@@ -120,7 +120,7 @@ def assemble(settings: Settings, store: EngineStore, mode: Mode, *, market_clock
                 venue.set_leverage(symbol, limits.leverage)
         executor = PaperExecutor(
             venue=venue, store=store, rules=exit_rules, clock=market_clock, round_price=_round_price_with(symbol_rules),
-            breaker=breaker,
+            breaker=breaker, mode=mode,  # a live trade booked as paper would count as the go-live gate's evidence
         )
     else:
         venue = None

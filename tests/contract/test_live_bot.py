@@ -1,0 +1,163 @@
+"""A real live bot process (`main.py bot --mode live`) against the stand-in playing Binance mainnet, as a user
+who did everything the go-live protocol asks would run it: the key pair in BINANCE_API_KEY/SECRET (no
+withdrawals, IP restricted, futures allowed), five clean paper trades, a hundred scored ghost signals and the
+typed approval in Redis. Then the gate passes and asks the venue itself; BTC is dropped at start-up with its line
+(the venue's smallest BTC order is above the 50 USDT cap); an `open` above the cap is refused with the reason;
+one inside the limits fills and its reduce-only stop rests at the venue as an algo order; the kill switch
+ends with the venue's own position list empty and no order of any kind left.
+
+The bot's candles are a replay at the stand-in's own prices, at a minute a second from 10:00 UTC (away from
+the blackout hours, whatever the wall clock says); the stand-in's market stands still, so the stop rests."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from control.go_live import approval_text
+from marketdata.csvfile import HEADER_LINE
+from models import ExitReason, Mode, Side, Trade
+from risk.live_limits import LIVE_MAX_DAILY_LOSS_USDT, LIVE_MAX_POSITION_USDT
+from state import StateStore
+from tests.integration.processes import BotFleet, run_cli, wait_for
+from tests.standin.binance_standin import DEFAULT_NOW_MS, BinanceStandin
+from tests.standin.signing import TEST_KEYS
+
+pytestmark = pytest.mark.slow
+
+BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
+KEY, SECRET = next(iter(TEST_KEYS.items()))
+MIN = 60_000
+DAY = 1_747_699_200_000  # 2025-05-20 00:00 UTC
+REPLAY_FROM = DAY + 10 * 60 * MIN  # 10:00: the blackout hours (22-01 UTC) are far away
+REPLAY_ROWS = 900  # 15 minutes of wall time at a minute a second: longer than any test here
+SAFE_KEY = {"enableWithdrawals": False, "ipRestrict": True, "enableFutures": True}
+
+
+def mark(standin: BinanceStandin, market_id: str) -> Decimal:
+    with urllib.request.urlopen(f"{standin.url}/fapi/v1/premiumIndex?symbol={market_id}", timeout=5) as reply:
+        return Decimal(json.loads(reply.read())["markPrice"])
+
+
+def write_replay(folder: Path, prices: dict[str, Decimal]) -> dict[str, str]:
+    """One CSV a symbol, closing at the venue's price (the feed and the venue agree, no stop is reached),
+    with a swing low 2.5 % down every fifth candle for the structure stop to stand on."""
+    files = {}
+    for symbol, price in prices.items():
+        path = folder / f"{symbol.split('/')[0].lower()}.csv"
+        high = price * Decimal("1.001")
+        lows = [price * Decimal("0.975") if i % 5 == 2 else price * Decimal("0.999") for i in range(REPLAY_ROWS)]
+        rows = [HEADER_LINE] + [f"{REPLAY_FROM + i * MIN},{price},{high},{low},{price},1000" for i, low in enumerate(lows)]
+        path.write_text("\n".join(rows) + "\n")
+        files[symbol] = str(path)
+    return files
+
+
+def seed_evidence(store: StateStore, env: dict[str, str]) -> None:
+    """What a user who went through ghost and paper has in Redis: 5 clean paper trades, 100 scored ghost
+    signals (60 right by 0.5 %, 40 wrong by 0.3 % at 60 m), and the typed approval through the CLI."""
+    for i in range(5):
+        entry_ms = DAY - (10 - i) * 60 * MIN
+        store.append_trade(Trade(
+            trade_id=f"paper-{i}", symbol=ETH, side=Side.LONG, qty=Decimal("0.01"), entry_price=Decimal("2500"),
+            exit_price=Decimal("2510"), entry_ms=entry_ms, exit_ms=entry_ms + 30 * MIN, gross_pnl=Decimal("0.1"),
+            fees=Decimal("0.02"), pnl=Decimal("0.08"), exit_reason=ExitReason.TAKE_PROFIT, mode=Mode.PAPER))
+    for i in range(100):
+        store.append_signal({"kind": "outcome", "signal_id": f"g{i}", "symbol": ETH, "side": "long",
+                             "ts_ms": str(DAY - (200 - i) * MIN), "ret_5m": "0.1", "ret_15m": "0.1",
+                             "ret_60m": "0.5" if i < 60 else "-0.3"})
+    approved = run_cli(["approve-live", "--ack", approval_text(LIVE_MAX_POSITION_USDT, LIVE_MAX_DAILY_LOSS_USDT)], env)
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+
+
+def venue_book(standin: BinanceStandin) -> tuple[list, list[str], list[str]]:
+    """What the venue itself holds: positions, open regular orders' and open algo orders' client ids."""
+    account = standin.account
+    with account.lock:
+        return (list(account.sim.positions()), [o.client_id for o in account.open_orders()],
+                [a.client_algo_id for a in account.open_algos()])
+
+
+@pytest.fixture
+def mainnet() -> Iterator[BinanceStandin]:
+    from clock import SystemClock
+    from tests.standin.fixtures import _needs_shared_data
+
+    _needs_shared_data()
+    standin = BinanceStandin(clock=SystemClock(), keys=TEST_KEYS, venue="mainnet", market_start_ms=DEFAULT_NOW_MS,
+                             permissions=SAFE_KEY).start()
+    standin.account  # built before the first request: its first answer is not a slow one
+    yield standin
+    standin.stop()
+
+
+def live_fleet(store: StateStore, redis_url: str, tmp_path: Path, standin: BinanceStandin, **extra: str) -> BotFleet:
+    files = write_replay(tmp_path, {BTC: mark(standin, "BTCUSDT"), ETH: mark(standin, "ETHUSDT")})
+    return BotFleet(store, redis_url, tmp_path, **{
+        "TB_VENUE__BINANCE_URL": standin.url, "BINANCE_API_KEY": KEY, "BINANCE_API_SECRET": SECRET,
+        "TB_BOT__SYMBOLS": f"[{BTC}, {ETH}]", "TB_MARKET_DATA__SOURCE": "replay",
+        "TB_MARKET_DATA__REPLAY__FILES": json.dumps(files), "TB_MARKET_DATA__REPLAY__SPEED": "60",
+        "TB_MARKET_DATA__REPLAY__LOOP": "false", "TB_EXITS__TAKE_PROFIT_ENABLED": "false",
+        # a 40 USDT entry with its stop 2-3 % away risks about 1 USDT: inside the 5 USDT a trade may lose
+        "TB_STOPS__MIN_STOP_PCT": "2", "TB_STOPS__MAX_STOP_PCT": "3", **extra,
+    })
+
+
+@pytest.fixture
+def fleet(store: StateStore, redis_url: str, tmp_path: Path, mainnet: BinanceStandin) -> Iterator[BotFleet]:
+    fleet = live_fleet(store, redis_url, tmp_path, mainnet)
+    yield fleet
+    fleet.cleanup()
+
+
+def test_live_bot_when_the_evidence_is_there_then_btc_dropped_big_entry_refused_entry_protected_and_kill_switch_flat(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    standin = mainnet
+    seed_evidence(store, fleet.env)
+
+    fleet.start_bot("live")
+    fleet.wait_bot_running(timeout_s=40)
+
+    # the gate passed after asking the venue for the key's rights, and the bot trades on the live venue
+    assert standin.count("/sapi/v1/account/apiRestrictions") >= 1
+    assert fleet.state().get("venue") == "binance-live" and fleet.state().get("mode") == "live"
+    dropped = wait_for(lambda: [e.message for e in store.read_audit(200, kinds=["state"]) if "dropped" in e.message],
+                       20, "the line dropping BTC", on_timeout=fleet.logs)
+    assert len(dropped) == 1 and dropped[0].startswith(f"{BTC}: dropped: the venue minimum order 0.001 × "), dropped
+    assert "above the 50 USDT position cap" in dropped[0]
+
+    too_big = run_cli(["open", ETH, "--side", "long", "--notional", "60", "--timeout", "20"], fleet.env)
+    assert too_big.returncode == 1, too_big.stdout + too_big.stderr + fleet.logs()
+    refusal = too_big.stdout + too_big.stderr
+    assert "rejected" in refusal and f"order_too_large: {ETH}: order notional 5" in refusal and "> cap 50" in refusal, refusal + fleet.logs() + "\n".join(
+        f"{e.kind} {e.ts_ms} {e.message}" for e in store.read_audit(60))
+    assert venue_book(standin) == ([], [], []) and standin.count("/fapi/v1/order", "POST") == 0
+
+    opened = run_cli(["open", ETH, "--side", "long", "--notional", "40", "--timeout", "20"], fleet.env)
+    assert opened.returncode == 0, opened.stdout + opened.stderr + fleet.logs()
+
+    # filled at the venue, and the reduce-only stop rests there as an algo order for the whole quantity
+    positions, regular, algos = wait_for(lambda: (lambda b: b if b[0] and b[2] else None)(venue_book(standin)), 20,
+                                         "a position with its stop at the venue", on_timeout=fleet.logs)
+    [position] = positions
+    assert position.symbol == ETH and position.qty * mark(standin, "ETHUSDT") <= LIVE_MAX_POSITION_USDT
+    (trade_id,) = {cid.rsplit("-", 1)[0] for cid in algos}
+    assert regular == [] and sorted(algos) == [f"{trade_id}-sl0", f"{trade_id}-tp"]  # the take-profit out of reach
+    stop = next(a for a in standin.account.open_algos() if a.client_algo_id.endswith("-sl0"))
+    assert stop.reduce_only and stop.quantity == position.qty and stop.order_type == "STOP_MARKET"
+    assert position.leverage == 1
+
+    killed = run_cli(["close-all", "--timeout", "20"], fleet.env)
+
+    assert killed.returncode == 0, killed.stdout + killed.stderr + fleet.logs()
+    assert venue_book(standin) == ([], [], [])
+    trades = wait_for(lambda: [t for t in store.read_trades(100) if not t.trade_id.startswith("paper-")], 10,
+                      "the booked live trade", on_timeout=fleet.logs)
+    assert len(trades) == 1 and trades[0].mode is Mode.LIVE and trades[0].exit_reason is ExitReason.KILL_SWITCH
+    logs = fleet.logs()
+    assert SECRET not in logs and KEY not in logs
