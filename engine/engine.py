@@ -425,6 +425,7 @@ class TradingEngine:
         since = min(now - now % DAY_MS, now - 60_000)  # the UTC day's entries, and at least the last minute's
         recent = sorted(t for times in self._entry_times().values() for t in times if t >= since)
         venue = getattr(self.executor, "venue", None)
+        asked_ms = self.wall_clock.now_ms()
         mark = venue.mark_price(symbol) if venue is not None else None
         return MarketContext(
             trading_state=self.store.trading_state(),
@@ -441,6 +442,7 @@ class TradingEngine:
             now_ms=now,
             recent_entries_ms=recent,
             mark_price=mark,
+            mark_age_s=(self.wall_clock.now_ms() - asked_ms) / 1000 if venue is not None else None,
         )
 
     def _entry_times(self) -> dict[str, list[int]]:

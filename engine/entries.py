@@ -41,6 +41,7 @@ class MarketContext:
     now_ms: int = 0  # market time of the decision
     recent_entries_ms: Sequence[int] = ()  # this bot's entries (any symbol) since the UTC day began, or the last minute
     mark_price: Decimal | None = None  # the venue's mark, when it has one
+    mark_age_s: float | None = None  # since that mark was asked for (None: no venue to ask)
 
 
 def round_to_tick(price: Decimal, tick: Decimal) -> Decimal:
@@ -163,6 +164,7 @@ class EntryPlanner:
                 now_ms=ctx.now_ms,
                 recent_entries_ms=ctx.recent_entries_ms,
                 mark_price=ctx.mark_price,
+                mark_age_s=ctx.mark_age_s,
                 stop_price=stop,
                 fee_rate=self.fee_rate,
                 slippage_bps=self.slippage_bps,

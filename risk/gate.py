@@ -71,6 +71,9 @@ class PreTradeCheck:
     now_ms: int = 0
     recent_entries_ms: Sequence[int] = ()
     mark_price: Decimal | None = None  # the venue's mark; None: the order's price stands for it
+    # how old that mark is; None: the last price's age stands for it. The feed's last candle may be a minute
+    # old between 1m candles while the mark was asked for just now: the 5 s rule is about the mark.
+    mark_age_s: float | None = None
     is_limit: bool = False  # a marketable limit (IOC) rather than a market order
     stop_price: Decimal | None = None  # the protective stop the entry will get
     fee_rate: Decimal = Decimal(0)  # taker, per leg
@@ -140,9 +143,15 @@ def _entry_rules(c: PreTradeCheck, limits: RiskLimits, current: Position | None,
                                   f"{', '.join(str(h) for h in sorted(u.blackout_hours_utc))}); exits still run")
     if limits.max_price_age_s is not None and c.mark_price is None:
         return Denial("no_mark", f"{c.symbol}: no mark price from the venue, so no order")
-    stale_after = c.stale_after_s if limits.max_price_age_s is None else min(c.stale_after_s, limits.max_price_age_s)
-    if c.price_age_s > stale_after:
-        return Denial("stale_price", f"{c.symbol}: last price is {c.price_age_s:.1f}s old > {stale_after:g}s")
+    if c.mark_age_s is not None and limits.max_price_age_s is not None:
+        if c.price_age_s > c.stale_after_s:
+            return Denial("stale_price", f"{c.symbol}: last price is {c.price_age_s:.1f}s old > {c.stale_after_s:g}s")
+        if c.mark_age_s > limits.max_price_age_s:
+            return Denial("stale_price", f"{c.symbol}: the mark is {c.mark_age_s:.1f}s old > {limits.max_price_age_s:g}s")
+    else:
+        stale_after = c.stale_after_s if limits.max_price_age_s is None else min(c.stale_after_s, limits.max_price_age_s)
+        if c.price_age_s > stale_after:
+            return Denial("stale_price", f"{c.symbol}: last price is {c.price_age_s:.1f}s old > {stale_after:g}s")
     mark = c.mark_price if c.mark_price is not None and c.mark_price > 0 else c.price
     if c.is_limit and u.price_band_pct is not None:
         band = abs(c.price - mark) / mark * _HUNDRED

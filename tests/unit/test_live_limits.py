@@ -227,6 +227,14 @@ def test_check_order_when_the_mark_is_around_5_s_old_then_denied_beyond(age, exp
     assert code(entry(price_age_s=age)) == expected
 
 
+@pytest.mark.parametrize(("price_age", "mark_age", "expected"), [
+    (60.0, 4.9, None), (60.0, 5.0, None), (60.0, 5.1, "stale_price"),  # a 1m feed between candles, a fresh mark
+    (120.0, 0.1, None), (120.1, 0.1, "stale_price"),  # the feed itself still goes stale at stale_after_s
+])
+def test_check_order_when_the_mark_was_asked_for_then_its_own_age_counts_not_the_last_candles(price_age, mark_age, expected):
+    assert code(entry(price_age_s=price_age, mark_age_s=mark_age)) == expected
+
+
 def test_check_order_when_live_has_no_mark_then_no_order():
     assert code(entry(mark_price=None)) == "no_mark"
 
