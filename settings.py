@@ -143,6 +143,12 @@ class VenueSettings(Section):
     recv_window_ms: int = Field(5000, ge=1000, le=60000)
     rules_refresh_seconds: float = Field(3600.0, ge=10, le=86400)  # exchangeInfo limits change without notice
     request_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # The dead-man switch (Binance countdownCancelAll, re-armed every third of it): when the bot stops
+    # re-arming, the venue cancels the symbol's open orders. 0 = off. Armed only when the venue is stated
+    # to leave algo (protective) orders alone: Binance does not document whether the countdown reaches the
+    # Algo Service, and a countdown that cancelled the stops would leave a dead bot's positions naked.
+    dead_man_seconds: float = Field(0.0, ge=0, le=3600)
+    countdown_keeps_algo_orders: bool = False
     # the ledger books to 8 decimals with 28 significant digits: far above this, quantising fails
     starting_balance: Decimal = Field(Decimal("10000"), gt=0, le=Decimal("1e12"))
     leverage: int = Field(3, ge=1, le=125)

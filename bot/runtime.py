@@ -75,6 +75,7 @@ class BotRuntime:
         self.wall = SystemClock()
         self.stop_event = threading.Event()
         self.stop_reasons: list[str] = []
+        self.dead_man = None  # bot/dead_man.DeadManSwitch once armed
         self.last_loop_ms = 0.0
         # Written by the trading loop, read by the heartbeat thread (plain attribute stores, no lock).
         self.progress_ms = self.wall.now_ms()
@@ -188,6 +189,21 @@ class BotRuntime:
         for note in notes:
             self.engine.audit("reconcile", note)
         self.engine.publish()
+        self._arm_dead_man()
+
+    def _arm_dead_man(self) -> None:
+        """The venue's dead-man switch, where it cannot strip the protective stops (bot/dead_man.py)."""
+        from bot.dead_man import DeadManSwitch, decide
+
+        v = self.settings.venue
+        arm, line = decide(v.dead_man_seconds, v.countdown_keeps_algo_orders, self.venue)
+        if line:
+            print(line, flush=True)
+            self.engine.audit("state", line)
+        if arm:
+            self.dead_man = DeadManSwitch(self.venue, self.settings.bot.symbols, v.dead_man_seconds, self.engine.lock,
+                                          on_error=lambda message: self._audit_quietly("error", message))
+            self.dead_man.start()
 
     def _drop_untradable(self, backfill: dict) -> None:
         """Live: a symbol whose smallest venue order is above the position cap could never trade (an order is
@@ -379,6 +395,8 @@ class BotRuntime:
         warning = f"; WARNING: {len(portfolio.positions)} position(s) left open" if portfolio.positions else ""
         self.engine.audit("state", f"bot stopped ({reason}): {stats.trades} trades, P&L {stats.pnl:.4f}, fees {stats.fees:.4f}{warning}", summary=summary)
         self.market_data.close()
+        if self.dead_man is not None:
+            self.dead_man.stop()
         if self.venue is not None:
             self.venue.close()
         return summary

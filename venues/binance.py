@@ -206,6 +206,14 @@ class CcxtVenueClient:
                 log.warning("%s: %s: margin type %s not set, the venue keeps its own: %s", self.name, symbol,
                             self._margin_mode.value, exc)
 
+    def arm_countdown(self, symbol: str, countdown_ms: int) -> None:
+        """Binance's dead-man switch for `symbol` (POST /fapi/v1/countdownCancelAll): unless called again
+        within `countdown_ms`, the venue cancels the symbol's open orders; 0 disarms it."""
+        if self.spot:
+            raise OrderRejectedError(f"{self.name}: spot has no countdownCancelAll")
+        market_id = self._ex.market(symbol)["id"]
+        self._call(self._ex.fapiPrivatePostCountdownCancelAll, {"symbol": market_id, "countdownTime": int(countdown_ms)})
+
     def all_symbol_rules(self) -> dict[str, SymbolRules]:
         """Every symbol's rules as the venue states them (what the planner and the risk gate use)."""
         return self._rules.all()

@@ -12,8 +12,9 @@ the blackout hours, whatever the wall clock says); the stand-in's market stands 
 from __future__ import annotations
 
 import json
+import signal
 import urllib.request
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Iterator
 
@@ -161,3 +162,81 @@ def test_live_bot_when_the_evidence_is_there_then_btc_dropped_big_entry_refused_
     assert len(trades) == 1 and trades[0].mode is Mode.LIVE and trades[0].exit_reason is ExitReason.KILL_SWITCH
     logs = fleet.logs()
     assert SECRET not in logs and KEY not in logs
+
+
+def open_protected(fleet: BotFleet, standin: BinanceStandin, notional: str = "40") -> tuple:
+    """A manual entry through the CLI, then the venue's position and its stop (the algo order)."""
+    opened = run_cli(["open", ETH, "--side", "long", "--notional", notional, "--timeout", "20"], fleet.env)
+    assert opened.returncode == 0, opened.stdout + opened.stderr + fleet.logs() + "\n".join(
+        f"{e.kind} {e.message}" for e in fleet.store.read_audit(30))
+    positions, _, _ = wait_for(lambda: (lambda b: b if b[0] and any(a.endswith("-sl0") for a in b[2]) else None)(
+        venue_book(standin)), 20, "a position with its stop at the venue", on_timeout=fleet.logs)
+    stop = next(a for a in standin.account.open_algos() if a.client_algo_id.endswith("-sl0"))
+    return positions[0], stop
+
+
+@pytest.mark.parametrize("venue_cancels_algo, keeps_setting, armed", [
+    (False, "true", True),  # the countdown cancels regular orders only: the bot may arm it
+    (True, "false", False),  # it would cancel the algo stops too: the bot must not
+])
+def test_live_bot_when_sigkilled_with_the_dead_man_switch_then_no_entry_rests_and_the_stop_does(
+        store: StateStore, redis_url: str, tmp_path: Path, mainnet: BinanceStandin,
+        venue_cancels_algo: bool, keeps_setting: str, armed: bool):
+    from tests.integration.processes import kill_group
+    from tests.standin.binance_standin import make_futures_client
+
+    standin = mainnet
+    standin.countdown_cancels_algo = venue_cancels_algo
+    fleet = live_fleet(store, redis_url, tmp_path, standin, TB_VENUE__DEAD_MAN_SECONDS="3",
+                       TB_VENUE__COUNTDOWN_KEEPS_ALGO_ORDERS=keeps_setting)
+    try:
+        seed_evidence(store, fleet.env)
+        fleet.start_bot("live")
+        fleet.wait_bot_running(timeout_s=40)
+        line = wait_for(lambda: [e.message for e in store.read_audit(200, kinds=["state"]) if "dead-man" in e.message],
+                        20, "the dead-man switch's start-up line", on_timeout=fleet.logs)
+        assert line[0].startswith("dead-man switch armed" if armed else "dead-man switch off"), line
+        position, stop = open_protected(fleet, standin)
+        resting = []
+        if armed:
+            # an entry left resting at the venue (a GTC limit well under the market): what the switch is for
+            client = make_futures_client(standin.url, KEY, SECRET, demo=False)
+            price = float((mark(standin, "ETHUSDT") * Decimal("0.95")).quantize(Decimal("0.01")))
+            client.create_order(ETH, "limit", "buy", 0.01, price, {"clientOrderId": "resting-entry"})
+            resting = wait_for(lambda: venue_book(standin)[1], 5, "the resting entry")
+            wait_for(lambda: standin.count("/fapi/v1/countdownCancelAll", "POST") >= 3, 10, "the switch re-armed",
+                     on_timeout=fleet.logs)
+        assert resting == (["resting-entry"] if armed else [])
+
+        kill_group(fleet.live_bot_pid(), signal.SIGKILL)
+
+        if armed:  # the countdown runs out: the venue cancels the entry by itself
+            wait_for(lambda: venue_book(standin)[1] == [], 15, "the countdown cancelling the resting entry")
+        else:  # never armed: no countdown exists at the venue to strip anything
+            assert standin.count("/fapi/v1/countdownCancelAll") == 0 and standin.account.countdowns == {}
+        positions, regular, algos = venue_book(standin)
+        assert regular == [] and [p.qty for p in positions] == [position.qty]
+        assert stop.client_algo_id in algos
+        assert next(a for a in standin.account.open_algos() if a.client_algo_id == stop.client_algo_id).status == "NEW"
+    finally:
+        fleet.cleanup()
+
+
+def test_live_bot_when_the_market_entry_fills_only_in_part_then_the_stop_covers_the_filled_part_at_once(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    standin = mainnet
+    seed_evidence(store, fleet.env)
+    fleet.start_bot("live")
+    fleet.wait_bot_running(timeout_s=40)
+    # the next entry fills 60 %, the rest expires (as an IOC's would). Not half: the stand-in checks the filled
+    # part against MIN_NOTIONAL (20 USDT), and half of a 40 USDT entry is under it
+    standin.partial_fill("0.6", symbol="ETHUSDT")
+
+    position, stop = open_protected(fleet, standin)
+
+    [entry] = [r for r in standin.requests if r.path == "/fapi/v1/order" and r.method == "POST"]
+    asked = Decimal(entry.params["quantity"])
+    assert entry.params["type"] == "MARKET" and position.qty == (asked * Decimal("0.6")).quantize(Decimal("0.001"), ROUND_DOWN)
+    assert position.qty < asked
+    assert stop.reduce_only and stop.quantity == position.qty and stop.status == "NEW"
+    assert venue_book(standin)[1] == []  # nothing of the entry left resting
