@@ -240,3 +240,37 @@ def test_live_bot_when_the_market_entry_fills_only_in_part_then_the_stop_covers_
     assert position.qty < asked
     assert stop.reduce_only and stop.quantity == position.qty and stop.status == "NEW"
     assert venue_book(standin)[1] == []  # nothing of the entry left resting
+
+
+@pytest.mark.parametrize("permissions, seeded, unmet", [
+    ({"enableWithdrawals": True, "ipRestrict": False}, False, [
+        "no withdrawal permission: the key may withdraw: remove the permission",
+        "IP restricted: the key works from any IP address",
+        "paper validated: 0 closed paper trades (need ≥ 5)", "ghost validated: 0 scored signals (need ≥ 100)",
+        "approval: not recorded"]),
+    ({"enableWithdrawals": True}, True, ["no withdrawal permission: the key may withdraw: remove the permission"]),
+    ({"enableFutures": False}, True, ["futures enabled: the key may not trade futures"]),
+])
+def test_bot_live_when_the_venue_is_asked_and_something_is_unmet_then_refused_listing_it_and_nothing_sent(
+        store: StateStore, redis_url: str, mainnet: BinanceStandin, permissions, seeded, unmet):
+    from tests.integration.processes import process_env
+
+    standin = mainnet
+    standin.permissions.update(permissions)
+    env = process_env(redis_url, store.bot_id, TB_VENUE__BINANCE_URL=standin.url, BINANCE_API_KEY=KEY,
+                      BINANCE_API_SECRET=SECRET)
+    if seeded:
+        seed_evidence(store, env)
+
+    refused = run_cli(["bot", "--mode", "live"], env)
+
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    lines = refused.stderr.strip().splitlines()
+    assert lines[0] == f"live trading refused: {len(unmet)} of 7 go-live conditions unmet"
+    assert len(lines) == 1 + len(unmet)
+    for line, expected in zip(lines[1:], unmet):  # each with its figure after what is asked for
+        assert line.startswith(f"  - {expected}"), (line, expected)
+    assert standin.count("/sapi/v1/account/apiRestrictions") == 1  # the venue itself was asked
+    assert standin.count("/fapi/v1/order", "POST") == 0 and standin.count("/fapi/v1/algoOrder", "POST") == 0
+    assert store.read_state().get("running") != "1"
+    assert KEY not in refused.stdout + refused.stderr and SECRET not in refused.stdout + refused.stderr
