@@ -45,21 +45,22 @@ def mark(standin: BinanceStandin, market_id: str) -> Decimal:
         return Decimal(json.loads(reply.read())["markPrice"])
 
 
-def write_replay(folder: Path, prices: dict[str, Decimal]) -> dict[str, str]:
-    """One CSV a symbol, closing at the venue's price (the feed and the venue agree, no stop is reached),
-    with a swing low 2.5 % down every fifth candle for the structure stop to stand on."""
+def write_replay(folder: Path, prices: dict[str, Decimal], start_ms: int = REPLAY_FROM,
+                 count: int = REPLAY_ROWS, swing_every: int = 5) -> dict[str, str]:
+    """One CSV of 1m rows a symbol, closing at the venue's price (the feed and the venue agree, no stop is
+    reached), with a swing low 2.5 % down every `swing_every` rows for the structure stop to stand on."""
     files = {}
     for symbol, price in prices.items():
         path = folder / f"{symbol.split('/')[0].lower()}.csv"
         high = price * Decimal("1.001")
-        lows = [price * Decimal("0.975") if i % 5 == 2 else price * Decimal("0.999") for i in range(REPLAY_ROWS)]
-        rows = [HEADER_LINE] + [f"{REPLAY_FROM + i * MIN},{price},{high},{low},{price},1000" for i, low in enumerate(lows)]
+        lows = [price * Decimal("0.975") if i % swing_every == swing_every // 2 else price * Decimal("0.999") for i in range(count)]
+        rows = [HEADER_LINE] + [f"{start_ms + i * MIN},{price},{high},{low},{price},1000" for i, low in enumerate(lows)]
         path.write_text("\n".join(rows) + "\n")
         files[symbol] = str(path)
     return files
 
 
-def seed_evidence(store: StateStore, env: dict[str, str]) -> None:
+def seed_evidence(store: StateStore, env: dict[str, str], daily_loss_usdt: Decimal = LIVE_MAX_DAILY_LOSS_USDT) -> None:
     """What a user who went through ghost and paper has in Redis: 5 clean paper trades, 100 scored ghost
     signals (60 right by 0.5 %, 40 wrong by 0.3 % at 60 m), and the typed approval through the CLI."""
     for i in range(5):
@@ -72,7 +73,7 @@ def seed_evidence(store: StateStore, env: dict[str, str]) -> None:
         store.append_signal({"kind": "outcome", "signal_id": f"g{i}", "symbol": ETH, "side": "long",
                              "ts_ms": str(DAY - (200 - i) * MIN), "ret_5m": "0.1", "ret_15m": "0.1",
                              "ret_60m": "0.5" if i < 60 else "-0.3"})
-    approved = run_cli(["approve-live", "--ack", approval_text(LIVE_MAX_POSITION_USDT, LIVE_MAX_DAILY_LOSS_USDT)], env)
+    approved = run_cli(["approve-live", "--ack", approval_text(LIVE_MAX_POSITION_USDT, daily_loss_usdt)], env)
     assert approved.returncode == 0, approved.stdout + approved.stderr
 
 
@@ -274,3 +275,61 @@ def test_bot_live_when_the_venue_is_asked_and_something_is_unmet_then_refused_li
     assert standin.count("/fapi/v1/order", "POST") == 0 and standin.count("/fapi/v1/algoOrder", "POST") == 0
     assert store.read_state().get("running") != "1"
     assert KEY not in refused.stdout + refused.stderr and SECRET not in refused.stdout + refused.stderr
+
+
+def test_live_bot_when_the_daily_loss_halts_it_then_still_halted_after_a_sigkill_and_lifted_at_the_next_utc_day(
+        store: StateStore, redis_url: str, tmp_path: Path, mainnet: BinanceStandin):
+    """`live.max_daily_loss_usdt` tightened to 0.01 USDT, so the entry's own taker fee (about 0.02 USDT) is the
+    day's loss. 15m candles (each costs the live executor a few venue requests), the replay at full speed,
+    each run to the end of a longer file; the first 50 candles warm up."""
+    from models import HaltCause, TradingState
+    from tests.integration.processes import kill_group
+
+    standin = mainnet
+    eth = mark(standin, "ETHUSDT")
+    start = DAY - 16 * 60 * MIN  # 2025-05-19 08:00 UTC; the warm-up's 50 candles end at 20:30
+    fleet = live_fleet(store, redis_url, tmp_path, standin, TB_BOT__SYMBOLS=f"[{ETH}]", TB_MARKET_DATA__REPLAY__SPEED="0",
+                       TB_BOT__TIMEFRAME="15m", TB_MARKET_DATA__BACKFILL_CANDLES="50",
+                       TB_LIVE__MAX_DAILY_LOSS_USDT="0.01", TB_BOT__EQUITY_SNAPSHOT_SECONDS="0.2")
+
+    def run_to(open_ms: int, not_pid: int | None = None) -> int:
+        """A bot on the file up to the 15m candle opening at `open_ms`, run until it has taken that candle."""
+        rows = (open_ms - start) // MIN + 15
+        files = write_replay(tmp_path, {ETH: eth}, start, rows, swing_every=45)
+        fleet.env["TB_MARKET_DATA__REPLAY__FILES"] = json.dumps(files)
+        fleet.start_bot("live")
+        pid = fleet.wait_bot_running(timeout_s=40, not_pid=not_pid)
+        wait_for(lambda: int(store.read_state().get("last_candle_open_ms") or 0) == open_ms, 30,
+                 f"the candle of {open_ms}",
+                 on_timeout=lambda: fleet.logs() + str({k: v for k, v in store.read_state().items() if "ms" in k or "data" in k}) + "\n".join(
+                     f"{e.kind} {e.message}" for e in store.read_audit(30)))
+        return pid
+
+    def killed(pid: int) -> None:
+        kill_group(pid, signal.SIGKILL)
+        wait_for(lambda: fleet.live_bot_pid() is None, 10, "the bot gone")
+
+    try:
+        seed_evidence(store, fleet.env, daily_loss_usdt=Decimal("0.01"))
+        pid = run_to(DAY - 3 * 60 * MIN)  # 21:00-21:15, before the blackout hours
+        position, stop = open_protected(fleet, standin)
+        flag = wait_for(store.read_halt, 10, "the daily loss halt", on_timeout=fleet.logs)
+        assert flag.cause is HaltCause.DAILY_LOSS_LIMIT and "daily loss" in flag.reason, flag
+        killed(pid)
+
+        pid = run_to(DAY - 30 * MIN, not_pid=pid)  # 23:30-23:45: the same UTC day
+        assert store.trading_state() is TradingState.HALTED and store.read_halt().cause is HaltCause.DAILY_LOSS_LIMIT
+        refused = run_cli(["resume", "--timeout", "10"], fleet.env)
+        assert refused.returncode == 1 and "daily_loss_limit" in refused.stdout + refused.stderr
+        killed(pid)
+
+        run_to(DAY, not_pid=pid)  # 00:00-00:15: the next UTC day
+
+        lifted = wait_for(lambda: [e for e in store.read_audit(500, kinds=["state"])
+                                   if e.data.get("cause") == "daily_loss_limit_lifted"], 10, "the lift", on_timeout=fleet.logs)
+        assert len(lifted) == 1 and "the UTC day 2025-05-19 ended; 2025-05-20 trades again" in lifted[0].message
+        assert store.trading_state() is TradingState.ACTIVE and store.read_halt() is None
+        positions, regular, algos = venue_book(standin)  # a halt is not a close: still held, still protected
+        assert [p.qty for p in positions] == [position.qty] and stop.client_algo_id in algos and regular == []
+    finally:
+        fleet.cleanup()
