@@ -29,6 +29,7 @@ import time
 from decimal import Decimal
 
 from bot.assembly import assemble
+from bot.dead_man import DeadManSwitch
 from bot.gap_report import GapReporter
 from clock import SimulatedClock, SystemClock
 from control.processor import CommandProcessor
@@ -75,7 +76,7 @@ class BotRuntime:
         self.wall = SystemClock()
         self.stop_event = threading.Event()
         self.stop_reasons: list[str] = []
-        self.dead_man = None  # bot/dead_man.DeadManSwitch once armed
+        self.dead_man: DeadManSwitch | None = None  # once armed (venue.dead_man_seconds)
         self.last_loop_ms = 0.0
         # Written by the trading loop, read by the heartbeat thread (plain attribute stores, no lock).
         self.progress_ms = self.wall.now_ms()
@@ -193,7 +194,7 @@ class BotRuntime:
 
     def _arm_dead_man(self) -> None:
         """The venue's dead-man switch, where it cannot strip the protective stops (bot/dead_man.py)."""
-        from bot.dead_man import DeadManSwitch, decide
+        from bot.dead_man import decide
 
         v = self.settings.venue
         arm, line = decide(v.dead_man_seconds, v.countdown_keeps_algo_orders, self.venue)
