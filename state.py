@@ -239,6 +239,27 @@ def bot_status(state: Mapping[str, str], now_ms: int, timeout_s: float) -> BotSt
 
 
 
+@_wrap_errors
+def bot_ids(client: Any, limit: int = 1000) -> list[str]:
+    """Every bot id with a state hash on this Redis (several bots may share one), sorted."""
+    ids = set()
+    for key in client.scan_iter(match="tb:*:state", count=1000):
+        ids.add(key[3:-6])
+        if len(ids) >= limit:
+            break
+    return sorted(ids)
+
+
+@_wrap_errors
+def read_states(client: Any, ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    """The state hash of each bot id, in one round trip."""
+    wanted = list(ids)
+    pipe = client.pipeline(transaction=False)
+    for bot in wanted:
+        pipe.hgetall(f"tb:{bot}:state")
+    return dict(zip(wanted, pipe.execute()))
+
+
 @dataclass(frozen=True, slots=True)
 class StreamEntry:
     entry_id: str
@@ -565,6 +586,29 @@ class StateStore:
         return list(reversed(found))
 
     @_wrap_errors
+    def stream_length(self, name: str) -> int:
+        """How many entries a stream holds (trades, signals, equity, audit): a count without reading them."""
+        if name not in ("trades", "signals", "equity", "audit"):
+            raise ValueError(f"not a record stream: {name!r}")
+        return int(self.client.xlen(self.key(name)))
+
+    @_wrap_errors
+    def stream_since(self, name: str, last_id: str | None, count: int) -> list[StreamEntry] | None:
+        """A record stream's entries newer than `last_id`, oldest first, at most the newest `count`;
+        None when `last_id` is no longer in the stream (wiped, or trimmed past it): read it afresh."""
+        if name not in ("trades", "signals", "equity", "audit"):
+            raise ValueError(f"not a record stream: {name!r}")
+        if last_id is None:
+            return [StreamEntry(i, f) for i, f in reversed(self.client.xrevrange(self.key(name), count=count))]
+        pipe = self.client.pipeline(transaction=False)
+        pipe.xrange(self.key(name), min=last_id, max=last_id, count=1)
+        pipe.xrevrange(self.key(name), min=f"({last_id}", count=count)
+        still, newer = pipe.execute()
+        if not still:
+            return None
+        return [StreamEntry(i, f) for i, f in reversed(newer)]
+
+    @_wrap_errors
     def append_signal(self, record: Mapping[str, Any]) -> str:
         return self._xadd("signals", {k: _str(v) for k, v in record.items()})
 
@@ -664,6 +708,11 @@ class StateStore:
         return [from_json(Candle, raw) for raw in self.client.lrange(self.key(f"candles:{symbol}"), -count, -1)]
 
     # ------------------------------------------------------------------------------ buy history
+
+    @_wrap_errors
+    def newest_candle_raw(self, symbol: str) -> str | None:
+        """The newest candle of a symbol as stored: a cheap check whether the candles changed."""
+        return self.client.lindex(self.key(f"candles:{symbol}"), -1)
 
     @_wrap_errors
     def record_buy(self, symbol: str, ts_ms: int, entry_id: str) -> None:
