@@ -1,4 +1,9 @@
-"""Plotly figures. Charts may use floats (they are pictures); tables keep Decimal strings."""
+"""Plotly figures. Charts may use floats (they are pictures); tables keep Decimal strings.
+
+Every figure carries a fixed `uirevision` (its name, and the symbol for candles): on a refresh Plotly
+gets new data under the same uirevision and keeps what the user did — zoom, pan, legend clicks — as
+long as the chart's Streamlit key stays the same too.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,18 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from models import Candle, Side, Trade
+from models import Candle, Side, Trade, TradeState
 from ui.summaries import HorizonAccuracy
 
 GREEN = "#26a69a"
 RED = "#ef5350"
 BLUE = "#42a5f5"
+AMBER = "#ffa726"
+GREY = "#9e9e9e"
 _MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
@@ -21,85 +30,122 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-def _layout(fig: go.Figure, title: str, height: int = 340) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=_MARGIN, showlegend=False, hovermode="x unified")
+def _times(ms: Sequence[int]) -> np.ndarray:
+    """UTC times as numpy datetimes: Plotly copies an array at once, a list element by element."""
+    return np.asarray(ms, dtype="int64").astype("datetime64[ms]")
+
+
+def _floats(values: Sequence[object]) -> np.ndarray:
+    return np.asarray([float(v) for v in values], dtype="float64")  # type: ignore[arg-type]
+
+
+def _layout(fig: go.Figure, title: str, revision: str, height: int = 340) -> go.Figure:
+    fig.update_layout(title=title, height=height, margin=_MARGIN, showlegend=False, hovermode="x unified",
+                      uirevision=revision)
     return fig
 
 
-def equity_figure(points: Sequence[Mapping[str, str]]) -> go.Figure:
-    """Equity (and wallet balance, dotted) over time from the `equity` stream."""
+def drawdown_pct(equity: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Each point's fall from the highest equity before it, in percent (0 at a new high, negative below)."""
+    values = np.asarray(equity, dtype="float64")
+    if values.size == 0:
+        return values
+    peaks = np.maximum.accumulate(values)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(peaks > 0, (values / peaks - 1) * 100, 0.0)
+    return out
+
+
+def equity_figure(points: Sequence[Mapping[str, str]], revision: str = "equity") -> go.Figure:
+    """Equity (and wallet balance, dotted) over time from the `equity` stream, the drawdown below it."""
     rows = [p for p in points if p.get("ts_ms") and p.get("equity")]
-    times = [_time(int(p["ts_ms"])) for p in rows]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=times, y=[float(p["equity"]) for p in rows], name="Equity", mode="lines",
-                             line=dict(color=BLUE, width=2)))
+    times = _times([int(p["ts_ms"]) for p in rows])
+    values = _floats([p["equity"] for p in rows])
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
+    fig.add_trace(go.Scatter(x=times, y=values, name="Equity", mode="lines", line=dict(color=BLUE, width=2),
+                             hovertemplate="%{y:,.2f} USDT"), row=1, col=1)
     if any(p.get("wallet") for p in rows):
-        fig.add_trace(go.Scatter(x=times, y=[float(p.get("wallet") or p["equity"]) for p in rows], name="Wallet",
-                                 mode="lines", line=dict(color="#9e9e9e", width=1, dash="dot")))
-    fig.update_yaxes(title_text="USDT")
-    return _layout(fig, "Equity curve")
+        fig.add_trace(go.Scatter(x=times, y=_floats([p.get("wallet") or p["equity"] for p in rows]), name="Wallet",
+                                 mode="lines", line=dict(color=GREY, width=1, dash="dot"),
+                                 hovertemplate="%{y:,.2f} USDT"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=times, y=drawdown_pct(values), name="Drawdown", mode="lines", fill="tozeroy",
+                             line=dict(color=RED, width=1), hovertemplate="%{y:.2f} %"), row=2, col=1)
+    fig.update_yaxes(title_text="USDT", tickformat=",.2f", row=1, col=1)
+    fig.update_yaxes(title_text="drawdown %", ticksuffix=" %", row=2, col=1)
+    return _layout(fig, "Equity and drawdown", revision, height=400)
 
 
-def candles_figure(symbol: str, candles: Sequence[Candle], trades: Sequence[Trade] = ()) -> go.Figure:
-    """Candlesticks with each trade's entry (triangle in its direction) and exit (x, green/red by P&L)."""
-    fig = go.Figure(
-        go.Candlestick(
-            x=[_time(c.open_time_ms) for c in candles],
-            open=[float(c.open) for c in candles],
-            high=[float(c.high) for c in candles],
-            low=[float(c.low) for c in candles],
-            close=[float(c.close) for c in candles],
-            name=symbol,
-            increasing_line_color=GREEN,
-            decreasing_line_color=RED,
-        )
-    )
+def candles_figure(symbol: str, candles: Sequence[Candle], trades: Sequence[Trade] = (),
+                   open_trade: TradeState | None = None) -> go.Figure:
+    """Candlesticks and volume; each trade's entry (triangle in its direction) and exit (x, green/red by
+    P&L); an open position's entry (diamond) with its stop and take-profit as lines."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.03)
+    times = _times([c.open_time_ms for c in candles])
+    fig.add_trace(go.Candlestick(
+        x=times, open=_floats([c.open for c in candles]), high=_floats([c.high for c in candles]),
+        low=_floats([c.low for c in candles]), close=_floats([c.close for c in candles]), name=symbol,
+        increasing_line_color=GREEN, decreasing_line_color=RED,
+    ), row=1, col=1)
+    fig.add_trace(go.Bar(
+        x=times, y=_floats([c.volume for c in candles]), name="Volume",
+        marker_color=np.where(np.asarray([c.close >= c.open for c in candles], dtype=bool), GREEN, RED),
+        opacity=0.6,
+    ), row=2, col=1)
     shown = _trades_in_window(candles, [t for t in trades if t.symbol == symbol])
     if shown:
         fig.add_trace(go.Scatter(
-            x=[_time(t.entry_ms) for t in shown],
-            y=[float(t.entry_price) for t in shown],
-            mode="markers",
+            x=[_time(t.entry_ms) for t in shown], y=[float(t.entry_price) for t in shown], mode="markers",
             name="Entry",
-            marker=dict(
-                symbol=["triangle-up" if t.side is Side.LONG else "triangle-down" for t in shown],
-                size=12, color=BLUE, line=dict(color="white", width=1),
-            ),
-            text=[f"{t.side.value} entry {t.entry_price}" for t in shown],
-            hoverinfo="text",
-        ))
+            marker=dict(symbol=["triangle-up" if t.side is Side.LONG else "triangle-down" for t in shown],
+                        size=12, color=BLUE, line=dict(color="white", width=1)),
+            text=[f"{t.side.value} entry {t.entry_price:,}" for t in shown], hoverinfo="text",
+        ), row=1, col=1)
         fig.add_trace(go.Scatter(
-            x=[_time(t.exit_ms) for t in shown],
-            y=[float(t.exit_price) for t in shown],
-            mode="markers",
-            name="Exit",
-            marker=dict(symbol="x", size=11, color=[GREEN if t.pnl >= 0 else RED for t in shown]),
-            text=[f"exit {t.exit_price} ({t.exit_reason.value}) P&L {t.pnl:.2f}" for t in shown],
+            x=[_time(t.exit_ms) for t in shown], y=[float(t.exit_price) for t in shown], mode="markers",
+            name="Exit", marker=dict(symbol="x", size=11, color=[GREEN if t.pnl >= 0 else RED for t in shown]),
+            text=[f"exit {t.exit_price:,} ({t.exit_reason.value}) P&L {t.pnl:+,.2f} USDT" for t in shown],
             hoverinfo="text",
-        ))
+        ), row=1, col=1)
+    if open_trade is not None and open_trade.symbol == symbol:
+        _open_position(fig, open_trade)
     fig.update_layout(xaxis_rangeslider_visible=False)
-    return _layout(fig, f"{symbol} candles with trades", height=420)
+    fig.update_yaxes(tickformat=",", row=1, col=1)
+    fig.update_yaxes(title_text="volume", row=2, col=1)
+    return _layout(fig, f"{symbol} candles with trades", f"candles:{symbol}", height=480)
+
+
+def _open_position(fig: go.Figure, trade: TradeState) -> None:
+    fig.add_trace(go.Scatter(
+        x=[_time(trade.entry_ms)], y=[float(trade.entry_price)], mode="markers", name="Open position",
+        marker=dict(symbol="diamond", size=13, color=AMBER, line=dict(color="white", width=1)),
+        text=[f"open {trade.side.value} {trade.qty} @ {trade.entry_price:,}"], hoverinfo="text",
+    ), row=1, col=1)
+    for price, label, colour in ((trade.stop, "stop", RED), (trade.take_profit, "take-profit", GREEN)):
+        if price and price > 0:
+            fig.add_hline(y=float(price), line_dash="dash", line_color=colour, line_width=1,
+                          annotation_text=f"{label} {price:,}", annotation_position="top left", row=1, col=1)
 
 
 def _trades_in_window(candles: Sequence[Candle], trades: Sequence[Trade]) -> list[Trade]:
+    """Trades that began within the candles shown (older ones would stretch the time axis)."""
     if not candles:
         return list(trades)
     start = candles[0].open_time_ms
-    return [t for t in trades if t.exit_ms >= start]
+    return [t for t in trades if t.entry_ms >= start]
 
 
-def pnl_by_reason_figure(totals: Mapping[str, Decimal]) -> go.Figure:
+def pnl_by_reason_figure(totals: Mapping[str, Decimal], revision: str = "pnl_by_reason") -> go.Figure:
     reasons = list(totals)
     values = [float(v) for v in totals.values()]
     fig = go.Figure(go.Bar(
         x=reasons, y=values, marker_color=[GREEN if v >= 0 else RED for v in values],
         text=[f"{v:+,.2f}" for v in totals.values()], textposition="auto",
     ))
-    fig.update_yaxes(title_text="net P&L (USDT)")
-    return _layout(fig, "P&L by exit reason", height=300)
+    fig.update_yaxes(title_text="net P&L (USDT)", tickformat=",.2f")
+    return _layout(fig, "P&L by exit reason", revision, height=300)
 
 
-def accuracy_figure(rows: Sequence[HorizonAccuracy]) -> go.Figure:
+def accuracy_figure(rows: Sequence[HorizonAccuracy], revision: str = "accuracy") -> go.Figure:
     shown = [(r, accuracy) for r in rows if (accuracy := r.accuracy) is not None]
     fig = go.Figure(go.Bar(
         x=[r.horizon for r, _ in shown],
@@ -108,6 +154,6 @@ def accuracy_figure(rows: Sequence[HorizonAccuracy]) -> go.Figure:
         text=[f"{accuracy * 100:.1f} % of {r.scored}" for r, accuracy in shown],
         textposition="auto",
     ))
-    fig.add_hline(y=50, line_dash="dot", line_color="#9e9e9e")
+    fig.add_hline(y=50, line_dash="dot", line_color=GREY)
     fig.update_yaxes(title_text="correct direction (%)", range=[0, 100])
-    return _layout(fig, "Signal accuracy per horizon", height=300)
+    return _layout(fig, "Signal accuracy per horizon", revision, height=300)

@@ -31,10 +31,11 @@ def redis_client(url: str) -> redis.Redis:
     return connect(url)
 
 
-def open_store(settings: Settings) -> StateStore:
+def open_store(settings: Settings, bot_id: str | None = None) -> StateStore:
+    """The store of `bot_id` (the one chosen in the bot selector), else of the configured bot."""
     return StateStore(
         redis_client(current_redis_url(settings)),
-        settings.bot.id,
+        bot_id or settings.bot.id,
         stream_maxlen=settings.redis.stream_maxlen,
         audit_maxlen=settings.redis.audit_maxlen,
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
+import threading
+import time
 from typing import Any, Callable
 
 import streamlit as st
@@ -11,6 +14,19 @@ import streamlit as st
 from errors import StateStoreError
 
 log = logging.getLogger(__name__)
+
+# `python -m benchmarks.dashboard` sets this: each panel's render time, one line per run, to the file named
+TIMINGS_ENV = "TB_DASHBOARD_TIMINGS"
+_timings_lock = threading.Lock()
+
+
+def record_timing(what: str, started: float) -> None:
+    path = os.environ.get(TIMINGS_ENV)
+    if not path:
+        return
+    line = f"{time.time():.3f} {what.replace(' ', '_')} {(time.perf_counter() - started) * 1000:.1f}\n"
+    with _timings_lock, open(path, "a") as out:
+        out.write(line)
 
 
 def guarded(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -20,6 +36,7 @@ def guarded(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     def decorate(view: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> None:
+            started = time.perf_counter()
             try:
                 view(*args, **kwargs)
             except StateStoreError as exc:
@@ -27,6 +44,8 @@ def guarded(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
             except Exception as exc:
                 log.exception("%s could not be shown", what)
                 st.error(f"{what}: could not be shown ({type(exc).__name__}: {exc})")
+            finally:
+                record_timing(what, started)
 
         return wrapper
 

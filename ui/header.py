@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from errors import StateStoreError
 from settings import Settings
 from state import StateStore
 from ui.connection import now_ms
@@ -14,9 +15,9 @@ from ui.status import (
     bot_status_colour,
     escape_markdown,
     format_age,
+    format_clock,
     format_ts,
     status_view,
-    trading_state_colour,
 )
 
 
@@ -31,6 +32,14 @@ def read_status(store: StateStore, settings: Settings) -> StatusView:
     )
 
 
+def read_for_controls(store: StateStore, settings: Settings) -> tuple[StatusView | None, int]:
+    """The selected bot's status and how many positions it holds, for the controls (None: unreadable)."""
+    try:
+        return read_status(store, settings), len(store.read_positions())
+    except StateStoreError:
+        return None, 0
+
+
 def _cell(column, label: str, value: str, colour: str | None = None) -> None:
     """One labelled value; its container has the CSS class `st-key-status_<label>` for tests and styling."""
     with column.container(key="status_" + label.lower().replace(" ", "_")):
@@ -42,13 +51,14 @@ def _cell(column, label: str, value: str, colour: str | None = None) -> None:
 @guarded("Status")
 def render_status_strip(store: StateStore, settings: Settings) -> None:
     view = read_status(store, settings)
-    cols = st.columns([1, 1.2, 1.3, 1.3, 1.2, 2])
+    cols = st.columns([0.9, 0.9, 1.3, 1.1, 1.1, 1.8, 1.1])
     _cell(cols[0], "Mode", view.mode)
     _cell(cols[1], "Venue", view.venue)
-    _cell(cols[2], "Trading state", view.trading_state_text, trading_state_colour(view.trading_state))
+    _cell(cols[2], "Trading state", view.trading_state_text, view.trading_state_colour)
     _cell(cols[3], "Bot", view.status.value, bot_status_colour(view.status))
     _cell(cols[4], "Heartbeat", view.heartbeat_text)
     _cell(cols[5], "Data source", view.data_source, "red" if view.auto_fallback else None)
+    _cell(cols[6], "Updated", format_clock(now_ms()))  # the page's one clock: every time shown is UTC
     render_banners(view, settings)
 
 
@@ -94,6 +104,6 @@ def _sidebar_lines(view: StatusView) -> None:
         f"heartbeat {escape_markdown(view.heartbeat_text)}"
     )
     st.markdown(
-        f"Trading **:{trading_state_colour(view.trading_state)}[{view.trading_state_text}]** · "
+        f"Trading **:{view.trading_state_colour}[{view.trading_state_text}]** · "
         f"mode **{escape_markdown(view.mode)}**"
     )

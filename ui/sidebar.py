@@ -1,15 +1,18 @@
 """The controls: KILL SWITCH, HALT, RESUME, START (with a mode), STOP, and the answer to the last press.
 
 Runs in the main script, never inside an auto-refreshing fragment: a press waits for the command's
-result (up to COMMAND_WAIT_S) and the live-mode kill-switch confirmation is an `st.dialog`, which
-must be opened from the main script. The button labels are exact and stable: people and Playwright
-look for them.
+result (up to COMMAND_WAIT_S), and the confirmations (the live-mode kill switch, switching the mode of
+a running bot) are `st.dialog`s, which must be opened from the main script. The button labels are
+exact and stable: people and Playwright look for them.
+
+The Mode selector shows the mode the bot runs in (it follows when that changes). START with another
+mode while the bot runs is one confirmed action: STOP, then START in the chosen mode.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import streamlit as st
 
@@ -18,11 +21,12 @@ from errors import StateStoreError
 from models import CommandResult, CommandType, Mode
 from state import StateStore
 from ui.connection import now_ms
-from ui.status import describe_result, escape_markdown, format_ts, result_colour
+from ui.status import BotStatus, StatusView, describe_result, escape_markdown, format_ts, result_colour
 
 COMMAND_WAIT_S = 10.0
 START_MODES = (Mode.GHOST.value, Mode.PAPER.value)
 LAST_COMMAND = "last_command"
+SEEN_MODE = "_tb_seen_mode"
 
 _CSS = """
 <style>
@@ -80,8 +84,57 @@ def confirm_kill_switch(store: StateStore) -> None:
         st.rerun()
 
 
-def render_controls(store: StateStore, bot_mode: str) -> None:
-    """The buttons; `bot_mode` is the running bot's mode (the kill switch asks first in live)."""
+@st.dialog("Switch the bot's mode?")
+def confirm_switch(store: StateStore, running: str, wanted: str, positions: int) -> None:
+    st.warning(f"The bot runs in **{running}**. Switching stops it (entry orders cancelled) and starts it in "
+               f"**{wanted}**.")
+    if positions:
+        st.error(f"{positions} open position(s) stay open at the venue with their stops; close them first if "
+                 f"{wanted} must not inherit them.")
+    confirm, cancel = st.columns(2)
+    if confirm.button(f"Stop and start in {wanted}", type="primary", key="switch_confirm", width="stretch"):
+        switch_mode(store, running, wanted)
+        st.rerun()
+    if cancel.button("Cancel", key="switch_cancel", width="stretch"):
+        st.rerun()
+
+
+def switch_mode(store: StateStore, running: str, wanted: str) -> LastCommand:
+    """STOP, and only once it is done, START in `wanted`: the answer shown is the pair's."""
+    label = f"SWITCH {running} → {wanted}"
+    stopped = run_command(store, CommandType.STOP, {}, label)
+    if not stopped.text.startswith("Result: done"):
+        return stopped
+    started = run_command(store, CommandType.START, {"mode": wanted}, label)
+    if started.text.startswith("Result: done"):
+        last = LastCommand(label, started.command_id, stopped.sent_ms,
+                           f"Result: done in {now_ms() - stopped.sent_ms} ms (stopped, started in {wanted})", "green")
+        st.session_state[LAST_COMMAND] = last
+        return last
+    return started
+
+
+def follow_running_mode(view: StatusView | None) -> None:
+    """The selector shows the running mode; when the running mode changes, the selector follows it."""
+    running = view.mode if view is not None and view.status is not BotStatus.STOPPED else None
+    if running in START_MODES and st.session_state.get(SEEN_MODE) != running:
+        st.session_state["start_mode"] = running
+    st.session_state[SEEN_MODE] = running
+
+
+def render_mode_selector(read_view: Callable[[], StatusView | None]) -> None:
+    """In its own refreshing fragment, so it follows the running mode without a press."""
+    follow_running_mode(read_view())
+    st.selectbox("Mode", START_MODES, key="start_mode",
+                 help="The mode the bot runs in; choose another and press START to switch.")
+
+
+def render_controls(store: StateStore, view: StatusView | None, positions: int = 0, *,
+                    read_view: Callable[[], StatusView | None] | None = None, refresh_s: float | None = None) -> None:
+    """The buttons; `view` is the selected bot's status (the kill switch asks first in live, START asks
+    before switching a running bot's mode); `read_view` reads it again for the refreshing mode selector."""
+    bot_mode = view.mode if view is not None else ""
+    running = view is not None and view.status is not BotStatus.STOPPED
     st.markdown(_CSS, unsafe_allow_html=True)
     kill = st.button("KILL SWITCH", key="kill_switch", type="primary", width="stretch",
                      help="Halt, cancel every open order and close every position (close-all).")
@@ -89,9 +142,11 @@ def render_controls(store: StateStore, bot_mode: str) -> None:
     halt = left.button("HALT", key="halt", width="stretch", help="No new risk; exits still run.")
     resume = right.button("RESUME", key="resume", width="stretch", help="Back to ACTIVE.")
     st.divider()
-    mode = st.selectbox("Mode", START_MODES, key="start_mode", help="The mode START runs the bot in.")
+    st.fragment(run_every=refresh_s)(render_mode_selector)(read_view or (lambda: view))
+    mode = st.session_state.get("start_mode") or START_MODES[0]
     left, right = st.columns(2)
-    start = left.button("START", key="start", width="stretch", help="Start the bot (handled by the supervisor).")
+    start = left.button("START", key="start", width="stretch",
+                        help="Start the bot in this mode (handled by the supervisor); switches a running bot.")
     stop = right.button("STOP", key="stop", width="stretch",
                         help="Graceful stop: open entry orders cancelled, positions stay.")
 
@@ -105,7 +160,13 @@ def render_controls(store: StateStore, bot_mode: str) -> None:
     elif resume:
         run_command(store, CommandType.RESUME, {}, "RESUME")
     elif start:
-        run_command(store, CommandType.START, {"mode": mode}, f"START {mode}")
+        if running and bot_mode == mode:
+            st.session_state[LAST_COMMAND] = LastCommand(f"START {mode}", "", now_ms(),
+                                                         f"Result: already running in {mode}", "green")
+        elif running and bot_mode in START_MODES:
+            confirm_switch(store, bot_mode, mode, positions)
+        else:
+            run_command(store, CommandType.START, {"mode": mode}, f"START {mode}")
     elif stop:
         run_command(store, CommandType.STOP, {}, "STOP")
     with st.container(key="command_result"):

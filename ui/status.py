@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from models import CommandResult, CommandStatus, TradingState
 from state import BotStatus, bot_status, heartbeat_age_s, redact_url  # noqa: F401  (one definition each; re-exported for the views)
@@ -130,7 +130,7 @@ def format_money(value: Any, places: int = 2, *, signed: bool = False) -> str:
     text = f"{amount:,.{places}f}"
     if text.startswith("-") and text.strip("-0.,") == "":
         text = text[1:]  # "-0.00" reads as a loss that is not there
-    if signed and not text.startswith("-") and amount != 0:
+    if signed and not text.startswith("-") and text.strip("0.,") != "":
         text = "+" + text
     return text
 
@@ -146,9 +146,45 @@ def format_decimal(value: Any) -> str:
     return text or "0"
 
 
-def format_pct(value: Any, places: int = 2) -> str:
+def format_price(value: Any, places: int | None = None) -> str:
+    """A price with thousands separators at the symbol's precision ('95,000.1'); without `places`, the
+    stored digits (a stored price is already on the tick)."""
     amount = to_decimal(value)
-    return NO_VALUE if amount is None else f"{amount:.{places}f} %"
+    if amount is None or not amount.is_finite():
+        return NO_VALUE
+    if places is None:
+        exponent = amount.normalize().as_tuple().exponent
+        places = min(max(0, -exponent), MAX_PRICE_PLACES) if isinstance(exponent, int) else 0
+    return f"{amount:,.{places}f}"
+
+
+MAX_PRICE_PLACES = 8
+
+
+def price_places(prices: Iterable[Any]) -> int | None:
+    """The symbol's precision as its prices show it: the most decimals any of them needs (tick-rounded
+    candle prices never need more than the tick has); None when there is none to learn from."""
+    places = None
+    for raw in prices:
+        amount = to_decimal(raw)
+        if amount is None or not amount.is_finite():
+            continue
+        exponent = amount.normalize().as_tuple().exponent
+        if isinstance(exponent, int):
+            places = max(places or 0, min(max(0, -exponent), MAX_PRICE_PLACES))
+    return places
+
+
+def format_pct(value: Any, places: int = 2, *, signed: bool = False) -> str:
+    amount = to_decimal(value)
+    if amount is None:
+        return NO_VALUE
+    text = f"{amount:.{places}f}"
+    if text.startswith("-") and text.strip("-0.") == "":
+        text = text[1:]
+    if signed and not text.startswith("-") and text.strip("0.") != "":
+        text = "+" + text
+    return text + " %"
 
 
 def format_ts(ts_ms: Any) -> str:
@@ -156,6 +192,18 @@ def format_ts(ts_ms: Any) -> str:
     if not ms:
         return NO_VALUE
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_time(ts_ms: Any) -> str:
+    """A table cell in the page's one clock (UTC, named once in the page header and column titles)."""
+    ms = parse_int(ts_ms)
+    if not ms:
+        return NO_VALUE
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_clock(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%H:%M:%S UTC")
 
 
 def utc_day_start_ms(now_ms: int) -> int:
@@ -184,7 +232,21 @@ class StatusView:
 
     @property
     def trading_state_text(self) -> str:
-        return self.trading_state.value if self.trading_state else NO_VALUE
+        """A stopped bot is not trading: ACTIVE or REDUCING is named as the last state it had, never as
+        current. HALTED stays HALTED: the flag is durable and in force when the bot starts again."""
+        if self.trading_state is None:
+            return NO_VALUE
+        if self._stopped_not_halted:
+            return f"last {self.trading_state.value}"
+        return self.trading_state.value
+
+    @property
+    def trading_state_colour(self) -> str:
+        return "gray" if self._stopped_not_halted else trading_state_colour(self.trading_state)
+
+    @property
+    def _stopped_not_halted(self) -> bool:
+        return self.status is BotStatus.STOPPED and self.trading_state is not TradingState.HALTED
 
     @property
     def heartbeat_text(self) -> str:

@@ -14,10 +14,10 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from models import ZERO, Mode, Trade
-from ui.status import NO_VALUE, format_decimal, format_money, format_ts, to_decimal
+from ui.status import NO_VALUE, format_money, format_pct, format_price, format_time, parse_int, to_decimal
+from ui.tables import SYMBOL, TIME, Col, Table
 
 _RETURN_KEY = re.compile(r"^ret_(\d+)m$")
-SIGNAL_COLUMNS = ["Time", "Symbol", "Side", "Strength", "Strategy", "Price", "Reason", "Taken"]
 
 
 def trades_in_mode(trades: Iterable[Trade], mode: Mode) -> list[Trade]:
@@ -124,32 +124,63 @@ def _outcome_correct(outcome: Mapping[str, str], horizon: str) -> bool | None:
     return None if ret is None else ret > 0
 
 
-def signals_frame(records: Sequence[Mapping[str, str]], limit: int = 200) -> pd.DataFrame:
-    """Signals newest first, with the returns of their outcome record once it arrived.
+SIGNAL_LAYOUT = {
+    "Symbol": Col(SYMBOL, key=True), "Side": Col(52, key=True), "Taken": Col(150, key=True),
+    "Made (USDT)": Col(92, key=True, number=True), "Time (UTC)": Col(TIME, key=True),
+    "Strategy": Col(122), "Price": Col(88, number=True), "Strength": Col(70, number=True), "Reason": Col(260),
+}
+RETURN_COL = Col(72, key=True, number=True)
+
+
+def signals_table(records: Sequence[Mapping[str, str]], limit: int = 200, *, notional: Decimal | None = None,
+                  places: Mapping[str, int | None] | None = None) -> Table:
+    """Signals newest first, with the returns of their outcome record once it arrived, and what the
+    signal would have made at `notional` USDT by its longest horizon (before fees).
 
     Returns are the engine's: percent, in the signal's direction (positive = the signal was right)."""
+    places = places or {}
     outcomes = {r.get("signal_id"): r for r in records if is_outcome(r) and r.get("signal_id")}
     hs = horizons(records)
     rows = []
     signals = [r for r in records if not is_outcome(r)]
-    for r in sorted(signals, key=lambda r: int(r.get("ts_ms") or 0), reverse=True)[:limit]:
+    for r in sorted(signals, key=lambda r: parse_int(r.get("ts_ms")) or 0, reverse=True)[:limit]:
+        outcome = outcomes.get(r.get("signal_id"))
         row = {
-            "Time": format_ts(r.get("ts_ms")),
             "Symbol": r.get("symbol", ""),
             "Side": r.get("side", ""),
-            "Strength": _short_number(r.get("strength")),
-            "Strategy": r.get("strategy", ""),
-            "Price": format_decimal(r.get("price")),
-            "Reason": r.get("reason", ""),
             "Taken": _taken(r),
         }
-        outcome = outcomes.get(r.get("signal_id"))
         for h in hs:
             ret = to_decimal(outcome.get(f"ret_{h}")) if outcome else None
-            row[f"Return {h}"] = NO_VALUE if ret is None else f"{ret:+.3f} %"
+            row[f"{h} return"] = NO_VALUE if ret is None else f"{ret:+.2f} %"
+        row["Made (USDT)"] = format_money(would_have_made(outcome, hs, notional), signed=True)
+        row.update({
+            "Time (UTC)": format_time(r.get("ts_ms")),
+            "Strategy": r.get("strategy", ""),
+            "Price": format_price(r.get("price"), places.get(r.get("symbol", ""))),
+            "Strength": _short_number(r.get("strength")),
+            "Reason": r.get("reason", ""),
+        })
         rows.append(row)
-    columns = [*SIGNAL_COLUMNS, *(f"Return {h}" for h in hs)]
-    return pd.DataFrame(rows, columns=columns, dtype="string")
+    columns = ["Symbol", "Side", "Taken", *(f"{h} return" for h in hs), "Made (USDT)", "Time (UTC)", "Strategy",
+               "Price", "Strength", "Reason"]
+    layout = {**SIGNAL_LAYOUT, **{f"{h} return": RETURN_COL for h in hs}}
+    return Table(pd.DataFrame(rows, columns=columns, dtype="string"), layout)
+
+
+def would_have_made(outcome: Mapping[str, str] | None, hs: Sequence[str], notional: Decimal | None) -> Decimal | None:
+    """`notional` × the directional return at the longest horizon scored, in USDT (before fees)."""
+    if outcome is None or notional is None:
+        return None
+    for h in reversed(hs):
+        ret = to_decimal(outcome.get(f"ret_{h}"))
+        if ret is not None:
+            return notional * ret / 100
+    return None
+
+
+def signals_frame(records: Sequence[Mapping[str, str]], limit: int = 200) -> pd.DataFrame:
+    return signals_table(records, limit).frame
 
 
 def _taken(record: Mapping[str, str]) -> str:
@@ -205,3 +236,102 @@ def accuracy_frame(rows: Sequence[HorizonAccuracy]) -> pd.DataFrame:
         for r in rows
     ]
     return pd.DataFrame(data, columns=["Horizon", "Scored", "Correct", "Accuracy"], dtype="string")
+
+
+# ----------------------------------------------------------------------------------- tab summaries
+
+
+def _wins(trades: Sequence[Trade]) -> int:
+    return sum(1 for t in trades if t.pnl > 0)
+
+
+def paper_summary(starting: Decimal, current: Decimal | None, trades: Sequence[Trade], total_trades: int | None = None,
+                  current_help: str = "") -> list[MetricCard]:
+    """Starting capital, current value, P&L in USDT and %, win rate, trades completed."""
+    n = len(trades)
+    pnl = (current - starting) if current is not None else sum((t.pnl for t in trades), ZERO)
+    value = current if current is not None else starting + pnl
+    wins = _wins(trades)
+    return [
+        MetricCard("Starting capital", f"{format_money(starting)} USDT"),
+        MetricCard("Current value", f"{format_money(value)} USDT", current_help),
+        MetricCard("P&L (USDT)", format_money(pnl, signed=True)),
+        MetricCard("P&L %", format_pct(pnl / starting * 100 if starting else None, signed=True)),
+        MetricCard("Win rate", NO_VALUE if not n else f"{Decimal(wins) / n * 100:.1f} %", f"{wins} of {n} trades"),
+        MetricCard("Trades completed", f"{total_trades if total_trades is not None else n:,}"),
+    ]
+
+
+def ghost_summary(total_signals: str, ghost_trades: Sequence[Trade]) -> list[MetricCard]:
+    """Signals, profitable if executed (count and %), average win and loss, expectancy: USDT per trade."""
+    n = len(ghost_trades)
+    wins = [t.pnl for t in ghost_trades if t.pnl > 0]
+    losses = [t.pnl for t in ghost_trades if t.pnl <= 0]
+    share = f" ({Decimal(len(wins)) / n * 100:.1f} %)" if n else ""
+    return [
+        MetricCard("Total signals", total_signals),
+        MetricCard("Profitable if executed", f"{len(wins):,} of {n:,}{share}", "ghost trades that closed in profit"),
+        MetricCard("Average win (USDT)", format_money(sum(wins, ZERO) / len(wins) if wins else None, signed=True)),
+        MetricCard("Average loss (USDT)", format_money(sum(losses, ZERO) / len(losses) if losses else None, signed=True)),
+        MetricCard("Expectancy (USDT/trade)", format_money(sum((t.pnl for t in ghost_trades), ZERO) / n if n else None,
+                                                          signed=True)),
+    ]
+
+
+def quality_cards(metrics: Mapping[str, Any] | None, accuracy: Sequence[HorizonAccuracy]) -> list[MetricCard]:
+    """Accuracy (longest horizon scored), profit factor, max drawdown, Sharpe — the last three the bot's own."""
+    scored = [a for a in accuracy if a.accuracy is not None]
+    cards = [MetricCard("Accuracy", f"{(scored[-1].accuracy or 0) * 100:.1f} %" if scored else NO_VALUE,
+                        f"direction right at {scored[-1].horizon}" if scored else "no signal scored yet")]
+    wanted = {"Profit factor", "Max drawdown", "Sharpe"}
+    shown = {c.label: c for c in metric_cards(metrics) if c.label in wanted}
+    for label in ("Profit factor", "Max drawdown", "Sharpe"):
+        cards.append(shown.get(label, MetricCard(label, NO_VALUE, "not enough data yet")))
+    return cards
+
+
+BREAKDOWN_LAYOUT = {
+    "Signals": Col(70, key=True, number=True), "Accuracy": Col(80, key=True, number=True),
+    "Trades": Col(66, key=True, number=True), "Win rate": Col(76, key=True, number=True),
+    "Expectancy": Col(96, key=True, number=True), "Net P&L (USDT)": Col(110, key=True, number=True),
+    "Strategy": Col(150, key=True), "Symbol": Col(SYMBOL, key=True),
+}
+
+
+def breakdown_table(records: Sequence[Mapping[str, str]], trades: Sequence[Trade], by: str) -> Table:
+    """Per strategy or symbol: signals, accuracy at the longest horizon, and the ghost trades' results."""
+    if by not in ("strategy", "symbol"):
+        raise ValueError(f"cannot break down by {by!r}: strategy or symbol")
+    title = by.capitalize()
+    hs = horizons(records)
+    longest = hs[-1] if hs else None
+    signals: dict[str, int] = {}
+    scored: dict[str, list[bool]] = {}
+    strategy_of = {r.get("signal_id"): r.get("strategy", "") for r in records if not is_outcome(r)}
+    for r in records:
+        if is_outcome(r):
+            group = strategy_of.get(r.get("signal_id"), "") if by == "strategy" else r.get("symbol", "")
+            verdict = _outcome_correct(r, longest) if longest else None
+            if verdict is not None:
+                scored.setdefault(group or "(none)", []).append(verdict)
+        else:
+            group = r.get(by, "") or "(none)"
+            signals[group] = signals.get(group, 0) + 1
+    by_group: dict[str, list[Trade]] = {}
+    for t in trades:
+        by_group.setdefault((t.strategy if by == "strategy" else t.symbol) or "(none)", []).append(t)
+    rows = []
+    for group in sorted(set(signals) | set(by_group) | set(scored)):
+        ts = by_group.get(group, [])
+        verdicts = scored.get(group, [])
+        rows.append({
+            title: group,
+            "Signals": f"{signals.get(group, 0):,}",
+            "Accuracy": f"{sum(verdicts) / len(verdicts) * 100:.1f} %" if verdicts else NO_VALUE,
+            "Trades": f"{len(ts):,}",
+            "Win rate": f"{Decimal(_wins(ts)) / len(ts) * 100:.1f} %" if ts else NO_VALUE,
+            "Expectancy": format_money(sum((t.pnl for t in ts), ZERO) / len(ts) if ts else None, signed=True),
+            "Net P&L (USDT)": format_money(sum((t.pnl for t in ts), ZERO), signed=True),
+        })
+    columns = [title, "Signals", "Accuracy", "Trades", "Win rate", "Expectancy", "Net P&L (USDT)"]
+    return Table(pd.DataFrame(rows, columns=columns, dtype="string"), BREAKDOWN_LAYOUT)

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from state import StateStore
+from stores import Memory
 from models import (
     Account, AuditEvent, Candle, CommandResult, CommandStatus, ExitReason, Mode, Order, OrderSide, OrderStatus,
     OrderType, Position, Side, Trade,
 )
-from models import Book
 
 DASHBOARD = str(Path(__file__).resolve().parents[2] / "dashboard.py")
 APP_TIMEOUT_S = 30
@@ -83,51 +84,208 @@ def _markdown(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-def test_dashboard_when_state_seeded_then_four_tabs_and_the_values_appear(app, store):
-    now = _seed_running_bot(store)
+BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
+
+
+def _seed_everything(store, now):
+    """A paper bot with an account, a position and its remembered stop and take-profit, trades in both modes,
+    a signal with its outcome, candles, risk, metrics and a decision-log line."""
     store.write_account(Account(Decimal("10000.50"), Decimal("-12.30"), Decimal("500"), Decimal("9488.20")))
-    store.write_positions([Position("BTC/USDT:USDT", Side.LONG, Decimal("0.01"), Decimal("95000"),
-                                    mark_price=Decimal("94877"), unrealized_pnl=Decimal("-1.23"))])
-    store.write_orders([Order("cid-7", "BTC/USDT:USDT", OrderSide.SELL, OrderType.STOP_MARKET, Decimal("0.01"),
-                              OrderStatus.NEW, stop_price=Decimal("93000"), reduce_only=True, created_ms=now)])
+    store.write_positions([Position(BTC, Side.LONG, Decimal("0.01"), Decimal("95000"), leverage=3,
+                                    mark_price=Decimal("94877"), unrealized_pnl=Decimal("-1.23"),
+                                    liquidation_price=Decimal("63650.123456"))])
+    store.remember(Memory.OPEN_TRADES, BTC, {"state": {
+        "symbol": BTC, "side": "long", "qty": "0.01", "entry_price": "95000", "entry_ms": now - 600_000,
+        "stop": "93100.5", "take_profit": "97850", "initial_stop": "93100.5", "peak_price": "95100",
+        "breakeven_moved": False, "trailing_active": False, "strategy": "ema_trend", "trade_id": "x"}, "extra": {}})
+    store.write_orders([Order("cid-7", BTC, OrderSide.SELL, OrderType.STOP_MARKET, Decimal("0.01"),
+                              OrderStatus.NEW, stop_price=Decimal("93100.5"), reduce_only=True, created_ms=now)])
     for i, mode in enumerate((Mode.PAPER, Mode.GHOST)):
-        store.append_trade(Trade(f"t{i}", "ETH/USDT:USDT", Side.SHORT, Decimal("1"), Decimal("1800"), Decimal("1790"),
+        store.append_trade(Trade(f"t{i}", ETH, Side.SHORT, Decimal("1"), Decimal("1800"), Decimal("1790"),
                                  now - 60_000, now - 1_000, Decimal("10"), Decimal("0.9"), Decimal("9.1"),
-                                 ExitReason.TAKE_PROFIT, mode, strategy="mean_reversion",
-                                 venue="sim" if mode is Mode.PAPER else ""))
-    store.append_equity(now, Decimal("9988.20"), Decimal("10000.50"), Decimal("-12.30"), book=Book.of(Mode.PAPER, "sim"))
-    store.write_risk({"margin_use_pct": "5.0", "recommendation": "ACTIVE"})
+                                 ExitReason.TAKE_PROFIT, mode, strategy="mean_reversion"))
+    store.append_equity(now - 1000, Decimal("10000.50"), Decimal("10000.50"), Decimal("0"))
+    store.append_equity(now, Decimal("9988.20"), Decimal("10000.50"), Decimal("-12.30"))
+    store.write_risk({"margin_use_pct": "5.0", "recommendation": "ACTIVE", "daily_pnl": "-16.3279118"})
     store.write_metrics("paper", {"trades": 1, "win_rate": 1.0, "profit_factor": 3.5, "sharpe": 1.1})
-    store.write_metrics("ghost", {"trades": 7, "win_rate": 0.4286})
-    store.append_signal({"kind": "signal", "signal_id": "s1", "symbol": "SOL/USDT:USDT", "side": "long",
+    store.write_metrics("ghost", {"trades": 7, "win_rate": 0.4286, "profit_factor": 1.25, "max_drawdown_pct": 2.5})
+    store.append_signal({"kind": "signal", "signal_id": "s1", "symbol": SOL, "side": "long",
                          "strength": "0.7", "strategy": "momentum_spike", "reason": "jump 0.8%", "price": "145",
                          "ts_ms": now, "taken": True})
-    store.append_signal({"kind": "outcome", "signal_id": "s1", "side": "long", "ts_ms": now,
-                         "ret_5m": "0.3", "correct_5m": True})
-    store.push_candles([Candle("BTC/USDT:USDT", "1m", now - i * 60_000, Decimal("95000"), Decimal("95100"),
-                               Decimal("94900"), Decimal("95050"), Decimal("2")) for i in range(20, 0, -1)])
-    store.audit(AuditEvent("order", now, "entry BTC/USDT:USDT long 0.01 @ 95000"))
+    store.append_signal({"kind": "outcome", "signal_id": "s1", "symbol": SOL, "side": "long", "ts_ms": now,
+                         "ret_5m": "0.3", "correct_5m": True, "ret_60m": "1.25", "correct_60m": True})
+    store.push_candles([Candle(BTC, "1m", now - i * 60_000, Decimal("95000.0"), Decimal("95100.1"),
+                               Decimal("94900.0"), Decimal("95050.0"), Decimal("2")) for i in range(20, 0, -1)])
+    store.audit(AuditEvent("order", now, "entry BTC/USDT:USDT long 0.01 @ 95000", {"symbol": BTC}))
+
+
+def _cells(at) -> set[str]:
+    return {str(v) for df in at.dataframe for v in df.value.to_numpy().ravel()}
+
+
+def _tab(at, name):
+    return next(t for t in at.tabs if t.label == name)
+
+
+def test_dashboard_when_state_seeded_then_four_tabs_and_the_status_strip_appear(app, store):
+    _seed_running_bot(store)
+    _seed_everything(store, _now_ms())
 
     at = app()
 
     assert not at.exception
     assert [t.label for t in at.tabs] == ["Account", "Paper", "Ghost", "Live"]
-    metrics = {m.label: m.value for m in at.metric}
+    strip = _markdown(at)
+    assert "paper" in strip and "sim" in strip and ":green[ACTIVE]" in strip and "running" in strip
+    assert "UTC" in strip  # the page's one clock, labelled
+    assert any("all times UTC" in c.value for c in at.caption)
+    assert "entry BTC/USDT:USDT long 0.01 @ 95000" in _cells(at)  # the decision log
+    assert any("Live trading is not enabled" in i.value for i in at.info)
+    assert not at.error
+
+
+def test_account_tab_when_seeded_then_what_the_venue_says_with_money_formatted(app, store):
+    _seed_running_bot(store)
+    _seed_everything(store, _now_ms())
+
+    at = app()
+
+    account = _tab(at, "Account")
+    metrics = {m.label: m.value for m in account.metric}
     assert metrics["Equity (USDT)"] == "9,988.20"
     assert metrics["Wallet balance"] == "10,000.50"
     assert metrics["Unrealised P&L"] == "-12.30"
+    assert metrics["Margin used"] == "500.00"
     assert metrics["Available"] == "9,488.20"
-    assert metrics["Win rate"] in ("100.0 %", "42.9 %")
-    # paper tab, then ghost tab: each computed from its own book's trades, the ones its table shows
-    assert [m.value for m in at.metric if m.label == "Trades"] == ["1", "1"]
+    assert metrics["Leverage"] == "3x"
+    cells = {str(v) for df in account.dataframe for v in df.value.to_numpy().ravel()}
+    assert {"63,650.1", "93,100.5", "97,850.0", "cid-7", "-16.33"} <= cells  # liq., stop, take-profit at tick
+    assert "-16.3279118" not in cells
+
+
+def test_paper_tab_when_seeded_then_portfolio_positions_with_levels_history_and_checklist(app, store):
+    _seed_running_bot(store, started_at_ms=_now_ms() - 3_600_000)
+    _seed_everything(store, _now_ms())
+
+    at = app()
+
+    paper = _tab(at, "Paper")
+    cards = {m.label: m.value for m in paper.metric}
+    assert cards["Starting capital"] == "10,000.00 USDT"
+    assert cards["Current value"] == "9,988.20 USDT"
+    assert cards["P&L (USDT)"] == "-11.80"
+    assert cards["P&L %"] == "-0.12 %"
+    assert cards["Trades completed"] == "1"
+    frames = [df.value for df in paper.dataframe]
+    positions, history = frames[0], frames[1]
+    assert (positions.iloc[0]["Stop"], positions.iloc[0]["Take-profit"]) == ("93,100.5", "97,850.0")
+    assert list(history["P&L (USDT)"]) == ["+9.10"] and list(history["Exit reason"]) == ["take_profit"]
+    checklist = "\n".join(m.value for m in paper.markdown)
+    assert "4 of 5 checks pass" in checklist
+    assert "At least 5 trades" in checklist and "1 completed" in checklist
+    assert [b.label for b in paper.get("download_button")] == ["Download CSV"]
+
+
+def test_paper_tab_when_filtered_by_exit_reason_then_only_those_trades(app, store):
+    now = _now_ms()
+    _seed_running_bot(store)
+    for i, reason in enumerate((ExitReason.STOP_LOSS, ExitReason.TAKE_PROFIT, ExitReason.STOP_LOSS)):
+        store.append_trade(Trade(f"p{i}", ETH, Side.LONG, Decimal("1"), Decimal("1800"), Decimal("1790"),
+                                 now - 60_000 * (i + 2), now - 60_000 * (i + 1), Decimal("-10"), Decimal("0.9"),
+                                 Decimal("-10.9") + i, reason, Mode.PAPER))
+
+    at = app()
+    at.selectbox(key="paper_f_reason").select("stop_loss").run()
+
+    [history] = [df.value for df in _tab(at, "Paper").dataframe if "Exit reason" in df.value.columns]
+    assert list(history["Exit reason"]) == ["stop_loss", "stop_loss"]
+    assert any("2 of 3 trades" in c.value for c in _tab(at, "Paper").caption)
+
+
+def test_ghost_tab_when_seeded_then_summary_checklist_signals_and_breakdowns(app, store):
+    _seed_running_bot(store, mode="ghost")
+    _seed_everything(store, _now_ms())
+
+    at = app()
+
+    ghost = _tab(at, "Ghost")
+    cards = {m.label: m.value for m in ghost.metric}
+    assert cards["Total signals"] == "1"
+    assert cards["Profitable if executed"] == "1 of 1 (100.0 %)"
+    assert cards["Expectancy (USDT/trade)"] == "+9.10"
+    assert cards["Accuracy"] == "100.0 %"
+    assert cards["Profit factor"] == "1.25" and cards["Max drawdown"] == "2.5 %"
+    signals = ghost.dataframe[0].value
+    assert signals.iloc[0]["60m return"] == "+1.25 %"
+    assert signals.iloc[0]["Made (USDT)"] == "+12.50"  # 1,000 USDT (the default size) × 1.25 %
+    checklist = "\n".join(m.value for m in ghost.markdown)
+    assert "At least 100 signals in 24 h" in checklist and "1 in the 24 h up to the newest signal" in checklist
+    cells = {str(v) for df in ghost.dataframe for v in df.value.to_numpy().ravel()}
+    assert {"momentum_spike", "mean_reversion", SOL} <= cells  # per strategy and per symbol
+
+
+def test_status_when_bot_stopped_then_never_green_active_next_to_stopped(app, store):
+    _seed_running_bot(store, running="0")
+    at = app()
     strip = _markdown(at)
-    assert "paper" in strip and "sim" in strip and "ACTIVE" in strip and "running" in strip
-    tables = [df.value for df in at.dataframe]
-    cells = {str(v) for frame in tables for v in frame.to_numpy().ravel()}
-    assert {"BTC/USDT:USDT", "cid-7", "+9.10", "momentum_spike", "+0.300 %", "take_profit"} <= cells
-    assert "entry BTC/USDT:USDT long 0.01 @ 95000" in cells  # the decision log
-    assert any("Live trading is not enabled" in i.value for i in at.info)
-    assert not at.error
+    assert ":gray[stopped]" in strip
+    assert ":gray[last ACTIVE]" in strip and ":green[ACTIVE]" not in strip
+
+
+def test_mode_selector_when_bot_runs_paper_then_shows_paper(app, store):
+    _seed_running_bot(store, mode="paper")
+    at = app()
+    assert at.sidebar.selectbox(key="start_mode").value == "paper"
+
+
+def test_start_when_running_in_another_mode_then_asks_to_switch_and_sends_nothing_yet(app, store):
+    # the confirmed switch itself (a click inside the dialog) runs in a browser: test_dashboard_views_e2e.py
+    _seed_running_bot(store, mode="paper")
+    at = app()
+    at.sidebar.selectbox(key="start_mode").select("ghost").run()
+    at.sidebar.button(key="start").click().run()
+    assert store.client.xrange(store.key("commands")) == []
+    assert "Stop and start in ghost" in [b.label for b in at.button]
+
+
+def test_start_when_already_running_in_that_mode_then_says_so_and_sends_nothing(app, store):
+    _seed_running_bot(store, mode="paper")
+    at = app()
+    at.sidebar.button(key="start").click().run()
+    assert store.client.xrange(store.key("commands")) == []
+    assert [s.value for s in at.sidebar.success] == ["Result: already running in paper"]
+
+
+def test_bot_selector_when_another_bot_chosen_then_its_views_and_commands_only(app, store):
+    other = StateStore(store.client, store.bot_id + "b")
+    try:
+        _seed_running_bot(store, mode="paper")
+        store.write_account(Account(Decimal("1111"), Decimal("0"), Decimal("0"), Decimal("1111")))
+        _seed_running_bot(other, mode="ghost")
+        other.write_account(Account(Decimal("2222"), Decimal("0"), Decimal("0"), Decimal("2222")))
+
+        at = app()
+        assert {m.label: m.value for m in _tab(at, "Account").metric}["Equity (USDT)"] == "1,111.00"
+        at.sidebar.selectbox(key="bot_id").select(other.bot_id).run()
+        assert {m.label: m.value for m in _tab(at, "Account").metric}["Equity (USDT)"] == "2,222.00"
+        assert at.sidebar.selectbox(key="start_mode").value == "ghost"
+        with FakeHandler(other, CommandStatus.DONE):
+            at.sidebar.button(key="halt").click().run()
+
+        assert [f["type"] for _, f in other.client.xrange(other.key("commands"))] == ["halt"]
+        assert store.client.xrange(store.key("commands")) == []
+    finally:
+        other.wipe()
+
+
+def test_decision_log_when_searched_then_only_matching_lines(app, store):
+    now = _seed_running_bot(store)
+    for i, message in enumerate(["entry BTC long", "skip ETH: max_positions", "exit BTC take_profit"]):
+        store.audit(AuditEvent("order" if i != 1 else "skip", now + i, message))
+    at = app()
+    at.text_input(key="log_search").input("btc").run()
+    log = at.dataframe[-1].value
+    assert list(log["Message"]) == ["exit BTC take_profit", "entry BTC long"]
 
 
 def test_dashboard_when_heartbeat_old_and_auto_fallback_and_stale_then_loud_banners(app, store):
@@ -143,12 +301,6 @@ def test_dashboard_when_heartbeat_old_and_auto_fallback_and_stale_then_loud_bann
     assert "unresponsive" in errors
     assert any("HALTED" in w.value and "daily loss limit" in w.value for w in at.warning)
     assert "unresponsive" in _markdown(at) and "HALTED" in _markdown(at)
-
-
-def test_dashboard_when_bot_said_it_stopped_then_status_stopped(app, store):
-    _seed_running_bot(store, running="0")
-    at = app()
-    assert ":gray[stopped]" in _markdown(at)
 
 
 def test_dashboard_when_redis_unreachable_then_error_banner_and_no_traceback(app, monkeypatch):

@@ -4,6 +4,7 @@ import pytest
 
 from models import (
     AuditEvent, Candle, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side, Trade,
+    TradeState,
 )
 from ui import charts
 from ui.summaries import (
@@ -13,10 +14,10 @@ from ui.summaries import (
     pnl_by_exit_reason,
     pnl_since,
     signal_accuracy,
-    signals_frame,
+    signals_table,
     trades_in_mode,
 )
-from ui.tables import audit_frame, key_value_frame, orders_frame, positions_frame, trades_frame
+from ui.tables import audit_frame, key_value_frame, orders_frame, positions_frame, positions_table, trades_frame
 
 
 def _trade(trade_id, pnl, reason=ExitReason.TAKE_PROFIT, mode=Mode.PAPER, exit_ms=2_000, symbol="BTC/USDT:USDT"):
@@ -24,50 +25,60 @@ def _trade(trade_id, pnl, reason=ExitReason.TAKE_PROFIT, mode=Mode.PAPER, exit_m
                  Decimal(pnl) + Decimal("0.5"), Decimal("0.5"), Decimal(pnl), reason, mode, strategy="ema_trend")
 
 
-def test_positions_frame_when_position_open_then_money_as_decimal_strings():
+def test_positions_table_when_position_open_then_money_prices_and_levels_formatted():
     p = Position("BTC/USDT:USDT", Side.SHORT, Decimal("0.012"), Decimal("95000.10"), leverage=3,
-                 mark_price=Decimal("94000"), unrealized_pnl=Decimal("13.2012"), isolated_margin=Decimal("380"))
-    row = positions_frame([p]).iloc[0]
+                 mark_price=Decimal("94000"), unrealized_pnl=Decimal("13.2012"), isolated_margin=Decimal("380"),
+                 liquidation_price=Decimal("126543.21987"))
+    level = TradeState("BTC/USDT:USDT", Side.SHORT, Decimal("0.012"), Decimal("95000.1"), 0, Decimal("96900"),
+                       Decimal("92150.3"), Decimal("96900"), Decimal("94000"))
+    row = positions_table([p], {"BTC/USDT:USDT": level}, {"BTC/USDT:USDT": 1}).frame.iloc[0]
     assert row["Symbol"] == "BTC/USDT:USDT"
     assert row["Side"] == "short"
     assert row["Qty"] == "0.012"
-    assert row["Entry"] == "95000.1"
+    assert row["Entry"] == "95,000.1"
+    assert row["Price"] == "94,000.0"
     assert row["Notional"] == "1,128.00"
-    assert row["Unrealised P&L"] == "+13.20"
-    assert row["Liq. price"] == "—"
+    assert row["P&L (USDT)"] == "+13.20"
+    assert row["P&L %"] == "+1.16 %"
+    assert (row["Stop"], row["Take-profit"]) == ("96,900.0", "92,150.3")
+    assert row["Liq. price"] == "126,543.2"  # at the symbol's precision, not the model's 5 decimals
     assert row["Leverage"] == "3x"
     assert all(isinstance(v, str) for v in row.values)
 
 
-def test_positions_frame_when_none_then_empty_with_columns():
+def test_positions_table_when_none_then_empty_with_columns():
     frame = positions_frame([])
-    assert frame.empty and "Unrealised P&L" in frame.columns
+    assert frame.empty and "P&L (USDT)" in frame.columns
 
 
 def test_orders_frame_when_limit_order_then_price_and_flags_shown():
     o = Order("cid-1", "ETH/USDT:USDT", OrderSide.BUY, OrderType.LIMIT, Decimal("1.5"), OrderStatus.NEW,
               price=Decimal("1800.00"), reduce_only=True)
     row = orders_frame([o]).iloc[0]
-    assert (row["Price"], row["Stop"], row["Reduce-only"], row["Client id"]) == ("1800", "—", "yes", "cid-1")
+    assert (row["Price"], row["Stop"], row["Reduce-only"], row["Client id"]) == ("1,800", "—", "yes", "cid-1")
 
 
 def test_trades_frame_when_several_then_newest_first_with_signed_pnl():
     frame = trades_frame([_trade("a", "-3.25", exit_ms=1_000_000), _trade("b", "4.1", exit_ms=2_000_000)])
-    assert list(frame["P&L"]) == ["+4.10", "-3.25"]
+    assert list(frame["P&L (USDT)"]) == ["+4.10", "-3.25"]
     assert frame.iloc[0]["Exit reason"] == "take_profit"
-    assert frame.iloc[0]["Exit"] == "95500.5"
+    assert frame.iloc[0]["Exit"] == "95,500.5"
+    assert frame.iloc[0]["Entry time (UTC)"] == "1970-01-01 00:00:01"
+    assert frame.iloc[0]["Held"] == "33 min"
 
 
 def test_audit_frame_when_events_then_newest_first():
-    frame = audit_frame([AuditEvent("order", 1_000, "first"), AuditEvent("exit", 5_000, "second")])
+    frame = audit_frame([AuditEvent("order", 1_000, "first", {"symbol": "BTC/USDT:USDT"}),
+                         AuditEvent("exit", 5_000, "second")])
     assert list(frame["Message"]) == ["second", "first"]
-    assert list(frame.columns) == ["Logged (UTC, wall clock)", "Kind", "Message"]
+    assert list(frame["Symbol"]) == ["—", "BTC/USDT:USDT"]
+    assert list(frame.columns) == ["Time (UTC)", "Kind", "Symbol", "Message"]
 
 
 def test_key_value_frame_when_risk_report_then_readable_names_and_values():
     frame = key_value_frame({"margin_use_pct": "12.5000", "recommendation": "ACTIVE", "reason": ""}, name="Measure")
     rows = dict(zip(frame["Measure"], frame["Value"]))
-    assert rows == {"Margin use (%)": "12.5", "Recommendation": "ACTIVE", "Reason": "—"}
+    assert rows == {"Margin use (%)": "12.50 %", "Recommendation": "ACTIVE", "Reason": "—"}
 
 
 def test_pnl_by_exit_reason_when_trades_then_net_sums_largest_first():
@@ -127,27 +138,36 @@ def test_signal_accuracy_when_outcomes_then_correct_share_per_horizon():
     assert list(accuracy_frame(rows)["Accuracy"]) == ["100.0 %", "50.0 %"]
 
 
-def test_signals_frame_when_outcome_arrived_then_returns_joined_newest_first():
-    frame = signals_frame(SIGNALS)
+def test_signals_table_when_outcome_arrived_then_returns_and_usdt_made_joined_newest_first():
+    frame = signals_table(SIGNALS, notional=Decimal("1000")).frame
     assert list(frame["Symbol"]) == ["ETH/USDT:USDT", "BTC/USDT:USDT"]
-    assert frame.iloc[1]["Return 5m"] == "+0.250 %"
-    assert frame.iloc[1]["Return 15m"] == "-0.100 %"
+    assert frame.iloc[1]["5m return"] == "+0.25 %"
+    assert frame.iloc[1]["15m return"] == "-0.10 %"
+    assert frame.iloc[1]["Made (USDT)"] == "-1.00"  # 1000 USDT × -0.1 % at the longest horizon
+    assert frame.iloc[0]["Made (USDT)"] == "+3.00"
     assert frame.iloc[0]["Taken"] == "no: max_positions: 5 open"
     assert frame.iloc[1]["Taken"] == "yes"
+    assert list(frame.columns)[:6] == ["Symbol", "Side", "Taken", "5m return", "15m return", "Made (USDT)"]
 
 
-def test_signals_frame_when_no_outcome_yet_then_no_return_columns():
-    frame = signals_frame(SIGNALS[:1])
-    assert "Return 5m" not in frame.columns and len(frame) == 1
+def test_signals_table_when_no_outcome_yet_then_no_return_columns_and_nothing_made():
+    frame = signals_table(SIGNALS[:1], notional=Decimal("1000")).frame
+    assert "5m return" not in frame.columns and len(frame) == 1
+    assert frame.iloc[0]["Made (USDT)"] == "—"
 
 
 def test_charts_when_records_given_then_figures_have_their_traces():
     candles = [Candle("BTC/USDT:USDT", "1m", i * 60_000, Decimal("100"), Decimal("101"), Decimal("99"),
                       Decimal("100.5"), Decimal("3")) for i in range(1, 30)]
     trade = _trade("a", "2", exit_ms=20 * 60_000)
-    assert len(charts.candles_figure("BTC/USDT:USDT", candles, [trade]).data) == 3  # candles, entries, exits
-    assert len(charts.candles_figure("BTC/USDT:USDT", candles, []).data) == 1
-    assert len(charts.equity_figure([{"ts_ms": "1000", "equity": "10000", "wallet": "10000"}]).data) == 2
+    trade = Trade("a", "BTC/USDT:USDT", Side.LONG, Decimal("0.01"), Decimal("100"), Decimal("101"), 5 * 60_000,
+                  20 * 60_000, Decimal("1"), Decimal("0"), Decimal("1"), ExitReason.TAKE_PROFIT, Mode.PAPER)
+    # candles, volume, entries, exits
+    assert [d.type for d in charts.candles_figure("BTC/USDT:USDT", candles, [trade]).data] == [
+        "candlestick", "bar", "scatter", "scatter"]
+    assert len(charts.candles_figure("BTC/USDT:USDT", candles, []).data) == 2
+    # equity, wallet, drawdown
+    assert len(charts.equity_figure([{"ts_ms": "1000", "equity": "10000", "wallet": "10000"}]).data) == 3
     assert charts.pnl_by_reason_figure({"stop_loss": Decimal("-8")}).data[0].y == (-8.0,)
     assert len(charts.accuracy_figure(signal_accuracy(SIGNALS)).data[0].x) == 2
 
@@ -158,8 +178,9 @@ def test_charts_when_records_given_then_figures_have_their_traces():
         ("ts_ms", "1700000000000", "Updated", "2023-11-14 22:13:20 UTC"),
         ("stopped_at_ms", "1700000000000", "Stopped", "2023-11-14 22:13:20 UTC"),
         ("loop_ms", "12.5", "Loop (ms)", "12.5"),
-        ("daily_pnl", "-3.20", "Daily P&L", "-3.2"),
-        ("weekly_loss_pct", "0.12", "Weekly loss (%)", "0.12"),
+        ("daily_pnl", "-16.3279118", "Daily P&L", "-16.33"),
+        ("equity", "9863.99519200", "Equity", "9,864.00"),
+        ("weekly_loss_pct", "0.12", "Weekly loss (%)", "0.12 %"),
         ("leverage", "3", "Leverage", "3"),
     ],
 )

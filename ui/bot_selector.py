@@ -1,0 +1,34 @@
+"""The bot selector: several bots (each its own `bot.id`) may share one Redis; the page shows one of them,
+and every view and command is that bot's. Each choice names the bot's mode, status, trading state
+and heartbeat age."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from errors import StateStoreError
+from settings import Settings
+from state import StateStore
+from ui import data
+from ui.connection import now_ms
+
+SELECTED = "bot_id"
+
+
+def render(store: StateStore, settings: Settings) -> str:
+    """The selector; returns the chosen bot id (the configured bot's when nothing else is known)."""
+    try:
+        known = data.bots(store, now_ms(), settings.control.heartbeat_timeout_seconds)
+    except StateStoreError as exc:
+        st.error(f"Bots: {exc}")
+        return str(st.session_state.get(SELECTED) or settings.bot.id)
+    labels = {b.bot_id: b.label() for b in known}
+    ids = sorted(labels)
+    if settings.bot.id not in labels:
+        ids.insert(0, settings.bot.id)
+        labels[settings.bot.id] = f"{settings.bot.id} · no state yet"
+    if st.session_state.get(SELECTED) not in labels:
+        st.session_state[SELECTED] = settings.bot.id
+    chosen = st.selectbox(f"Bot ({len(known)} on this Redis)", ids, key=SELECTED, format_func=lambda b: labels[b],
+                          help="Every view and command on this page is the selected bot's.")
+    return str(chosen)

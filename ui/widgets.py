@@ -1,0 +1,80 @@
+"""The few Streamlit building blocks every tab uses: a table with its column layout, a chart that keeps
+its view, a row of metric cards, a checklist."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Hashable, Sequence, TypeVar
+
+import streamlit as st
+
+from state import StateStore
+from ui.checklists import Check
+from ui.status import escape_markdown
+from ui.summaries import MetricCard
+from ui.tables import Table
+
+T = TypeVar("T")
+CARDS_PER_ROW = 6
+_MEMO: dict[tuple[int, str, str], tuple[Any, Any]] = {}
+_MEMO_LOCK = threading.Lock()
+ROWS_SHOWN = 12  # rows a table shows before it scrolls (the page stays short)
+_ROW_PX, _HEADER_PX = 35, 38
+
+
+def memo(store: StateStore, key: str, fingerprint: Hashable, build: Callable[[], T]) -> Any:
+    """`build()` again only when `fingerprint` (what the result depends on) changed since the last
+    refresh: a refresh with no new data rebuilds no figure and no table. Shared by every session of the
+    server, one entry per bot and key (the bot is part of the key: no view shows another bot's figure)."""
+    slot = (id(store.client), store.bot_id, key)
+    with _MEMO_LOCK:
+        hit = _MEMO.get(slot)
+    if hit is not None and hit[0] == fingerprint:
+        return hit[1]
+    value = build()
+    with _MEMO_LOCK:
+        _MEMO[slot] = (fingerprint, value)
+    return value
+
+
+def trades_fp(trades: Sequence[Any]) -> Hashable:
+    """What identifies a list of trades that only ever grows at its end."""
+    return (len(trades), trades[-1].trade_id, trades[-1].exit_ms) if trades else 0
+
+
+def records_fp(records: Sequence[dict[str, str]]) -> Hashable:
+    return (len(records), records[-1].get("id") or records[-1].get("ts_ms")) if records else 0
+
+
+def show_table(table: Table, empty: str, *, key: str | None = None, rows: int = ROWS_SHOWN) -> None:
+    if table.empty:
+        st.caption(empty)
+        return
+    height = _HEADER_PX + _ROW_PX * min(len(table.frame), rows) + 2
+    config: Any = table.column_config()  # plain dicts of ColumnConfig's keys (tables.py imports no Streamlit)
+    st.dataframe(table.frame, hide_index=True, width="stretch", height=height, key=key, column_config=config)
+
+
+def show_chart(fig, key: str) -> None:
+    """Same key on every refresh: with the figure's uirevision, zoom and pan survive new data."""
+    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+
+
+def metric_cards(cards: Sequence[MetricCard], empty: str = "") -> None:
+    if not cards:
+        if empty:
+            st.caption(empty)
+        return
+    for start in range(0, len(cards), CARDS_PER_ROW):
+        row = cards[start:start + CARDS_PER_ROW]
+        for column, card in zip(st.columns(CARDS_PER_ROW), row):
+            column.metric(card.label, card.value, help=card.help or None)
+
+
+def checklist(checks: Sequence[Check], key: str) -> None:
+    passed = sum(c.passed for c in checks)
+    with st.container(key=key, border=True):
+        st.markdown(f"**{passed} of {len(checks)} checks pass**")
+        for c in checks:
+            mark = ":green[:material/check_circle:]" if c.passed else ":red[:material/cancel:]"
+            st.markdown(f"{mark} **{escape_markdown(c.label)}** — {escape_markdown(c.detail)}")
