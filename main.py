@@ -236,6 +236,39 @@ def _terminate(child: subprocess.Popen, grace_s: float) -> None:
 # -------------------------------------------------------------------------------------- status
 
 
+STATUS_TRADES_READ = 5000  # the newest trades `status` reads for realised P&L, count and win rate
+
+
+def _realised(store, mode: str | None, now_ms: int) -> dict:
+    """Realised P&L today (since 00:00 UTC) and in all, trade count and win rate of the bot's mode, from its
+    newest STATUS_TRADES_READ trades (`complete` says whether that is every trade it has)."""
+    read = store.read_trades(STATUS_TRADES_READ)
+    complete = store.stream_length("trades") <= len(read)
+    trades = [t for t in read if t.mode.value == mode] if mode else read
+    day = now_ms - now_ms % 86_400_000
+    wins = sum(1 for t in trades if t.pnl > 0)
+    return {
+        "realised_pnl_today": str(sum((t.pnl for t in trades if t.exit_ms >= day), Decimal(0))),
+        "realised_pnl_total": str(sum((t.pnl for t in trades), Decimal(0))),
+        "trades": len(trades),
+        "trades_complete": complete,
+        "win_rate_pct": f"{Decimal(wins) / len(trades) * 100:.1f}" if trades else None,
+    }
+
+
+def _levels(store, mode: str | None) -> dict[str, dict]:
+    """Each open trade's stop and take-profit as the bot remembers them, by symbol."""
+    from stores import Memory
+
+    memory = Memory.GHOST_TRADES if mode == Mode.GHOST.value else Memory.OPEN_TRADES
+    out = {}
+    for symbol, raw in store.recall(memory).items():
+        state = raw.get("state") if isinstance(raw, dict) else None
+        if isinstance(state, dict):
+            out[symbol] = {"stop": state.get("stop"), "take_profit": state.get("take_profit")}
+    return out
+
+
 def collect_status(settings: Settings, store) -> dict:
     from clock import SystemClock
     from state import BotStatus, bot_status, heartbeat_age_s
@@ -247,9 +280,12 @@ def collect_status(settings: Settings, store) -> dict:
     account = store.read_account()
     halt = store.read_halt()
     errors = [e.message for e in store.read_audit(200, kinds=["error"])][-5:]
+    mode = state.get("mode") or None
+    risk = store.read_risk()
+    levels = _levels(store, mode)
     return {
-        "bot_id": settings.bot.id,
-        "mode": state.get("mode") or None,
+        "bot_id": store.bot_id,
+        "mode": mode,
         "venue": state.get("venue") or None,
         "trading_state": store.trading_state().value,
         "running": health is BotStatus.RUNNING,
@@ -260,7 +296,10 @@ def collect_status(settings: Settings, store) -> dict:
         "halt_reason": halt.reason if halt else None,
         "positions": [
             {"symbol": p.symbol, "side": p.side.value, "qty": str(p.qty), "entry_price": str(p.entry_price),
-             "mark_price": str(p.mark_price), "unrealized_pnl": str(p.unrealized_pnl)}
+             "mark_price": str(p.mark_price), "unrealized_pnl": str(p.unrealized_pnl),
+             "stop": levels.get(p.symbol, {}).get("stop"), "take_profit": levels.get(p.symbol, {}).get("take_profit"),
+             "liquidation_price": str(p.liquidation_price) if p.liquidation_price is not None else None,
+             "leverage": p.leverage}
             for p in store.read_positions()
         ],
         "open_orders": [
@@ -269,12 +308,58 @@ def collect_status(settings: Settings, store) -> dict:
             for o in store.read_orders()
         ],
         "equity": str(account.equity) if account else None,
+        "margin_used": str(account.margin_used) if account else None,
+        "margin_use_pct": risk.get("margin_use_pct") or None,
         "pnl_today": state.get("pnl_today") or "0",
+        **_realised(store, mode, now),
+        "metrics": store.read_metrics(mode) if mode else None,
+        "risk": risk,
         "last_errors": errors,
         "pid": int(state["pid"]) if state.get("pid") else None,
         "data_gaps": int(state.get("data_gaps") or 0),
         "last_gaps": [g.get("text", "") for g in store.read_gaps(5)],
     }
+
+
+def _money(raw: str | None) -> str:
+    """A USDT amount for people: two decimals, thousands separators; '—' when unknown."""
+    if raw in (None, ""):
+        return "—"
+    return f"{Decimal(raw):,.2f}"
+
+
+def print_status(status: dict) -> None:
+    age = f"{status['heartbeat_age_s']:.1f}s ago" if status["heartbeat_age_s"] is not None else "never"
+    trading = status["trading_state"]
+    if status["health"] == "stopped" and trading != "HALTED":
+        trading = f"last {trading}"  # a stopped bot is not trading: never shown as if it were
+    print(f"bot {status['bot_id']}: {status['health']} — {status['mode']} mode, venue {status['venue']}, {trading}")
+    if status["halt_reason"]:
+        print(f"  halted: {status['halt_reason']}")
+    print(f"  heartbeat {age}; data {status['data_source']}{' (STALE)' if status['feed_stale'] else ''}")
+    margin = f"; margin used {_money(status['margin_used'])} USDT" if status["margin_used"] else ""
+    if status["margin_use_pct"]:
+        margin += f" ({Decimal(status['margin_use_pct']):.1f} % of equity)"
+    print(f"  equity {_money(status['equity'])} USDT{margin}; P&L today {_money(status['pnl_today'])} (equity change)")
+    of = "" if status["trades_complete"] else f" (newest {status['trades']:,} read)"
+    win = f"{status['win_rate_pct']} %" if status["win_rate_pct"] is not None else "—"
+    print(f"  realised P&L today {_money(status['realised_pnl_today'])}, in all {_money(status['realised_pnl_total'])} "
+          f"USDT; {status['trades']:,} trades{of}, win rate {win}")
+    print(f"  positions: {len(status['positions'])}")
+    for p in status["positions"]:
+        print(f"    {p['side']} {p['qty']} {p['symbol']} @ {p['entry_price']} (uP&L {_money(p['unrealized_pnl'])}); "
+              f"stop {p['stop'] or '—'}, take-profit {p['take_profit'] or '—'}, liquidation {p['liquidation_price'] or '—'}")
+    print(f"  open orders: {len(status['open_orders'])}")
+    for o in status["open_orders"]:
+        print(f"    {o['client_order_id']}: {o['type']} {o['side']} {o['qty']} {o['symbol']} {o['price']}")
+    if status["data_gaps"]:
+        print(f"  market data gaps: {status['data_gaps']}; latest:")
+        for text in status["last_gaps"]:
+            print(f"    {text}")
+    if status["last_errors"]:
+        print("  last errors:")
+        for e in status["last_errors"]:
+            print(f"    {e}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -289,28 +374,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        print(json.dumps(status))
+        print(json.dumps(status, default=str))
     else:
-        age = f"{status['heartbeat_age_s']:.1f}s ago" if status["heartbeat_age_s"] is not None else "never"
-        print(f"bot {status['bot_id']}: {status['health']} — {status['mode']} mode, venue {status['venue']}, {status['trading_state']}")
-        if status["halt_reason"]:
-            print(f"  halted: {status['halt_reason']}")
-        print(f"  heartbeat {age}; data {status['data_source']}{' (STALE)' if status['feed_stale'] else ''}")
-        print(f"  equity {status['equity']} USDT; P&L today {Decimal(status['pnl_today']):.2f}")
-        print(f"  positions: {len(status['positions'])}")
-        for p in status["positions"]:
-            print(f"    {p['side']} {p['qty']} {p['symbol']} @ {p['entry_price']} (uP&L {Decimal(p['unrealized_pnl'] or 0):.2f})")
-        print(f"  open orders: {len(status['open_orders'])}")
-        for o in status["open_orders"]:
-            print(f"    {o['client_order_id']}: {o['type']} {o['side']} {o['qty']} {o['symbol']} {o['price']}")
-        if status["data_gaps"]:
-            print(f"  market data gaps: {status['data_gaps']}; latest:")
-            for text in status["last_gaps"]:
-                print(f"    {text}")
-        if status["last_errors"]:
-            print("  last errors:")
-            for e in status["last_errors"]:
-                print(f"    {e}")
+        print_status(status)
     return EXIT_OK if status["running"] else EXIT_FAIL
 
 
@@ -514,11 +580,24 @@ def cmd_download(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------------------------- parser
 
 
+_EXAMPLES = """examples:
+  main.py up                                 Redis, supervisor with the bot (ghost) and the dashboard
+  main.py up --mode paper                    the same, the bot trading paper on the simulated venue
+  main.py status                             state, P&L, positions with stop/take-profit/liquidation
+  main.py status --json | jq .metrics        the same for scripts, with the metrics and the risk report
+  main.py halt                               no new risk (exits still run); main.py resume to go on
+  main.py close-all                          KILL SWITCH: halt, cancel every order, close every position
+  main.py start --mode paper                 ask the supervisor to start the bot (main.py stop to stop it)
+  TB_BOT__ID=bot2 main.py status             another bot on the same Redis
+  main.py backtest --data ../shared/data/klines --symbols BTC/USDT:USDT --report out.html
+"""
+
 _ADDRESS_HELP = "dashboard interface (default 127.0.0.1); any other needs TB_DASHBOARD_PASSWORD"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="main.py", description="Crypto trading bot: ghost → paper → live, with a kill switch.")
+    parser = argparse.ArgumentParser(prog="main.py", description="Crypto trading bot: ghost → paper → live, with a kill switch.",
+                                     epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=os.environ.get("TB_CONFIG"), help="config file (default: config.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
