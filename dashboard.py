@@ -3,8 +3,8 @@
 Reads one bot's state from Redis (REDIS_URL, else the embedded Redis; the bot from TB_BOT__ID or
 config.yaml) and writes commands to Redis. It never imports the engine, the executors or a venue.
 
-Layout: title, status strip, four tabs (Account, Paper, Ghost, Live) each refreshing itself in an
-`st.fragment(run_every=dashboard.refresh_seconds)`, the decision log, and in the sidebar the bot
+Layout: title, status strip, four tabs (Account, Paper, Ghost, Live), the open one refreshing itself in
+an `st.fragment(run_every=dashboard.refresh_seconds)`, the decision log, and in the sidebar the bot
 selector (several bots may share one Redis; every view and command is the selected bot's) and the
 controls. A refresh reruns the fragments only: new data, the same widgets and chart views.
 
@@ -99,20 +99,32 @@ with st.sidebar:
 store = open_store(settings, bot_id)
 
 st.caption(f"Bot `{store.bot_id}` · Redis `{redact_url(url)}` · all times UTC · refreshes every {refresh_s:g} s")
-st.fragment(run_every=refresh_s)(header.render_status_strip)(store, settings)
+strip = st.container()
 
 with st.sidebar:
     st.header("Controls")
-    st.fragment(run_every=refresh_s)(header.render_sidebar_status)(store, settings)
+    sidebar_status = st.container()
     view, positions = header.read_for_controls(store, settings)
     sidebar.render_controls(store, view, positions, read_view=lambda: header.read_for_controls(store, settings)[0],
                             refresh_s=refresh_s)
 
-for tab, view_fn in zip(st.tabs(list(tabs.TAB_NAMES)), tabs.TAB_VIEWS):
-    with tab:
-        st.fragment(run_every=refresh_s)(view_fn)(store, settings)
+# Drawn after the controls ran: a press's effect (HALTED…) is on the strip in the same run as its answer.
+with strip:
+    st.fragment(run_every=refresh_s)(header.render_status_strip)(store, settings)
+with sidebar_status:
+    st.fragment(run_every=refresh_s)(header.render_sidebar_status)(store, settings)
 
-with st.expander("Decision log", expanded=False):
-    st.fragment(run_every=refresh_s)(render_decision_log)(store, settings)
+# Only the open tab (and the decision log once expanded) runs and refreshes: hidden panels cost nothing.
+# The tab is in the URL (?tab=Paper), so a tab can be linked to and survives a reload.
+for tab, view_fn in zip(st.tabs(list(tabs.TAB_NAMES), key="tab", on_change="rerun", bind="query-params"),
+                        tabs.TAB_VIEWS):
+    if tab.open:
+        with tab:
+            st.fragment(run_every=refresh_s)(view_fn)(store, settings)
+
+log = st.expander("Decision log", expanded=False, key="decision_log_open", on_change="rerun")
+if log.open:
+    with log:
+        st.fragment(run_every=refresh_s)(render_decision_log)(store, settings)
 
 record_timing("page", _page_started)

@@ -12,7 +12,7 @@ from state import StateStore
 from ui import data
 from ui.connection import now_ms
 
-SELECTED = "bot_id"
+SELECTED = "bot"  # also the URL's query parameter: ?bot=ID opens that bot's page
 
 
 def render(store: StateStore, settings: Settings) -> str:
@@ -30,5 +30,5 @@ def render(store: StateStore, settings: Settings) -> str:
     if st.session_state.get(SELECTED) not in labels:
         st.session_state[SELECTED] = settings.bot.id
     chosen = st.selectbox(f"Bot ({len(known)} on this Redis)", ids, key=SELECTED, format_func=lambda b: labels[b],
-                          help="Every view and command on this page is the selected bot's.")
+                          help="Every view and command on this page is the selected bot's.", bind="query-params")
     return str(chosen)

@@ -45,6 +45,24 @@ def _layout(fig: go.Figure, title: str, revision: str, height: int = 340) -> go.
     return fig
 
 
+MAX_POINTS = 1200  # per line: more than a chart's width in pixels shows nothing more, and costs the browser
+
+
+def thin(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
+    """The indices of the points to draw: all of them up to `max_points`, else each bucket's lowest and
+    highest (in time order), so every peak and every trough — the drawdown's bottom — stays on the line."""
+    n = values.size
+    if n <= max_points:
+        return np.arange(n)
+    buckets = np.array_split(np.arange(n), max_points // 2)
+    keep = []
+    for bucket in buckets:
+        part = values[bucket]
+        keep.extend(sorted({int(bucket[int(np.argmin(part))]), int(bucket[int(np.argmax(part))])}))
+    keep[0], keep[-1] = 0, n - 1  # the line starts and ends where the data does
+    return np.asarray(sorted(set(keep)))
+
+
 def drawdown_pct(equity: Sequence[float] | np.ndarray) -> np.ndarray:
     """Each point's fall from the highest equity before it, in percent (0 at a new high, negative below)."""
     values = np.asarray(equity, dtype="float64")
@@ -61,14 +79,17 @@ def equity_figure(points: Sequence[Mapping[str, str]], revision: str = "equity")
     rows = [p for p in points if p.get("ts_ms") and p.get("equity")]
     times = _times([int(p["ts_ms"]) for p in rows])
     values = _floats([p["equity"] for p in rows])
+    drawdown = drawdown_pct(values)
+    shown, shown_dd = thin(values), thin(drawdown)
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
-    fig.add_trace(go.Scatter(x=times, y=values, name="Equity", mode="lines", line=dict(color=BLUE, width=2),
-                             hovertemplate="%{y:,.2f} USDT"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=times[shown], y=values[shown], name="Equity", mode="lines",
+                             line=dict(color=BLUE, width=2), hovertemplate="%{y:,.2f} USDT"), row=1, col=1)
     if any(p.get("wallet") for p in rows):
-        fig.add_trace(go.Scatter(x=times, y=_floats([p.get("wallet") or p["equity"] for p in rows]), name="Wallet",
-                                 mode="lines", line=dict(color=GREY, width=1, dash="dot"),
-                                 hovertemplate="%{y:,.2f} USDT"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=times, y=drawdown_pct(values), name="Drawdown", mode="lines", fill="tozeroy",
+        wallet = _floats([p.get("wallet") or p["equity"] for p in rows])
+        fig.add_trace(go.Scatter(x=times[shown], y=wallet[shown], name="Wallet", mode="lines",
+                                 line=dict(color=GREY, width=1, dash="dot"), hovertemplate="%{y:,.2f} USDT"),
+                      row=1, col=1)
+    fig.add_trace(go.Scatter(x=times[shown_dd], y=drawdown[shown_dd], name="Drawdown", mode="lines", fill="tozeroy",
                              line=dict(color=RED, width=1), hovertemplate="%{y:.2f} %"), row=2, col=1)
     fig.update_yaxes(title_text="USDT", tickformat=",.2f", row=1, col=1)
     fig.update_yaxes(title_text="drawdown %", ticksuffix=" %", row=2, col=1)

@@ -24,6 +24,7 @@ from models import AuditEvent, Candle, Mode, Side, Trade, TradeState, from_recor
 from settings import Settings
 from state import BotStatus, StateStore, StreamEntry, bot_ids, bot_status, heartbeat_age_s, read_states
 from stores import Memory
+from settings import one_line
 from ui.status import price_places
 from ui.summaries import trades_in_mode
 
@@ -37,13 +38,34 @@ _PLACES: dict[tuple[str, str], tuple[float, int | None]] = {}
 T = TypeVar("T")
 
 
+BAD_KEPT = 20  # unreadable entries remembered per stream (all are counted)
+
+
+@dataclass(frozen=True, slots=True)
+class BadRecords:
+    """Entries of a stream that could not be read: skipped, counted, the first one named."""
+
+    stream: str
+    count: int
+    first_id: str
+    first_reason: str
+
+    def line(self) -> str:
+        kind = self.stream.removesuffix("s")
+        what = f"{kind} record could not be read and is" if self.count == 1 else f"{kind} records could not be read and are"
+        return f"{self.count:,} {what} left out (first: entry {self.first_id}: {self.first_reason})"
+
+
 class _Tail(Generic[T]):
-    """The newest `keep` entries of one stream, parsed; topped up on each read with the new ones only."""
+    """The newest `keep` entries of one stream, parsed; topped up on each read with the new ones only.
+    An entry that does not parse is skipped and remembered (`bad`), never fatal for the rest."""
 
     def __init__(self, name: str, keep: int, parse: Callable[[StreamEntry], T]):
         self.name, self.keep, self.parse = name, keep, parse
         self.items: deque[T] = deque(maxlen=keep)
         self.last_id: str | None = None
+        self.bad: deque[tuple[str, str]] = deque(maxlen=BAD_KEPT)
+        self.bad_count = 0
         self.lock = threading.Lock()
 
     def read(self, store: StateStore) -> list[T]:
@@ -51,26 +73,48 @@ class _Tail(Generic[T]):
             new = store.stream_since(self.name, self.last_id, self.keep)
             if new is None:  # wiped or trimmed past what was seen: start again
                 self.items.clear()
+                self.bad.clear()
+                self.bad_count = 0
                 self.last_id = None
                 new = store.stream_since(self.name, None, self.keep)
-            parsed = [self.parse(e) for e in new or []]  # a bad record raises before anything is kept
-            self.items.extend(parsed)
+            for entry in new or []:
+                try:
+                    self.items.append(self.parse(entry))
+                except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+                    self.bad.append((entry.entry_id, one_line(f"{type(exc).__name__}: {exc}", 160)))
+                    self.bad_count += 1
             if new:
                 self.last_id = new[-1].entry_id
             return list(self.items)
+
+    def bad_records(self) -> BadRecords | None:
+        with self.lock:
+            if not self.bad_count:
+                return None
+            first_id, reason = self.bad[0]
+            return BadRecords(self.name, self.bad_count, first_id, reason)
 
 
 _TAILS: dict[tuple[int, str, str, int], _Tail[Any]] = {}
 _TAILS_LOCK = threading.Lock()
 
 
-def _tail(store: StateStore, name: str, keep: int, parse: Callable[[StreamEntry], T]) -> list[T]:
+def _tail_of(store: StateStore, name: str, keep: int, parse: Callable[[StreamEntry], T]) -> _Tail[T]:
     key = (id(store.client), store.bot_id, name, keep)
     with _TAILS_LOCK:
         tail = _TAILS.get(key)
         if tail is None:
             tail = _TAILS[key] = _Tail(name, keep, parse)
-    return tail.read(store)
+    return tail
+
+
+def _tail(store: StateStore, name: str, keep: int, parse: Callable[[StreamEntry], T]) -> list[T]:
+    return _tail_of(store, name, keep, parse).read(store)
+
+
+def bad_trades(store: StateStore, count: int = TRADES_SHOWN) -> BadRecords | None:
+    """Trade records of this bot that could not be read (after `trades` read them)."""
+    return _tail_of(store, "trades", count, _trade).bad_records()
 
 
 def _trade(entry: StreamEntry) -> Trade:

@@ -27,6 +27,8 @@ GHOST_TRADES_SHOWN = 300
 def render_ghost(store: StateStore, settings: Settings) -> None:
     records = data.signals(store)
     ghost_trades = data.trades(store, Mode.GHOST)
+    if (bad := data.bad_trades(store)) is not None:
+        st.warning(bad.line(), icon=":material/report:")
     fp = (records_fp(records), trades_fp(ghost_trades))
     accuracy = memo(store, "ghost_accuracy", fp, lambda: signal_accuracy(records))
     st.subheader("Ghost summary")

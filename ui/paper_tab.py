@@ -20,6 +20,7 @@ from ui.tables import TRADE_SORTS, Table, positions_table, sort_trades, trades_c
 from ui.widgets import checklist, memo, metric_cards, records_fp, show_chart, show_table, trades_fp
 
 ANY = "any"
+HISTORY_ROWS = 500  # rows in the table; the CSV carries every trade chosen
 
 
 def symbols_for(settings: Settings, trades: list[Trade], extra: list[str]) -> list[str]:
@@ -45,6 +46,8 @@ def render_paper(store: StateStore, settings: Settings) -> None:
     state = store.read_state()
     running_paper = state.get("mode") == Mode.PAPER.value
     trades = data.trades(store, Mode.PAPER)
+    if (bad := data.bad_trades(store)) is not None:
+        st.warning(bad.line(), icon=":material/report:")
     account = store.read_account() if running_paper else None
     starting = settings.venue.starting_balance
     current = account.equity if account is not None else None
@@ -69,10 +72,11 @@ def render_paper(store: StateStore, settings: Settings) -> None:
     candles = data.candles(store, symbol) if symbol else []
     if candles:
         level = levels.get(symbol) if positions else None
-        fingerprint = (symbol, len(candles), candles[-1].open_time_ms, candles[-1].close, trades_fp(trades),
+        mine = [t for t in trades if t.symbol == symbol]  # another symbol's new trade redraws nothing here
+        fingerprint = (symbol, len(candles), candles[-1].open_time_ms, candles[-1].close, trades_fp(mine),
                        (level.stop, level.take_profit, level.entry_ms) if level else None)
         figure = memo(store, "paper_candles", fingerprint,
-                      lambda: charts.candles_figure(symbol, candles, trades, level))
+                      lambda: charts.candles_figure(symbol, candles, mine, level))
         show_chart(figure, "paper_candles")
     else:
         st.caption(f"No candles for {symbol} yet.")
@@ -107,7 +111,7 @@ def render_paper(store: StateStore, settings: Settings) -> None:
 def _history(trades: list[Trade], places: dict[str, int | None], symbol: str, reason: str, side: str, result: str,
              by: str, descending: bool) -> tuple[list[Trade], Table]:
     chosen = sort_trades(filter_trades(trades, symbol, reason, side, result), by, descending)
-    return chosen, trades_table(chosen, places, presorted=True)
+    return chosen, trades_table(chosen[:HISTORY_ROWS], places, presorted=True)
 
 
 def _trade_history(store: StateStore, trades: list[Trade], places: dict[str, int | None]) -> None:
@@ -126,7 +130,8 @@ def _trade_history(store: StateStore, trades: list[Trade], places: dict[str, int
     chosen, table = memo(store, "paper_history", fingerprint,
                          lambda: _history(trades, places, symbol, reason, side, result, by, descending))
     net = sum((t.pnl for t in chosen), Decimal(0))
-    st.caption(f"{len(chosen):,} of {len(trades):,} trades · net {net:+,.2f} USDT")
+    shown = f" · the first {HISTORY_ROWS:,} shown, all in the CSV" if len(chosen) > HISTORY_ROWS else ""
+    st.caption(f"{len(chosen):,} of {len(trades):,} trades · net {net:+,.2f} USDT{shown}")
     show_table(table, "No trade matches.", key="paper_trades")
     st.download_button("Download CSV", lambda: trades_csv(chosen), file_name="paper_trades.csv", mime="text/csv",
                        key="paper_csv", on_click="ignore")

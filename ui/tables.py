@@ -7,6 +7,7 @@ right-aligned) so that its key columns fit the width a 1280 px screen leaves bes
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -188,29 +189,23 @@ def sort_trades(trades: Sequence[Trade], by: str = "Exit time", descending: bool
     return sorted(trades, key=keys[by], reverse=descending)
 
 
+@functools.lru_cache(maxsize=20_000)
+def _trade_row(t: Trade, places: int | None) -> tuple[str, ...]:
+    """One trade's cells; a trade never changes, so each is formatted once (refreshes add new rows only)."""
+    return (
+        t.symbol, t.side.value, format_money(t.pnl, signed=True), format_pct(t.return_pct, signed=True),
+        format_money(t.fees), t.exit_reason.value, format_duration_ms(t.hold_ms), format_price(t.entry_price, places),
+        format_price(t.exit_price, places), format_time(t.entry_ms), format_time(t.exit_ms), format_decimal(t.qty),
+        t.strategy or NO_VALUE,
+    )
+
+
 def trades_table(trades: Sequence[Trade], places: Mapping[str, int | None] | None = None, *,
                  presorted: bool = False) -> Table:
     """Newest exit first unless `presorted`."""
     places = places or {}
     ordered = trades if presorted else sort_trades(trades)
-    rows = [
-        {
-            "Symbol": t.symbol,
-            "Side": t.side.value,
-            "P&L (USDT)": format_money(t.pnl, signed=True),
-            "Return": format_pct(t.return_pct, signed=True),
-            "Fees": format_money(t.fees),
-            "Exit reason": t.exit_reason.value,
-            "Held": format_duration_ms(t.hold_ms),
-            "Entry": format_price(t.entry_price, places.get(t.symbol)),
-            "Exit": format_price(t.exit_price, places.get(t.symbol)),
-            "Entry time (UTC)": format_time(t.entry_ms),
-            "Exit time (UTC)": format_time(t.exit_ms),
-            "Qty": format_decimal(t.qty),
-            "Strategy": t.strategy or NO_VALUE,
-        }
-        for t in ordered
-    ]
+    rows = [_trade_row(t, places.get(t.symbol)) for t in ordered]
     return Table(pd.DataFrame(rows, columns=list(TRADE_LAYOUT), dtype="string"), TRADE_LAYOUT)
 
 

@@ -35,8 +35,14 @@ def app(store, redis_url, monkeypatch):
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("TB_BOT__ID", store.bot_id)
 
-    def run() -> AppTest:
-        return AppTest.from_file(DASHBOARD, default_timeout=APP_TIMEOUT_S).run()
+    def run(tab: str | None = None, log: bool = False) -> AppTest:
+        """The page as a person opens it; `tab` opens that tab (as ?tab=… does), `log` the decision log."""
+        at = AppTest.from_file(DASHBOARD, default_timeout=APP_TIMEOUT_S)
+        if tab:
+            at.query_params["tab"] = tab
+        if log:
+            at.session_state["decision_log_open"] = True
+        return at.run()
 
     return run
 
@@ -131,7 +137,7 @@ def test_dashboard_when_state_seeded_then_four_tabs_and_the_status_strip_appear(
     _seed_running_bot(store)
     _seed_everything(store, _now_ms())
 
-    at = app()
+    at = app(log=True)
 
     assert not at.exception
     assert [t.label for t in at.tabs] == ["Account", "Paper", "Ghost", "Live"]
@@ -140,8 +146,18 @@ def test_dashboard_when_state_seeded_then_four_tabs_and_the_status_strip_appear(
     assert "UTC" in strip  # the page's one clock, labelled
     assert any("all times UTC" in c.value for c in at.caption)
     assert "entry BTC/USDT:USDT long 0.01 @ 95000" in _cells(at)  # the decision log
-    assert any("Live trading is not enabled" in i.value for i in at.info)
     assert not at.error
+
+
+def test_tabs_when_one_is_open_then_only_its_panel_runs(app, store):
+    _seed_running_bot(store)
+    _seed_everything(store, _now_ms())
+
+    at = app(tab="Live")
+
+    assert any("Live trading is not enabled" in i.value for i in at.info)
+    assert not at.metric  # the Account, Paper and Ghost panels did not run
+    assert not at.dataframe or all("Exit reason" not in df.value.columns for df in at.dataframe)
 
 
 def test_account_tab_when_seeded_then_what_the_venue_says_with_money_formatted(app, store):
@@ -167,7 +183,7 @@ def test_paper_tab_when_seeded_then_portfolio_positions_with_levels_history_and_
     _seed_running_bot(store, started_at_ms=_now_ms() - 3_600_000)
     _seed_everything(store, _now_ms())
 
-    at = app()
+    at = app(tab="Paper")
 
     paper = _tab(at, "Paper")
     cards = {m.label: m.value for m in paper.metric}
@@ -194,7 +210,7 @@ def test_paper_tab_when_filtered_by_exit_reason_then_only_those_trades(app, stor
                                  now - 60_000 * (i + 2), now - 60_000 * (i + 1), Decimal("-10"), Decimal("0.9"),
                                  Decimal("-10.9") + i, reason, Mode.PAPER))
 
-    at = app()
+    at = app(tab="Paper")
     at.selectbox(key="paper_f_reason").select("stop_loss").run()
 
     [history] = [df.value for df in _tab(at, "Paper").dataframe if "Exit reason" in df.value.columns]
@@ -206,7 +222,7 @@ def test_ghost_tab_when_seeded_then_summary_checklist_signals_and_breakdowns(app
     _seed_running_bot(store, mode="ghost")
     _seed_everything(store, _now_ms())
 
-    at = app()
+    at = app(tab="Ghost")
 
     ghost = _tab(at, "Ghost")
     cards = {m.label: m.value for m in ghost.metric}
@@ -266,7 +282,7 @@ def test_bot_selector_when_another_bot_chosen_then_its_views_and_commands_only(a
 
         at = app()
         assert {m.label: m.value for m in _tab(at, "Account").metric}["Equity (USDT)"] == "1,111.00"
-        at.sidebar.selectbox(key="bot_id").select(other.bot_id).run()
+        at.sidebar.selectbox(key="bot").select(other.bot_id).run()
         assert {m.label: m.value for m in _tab(at, "Account").metric}["Equity (USDT)"] == "2,222.00"
         assert at.sidebar.selectbox(key="start_mode").value == "ghost"
         with FakeHandler(other, CommandStatus.DONE):
@@ -282,7 +298,7 @@ def test_decision_log_when_searched_then_only_matching_lines(app, store):
     now = _seed_running_bot(store)
     for i, message in enumerate(["entry BTC long", "skip ETH: max_positions", "exit BTC take_profit"]):
         store.audit(AuditEvent("order" if i != 1 else "skip", now + i, message))
-    at = app()
+    at = app(log=True)
     at.text_input(key="log_search").input("btc").run()
     log = at.dataframe[-1].value
     assert list(log["Message"]) == ["exit BTC take_profit", "entry BTC long"]
@@ -361,15 +377,19 @@ def test_kill_switch_when_live_then_asks_first_and_sends_nothing(app, store):
     assert "Close everything" in [b.label for b in at.button]
 
 
-def test_dashboard_when_a_record_is_malformed_then_that_panel_says_so_and_the_rest_lives(app, store):
+def test_dashboard_when_a_record_is_malformed_then_one_line_says_so_and_the_other_trades_show(app, store):
     _seed_running_bot(store)
-    store.client.xadd(store.key("trades"), {"trade_id": "broken", "pnl": "not a number"})
+    now = _now_ms()
+    store.append_trade(Trade("good", ETH, Side.LONG, Decimal("1"), Decimal("1800"), Decimal("1810"), now - 60_000,
+                             now, Decimal("10"), Decimal("1"), Decimal("9"), ExitReason.TAKE_PROFIT, Mode.PAPER))
+    bad_id = store.client.xadd(store.key("trades"), {"trade_id": "broken", "pnl": "not a number"})
 
-    at = app()
+    at = app(tab="Paper")
 
     assert not at.exception
-    errors = "\n".join(e.value for e in at.error)
-    assert "Paper: could not be shown" in errors
-    assert [t.label for t in at.tabs] == ["Account", "Paper", "Ghost", "Live"]
-    assert any("Live trading is not enabled" in i.value for i in at.info)
+    [warning] = [w.value for w in at.warning]
+    assert warning.startswith(f"1 trade record could not be read and is left out (first: entry {bad_id}: ")
+    assert "\n" not in warning and "Traceback" not in warning
+    [history] = [df.value for df in at.dataframe if "Exit reason" in df.value.columns]
+    assert list(history["P&L (USDT)"]) == ["+9.00"]
     assert "running" in _markdown(at)

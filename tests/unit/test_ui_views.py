@@ -267,3 +267,14 @@ def test_figures_when_rebuilt_with_new_data_then_their_uirevision_stays():
     assert list(again.data[-1].y) == pytest.approx([0.0, -10.0])  # the drawdown panel
     accuracy = signal_accuracy([{"kind": "outcome", "signal_id": "s", "ret_5m": "1"}])
     assert charts.accuracy_figure(accuracy, "ghost_accuracy").layout.uirevision == "ghost_accuracy"
+
+
+@pytest.mark.parametrize("n", [1, 10, 1200, 1201, 5000, 100_000])
+def test_thin_when_a_long_curve_then_at_most_max_points_and_every_extreme_kept(n):
+    import numpy as np
+
+    values = np.sin(np.arange(n) / 37.0) * np.arange(n)
+    keep = charts.thin(values)
+    assert len(keep) <= charts.MAX_POINTS
+    assert keep[0] == 0 and keep[-1] == n - 1 and list(keep) == sorted(set(keep))
+    assert values[keep].min() == values.min() and values[keep].max() == values.max()
