@@ -1,0 +1,366 @@
+"""How fast the dashboard is with a long run's records in Redis: the real Streamlit server, a real Chromium
+(Debian's, through Playwright) and its own Redis on a free port. Every process it starts is ended by pid.
+
+    python -m benchmarks.dashboard [--trades 50000] [--signals 100000] [--audit 20000] [--bots 50]
+                                   [--refresh-s 30] [--soak-s 0] [--out benchmarks/dashboard.md]
+
+Measured (the issue's targets in brackets):
+  first full render [< 2 s]   navigation → every panel of the page has run on the server (its `page` timing
+                              line, written by dashboard.py at the end of a full run) and the browser shows
+                              the status strip, the tabs and the Account cards; on a cold server (the first
+                              visit after start: imports) and on a warm one (a new browser tab, median of 5)
+  each refresh [< 300 ms]     every auto-refresh of a panel (its st.fragment) while new records arrive
+                              (an equity point a second, a trade, a signal, a candle and a log line every
+                              2 s), from the server's own timings (TB_DASHBOARD_TIMINGS), with each tab
+                              open in turn (only the open tab's panel runs)
+  a button press [< 500 ms]   click HALT → "Result: done" on the page, answered by a stand-in for the bot;
+                              and click → the status strip says HALTED [within one refresh]
+  50 bots [< 2 s]             with 49 more bots' records, a new tab's first full render, and choosing
+                              another bot in the selector → its page
+  memory                      the Streamlit process's RSS over --soak-s seconds of auto-refresh (0: skipped)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+from benchmarks.dashboard_seed import SYMBOLS, seed
+from embedded_redis import free_port, start_embedded_redis
+from models import AuditEvent, Candle, CommandResult, CommandStatus, ExitReason, Mode, Side, Trade
+from state import StateStore, connect
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+BOT = "bench"
+REFRESH_S = 2.0
+PANELS = ("Status", "Bot_status", "Account", "Paper", "Ghost", "Live", "Decision_log")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+class Activity:
+    """Stands in for a trading bot: fresh heartbeats, new records arriving, commands answered."""
+
+    def __init__(self, store: StateStore):
+        self.store = store
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._records, daemon=True),
+                         threading.Thread(target=self._commands, daemon=True)]
+        self.answered = 0
+
+    def __enter__(self) -> "Activity":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+
+    def _records(self) -> None:
+        i = 0
+        close = SYMBOLS["BTC/USDT:USDT"][0]
+        equity = Decimal("10500")
+        while not self._stop.wait(1.0):
+            now = now_ms()
+            self.store.heartbeat(now, progress_ms=now)
+            equity += Decimal("0.37")
+            self.store.append_equity(now, equity, equity, Decimal("0"))
+            i += 1
+            if i % 2:
+                continue
+            self.store.push_candles([Candle("BTC/USDT:USDT", "1m", now, close, close + 5, close - 5, close + 1,
+                                            Decimal("12"))])
+            self.store.append_trade(Trade(f"live{i}", "ETH/USDT:USDT", Side.LONG, Decimal("0.5"), Decimal("1800"),
+                                          Decimal("1803.1"), now - 60_000, now, Decimal("1.55"), Decimal("0.72"),
+                                          Decimal("0.83"), ExitReason.TAKE_PROFIT, Mode.PAPER, strategy="ema_trend"))
+            self.store.append_signal({"kind": "signal", "signal_id": f"live{i}", "symbol": "SOL/USDT:USDT",
+                                      "side": "long", "strength": "0.6", "strategy": "momentum_spike", "reason": "x",
+                                      "price": "145", "ts_ms": now, "taken": False, "why_not": "max_positions"})
+            self.store.audit(AuditEvent("signal", now, f"signal SOL/USDT:USDT long #{i}", {"symbol": "SOL/USDT:USDT"}))
+
+    def _commands(self) -> None:
+        last = (self.store.client.xrevrange(self.store.key("commands"), count=1) or [("0-0", {})])[0][0]
+        while not self._stop.is_set():
+            for _, entries in self.store.client.xread({self.store.key("commands"): last}, block=100) or []:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    if fields.get("type") == "resume":
+                        self.store.clear_halt()
+                    self.store.write_command_result(CommandResult(fields["command_id"], CommandStatus.DONE,
+                                                                  "bench-bot", "", 3.0, now_ms()))
+                    self.answered += 1
+
+
+class Server:
+    def __init__(self, redis_url: str, timings: Path, log: Path):
+        self.port = free_port()
+        self.timings = timings
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
+        env.update(REDIS_URL=redis_url, TB_BOT__ID=BOT, TB_DASHBOARD__REFRESH_SECONDS=str(REFRESH_S),
+                   TB_DASHBOARD_TIMINGS=str(timings), PYTHONUNBUFFERED="1")
+        self._log = open(log, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(self.port),
+             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as answer:
+                    if answer.read().decode().strip() == "ok":
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("the dashboard did not answer on /_stcore/health within 60 s")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def timing_lines(self) -> list[tuple[float, str, float]]:
+        if not self.timings.exists():
+            return []
+        out = []
+        for line in self.timings.read_text().splitlines():
+            ts, what, ms = line.split()
+            out.append((float(ts), what, float(ms)))
+        return out
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, 9)
+                self.process.wait(5)
+        self._log.close()
+
+
+def first_render(browser, server: Server) -> float:
+    """Seconds from navigation to the page fully rendered (server run finished and the browser shows it)."""
+    from playwright.sync_api import expect
+
+    pages_before = sum(1 for _, what, _ in server.timing_lines() if what == "page")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    started = time.perf_counter()
+    page.goto(server.url)
+    expect(page.locator(".st-key-status_bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
+    expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)  # the equity chart drawn
+    deadline = time.monotonic() + 60
+    while sum(1 for _, what, _ in server.timing_lines() if what == "page") <= pages_before:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server never finished the page's first run")
+        time.sleep(0.02)
+    expect(page.get_by_text("Decision log", exact=True)).to_be_visible(timeout=60_000)
+    elapsed = time.perf_counter() - started
+    context.close()
+    return elapsed
+
+
+def refreshes(server: Server, since: float) -> dict[str, list[float]]:
+    runs: dict[str, list[float]] = {}
+    for ts, what, ms in server.timing_lines():
+        if ts >= since and what in PANELS:
+            runs.setdefault(what, []).append(ms)
+    return runs
+
+
+def press_halt(browser, server: Server, store: StateStore, presses: int) -> tuple[list[float], list[float]]:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server.url)
+    expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
+    answered, shown = [], []
+    for _ in range(presses):
+        expect(page.locator(".st-key-status_trading_state").get_by_text("ACTIVE", exact=True)).to_be_visible(timeout=30_000)
+        started = time.perf_counter()
+        page.get_by_test_id("stSidebar").get_by_role("button", name="HALT", exact=True).click()
+        expect(page.locator(".st-key-command_result").get_by_text("Result: done")).to_be_visible(timeout=30_000)
+        answered.append(time.perf_counter() - started)
+        expect(page.locator(".st-key-status_trading_state").get_by_text("HALTED", exact=True)).to_be_visible(timeout=30_000)
+        shown.append(time.perf_counter() - started)
+        page.get_by_test_id("stSidebar").get_by_role("button", name="RESUME", exact=True).click()
+        expect(page.locator(".st-key-command_result").get_by_text("RESUME · sent")).to_be_visible(timeout=30_000)
+    context.close()
+    return answered, shown
+
+
+def other_bot(browser, server: Server, bot_id: str) -> tuple[float, int]:
+    """Seconds from choosing `bot_id` in the selector to its page rendered; how many bots it lists."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server.url)
+    expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
+    box = page.get_by_test_id("stSidebar").get_by_role("combobox").first
+    box.click()
+    listed = page.get_by_role("option").count()
+    pages_before = sum(1 for _, what, _ in server.timing_lines() if what == "page")
+    started = time.perf_counter()
+    page.get_by_role("option").filter(has_text=f"{bot_id} ·").first.click()
+    expect(page.get_by_text(f"Bot {bot_id} ·")).to_be_visible(timeout=60_000)
+    deadline = time.monotonic() + 60
+    while sum(1 for _, what, _ in server.timing_lines() if what == "page") <= pages_before:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server never finished the other bot's page")
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - started
+    context.close()
+    return elapsed, listed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trades", type=int, default=50_000)
+    parser.add_argument("--signals", type=int, default=100_000)
+    parser.add_argument("--audit", type=int, default=20_000)
+    parser.add_argument("--bots", type=int, default=50)
+    parser.add_argument("--refresh-s", type=float, default=20.0, help="seconds of refreshes per tab")
+    parser.add_argument("--soak-s", type=float, default=0.0)
+    parser.add_argument("--presses", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "dashboard.md"))
+    args = parser.parse_args(argv)
+    if not Path(CHROMIUM).exists():
+        print(f"{CHROMIUM} not found: install Debian's chromium", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    lines: list[str] = []
+
+    def report(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    with tempfile.TemporaryDirectory(prefix="tb-dash-bench-") as tmp:
+        work = Path(tmp)
+        redis = start_embedded_redis(free_port(), work / "redis", persist=False)
+        server = None
+        try:
+            store = StateStore(connect(redis.url), BOT)
+            started = time.perf_counter()
+            counts = seed(store, trades=args.trades, signals=args.signals, audit=args.audit, now_ms=now_ms())
+            report(f"seeded in {time.perf_counter() - started:.1f} s: {counts}")
+            with Activity(store) as bot, sync_playwright() as play:
+                server = Server(redis.url, work / "timings.txt", work / "streamlit.log")
+                browser = play.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+                cold = first_render(browser, server)
+                warm = [first_render(browser, server) for _ in range(5)]
+                report(f"first full render: cold {cold:.2f} s; warm median {statistics.median(warm):.2f} s "
+                       f"(min {min(warm):.2f}, max {max(warm):.2f})")
+                server_pages = [ms for _, what, ms in server.timing_lines() if what == "page"]
+                report(f"  server time of those full runs (ms): {', '.join(f'{ms:.0f}' for ms in server_pages)}")
+
+                report(f"refreshes (every {REFRESH_S:g} s, new records arriving), {args.refresh_s:g} s with each tab "
+                       "open (the decision log with Live), ms per panel run: p50 / p95 / max (runs)")
+                all_runs: dict[str, list[float]] = {}
+                for tab in ("Account", "Paper", "Ghost", "Live"):
+                    context = browser.new_context(viewport={"width": 1280, "height": 900})
+                    page = context.new_page()
+                    page.goto(f"{server.url}/?tab={tab}")
+                    page.get_by_role("tab", name="Live").wait_for(timeout=60_000)
+                    if tab == "Live":
+                        page.get_by_text("Decision log", exact=True).click()
+                    time.sleep(3)  # past this session's first full run
+                    since = time.time()
+                    time.sleep(args.refresh_s)
+                    for panel, ms in refreshes(server, since).items():
+                        all_runs.setdefault(panel, []).extend(ms)
+                    context.close()
+                for panel in PANELS:
+                    ms = all_runs.get(panel, [])
+                    report(f"  {panel:13} {pct(ms, 0.5):7.1f} {pct(ms, 0.95):7.1f} {max(ms, default=float('nan')):7.1f}"
+                           f"  ({len(ms)})")
+                tab_runs = [ms for p in ("Account", "Paper", "Ghost", "Live") for ms in all_runs.get(p, [])]
+                strip = statistics.fmean(all_runs.get("Status", [0])) + statistics.fmean(all_runs.get("Bot_status", [0]))
+                report(f"  one refresh of the page (the open tab's panel + both status panels): p50 "
+                       f"{pct(tab_runs, 0.5) + strip:.0f} ms, p95 {pct(tab_runs, 0.95) + strip:.0f} ms, "
+                       f"max {max(tab_runs, default=float('nan')) + strip:.0f} ms")
+
+                answered, shown = press_halt(browser, server, store, args.presses)
+                report(f"HALT pressed {len(answered)}×: answered on the page p50 {pct(answered, 0.5) * 1000:.0f} ms "
+                       f"(max {max(answered) * 1000:.0f}); status strip HALTED p50 {pct(shown, 0.5) * 1000:.0f} ms "
+                       f"(max {max(shown) * 1000:.0f}; a refresh is {REFRESH_S * 1000:.0f} ms)")
+
+                if args.bots > 1:
+                    started = time.perf_counter()
+                    for n in range(1, args.bots):
+                        other = StateStore(store.client, f"bench{n:02d}")
+                        seed(other, trades=1000, signals=2000, audit=500, equity=500, now_ms=now_ms(), seed_value=n,
+                             mode="ghost" if n % 2 else "paper")
+                    report(f"{args.bots - 1} more bots seeded in {time.perf_counter() - started:.1f} s")
+                    many = [first_render(browser, server) for _ in range(3)]
+                    switched, listed = other_bot(browser, server, f"bench{min(7, args.bots - 1):02d}")
+                    report(f"with {args.bots} bots: first full render median {statistics.median(many):.2f} s; "
+                           f"the selector lists {listed}; another bot's page {switched:.2f} s")
+
+                if args.soak_s > 0:
+                    context = browser.new_context(viewport={"width": 1280, "height": 900})
+                    page = context.new_page()
+                    page.goto(server.url)
+                    samples = []
+                    end = time.monotonic() + args.soak_s
+                    while time.monotonic() < end:
+                        samples.append((time.monotonic(), server.rss_mb()))
+                        time.sleep(min(30.0, max(1.0, end - time.monotonic())))
+                    context.close()
+                    rss = [mb for _, mb in samples]
+                    half = len(rss) // 2
+                    report(f"soak {args.soak_s:g} s: Streamlit RSS {rss[0]:.0f} MB at the start, {rss[-1]:.0f} MB at "
+                           f"the end, max {max(rss):.0f} MB; mean of the 1st half {statistics.fmean(rss[:half] or rss):.0f}"
+                           f" MB, of the 2nd {statistics.fmean(rss[half:]):.0f} MB")
+                browser.close()
+                report(f"commands answered by the stand-in: {bot.answered}")
+        finally:
+            if server is not None:
+                server.stop()
+            redis.stop()
+    load = os.getloadavg()
+    header = [
+        "# Dashboard benchmark", "",
+        f"`python -m benchmarks.dashboard --trades {args.trades} --signals {args.signals} --audit {args.audit} "
+        f"--bots {args.bots} --refresh-s {args.refresh_s:g} --soak-s {args.soak_s:g}`", "",
+        f"{platform.node()} · {os.cpu_count()} CPUs · load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the "
+        f"end · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "", "```",
+    ]
+    Path(args.out).write_text("\n".join([*header, *lines, "```", ""]))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
