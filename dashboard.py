@@ -29,7 +29,7 @@ import dashboard_access  # noqa: E402
 from errors import ConfigError, StateStoreError  # noqa: E402
 from ui import bot_selector, header, sidebar, tabs  # noqa: E402
 from ui.guard import record_timing  # noqa: E402
-from ui.connection import current_redis_url, current_settings, now_ms, open_store, redis_client  # noqa: E402
+from ui.connection import current_redis_url, current_settings, open_store, redis_client  # noqa: E402
 from ui.decision_log import render_decision_log  # noqa: E402
 from ui.status import redact_url  # noqa: E402
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from analytics.metrics import compute_metrics, to_jsonable
 from models import (
-    Account, AuditEvent, Candle, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side,
+    Account, Candle, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side,
     Trade, to_record,
 )
 from state import StateStore

@@ -58,11 +58,11 @@ def test_dashboard_when_opened_then_four_tabs_and_the_seeded_status_show(page: P
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
 
     page.get_by_role("tab", name="Paper").click()
-    expect(ui.main.get_by_text("Paper trades", exact=True)).to_be_visible()
+    expect(ui.main.get_by_text("Trade history", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.get_by_role("tab", name="Ghost").click()
-    expect(ui.main.get_by_text("Signal accuracy", exact=True)).to_be_visible()
+    expect(ui.main.get_by_text("Signal accuracy", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.get_by_role("tab", name="Live").click()
-    expect(ui.main.get_by_text("Live trading is not enabled")).to_be_visible()
+    expect(ui.main.get_by_text("Live trading is not enabled")).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.get_by_text("Decision log").click()
 
 
