@@ -28,7 +28,13 @@ def render(store: StateStore, settings: Settings) -> str:
         ids.insert(0, settings.bot.id)
         labels[settings.bot.id] = f"{settings.bot.id} · no state yet"
     if st.session_state.get(SELECTED) not in labels:
-        st.session_state[SELECTED] = settings.bot.id
-    chosen = st.selectbox(f"Bot ({len(known)} on this Redis)", ids, key=SELECTED, format_func=lambda b: labels[b],
-                          help="Every view and command on this page is the selected bot's.", bind="query-params")
-    return str(chosen)
+        # a new session starts on ?bot=ID when that bot exists, else on the configured bot
+        wanted = st.query_params.get(SELECTED)
+        st.session_state[SELECTED] = wanted if wanted in labels else settings.bot.id
+    # The widget's own state decides (never the URL: a URL synced late must not move a command to
+    # another bot); the URL follows it so the page can be linked to.
+    chosen = str(st.selectbox(f"Bot ({len(known)} on this Redis)", ids, key=SELECTED, format_func=lambda b: labels[b],
+                              help="Every view and command on this page is the selected bot's."))
+    if st.query_params.get(SELECTED) != chosen:
+        st.query_params[SELECTED] = chosen
+    return chosen

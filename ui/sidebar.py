@@ -26,7 +26,7 @@ from ui.status import BotStatus, StatusView, describe_result, escape_markdown, f
 COMMAND_WAIT_S = 10.0
 START_MODES = (Mode.GHOST.value, Mode.PAPER.value)
 LAST_COMMAND = "last_command"
-SEEN_MODE = "_tb_seen_mode"
+MODE_KEY = "_tb_mode_key"  # the key of the selector on screen
 
 _CSS = """
 <style>
@@ -114,19 +114,25 @@ def switch_mode(store: StateStore, running: str, wanted: str) -> LastCommand:
     return started
 
 
-def follow_running_mode(view: StatusView | None) -> None:
-    """The selector shows the running mode; when the running mode changes, the selector follows it."""
-    running = view.mode if view is not None and view.status is not BotStatus.STOPPED else None
-    if running in START_MODES and st.session_state.get(SEEN_MODE) != running:
-        st.session_state["start_mode"] = running
-    st.session_state[SEEN_MODE] = running
+def mode_key(running: str | None) -> str:
+    """The selector's widget key: one per running mode, so a new running mode brings a new selector that
+    starts on it (decided on the server, no race with the browser), and a choice lasts while it runs."""
+    return f"start_mode:{running or 'stopped'}"
 
 
 def render_mode_selector(read_view: Callable[[], StatusView | None]) -> None:
     """In its own refreshing fragment, so it follows the running mode without a press."""
-    follow_running_mode(read_view())
-    st.selectbox("Mode", START_MODES, key="start_mode",
+    view = read_view()
+    running = view.mode if view is not None and view.status is not BotStatus.STOPPED else None
+    known = running if running in START_MODES else None
+    key = mode_key(known)
+    st.session_state[MODE_KEY] = key
+    st.selectbox("Mode", START_MODES, index=START_MODES.index(known) if known else 0, key=key,
                  help="The mode the bot runs in; choose another and press START to switch.")
+
+
+def chosen_mode() -> str:
+    return str(st.session_state.get(st.session_state.get(MODE_KEY, ""), "") or START_MODES[0])
 
 
 def render_controls(store: StateStore, view: StatusView | None, positions: int = 0, *,
@@ -143,7 +149,7 @@ def render_controls(store: StateStore, view: StatusView | None, positions: int =
     resume = right.button("RESUME", key="resume", width="stretch", help="Back to ACTIVE.")
     st.divider()
     st.fragment(run_every=refresh_s)(render_mode_selector)(read_view or (lambda: view))
-    mode = st.session_state.get("start_mode") or START_MODES[0]
+    mode = chosen_mode()
     left, right = st.columns(2)
     start = left.button("START", key="start", width="stretch",
                         help="Start the bot in this mode (handled by the supervisor); switches a running bot.")

@@ -56,7 +56,18 @@ def show_table(table: Table, empty: str, *, key: str | None = None, rows: int = 
 
 
 def show_chart(fig, key: str) -> None:
-    """Same key on every refresh: with the figure's uirevision, zoom and pan survive new data."""
+    """A chart that keeps the user's view across refreshes.
+
+    Streamlit names a chart element by a hash of its whole figure, so the browser builds a new plot
+    whenever the figure changes, and the zoom, pan and hover go with it. Two things keep the view: a
+    refresh without new data sends the very same figure (the callers memoise it), and *Hold* keeps
+    showing the figure on screen while new data arrives, until released (then the chart catches up)."""
+    shown = f"_tb_chart_{key}"
+    held = st.toggle("Hold", key=f"hold_{key}", help="Keep this chart as it is (and your zoom) while new data "
+                     "arrives; switch off to catch up.")
+    if held and shown in st.session_state:
+        fig = st.session_state[shown]
+    st.session_state[shown] = fig
     st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
 
 

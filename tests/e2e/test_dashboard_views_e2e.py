@@ -92,7 +92,9 @@ def test_tables_when_viewed_at_1280_px_then_no_key_column_is_cut_off(page: Page,
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{dashboard_url}/?tab={tab}")
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=UI_TIMEOUT_MS)
-    page.wait_for_timeout(1500)  # the grids lay out their columns
+    page.wait_for_function(  # every grid has laid out its columns
+        "() => [...document.querySelectorAll('[data-testid=stDataFrame]')].filter(e => e.offsetParent !== null)"
+        ".every(e => e.querySelectorAll('th').length > 0)", timeout=UI_TIMEOUT_MS)
 
     checked = 0
     for grid in _grids(page):
@@ -116,12 +118,8 @@ def _plot_state(page: Page, index: int = 0) -> dict:
         " auto: gd._fullLayout.xaxis.autorange})")
 
 
-def test_chart_when_zoomed_then_the_zoom_survives_refreshes_with_new_candles(page: Page, dashboard_url, seeded):
-    page.goto(f"{dashboard_url}/?tab=Paper")
+def _zoom(page: Page) -> dict:
     chart = page.locator(".js-plotly-plot").first
-    expect(chart).to_be_visible(timeout=UI_TIMEOUT_MS)
-    before = _plot_state(page)
-
     box = chart.locator(".nsewdrag").first.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.40, y)
@@ -130,16 +128,38 @@ def test_chart_when_zoomed_then_the_zoom_survives_refreshes_with_new_candles(pag
     page.mouse.up()
     page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.autorange === false",
                            timeout=UI_TIMEOUT_MS)
-    zoomed = _plot_state(page)
+    return _plot_state(page)
+
+
+def test_chart_when_zoomed_then_the_zoom_survives_refreshes(page: Page, dashboard_url, seeded):
+    page.goto(f"{dashboard_url}/?tab=Paper")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    before = _plot_state(page)
+    zoomed = _zoom(page)
     assert zoomed["range"] != before["range"]
 
-    seeded.push_candles(_candles(BTC, now_ms() + 60_000, 3, "95010.0"))  # new data for the chart
+    page.wait_for_timeout(3500)  # three refreshes (1 s each in these tests), the heartbeat moving on
+    after = _plot_state(page)
+    assert (after["range"], after["auto"]) == (zoomed["range"], False)
+
+
+def test_chart_when_held_then_the_zoom_survives_new_candles_and_release_catches_up(page: Page, dashboard_url,
+                                                                                    seeded):
+    page.goto(f"{dashboard_url}/?tab=Paper")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    hold = page.locator(".st-key-hold_paper_candles")
+    hold.get_by_text("Hold").click()
+    page.wait_for_timeout(1500)
+    zoomed = _zoom(page)
+
+    seeded.push_candles(_candles(BTC, now_ms() + 60_000, 3, "95010.0"))  # new data while held
+    page.wait_for_timeout(3500)
+    held = _plot_state(page)
+    assert (held["range"], held["auto"], held["points"]) == (zoomed["range"], False, zoomed["points"])
+
+    hold.get_by_text("Hold").click()
     page.wait_for_function(f"() => document.querySelector('.js-plotly-plot').data[0].x.length > {zoomed['points']}",
                            timeout=UI_TIMEOUT_MS)
-    page.wait_for_timeout(2500)  # two more refreshes (1 s each in these tests)
-    after = _plot_state(page)
-    assert after["points"] > zoomed["points"]
-    assert (after["range"], after["auto"]) == (zoomed["range"], False)
 
 
 def test_start_when_running_in_another_mode_then_confirmed_once_and_stop_then_start_sent(page: Page, dashboard_url,
@@ -174,14 +194,14 @@ def test_bot_selector_when_switching_between_two_bots_then_views_and_commands_st
         selector = ui.sidebar.get_by_role("combobox").first
         selector.click()
         page.get_by_role("option").filter(has_text=f"{other.bot_id} · ghost").click()
-        expect(ui.main.get_by_text("5,555.55")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(ui.main.get_by_text("5,555.55").first).to_be_visible(timeout=UI_TIMEOUT_MS)
         ui.expect_status("Mode", "ghost")
         expect(ui.main.get_by_text("10,282.25")).to_have_count(0)
 
         with CommandAnswerer(seeded, CommandStatus.DONE) as first, CommandAnswerer(other, CommandStatus.DONE) as second:
             ui.press("HALT")
             ui.expect_result("Result: done")
-        assert [f["type"] for f in second.seen] == ["halt"] and first.seen == []
+        assert ([f["type"] for f in second.seen], first.seen) == (["halt"], []), (page.url, other.client.xrange(other.key("commands")), seeded.client.xrange(seeded.key("commands"))[-2:])
         assert other.read_halt() is not None and seeded.read_halt() is None
         assert f"bot={other.bot_id}" in page.url  # the page can be linked to
     finally:
