@@ -42,6 +42,7 @@ typecheck: setup
 bench: setup
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.alerts_tick
+	$(PY) -m benchmarks.dashboard
 
 # Backtest speed and memory, and backtrader / nautilus_trader on the same rules, each in a bench-only venv
 # under var/bench-venvs (installed here on first use, never into requirements).
