@@ -596,7 +596,7 @@ class StateStore:
     def stream_since(self, name: str, last_id: str | None, count: int) -> list[StreamEntry] | None:
         """A record stream's entries newer than `last_id`, oldest first, at most the newest `count`;
         None when `last_id` is no longer in the stream (wiped, or trimmed past it): read it afresh."""
-        if name not in ("trades", "signals", "equity", "audit"):
+        if name not in ("trades", "signals", "equity", "audit") and not name.startswith("equity:"):
             raise ValueError(f"not a record stream: {name!r}")
         if last_id is None:
             return [StreamEntry(i, f) for i, f in reversed(self.client.xrevrange(self.key(name), count=count))]

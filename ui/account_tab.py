@@ -12,6 +12,7 @@ from models import Mode, Trade
 from settings import Settings
 from state import StateStore
 from ui import charts, data
+from ui.books import current_book
 from ui.connection import now_ms
 from ui.guard import guarded
 from ui.status import format_money, to_decimal, utc_day_start_ms
@@ -62,8 +63,10 @@ def render_account(store: StateStore, settings: Settings) -> None:
             MetricCard("Today's P&L", format_money(today, signed=True), today_help),
         ])
 
-    points = data.equity(store)
-    if points:
+    book = current_book(state)
+    points = data.equity(store, book) if book is not None else []
+    if points and book is not None:
+        st.caption(f"Equity of **{book.label}** (market time, UTC)")
         show_chart(memo(store, "account_equity", records_fp(points),
                         lambda: charts.equity_figure(points, "account_equity")), "account_equity")
     else:

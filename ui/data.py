@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Generic, Iterable, Mapping, TypeVar
 
-from models import AuditEvent, Candle, Mode, Side, Trade, TradeState, from_record
+from models import AuditEvent, Book, Candle, Mode, Side, Trade, TradeState, from_record
 from settings import Settings
 from state import BotStatus, StateStore, StreamEntry, bot_ids, bot_status, heartbeat_age_s, read_states
 from stores import Memory
@@ -135,12 +135,22 @@ def _audit(entry: StreamEntry) -> AuditEvent:
     except ValueError:
         extra = {}
     return AuditEvent(entry.fields.get("kind", ""), int(entry.fields.get("ts_ms", 0) or 0),
-                      entry.fields.get("message", ""), extra if isinstance(extra, dict) else {})
+                      entry.fields.get("message", ""), extra if isinstance(extra, dict) else {},
+                      logged_ms=entry.ts_ms)
 
 
-def trades(store: StateStore, mode: Mode, count: int = TRADES_SHOWN) -> list[Trade]:
-    """The newest `count` trades of the stream, those of `mode` (oldest first)."""
-    return trades_in_mode(_tail(store, "trades", count, _trade), mode)
+def book_of(mode: Mode, settings: Settings) -> Book:
+    """The book a tab shows: ghost's, or paper's on the configured paper venue (models.Book)."""
+    return Book.of(mode, settings.venue.paper_venue if mode is not Mode.GHOST else "")
+
+
+def trades(store: StateStore, book: Book | Mode, count: int = TRADES_SHOWN) -> list[Trade]:
+    """Of the newest `count` trades of the stream (every book of the bot shares it), those of `book`
+    (a Mode: every book of that mode), oldest first. Never another book's."""
+    read = _tail(store, "trades", count, _trade)
+    if isinstance(book, Mode):
+        return trades_in_mode(read, book)
+    return [t for t in read if t.book == book]
 
 
 def audit(store: StateStore, count: int) -> list[AuditEvent]:
@@ -166,8 +176,19 @@ def signal_total(store: StateStore, records: list[dict[str, str]]) -> tuple[int,
     return round(length * len(read) / len(records)) if records else 0, False
 
 
-def equity(store: StateStore, count: int = EQUITY_SHOWN) -> list[dict[str, str]]:
-    return _tail(store, "equity", count, _point)
+def equity(store: StateStore, book: Book | None, count: int = EQUITY_SHOWN) -> list[dict[str, str]]:
+    """A book's own equity curve (`equity:{book}`); None: the curve written before books existed."""
+    return _tail(store, f"equity:{book.key}" if book is not None else "equity", count, _point)
+
+
+def book_metrics(trades_read: list[Trade], points: list[dict[str, str]], starting: Decimal) -> dict[str, Any]:
+    """The metrics of exactly the trades and curve on screen (so the cards agree with the table)."""
+    from analytics.metrics import compute_metrics, to_jsonable
+
+    curve = [(int(p["ts_ms"]), Decimal(p["equity"])) for p in points if p.get("ts_ms") and p.get("equity")]
+    if not trades_read and not curve:
+        return {}
+    return to_jsonable(compute_metrics(trades_read, curve, starting_equity=starting))
 
 
 _CANDLES: dict[tuple[int, str, str], tuple[str | None, list[Candle]]] = {}

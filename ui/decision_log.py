@@ -45,12 +45,12 @@ def matches(event: AuditEvent, query: LogQuery) -> bool:
 def select(events: Sequence[AuditEvent], query: LogQuery, page: int, per_page: int = PER_PAGE
            ) -> tuple[list[AuditEvent], int, int]:
     """(the page's events, how many matched, how many pages); `page` counts from 1 and is clamped.
-    Time order is the entries' own (ts_ms, then the order they were logged in)."""
+    Time order is the order the store logged them (`events` come oldest first; Redis's clock at XADD),
+    never the writers' stamps, which are market time in the engine and wall time elsewhere."""
     if per_page <= 0:
         raise ValueError(f"per_page must be positive, not {per_page}")
     chosen = [e for e in events if matches(e, query)]
-    indexed = sorted(enumerate(chosen), key=lambda ie: (ie[1].ts_ms, ie[0]), reverse=query.newest_first)
-    ordered = [e for _, e in indexed]
+    ordered = list(reversed(chosen)) if query.newest_first else chosen
     pages = max(1, -(-len(ordered) // per_page))
     page = min(max(1, page), pages)
     return ordered[(page - 1) * per_page: page * per_page], len(ordered), pages

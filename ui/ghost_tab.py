@@ -12,6 +12,7 @@ from state import StateStore
 from ui import charts, data
 from ui.checklists import ghost_checklist
 from ui.guard import guarded
+from ui.paper_tab import MARKET_TIME_NOTE
 from ui.status import format_money
 from ui.summaries import (
     accuracy_frame, breakdown_table, ghost_summary, quality_cards, signal_accuracy, signals_table,
@@ -26,15 +27,20 @@ GHOST_TRADES_SHOWN = 300
 @guarded("Ghost")
 def render_ghost(store: StateStore, settings: Settings) -> None:
     records = data.signals(store)
-    ghost_trades = data.trades(store, Mode.GHOST)
+    book = data.book_of(Mode.GHOST, settings)
+    ghost_trades = data.trades(store, book)
     if (bad := data.bad_trades(store)) is not None:
         st.warning(bad.line(), icon=":material/report:")
     fp = (records_fp(records), trades_fp(ghost_trades))
     accuracy = memo(store, "ghost_accuracy", fp, lambda: signal_accuracy(records))
-    st.subheader("Ghost summary")
+    st.subheader(f"Ghost summary — {book.label}")
+    st.caption(MARKET_TIME_NOTE)
     total, exact = data.signal_total(store, records)
     metric_cards(ghost_summary(f"{total:,}" if exact else f"≈ {total:,}", ghost_trades))
-    metric_cards(quality_cards(data.metrics(store, Mode.GHOST), accuracy))
+    points = data.equity(store, book)
+    metrics = memo(store, "ghost_metrics", (fp, records_fp(points)),
+                   lambda: data.book_metrics(ghost_trades, points, settings.venue.starting_balance))
+    metric_cards(quality_cards(metrics, accuracy))
 
     st.subheader("Ghost validation checklist")
     checklist(memo(store, "ghost_checks", fp, lambda: ghost_checklist(records, accuracy, ghost_trades)), "ghost_checklist")

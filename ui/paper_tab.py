@@ -20,6 +20,9 @@ from ui.tables import TRADE_SORTS, Table, positions_table, sort_trades, trades_c
 from ui.widgets import checklist, memo, metric_cards, records_fp, show_chart, show_table, trades_fp
 
 ANY = "any"
+# one clock per view: trades, candles and equity run on the candles' clock, which a replay or a synthetic
+# feed at 60x puts far from the wall clock of commands, banners and the decision log
+MARKET_TIME_NOTE = "Times in this tab are market time (the candles' clock), UTC."
 HISTORY_ROWS = 500  # rows in the table; the CSV carries every trade chosen
 
 
@@ -45,7 +48,8 @@ def filter_trades(trades: list[Trade], symbol: str = ANY, reason: str = ANY, sid
 def render_paper(store: StateStore, settings: Settings) -> None:
     state = store.read_state()
     running_paper = state.get("mode") == Mode.PAPER.value
-    trades = data.trades(store, Mode.PAPER)
+    book = data.book_of(Mode.PAPER, settings)
+    trades = data.trades(store, book)
     if (bad := data.bad_trades(store)) is not None:
         st.warning(bad.line(), icon=":material/report:")
     account = store.read_account() if running_paper else None
@@ -53,9 +57,12 @@ def render_paper(store: StateStore, settings: Settings) -> None:
     current = account.equity if account is not None else None
     help_text = ("equity the paper venue reports" if current is not None
                  else "starting capital plus the closed paper trades (the bot is not running paper)")
-    metrics = data.metrics(store, Mode.PAPER)
-    total = metrics.get("trades") if metrics else None
-    st.subheader("Portfolio")
+    points = data.equity(store, book)
+    metrics = memo(store, "paper_metrics", (trades_fp(trades), records_fp(points)),
+                   lambda: data.book_metrics(trades, points, starting))
+    total = None  # the trades completed are the ones read (the table's), as the cards are
+    st.subheader(f"Portfolio — {book.label}")
+    st.caption(MARKET_TIME_NOTE)
     metric_cards(paper_summary(starting, current, trades, int(total) if isinstance(total, int) else None, help_text))
 
     positions = store.read_positions() if running_paper else []
@@ -82,7 +89,6 @@ def render_paper(store: StateStore, settings: Settings) -> None:
         st.caption(f"No candles for {symbol} yet.")
 
     if running_paper:
-        points = data.equity(store)
         if points:
             show_chart(memo(store, "paper_equity", records_fp(points),
                             lambda: charts.equity_figure(points, "paper_equity")), "paper_equity")
@@ -93,8 +99,7 @@ def render_paper(store: StateStore, settings: Settings) -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader("Paper metrics")
-        metric_cards(metric_card_list(metrics), "No paper metrics yet: the bot computes them every "
-                     f"{settings.bot.metrics_seconds:g} s once paper trades exist.")
+        metric_cards(metric_card_list(metrics), "No paper metrics yet: they appear with the first paper trade.")
     with right:
         totals = memo(store, "paper_totals", trades_fp(trades), lambda: pnl_by_exit_reason(trades))
         if totals:

@@ -232,7 +232,8 @@ def trades_csv(trades: Sequence[Trade]) -> str:
 
 # ---------------------------------------------------------------------------------- decision log
 
-AUDIT_LAYOUT = _layout(("Time (UTC)", TIME, "k"), ("Kind", 90, "k"), ("Symbol", SYMBOL, "k"), ("Message", 500, "k"))
+AUDIT_LOGGED = "Logged (UTC, wall clock)"
+AUDIT_LAYOUT = _layout((AUDIT_LOGGED, 150, "k"), ("Kind", 90, "k"), ("Symbol", SYMBOL, "k"), ("Message", 480, "k"))
 
 
 def audit_symbol(event: AuditEvent) -> str:
@@ -243,15 +244,17 @@ def audit_symbol(event: AuditEvent) -> str:
 def audit_table(events: Iterable[AuditEvent]) -> Table:
     """In the order given (the decision log pages through time itself)."""
     rows = [
-        {"Time (UTC)": format_time(e.ts_ms), "Kind": e.kind, "Symbol": audit_symbol(e) or NO_VALUE, "Message": e.message}
+        {AUDIT_LOGGED: format_time(e.logged_ms or e.ts_ms), "Kind": e.kind, "Symbol": audit_symbol(e) or NO_VALUE,
+         "Message": e.message}
         for e in events
     ]
     return Table(pd.DataFrame(rows, columns=list(AUDIT_LAYOUT), dtype="string"), AUDIT_LAYOUT)
 
 
 def audit_frame(events: Iterable[AuditEvent]) -> pd.DataFrame:
-    """Newest first."""
-    return audit_table(sorted(events, key=lambda e: e.ts_ms, reverse=True)).frame
+    """Newest first, in the order the store logged them (`events` come oldest first): the writers' own
+    stamps are market time in the engine and wall time in the supervisor, so they do not sort."""
+    return audit_table(list(reversed(list(events)))).frame
 
 
 # ------------------------------------------------------------------------------------- key/value

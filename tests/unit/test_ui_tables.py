@@ -72,7 +72,7 @@ def test_audit_frame_when_events_then_newest_first():
                          AuditEvent("exit", 5_000, "second")])
     assert list(frame["Message"]) == ["second", "first"]
     assert list(frame["Symbol"]) == ["—", "BTC/USDT:USDT"]
-    assert list(frame.columns) == ["Time (UTC)", "Kind", "Symbol", "Message"]
+    assert list(frame.columns) == ["Logged (UTC, wall clock)", "Kind", "Symbol", "Message"]
 
 
 def test_key_value_frame_when_risk_report_then_readable_names_and_values():

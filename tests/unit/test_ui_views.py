@@ -207,11 +207,12 @@ def test_ghost_checklist_when_accuracy_at_55_percent_then_only_above_passes(corr
 
 
 def _events():
+    """In the order the store logged them (its read order, oldest first), whatever each writer stamped."""
     return [
-        AuditEvent("order", 3_000, "entry BTC long", {"symbol": "BTC/USDT:USDT"}),
         AuditEvent("skip", 1_000, "max_positions on ETH", {"symbol": "ETH/USDT:USDT"}),
         AuditEvent("order", 2_000, "entry ETH short", {"symbol": "ETH/USDT:USDT"}),
-        AuditEvent("command", 2_000, "halt by dashboard"),
+        AuditEvent("command", 9_000_000, "halt by dashboard"),  # wall clock, ahead of the market's
+        AuditEvent("order", 3_000, "entry BTC long", {"symbol": "BTC/USDT:USDT"}),
     ]
 
 
