@@ -146,15 +146,20 @@ def format_decimal(value: Any) -> str:
     return text or "0"
 
 
-def format_price(value: Any, places: int | None = None) -> str:
-    """A price with thousands separators at the symbol's precision ('95,000.1'); without `places`, the
-    stored digits (a stored price is already on the tick)."""
+def format_price(value: Any, places: int | None = None, *, exact: bool = True) -> str:
+    """A price with thousands separators at the symbol's precision ('95,000.1'). With `exact` (prices the
+    venue set: entries, exits, stops, orders) never fewer decimals than the price has, so a stop at
+    93,100.1 never reads 93,100 when the learned precision is short; without it (a computed liquidation
+    price) rounded to `places`. Without `places`, the stored digits."""
     amount = to_decimal(value)
     if amount is None or not amount.is_finite():
         return NO_VALUE
+    exponent = amount.normalize().as_tuple().exponent
+    own = min(max(0, -exponent), MAX_PRICE_PLACES) if isinstance(exponent, int) else 0
     if places is None:
-        exponent = amount.normalize().as_tuple().exponent
-        places = min(max(0, -exponent), MAX_PRICE_PLACES) if isinstance(exponent, int) else 0
+        places = own
+    elif exact:
+        places = max(places, own)
     return f"{amount:,.{places}f}"
 
 

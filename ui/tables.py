@@ -104,7 +104,7 @@ def positions_table(positions: Sequence[Position], levels: Mapping[str, TradeSta
             "P&L %": format_pct(p.unrealized_pnl / cost * 100 if cost else None, signed=True),
             "Stop": format_price(level.stop, dp) if level else NO_VALUE,
             "Take-profit": format_price(level.take_profit, dp) if level else NO_VALUE,
-            "Liq. price": format_price(p.liquidation_price, dp),
+            "Liq. price": format_price(p.liquidation_price, dp, exact=False),
             "Margin": format_money(p.isolated_margin),
             "Leverage": f"{p.leverage}x",
             "Notional": format_money(p.notional),

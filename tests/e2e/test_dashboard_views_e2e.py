@@ -60,7 +60,7 @@ def seeded(e2e_store: StateStore):
         store.append_trade(Trade(f"t{i}", ETH, Side.SHORT, Decimal("1.25"), Decimal("1812.34"), Decimal("1803.21"),
                                  now - (i + 2) * 600_000, now - (i + 1) * 600_000, Decimal("11.41"), Decimal("1.81"),
                                  Decimal("9.60") - i * 3, ExitReason.VOLUME_EXHAUSTION, Mode.PAPER,
-                                 strategy="mean_reversion"))
+                                 strategy="mean_reversion", venue="sim"))
     for i in range(6):
         signal_id = f"s{i}"
         store.append_signal({"kind": "signal", "signal_id": signal_id, "symbol": SOL, "side": "long", "strength": "0.7",
@@ -120,6 +120,7 @@ def _plot_state(page: Page, index: int = 0) -> dict:
 
 def _zoom(page: Page) -> dict:
     chart = page.locator(".js-plotly-plot").first
+    chart.scroll_into_view_if_needed()
     box = chart.locator(".nsewdrag").first.bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.40, y)

@@ -38,7 +38,8 @@ def _trade(trade_id, pnl, *, exit_ms=2_000_000, reason=ExitReason.TAKE_PROFIT, s
         (Decimal("1810.27"), 2, "1,810.27"),
         (Decimal("0.000123"), None, "0.000123"),
         (Decimal("64252.5123456789"), None, "64,252.51234568"),  # at most 8 decimals without a known tick
-        (Decimal("126543.21987"), 1, "126,543.2"),
+        (Decimal("126543.21987"), 1, "126,543.21987"),  # a price the venue set: every digit it has
+        (Decimal("93100.1"), 0, "93,100.1"),  # candles that happened to be whole never hide the stop's .1
         (None, 2, "—"),
         ("garbage", 2, "—"),
         (Decimal("Infinity"), 2, "—"),
@@ -46,6 +47,10 @@ def _trade(trade_id, pnl, *, exit_ms=2_000_000, reason=ExitReason.TAKE_PROFIT, s
 )
 def test_format_price_when_places_known_or_not_then_thousands_and_fixed_decimals(value, places, text):
     assert format_price(value, places) == text
+
+
+def test_format_price_when_computed_then_rounded_to_the_symbols_precision():
+    assert format_price(Decimal("126543.21987"), 1, exact=False) == "126,543.2"
 
 
 @pytest.mark.parametrize(
