@@ -37,7 +37,7 @@ from pathlib import Path
 
 from benchmarks.dashboard_seed import SYMBOLS, seed
 from embedded_redis import free_port, start_embedded_redis
-from models import AuditEvent, Candle, CommandResult, CommandStatus, ExitReason, Mode, Side, Trade
+from models import AuditEvent, Book, Candle, CommandResult, CommandStatus, ExitReason, Mode, Side, Trade
 from state import StateStore, connect
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ class Activity:
             now = now_ms()
             self.store.heartbeat(now, progress_ms=now)
             equity += Decimal("0.37")
-            self.store.append_equity(now, equity, equity, Decimal("0"))
+            self.store.append_equity(now, equity, equity, Decimal("0"), book=Book.of(Mode.PAPER, "sim"))
             i += 1
             if i % 2:
                 continue
@@ -94,7 +94,8 @@ class Activity:
                                             Decimal("12"))])
             self.store.append_trade(Trade(f"live{i}", "ETH/USDT:USDT", Side.LONG, Decimal("0.5"), Decimal("1800"),
                                           Decimal("1803.1"), now - 60_000, now, Decimal("1.55"), Decimal("0.72"),
-                                          Decimal("0.83"), ExitReason.TAKE_PROFIT, Mode.PAPER, strategy="ema_trend"))
+                                          Decimal("0.83"), ExitReason.TAKE_PROFIT, Mode.PAPER, strategy="ema_trend",
+                                          venue="sim"))
             self.store.append_signal({"kind": "signal", "signal_id": f"live{i}", "symbol": "SOL/USDT:USDT",
                                       "side": "long", "strength": "0.6", "strategy": "momentum_spike", "reason": "x",
                                       "price": "145", "ts_ms": now, "taken": False, "why_not": "max_positions"})

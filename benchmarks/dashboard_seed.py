@@ -14,6 +14,7 @@ from typing import Any
 
 from analytics.metrics import compute_metrics, to_jsonable
 from models import (
+    Book,
     Account, Candle, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side,
     Trade, to_record,
 )
@@ -69,7 +70,8 @@ def seed(store: StateStore, *, trades: int = 50_000, signals: int = 100_000, aud
         entry_ms = t0 + i * MINUTE
         exit_ms = entry_ms + rng.randint(1, 240) * MINUTE
         trade = Trade(f"t{i}", symbol, side, qty, entry, exit_price, entry_ms, exit_ms, gross, fees, gross - fees,
-                      rng.choice(REASONS), Mode.PAPER if i % 2 == 0 else Mode.GHOST, strategy=rng.choice(STRATEGIES))
+                      rng.choice(REASONS), Mode.PAPER if i % 2 == 0 else Mode.GHOST, strategy=rng.choice(STRATEGIES),
+                      venue="sim" if i % 2 == 0 else "")
         trade_rows.append(to_record(trade))
         if i >= trades - 4000:  # the bot computes its metrics over its newest trades
             (paper_trades if trade.mode is Mode.PAPER else ghost_trades).append(trade)
@@ -113,7 +115,7 @@ def seed(store: StateStore, *, trades: int = 50_000, signals: int = 100_000, aud
         balance += Decimal(str(rng.gauss(0.05, 3))).quantize(Decimal("0.00000001"))
         equity_rows.append({"ts_ms": str(now_ms - (equity - i) * 5000), "equity": str(balance),
                             "wallet": str(balance), "unrealized": "0"})
-    _pipe_xadd(store, "equity", equity_rows)
+    _pipe_xadd(store, f"equity:{Book.of(mode, 'sim').key}", equity_rows)  # the book the bot writes now
 
     candles = []
     for symbol, (price, tick) in SYMBOLS.items():
