@@ -28,10 +28,12 @@ CREATE TABLE IF NOT EXISTS records (
     mode       TEXT NOT NULL,     -- ghost, paper, live: the trade's own, else the bot's when it was copied
     symbol     TEXT NOT NULL DEFAULT '',
     fields     TEXT NOT NULL,     -- the entry's fields as JSON
+    book       TEXT NOT NULL DEFAULT '',  -- a trade's book (models.Book key: ghost, paper:sim…)
     PRIMARY KEY (stream, record_key)
 );
 CREATE INDEX IF NOT EXISTS records_by_kind_time ON records (kind, ts_ms);
 CREATE INDEX IF NOT EXISTS records_by_stream_time ON records (stream, ts_ms);
+CREATE INDEX IF NOT EXISTS records_by_book_time ON records (book, kind, ts_ms);
 CREATE TABLE IF NOT EXISTS cursors (stream TEXT PRIMARY KEY, entry_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     alert_key  TEXT PRIMARY KEY,  -- the record it came from: one alert per record, however often copied
@@ -60,6 +62,7 @@ class Record:
     mode: str
     symbol: str
     fields: dict[str, Any]
+    book: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +113,9 @@ class Journal:
         with self._lock, self._transaction():
             before = self._db.total_changes
             self._db.executemany(
-                "INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO records VALUES (?,?,?,?,?,?,?,?,?)",
                 [(r.stream, r.record_key, r.entry_id, r.ts_ms, r.kind, r.mode, r.symbol,
-                  json.dumps(r.fields, separators=(",", ":"), default=str)) for r in records],
+                  json.dumps(r.fields, separators=(",", ":"), default=str), r.book) for r in records],
             )
             added = self._db.total_changes - before
             self._db.executemany(
@@ -196,10 +199,11 @@ class Journal:
 
     @staticmethod
     def _where(stream: str | None, kinds: Sequence[str] | None, from_ms: int | None, to_ms: int | None,
-               mode: str | None) -> tuple[str, list[Any]]:
+               mode: str | None, book: str | None = None) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
-        for clause, value in (("stream = ?", stream), ("ts_ms >= ?", from_ms), ("ts_ms < ?", to_ms), ("mode = ?", mode)):
+        for clause, value in (("stream = ?", stream), ("ts_ms >= ?", from_ms), ("ts_ms < ?", to_ms), ("mode = ?", mode),
+                              ("book = ?", book)):
             if value is not None:
                 clauses.append(clause)
                 args.append(value)
@@ -209,20 +213,21 @@ class Journal:
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
     def records(self, *, stream: str | None = None, kinds: Sequence[str] | None = None, from_ms: int | None = None,
-                to_ms: int | None = None, mode: str | None = None, offset: int = 0,
+                to_ms: int | None = None, mode: str | None = None, book: str | None = None, offset: int = 0,
                 limit: int | None = None, newest_first: bool = False) -> list[Record]:
         """Records matching every filter given, in time order (newest first when asked), a page of them
         with `offset` and `limit`."""
-        where, args = self._where(stream, kinds, from_ms, to_ms, mode)
+        where, args = self._where(stream, kinds, from_ms, to_ms, mode, book)
         order = "DESC" if newest_first else "ASC"
-        sql = (f"SELECT stream, record_key, entry_id, ts_ms, kind, mode, symbol, fields FROM records{where} "
+        sql = (f"SELECT stream, record_key, entry_id, ts_ms, kind, mode, symbol, fields, book FROM records{where} "
                f"ORDER BY ts_ms {order}, entry_id {order} LIMIT ? OFFSET ?")
         with self._lock:
             rows = self._db.execute(sql, [*args, limit if limit is not None else -1, offset]).fetchall()
-        return [Record(s, key, entry, ts, kind, m, sym, json.loads(fields)) for s, key, entry, ts, kind, m, sym, fields in rows]
+        return [Record(s, key, entry, ts, kind, m, sym, json.loads(fields), b)
+                for s, key, entry, ts, kind, m, sym, fields, b in rows]
 
     def count(self, *, stream: str | None = None, kinds: Sequence[str] | None = None, from_ms: int | None = None,
-              to_ms: int | None = None, mode: str | None = None) -> int:
-        where, args = self._where(stream, kinds, from_ms, to_ms, mode)
+              to_ms: int | None = None, mode: str | None = None, book: str | None = None) -> int:
+        where, args = self._where(stream, kinds, from_ms, to_ms, mode, book)
         with self._lock:
             return int(self._db.execute(f"SELECT COUNT(*) FROM records{where}", args).fetchone()[0])

@@ -23,6 +23,7 @@ from clock import Clock
 from errors import StateStoreError
 from journal.polling import PollingThread
 from journal.store import Journal, PendingAlert, Record
+from models import Book
 
 log = logging.getLogger("journal")
 
@@ -33,8 +34,13 @@ DAY_MS = 86_400_000
 def _record(stream: str, entry_id: str, fields: Mapping[str, str], mode: str) -> Record:
     entry_ms = int(entry_id.split("-", 1)[0])
     if stream == "trades":
+        trade_mode = fields.get("mode") or mode
+        try:
+            book = Book.of(trade_mode, fields.get("venue") or "").key
+        except ValueError:
+            book = ""
         return Record(stream, fields.get("trade_id") or entry_id, entry_id, int(fields.get("exit_ms") or entry_ms),
-                      "trade", fields.get("mode") or mode, fields.get("symbol", ""), dict(fields))
+                      "trade", trade_mode, fields.get("symbol", ""), dict(fields), book)
     if stream == "audit":
         try:
             data = json.loads(fields.get("data") or "{}")

@@ -12,6 +12,7 @@ from state import StateStore
 from ui import charts, data
 from ui.checklists import ghost_checklist
 from ui.guard import guarded
+from ui.journal_view import render_older_trades
 from ui.paper_tab import MARKET_TIME_NOTE
 from ui.status import format_money
 from ui.summaries import (
@@ -79,3 +80,4 @@ def render_ghost(store: StateStore, settings: Settings) -> None:
         st.caption(f"The newest {len(newest):,} of {len(ghost_trades):,} ghost trades read.")
     show_table(memo(store, "ghost_trades", (fp, tuple(sorted(places.items()))), lambda: trades_table(newest, places)),
                "No ghost trades yet.", key="ghost_trades")
+    render_older_trades(settings, book, ghost_trades, places, "ghost_journal")

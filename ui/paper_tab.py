@@ -15,6 +15,7 @@ from ui import charts, data
 from ui.checklists import paper_checklist
 from ui.connection import now_ms
 from ui.guard import guarded
+from ui.journal_view import render_older_trades, render_reports
 from ui.summaries import metric_cards as metric_card_list, paper_summary, pnl_by_exit_reason
 from ui.tables import TRADE_SORTS, Table, positions_table, sort_trades, trades_csv, trades_table
 from ui.widgets import checklist, memo, metric_cards, records_fp, show_chart, show_table, trades_fp
@@ -95,6 +96,7 @@ def render_paper(store: StateStore, settings: Settings) -> None:
 
     st.subheader("Trade history")
     _trade_history(store, trades, places)
+    render_older_trades(settings, book, trades, places, "paper_journal")
 
     left, right = st.columns([3, 2])
     with left:
@@ -111,6 +113,7 @@ def render_paper(store: StateStore, settings: Settings) -> None:
     st.subheader("Paper validation checklist")
     status = bot_status(state, now_ms(), settings.control.heartbeat_timeout_seconds)
     checklist(paper_checklist(trades, state, status, now_ms()), "paper_checklist")
+    render_reports(settings)
 
 
 def _history(trades: list[Trade], places: dict[str, int | None], symbol: str, reason: str, side: str, result: str,

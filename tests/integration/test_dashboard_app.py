@@ -396,3 +396,38 @@ def test_dashboard_when_a_record_is_malformed_then_one_line_says_so_and_the_othe
     [history] = [df.value for df in at.dataframe if "Exit reason" in df.value.columns]
     assert list(history["P&L (USDT)"]) == ["+9.00"]
     assert "running" in _markdown(at)
+
+
+def test_paper_tab_when_redis_was_flushed_then_the_trade_history_comes_back_from_the_journal_and_reports_are_listed(
+    app, store, tmp_path, monkeypatch
+):
+    from clock import SystemClock
+    from journal.store import Journal, journal_path
+    from journal.sync import JournalSync
+
+    monkeypatch.setenv("TB_JOURNAL__DIR", str(tmp_path / "journal"))
+    now = _now_ms()
+    for i in range(3):
+        store.append_trade(Trade(f"j{i}", ETH, Side.LONG, Decimal("1"), Decimal("1800"), Decimal("1810"),
+                                 now - 60_000 * (i + 2), now - 60_000 * (i + 1), Decimal("10"), Decimal("0.9"),
+                                 Decimal("9.1"), ExitReason.TAKE_PROFIT, Mode.PAPER, venue="sim"))
+    journal = Journal(journal_path(tmp_path / "journal", store.bot_id), store.bot_id)
+    JournalSync(store, journal, SystemClock(), bot_id=store.bot_id, default_mode="paper", daily_summary=False).sync_once()
+    journal.close()
+    reports = Path(__file__).resolve().parents[2] / "reports"
+    report = reports / f"{store.bot_id}_month_2025-05_paper.html"
+    reports.mkdir(exist_ok=True)
+    report.write_text("<html>report</html>")
+    try:
+        store.client.flushall()
+        _seed_running_bot(store)  # the bot back on an empty Redis
+
+        paper = _tab(app(tab="Paper"), "Paper")
+    finally:
+        report.unlink()
+
+    assert any("Older trades, from the journal" in h.value for h in paper.subheader)
+    assert any("3 trade(s) of paper on sim that Redis no longer holds" in c.value for c in paper.caption)
+    [older] = [df.value for df in paper.dataframe if "Exit reason" in df.value.columns and len(df.value) == 3]
+    assert set(older["Exit reason"]) == {"take_profit"}
+    assert any(report.name in m.value for m in paper.markdown)
