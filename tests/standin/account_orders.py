@@ -112,9 +112,7 @@ class AccountOrders:
         return SUCCESS
 
     def user_trades(self, query: dict) -> list[dict]:
-        market_id = query.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
+        market_id = params.symbol(query)
         self.account.rules(market_id)
         start, end, limit = params.time_window(query, 500, 1000)
         from_id = params.integer(query, "fromId")
@@ -184,9 +182,7 @@ class AccountOrders:
             return account.order_payload(record, with_time=False)
 
     def _find(self, query: dict) -> OrderRecord:
-        market_id = query.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
+        market_id = params.symbol(query)
         self.account.rules(market_id)
         order_id = params.integer(query, "orderId")
         client = query.get("origClientOrderId")
@@ -222,20 +218,14 @@ class AccountOrders:
         return [self.account.order_payload(r) for r in self.account.open_orders(self._symbol(query))]
 
     def all_orders(self, query: dict) -> list[dict]:
-        market_id = query.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
+        market_id = params.symbol(query)
         self.account.rules(market_id)
-        start, end, limit = params.time_window(query, 500, 1000)
-        rows = [r for r in self.account.orders.values() if r.market_id == market_id
-                and (start is None or r.created_ms >= start) and (end is None or r.created_ms <= end)]
-        return [self.account.order_payload(r) for r in rows[-limit:]]
+        rows = params.in_window([r for r in self.account.orders.values() if r.market_id == market_id], query)
+        return [self.account.order_payload(r) for r in rows]
 
     def cancel_all(self, query: dict) -> dict:
         """Regular orders only: algo orders have their own cancel-all (DELETE /fapi/v1/algoOpenOrders)."""
-        market_id = query.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
+        market_id = params.symbol(query)
         rules = self.account.rules(market_id)
         with self.account.lock:
             for record in self.account.open_orders(market_id):
@@ -244,9 +234,7 @@ class AccountOrders:
         return dict(CANCEL_ALL_DONE)
 
     def countdown(self, query: dict) -> dict:
-        market_id = query.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
+        market_id = params.symbol(query)
         self.account.rules(market_id)
         countdown_ms = params.integer(query, "countdownTime")
         if countdown_ms is None:

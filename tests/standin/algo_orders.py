@@ -120,19 +120,13 @@ class AlgoOrders:
         return [self.account.algo_payload(a) for a in self.account.open_algos(market_id)]
 
     def all_orders(self, query: dict) -> list[dict]:
-        market_id = query.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
+        market_id = params.symbol(query)
         self.account.rules(market_id)
-        start, end, limit = params.time_window(query, 500, 1000)
-        rows = [a for a in self.account.algos.values() if a.market_id == market_id
-                and (start is None or a.created_ms >= start) and (end is None or a.created_ms <= end)]
-        return [self.account.algo_payload(a) for a in rows[-limit:]]
+        rows = params.in_window([a for a in self.account.algos.values() if a.market_id == market_id], query)
+        return [self.account.algo_payload(a) for a in rows]
 
     def cancel_all(self, query: dict) -> dict:
-        market_id = query.get("symbol")
-        if not market_id:
-            raise mandatory("symbol")
+        market_id = params.symbol(query)
         self.account.rules(market_id)
         with self.account.lock:
             for algo in self.account.open_algos(market_id):

@@ -68,3 +68,18 @@ def time_window(query: dict, default_limit: int, max_limit: int) -> tuple[int | 
     if not 1 <= limit <= max_limit:
         raise error(400, -1130, "Data sent for parameter 'limit' is not valid.")
     return start, end, limit
+
+
+def symbol(query: dict) -> str:
+    """The mandatory `symbol` (a market id such as BTCUSDT), -1102 when it is missing."""
+    market_id = query.get("symbol")
+    if not market_id:
+        raise mandatory("symbol")
+    return str(market_id)
+
+
+def in_window(rows: list, query: dict, default_limit: int = 500, max_limit: int = 1000) -> list:
+    """The rows (each with `created_ms`) inside the query's startTime/endTime, the newest `limit` of them."""
+    start, end, limit = time_window(query, default_limit, max_limit)
+    kept = [r for r in rows if (start is None or r.created_ms >= start) and (end is None or r.created_ms <= end)]
+    return kept[-limit:]
