@@ -141,3 +141,31 @@ def test_apprise_notifier_when_a_url_is_not_understood_then_error_names_the_sche
     with pytest.raises(ValueError) as caught:
         apprise_notifier(["nosuchscheme://user:hunter2@example"])
     assert "nosuchscheme" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_alerts_when_the_risk_monitor_the_approval_and_a_live_fill_write_their_records_then_each_arrives_once(
+    store, journal, receiver
+):
+    from control import go_live
+
+    receiver.up()
+    clock = SystemClock()
+    now = clock.now_ms()
+    # the records exactly as the engine, the go-live approval and the live executor write them
+    store.audit(AuditEvent("alert", now, "ALERT: ETH/USDT:USDT liquidation risk 81.0% ≥ 80%",
+                           {"symbol": "ETH/USDT:USDT", "risk_pct": "81.0", "alert": "liquidation_risk"}))
+    store.audit(AuditEvent("alert", now, "ALERT: ETH/USDT:USDT liquidation risk 91.0% ≥ 90%: closing it reduce-only",
+                           {"symbol": "ETH/USDT:USDT", "risk_pct": "91.0", "alert": "liquidation_close"}))
+    record = go_live.approval_record(go_live.approval_text(Decimal("50"), Decimal("25")), "cli", now, {})
+    store.audit(go_live.approval_event(record))
+    store.audit(AuditEvent("fill", now, "ETH/USDT:USDT buy 0.02 @ 1800.00 fee 0.0144 (ETH1-en)",
+                           {"symbol": "ETH/USDT:USDT", "fill_key": "ETH1-en|1|0.02|1800", "mode": "live"}))
+    sync = JournalSync(store, journal, clock, bot_id=store.bot_id, default_mode="live", daily_summary=False)
+    out = sender(journal, receiver, clock)
+
+    sync.sync_once()
+    sync.sync_once()
+    out.send_due()
+    out.send_due()
+
+    assert sorted(receiver.kinds()) == ["go_live_approval", "liquidation_close", "liquidation_risk", "live_fill"]
