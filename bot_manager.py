@@ -39,7 +39,7 @@ from control.commands import is_stale
 from control.flatten import cancel_entry_orders, flatten
 from control.processor import CommandProcessor
 from control.trading_state import TradingStateControl
-from errors import CommandError, StateStoreError
+from errors import CommandError, ConfigError, StateStoreError
 from exchange_client import open_exchange
 from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode, timeframe_ms
 from order_ids import exit_order_id, symbol_code
@@ -484,7 +484,13 @@ class Supervisor:
         self.store.write_state(supervisor_pid=os.getpid(), supervisor_started_ms=self.clock.now_ms())
         self.commands.start()
         if self.settings.journal.enabled:
-            self.journal = JournalService(self.settings, self.store, self.clock).start()
+            try:
+                self.journal = JournalService(self.settings, self.store, self.clock).start()
+            except ConfigError:
+                raise  # a notification URL apprise cannot use: one line at start-up, like any bad setting
+            except Exception as exc:  # the supervisor's first duty is the bot and the kill switch, not history
+                log.error("journal not started (%s: %s): the bot runs without its durable journal", type(exc).__name__, exc)
+                self.audit(f"journal not started: {type(exc).__name__}: {exc}; records stay in Redis only", level="alert")
         if start_mode is not None:
             try:
                 self.start_bot(start_mode)

@@ -31,9 +31,6 @@ CREATE TABLE IF NOT EXISTS records (
     book       TEXT NOT NULL DEFAULT '',  -- a trade's book (models.Book key: ghost, paper:sim…)
     PRIMARY KEY (stream, record_key)
 );
-CREATE INDEX IF NOT EXISTS records_by_kind_time ON records (kind, ts_ms);
-CREATE INDEX IF NOT EXISTS records_by_stream_time ON records (stream, ts_ms);
-CREATE INDEX IF NOT EXISTS records_by_book_time ON records (book, kind, ts_ms);
 CREATE TABLE IF NOT EXISTS cursors (stream TEXT PRIMARY KEY, entry_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (
     alert_key  TEXT PRIMARY KEY,  -- the record it came from: one alert per record, however often copied
@@ -47,8 +44,15 @@ CREATE TABLE IF NOT EXISTS alerts (
     sent_ms    INTEGER,
     error      TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (status, next_try_ms);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Columns added after a journal file may have been written: added to an older file when it is opened.
+ADDED_COLUMNS = {"records": [("book", "TEXT NOT NULL DEFAULT ''")]}
+INDEXES = """
+CREATE INDEX IF NOT EXISTS records_by_kind_time ON records (kind, ts_ms);
+CREATE INDEX IF NOT EXISTS records_by_stream_time ON records (stream, ts_ms);
+CREATE INDEX IF NOT EXISTS records_by_book_time ON records (book, kind, ts_ms);
+CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (status, next_try_ms);
 """
 
 
@@ -91,6 +95,12 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across a process crash
         self._db.executescript(SCHEMA)
+        for table, columns in ADDED_COLUMNS.items():
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            for name, declaration in columns:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+        self._db.executescript(INDEXES)
         if bot_id is not None:  # the file is one bot's: its records carry its id through this
             self.set_meta("bot_id", bot_id)
         self.bot_id = bot_id or self.meta("bot_id") or self.path.stem

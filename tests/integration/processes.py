@@ -47,7 +47,7 @@ FAST_ENV: dict[str, str] = {
     "TB_EXITS__EMERGENCY_LOSS_PCT": "90",
     "TB_EXITS__TIME_LIMIT_MINUTES": "1000000",
     # supervisors keep a journal file per bot id: the tests' go to the temp folder, not var/journal
-    "TB_JOURNAL__DIR": str(Path(tempfile.gettempdir()) / "tb-test-journal"),
+    "TB_JOURNAL__DIR": tempfile.mkdtemp(prefix="tb-test-journal-"),  # one per test session
 }
 
 

@@ -198,3 +198,19 @@ def test_export_when_dates_are_backwards_or_what_is_unknown_then_exit_2_with_one
     assert backwards.returncode == 2 and "must be after" in backwards.stderr
     assert bad_date.returncode == 2 and "--from" in bad_date.stderr
     assert len(backwards.stderr.strip().splitlines()) == 1
+
+
+def test_supervisor_when_its_journal_cannot_be_opened_then_the_bot_still_runs_and_the_reason_is_logged(
+    redis_url, store, tmp_path
+):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the journal folder should be")
+    fleet = BotFleet(store, redis_url, tmp_path, TB_JOURNAL__DIR=str(blocker / "journal"),
+                     TB_REDIS__RUN_MARKER_DIR=str(tmp_path / "run"))
+    try:
+        fleet.start_supervisor("paper")
+        fleet.wait_bot_running(30)
+        reasons = [e.message for e in store.read_audit(200, kinds=["supervisor"]) if "journal not started" in e.message]
+    finally:
+        fleet.cleanup()
+    assert reasons and "records stay in Redis only" in reasons[0]

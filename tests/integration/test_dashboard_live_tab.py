@@ -33,7 +33,7 @@ def seed_live(store, **risk: str) -> int:
 def test_live_tab_when_the_risk_is_within_limits_then_green_and_the_positions_and_trades_show(app, store):
     seed_live(store)
 
-    at = app()
+    at = app(tab="Live")
 
     assert not at.exception
     text = _markdown(at)
@@ -58,13 +58,13 @@ def test_live_tab_when_the_risk_is_within_limits_then_green_and_the_positions_an
 def test_live_tab_when_a_figure_reaches_its_limit_then_its_colour_changes(app, store, risk, line):
     seed_live(store, **risk)
 
-    assert line in _markdown(app())
+    assert line in _markdown(app(tab="Live"))
 
 
 def test_live_tab_when_no_evidence_then_the_checklist_lists_what_is_unmet(app, store):
     seed_live(store)
 
-    text = _markdown(app())
+    text = _markdown(app(tab="Live"))
 
     assert ":red[**" in text and "go-live conditions unmet**]" in text
     assert ":red[✘ unmet] **paper validated**: 0 closed paper trades (need ≥ 5)" in text
@@ -74,7 +74,7 @@ def test_live_tab_when_no_evidence_then_the_checklist_lists_what_is_unmet(app, s
 
 def test_live_tab_when_the_approval_is_typed_exactly_then_recorded_in_the_audit_stream(app, store):
     seed_live(store)
-    at = app()
+    at = app(tab="Live")
     at.text_input(key="live_approval_text").input("I agree")
     at.button[[b.label for b in at.button].index("Record approval")].click().run()
     assert store.read_audit(50, kinds=["approval"]) == []
@@ -89,7 +89,7 @@ def test_live_tab_when_the_approval_is_typed_exactly_then_recorded_in_the_audit_
 
 def test_live_tab_when_close_all_positions_pressed_then_the_kill_switch_command_is_sent(app, store):
     seed_live(store)
-    at = app()
+    at = app(tab="Live")
 
     with FakeHandler(store) as handler:
         at.button(key="live_close_all").click().run()
@@ -104,7 +104,7 @@ def test_live_tab_when_the_weekly_loss_halted_then_a_typed_review_is_recorded_an
 
     seed_live(store, trading_state="HALTED")
     TradingStateControl(store, SystemClock()).halt(HaltCause.WEEKLY_LOSS_LIMIT, "risk-monitor", "weekly loss 101 USDT")
-    at = app()
+    at = app(tab="Live")
     assert "HALTED by the weekly loss limit" in _markdown(at)
 
     with FakeHandler(store) as handler:

@@ -86,3 +86,25 @@ def test_count_when_filtered_by_kind_then_counts_those(journal):
     assert journal.count(kinds=["trade"]) == 2
     assert journal.count(kinds=["signal"]) == 0
     assert Decimal(journal.records(kinds=["trade"])[1].fields["pnl"]) == Decimal("1.5")
+
+
+def test_journal_when_the_file_predates_the_book_column_then_it_is_added_and_old_rows_kept(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE records (stream TEXT NOT NULL, record_key TEXT NOT NULL, entry_id TEXT NOT NULL, ts_ms INTEGER NOT NULL,"
+        " kind TEXT NOT NULL, mode TEXT NOT NULL, symbol TEXT NOT NULL DEFAULT '', fields TEXT NOT NULL,"
+        " PRIMARY KEY (stream, record_key));"
+        "INSERT INTO records VALUES ('trades', 'old', '1-0', 1, 'trade', 'paper', 'BTC/USDT:USDT', '{\"pnl\": \"2\"}');"
+    )
+    db.commit()
+    db.close()
+
+    journal = Journal(path)
+    journal.append("trades", [Record("trades", "new", "2-0", 2, "trade", "paper", "BTC/USDT:USDT", {"pnl": "3"}, "paper:sim")], "2-0")
+
+    assert [r.record_key for r in journal.records(kinds=["trade"])] == ["old", "new"]
+    assert [r.record_key for r in journal.records(kinds=["trade"], book="paper:sim")] == ["new"]
+    journal.close()
