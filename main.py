@@ -667,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--period", choices=["month", "week"], default="month")
     p.add_argument("--month", help="YYYY-MM (default: the newest month with a trade)")
     p.add_argument("--week", help="YYYY-Www, ISO week (default: the newest week with a trade)")
-    p.add_argument("--mode", choices=modes, help="only trades of this mode (default: all)")
+    p.add_argument("--mode", choices=modes, help="whose book: ghost, paper (on venue.paper_venue) or live (default: bot.mode)")
     p.add_argument("--out", default="reports", help="folder (default: reports/)")
     p.add_argument("--benchmark", help="candle CSV to compare with (default: BTC 1h from Binance's public API)")
     p.add_argument("--exchange-url", dest="exchange_url", default=None, help=argparse.SUPPRESS)

@@ -9,6 +9,7 @@ period: BTC's 1h candles from Binance's public API by default, or any candle CSV
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -17,14 +18,21 @@ from typing import Any
 from analytics.metrics import breakdown, compute_metrics
 from analytics.periods import month_range, period_containing, week_range
 from errors import ConfigError, TradingBotError
-from models import Trade, from_record
+from models import Book, Trade, from_record, to_record
 
 BENCHMARK_SYMBOL = "BTC/USDT:USDT"
 
 
-def period_trades(journal: Any, start_ms: int, end_ms: int, mode: str | None) -> tuple[list[Trade], Decimal]:
-    """The trades that closed in [start, end), and the net P&L of every earlier one (same mode)."""
-    trades = [from_record(Trade, r.fields) for r in journal.records(kinds=["trade"], to_ms=end_ms, mode=mode)]
+def book_for(settings: Any, mode: str) -> Book:
+    """The book a report is about: ghost's, paper's on the configured paper venue, or live's on Binance
+    mainnet — one book, never several spliced into one equity curve."""
+    venue = {"ghost": "", "paper": settings.venue.paper_venue, "live": "binance-live"}[mode]
+    return Book.of(mode, venue)
+
+
+def period_trades(journal: Any, start_ms: int, end_ms: int, book: Book) -> tuple[list[Trade], Decimal]:
+    """The book's trades that closed in [start, end), and the net P&L of every earlier one."""
+    trades = [from_record(Trade, r.fields) for r in journal.records(kinds=["trade"], to_ms=end_ms, book=book.key)]
     before = sum((t.pnl for t in trades if t.exit_ms < start_ms), Decimal("0"))
     return [t for t in trades if t.exit_ms >= start_ms], before
 
@@ -65,13 +73,14 @@ def load_benchmark(path: str | None, start_ms: int, end_ms: int, exchange_url: s
 
 
 def write_period_report(journal: Any, *, period: str, label_range: tuple[int, int, str], out_dir: Path,
-                        starting_balance: Decimal, mode: str | None, bot_id: str, benchmark: tuple[Any, str]) -> tuple[Path, Path, dict]:
+                        starting_balance: Decimal, book: Book, bot_id: str, benchmark: tuple[Any, str]) -> tuple[Path, Path, dict]:
     from analytics.report import write_backtest_report
     from journal.export import TRADE_COLUMNS, _row
     from journal.store import Record
 
     start_ms, end_ms, label = label_range
-    trades, before = period_trades(journal, start_ms, end_ms, mode)
+    mode = book.mode.value
+    trades, before = period_trades(journal, start_ms, end_ms, book)
     opening = starting_balance + before
     curve: list[tuple[int, Decimal]] = [(start_ms, opening)]
     equity = opening
@@ -83,23 +92,19 @@ def write_period_report(journal: Any, *, period: str, label_range: tuple[int, in
     candles = {f"{described}": table} if table is not None else {}
     full = {**metrics, "by symbol": breakdown(trades, "symbol"), "by exit reason": breakdown(trades, "exit_reason")}
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{bot_id}_{period}_{label}" + (f"_{mode}" if mode else "")
+    stem = f"{bot_id}_{period}_{label}_{mode}"
     html = write_backtest_report(
         out_dir / f"{stem}.html", trades=trades, equity_curve=curve, candles_by_symbol=candles, metrics=full,
-        parameters={"bot": bot_id, "period": f"{period} {label} (UTC)", "mode": mode or "all modes",
+        parameters={"bot": bot_id, "period": f"{period} {label} (UTC)", "book": book.label,
                     "opening equity": f"{opening:,.2f} USDT", "benchmark": described},
         title=f"{period.capitalize()} report {label}: {bot_id}",
     )
-    import csv
-
     csv_path = out_dir / f"{stem}_trades.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=TRADE_COLUMNS)
         writer.writeheader()
         for t in trades:
-            from models import to_record
-
-            writer.writerow(_row("trades", Record("trades", t.trade_id, "", t.exit_ms, "trade", t.mode.value, t.symbol, to_record(t))))
+            writer.writerow(_row("trades", Record("trades", t.trade_id, "", t.exit_ms, "trade", mode, t.symbol, to_record(t))))
     return html, csv_path, metrics
 
 
@@ -114,16 +119,18 @@ def run_report_cli(args: argparse.Namespace) -> int:
         span = week_range(args.week) if args.week else None
     if args.period == "month" and args.week or args.period == "week" and args.month:
         raise ConfigError("--month goes with --period month, --week with --period week")
+    book = book_for(settings, args.mode or settings.bot.mode.value)
     journal = open_journal(settings)
     try:
-        if span is None:  # the newest period with a trade in it
-            newest = journal.records(kinds=["trade"], mode=args.mode, limit=1, newest_first=True)
+        if span is None:  # the newest period with a trade of the book in it
+            newest = journal.records(kinds=["trade"], book=book.key, limit=1, newest_first=True)
             if not newest:
-                raise ConfigError(f"no trades in the journal of bot {settings.bot.id}; name a period with --{args.period}")
+                raise ConfigError(f"no {book.label} trades in the journal of bot {settings.bot.id}; name a period with "
+                                  f"--{args.period}, or another book with --mode")
             span = period_containing(args.period, newest[0].ts_ms)
         benchmark = load_benchmark(args.benchmark, span[0], span[1], args.exchange_url)
         html, csv_path, metrics = write_period_report(
-            journal, period=args.period, label_range=span, out_dir=Path(args.out), mode=args.mode,
+            journal, period=args.period, label_range=span, out_dir=Path(args.out), book=book,
             starting_balance=settings.venue.starting_balance, bot_id=settings.bot.id, benchmark=benchmark)
     finally:
         journal.close()

@@ -69,4 +69,4 @@ def test_report_when_the_month_is_not_a_month_then_exit_2_naming_the_flag(redis_
     empty = run_cli(["report", "--period", "week"], env)
 
     assert bad.returncode == 2 and "--month" in bad.stderr
-    assert empty.returncode == 2 and "no trades in the journal" in empty.stderr
+    assert empty.returncode == 2 and "trades in the journal" in empty.stderr and "--mode" in empty.stderr
