@@ -75,8 +75,7 @@ def load_benchmark(path: str | None, start_ms: int, end_ms: int, exchange_url: s
 def write_period_report(journal: Any, *, period: str, label_range: tuple[int, int, str], out_dir: Path,
                         starting_balance: Decimal, book: Book, bot_id: str, benchmark: tuple[Any, str]) -> tuple[Path, Path, dict]:
     from analytics.report import write_backtest_report
-    from journal.export import TRADE_COLUMNS, _row
-    from journal.store import Record
+    from journal.export import TRADE_COLUMNS, trade_row
 
     start_ms, end_ms, label = label_range
     mode = book.mode.value
@@ -104,7 +103,7 @@ def write_period_report(journal: Any, *, period: str, label_range: tuple[int, in
         writer = csv.DictWriter(fh, fieldnames=TRADE_COLUMNS)
         writer.writeheader()
         for t in trades:
-            writer.writerow(_row("trades", Record("trades", t.trade_id, "", t.exit_ms, "trade", mode, t.symbol, to_record(t))))
+            writer.writerow(trade_row(to_record(t)))
     return html, csv_path, metrics
 
 

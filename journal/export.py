@@ -7,7 +7,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import pandas as pd
 
@@ -29,13 +29,17 @@ def _utc(ms: int) -> str:
     return pd.Timestamp(ms, unit="ms", tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
 
 
+def trade_row(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A trade record (models.to_record) as an export row: TRADE_COLUMNS, times in UTC."""
+    row = {k: fields.get(k, "") for k in TRADE_COLUMNS}
+    row["entry_time"] = _utc(int(fields.get("entry_ms") or 0))
+    row["exit_time"] = _utc(int(fields.get("exit_ms") or 0))
+    return row
+
+
 def _row(what: str, r: Record) -> dict[str, Any]:
     if what == "trades":
-        f = r.fields
-        row = {k: f.get(k, "") for k in TRADE_COLUMNS}
-        row["entry_time"] = _utc(int(f.get("entry_ms") or 0))
-        row["exit_time"] = _utc(int(f.get("exit_ms") or 0))
-        return row
+        return trade_row(r.fields)
     if what == "signals":
         return {"time": _utc(r.ts_ms), "kind": r.kind, "mode": r.mode} | {k: v for k, v in r.fields.items()}
     raw = r.fields.get("data")
