@@ -188,6 +188,10 @@ class Backtest:
             backfill[sym] = [self._candle(sym, r) for r in range(first_row[sym], end)]
             fed_until[sym] = end  # rows the engine's window has seen, per symbol
         engine.warm_up(backfill)
+        # with no warm-up the clock has not moved yet: the curve starts at the first candle, not at 1970
+        # (a first point at epoch 0 made Sharpe and the drawdown's length span 55 years of flat equity)
+        if clock.now_ms() < market_start:
+            clock.set(market_start)
         signals = self._signal_rows(parts, first_row)
         equity_curve = [(clock.now_ms(), engine.executor.portfolio().account.equity)]
 

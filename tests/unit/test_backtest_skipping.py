@@ -32,3 +32,18 @@ def test_backtest_when_quiet_candles_are_skipped_then_the_result_is_that_of_ever
     assert fast.equity_curve == slow.equity_curve and fast.final_equity == slow.final_equity
     if config:  # only signal-only exits let open trades be skipped
         assert fast.candles_processed < slow.candles_processed / 3
+
+
+@pytest.mark.parametrize("warmup", [0, 1, 300])
+def test_backtest_when_warmup_is_any_then_the_equity_curve_starts_at_the_first_traded_candle(shared_klines, tmp_path, warmup):
+    # with no warm-up the curve used to start at epoch 0: 55 years of flat equity in Sharpe and the drawdowns
+    data = tmp_path / FILE
+    data.write_text("\n".join((shared_klines / FILE).read_text().splitlines()[:3001]) + "\n")
+    settings = load_settings(PROJECT / "configs/ema_cross.yaml", environ={"TB_BOT__SYMBOLS": "[BTC/USDT:USDT]"})
+    tables = load_tables(data, None, settings.bot.timeframe)
+
+    result = Backtest(settings, tables, warmup=warmup).run()
+
+    first_ts = int(tables["BTC/USDT:USDT"].ts[0])
+    assert result.equity_curve[0] == (first_ts + warmup * 60_000, settings.venue.starting_balance)
+    assert result.metrics["longest_drawdown_ms"] <= result.equity_curve[-1][0] - first_ts
