@@ -69,35 +69,31 @@ def estimated_liquidation_distance_pct(leverage: int) -> Decimal:
     return Decimal(100) / Decimal(max(leverage, 1)) - MAINTENANCE_MARGIN_PCT
 
 
-def _paper_usdt(risk: RiskSettings) -> LiveLimits:
-    return LiveLimits(
-        max_position_usdt=risk.max_position_usdt,
-        max_loss_per_trade_usdt=risk.max_loss_per_trade_usdt,
-        max_daily_loss_usdt=risk.max_daily_loss_usdt,
-        max_weekly_loss_usdt=risk.max_weekly_loss_usdt,
-        min_entry_spacing_s=risk.min_entry_spacing_seconds,
-        blackout_hours_utc=frozenset(risk.blackout_hours_utc),
-        max_orders_per_minute=risk.max_orders_per_minute,
-        price_band_pct=risk.price_band_pct,
-        max_trades_per_day=risk.max_trades_per_day,
-        min_balance_usdt=risk.min_balance_usdt,
+def _usdt_fields(section: Any) -> dict[str, Any]:
+    """The USDT limits that `risk:` and `live:` both carry, under the same names."""
+    return dict(
+        max_position_usdt=section.max_position_usdt,
+        max_loss_per_trade_usdt=section.max_loss_per_trade_usdt,
+        max_daily_loss_usdt=section.max_daily_loss_usdt,
+        max_weekly_loss_usdt=section.max_weekly_loss_usdt,
+        min_entry_spacing_s=section.min_entry_spacing_seconds,
+        blackout_hours_utc=frozenset(section.blackout_hours_utc),
+        max_orders_per_minute=section.max_orders_per_minute,
+        price_band_pct=section.price_band_pct,
+        max_trades_per_day=section.max_trades_per_day,
+        min_balance_usdt=section.min_balance_usdt,
     )
+
+
+def _paper_usdt(risk: RiskSettings) -> LiveLimits:
+    return LiveLimits(**_usdt_fields(risk))
 
 
 def live_usdt(live: Any) -> LiveLimits:
     """The `live:` section (settings.LiveSettings, already checked to be no looser than the constants)."""
     return LiveLimits(
-        max_position_usdt=live.max_position_usdt,
-        max_loss_per_trade_usdt=live.max_loss_per_trade_usdt,
-        max_daily_loss_usdt=live.max_daily_loss_usdt,
-        max_weekly_loss_usdt=live.max_weekly_loss_usdt,
-        min_entry_spacing_s=live.min_entry_spacing_seconds,
+        **_usdt_fields(live),
         symbols=frozenset(live.symbols),
-        blackout_hours_utc=frozenset(live.blackout_hours_utc),
-        max_orders_per_minute=live.max_orders_per_minute,
-        price_band_pct=live.price_band_pct,
-        max_trades_per_day=live.max_trades_per_day,
-        min_balance_usdt=live.min_balance_usdt,
         liquidation_alert_pct=live.liquidation_alert_pct,
         liquidation_close_pct=live.liquidation_close_pct,
     )
