@@ -19,38 +19,22 @@ import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from embedded_redis import free_port, start_embedded_redis
 from journal.store import Journal, journal_path
 from state import StateStore, connect
 from tests.integration.processes import BotFleet, wait_for
+from tests.webhook_receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[1]
 BTC_FILE = ROOT.parent / "shared" / "data" / "klines" / "binance_usdm_BTCUSDT_1m_2025-05-04_2025-06-03.csv"
 
 
-def receiver(port: int, got: list) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            got.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
 def run(redis_url: str, data: Path, work: Path, receiver_up: bool) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    got: list = []
-    server = receiver(port, got) if receiver_up else None
+    server = Receiver(port).up() if receiver_up else None
     store = StateStore(connect(redis_url), "ab" + uuid.uuid4().hex[:8])
     fleet = BotFleet(
         store, redis_url, work, TB_ALERT_URLS=f"json://127.0.0.1:{port}/hook", TB_JOURNAL__DIR=str(work / "journal"),
@@ -70,14 +54,14 @@ def run(redis_url: str, data: Path, work: Path, receiver_up: bool) -> dict:
     finally:
         fleet.cleanup()
         if server is not None:
-            server.shutdown()
+            server.down()
     journal = Journal(journal_path(work / "journal", store.bot_id))
     pending = sum(1 for a in journal.alerts(10_000) if a["status"] == "pending")
     journal.close()
     trades = len(store.read_trades())
     loop_s = (exhausted_ms - started_ms) / 1000
     return {"receiver": "up" if receiver_up else "down", "trades": trades, "loop_s": loop_s,
-            "received": len(got), "pending": pending}
+            "received": len(server.received) if server is not None else 0, "pending": pending}
 
 
 def main() -> None:
