@@ -4,7 +4,8 @@ A record raises at most one alert, keyed by the record (so a record copied twice
 sources, all of them records that exist anyway:
 
 - any audit event whose data names an alert: `data["alert"] = "<kind>"` (the supervisor's lifecycle
-  events, the state guard's state lost, the risk monitor's liquidation danger, the go-live approval…);
+  events, the state guard's state lost, the risk monitor's liquidation danger, the go-live approval, a
+  gap in the market data…);
 - a trading-state change to HALTED, by its cause (loss limit, circuit breaker, crash loop);
 - a command's final outcome: HALT and the kill switch (CLOSE_ALL), with who asked, why and the result;
 - a fill (audit kind "fill"): live fills on by default, paper fills off.
@@ -33,6 +34,7 @@ class AlertKind(str, enum.Enum):
     LIVE_FILL = "live_fill"
     PAPER_FILL = "paper_fill"
     DAILY_SUMMARY = "daily_summary"
+    DATA_GAP = "data_gap"
 
 
 class Delivery(str, enum.Enum):

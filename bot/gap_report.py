@@ -35,7 +35,8 @@ class GapReporter:
             text = describe_gap(gap)
             self.store.record_gap({**gap, "source": self.source, "text": text})
             self.audit("gap", text, symbol=gap["symbol"], from_ms=gap["from_ms"], to_ms=gap["to_ms"],
-                       missing=gap["missing"], level="warning")
+                       missing=gap["missing"], level="warning",
+                       alert="data_gap")  # indicators and ghost returns across the hole are not what they seem
             self.store.write_state(last_gap=text)
             self._reported += 1  # each one as it is written: an outage half-way retries only the rest
             texts.append(text)

@@ -16,7 +16,9 @@ from marketdata.csvfile import HEADER_LINE
 from state import StateStore
 from ui.status import status_view
 
+from embedded_redis import free_port
 from processes import BotFleet, run_cli, wait_for
+from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.slow
 
@@ -38,9 +40,11 @@ def write_replay_with_hole(path: Path) -> Path:
     return path
 
 
-def test_replay_when_the_data_has_a_hole_then_the_gap_is_reported_with_its_times(store: StateStore, redis_url, tmp_path):
+def test_replay_when_the_data_has_a_hole_then_the_gap_is_reported_with_its_times_and_alerted_once(store: StateStore, redis_url,
+                                                                                               tmp_path):
     # Arrange
     csv = write_replay_with_hole(tmp_path / "btc.csv")
+    receiver = Receiver(free_port()).up()
     env = {
         "TB_MARKET_DATA__SOURCE": "replay",
         "TB_MARKET_DATA__REPLAY__FILES": json.dumps({BTC: str(csv)}),
@@ -49,15 +53,18 @@ def test_replay_when_the_data_has_a_hole_then_the_gap_is_reported_with_its_times
         "TB_MARKET_DATA__BACKFILL_CANDLES": "100",
         "TB_BOT__SYMBOLS": f"[{BTC}]",
         "TB_REDIS__RUN_MARKER_DIR": str(tmp_path / "run"),
+        "TB_ALERT_URLS": receiver.url, "TB_JOURNAL__DIR": str(tmp_path / "journal"), "TB_JOURNAL__POLL_SECONDS": "0.2",
     }
     fleet = BotFleet(store, redis_url, tmp_path, **env)
     try:
         # Act
-        fleet.start_bot("ghost")
+        fleet.start_supervisor("ghost")  # the supervisor copies the journal and sends the alerts
         wait_for(lambda: store.read_state().get("data_exhausted") == "1", 60, "the replay's end", on_timeout=fleet.logs)
         status = run_cli(["status", "--json"], fleet.env)
+        wait_for(lambda: "data_gap" in receiver.kinds(), 30, "the gap's alert", on_timeout=fleet.logs)
     finally:
         fleet.cleanup()
+        receiver.down()
 
     # Assert: one gap, its first and last missing candle, in every place
     first, last = T0 + HOLE.start * MIN, T0 + (HOLE.stop - 1) * MIN
@@ -71,3 +78,5 @@ def test_replay_when_the_data_has_a_hole_then_the_gap_is_reported_with_its_times
     assert (reported["data_gaps"], reported["last_gaps"]) == (1, [expected])
     view = status_view(store.read_state(), None, 0, 5.0)
     assert (view.data_gaps, view.last_gap) == (1, expected)
+    gap_alerts = [m for m in receiver.received if "data gap" in m["title"]]
+    assert len(gap_alerts) == 1 and gap_alerts[0]["message"] == expected
