@@ -7,6 +7,8 @@ its memory budget; trades are kept whole — they are the backtest's result.
 
 from __future__ import annotations
 
+import dataclasses
+
 from bisect import bisect_left, insort
 from collections import defaultdict, deque
 from decimal import Decimal
@@ -88,16 +90,37 @@ class InMemoryStore:
         except ValueError:
             return TradingState.ACTIVE
 
-    def set_halt(self, reason: str, by: str, ts_ms: int, cause: HaltCause = HaltCause.OPERATOR) -> HaltFlag:
-        """Ranked like the Redis store: a flag in force for a stronger cause stays."""
-        if self._halt is None or self._halt.cause.rank <= cause.rank:
-            self._halt = HaltFlag(reason, by, ts_ms, cause)
+    def set_halt(self, reason: str, by: str, ts_ms: int, cause: HaltCause = HaltCause.OPERATOR,
+                 lifts_at_ms: int | None = None) -> HaltFlag:
+        """Ranked like the Redis store: a flag in force for a stronger cause stays; it lifts by itself only
+        if every halt asked for does."""
+        current, new = self._halt, HaltFlag(reason, by, ts_ms, cause, lifts_at_ms)
+        result = new if current is None or current.cause.rank <= cause.rank else current
+        if current is not None:
+            lifts = (max(current.lifts_at_ms, lifts_at_ms)
+                     if current.lifts_at_ms is not None and lifts_at_ms is not None else None)
+            result = dataclasses.replace(result, lifts_at_ms=lifts)
+        self._halt = result
         self._state["trading_state"] = TradingState.HALTED.value
         return self._halt
 
-    def clear_halt(self, state: TradingState = TradingState.ACTIVE) -> None:
+    def clear_halt(self, state: TradingState = TradingState.ACTIVE, *, read: HaltFlag | None = None,
+                   only_if_read: bool = False) -> bool:
+        if only_if_read and ((self._halt is None) != (read is None) or (
+                self._halt is not None and read is not None
+                and (self._halt.ts_ms, self._halt.cause) != (read.ts_ms, read.cause))):
+            return False
         self._halt = None
         self._state["trading_state"] = state.value
+        return True
+
+    def lift_halt(self, now_ms: int, state: TradingState = TradingState.ACTIVE) -> HaltFlag | None:
+        flag = self._halt
+        if flag is None or flag.lifts_at_ms is None or flag.lifts_at_ms > now_ms:
+            return None
+        self._halt = None
+        self._state["trading_state"] = state.value
+        return flag
 
     def read_halt(self) -> HaltFlag | None:
         return self._halt

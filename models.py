@@ -61,12 +61,17 @@ _HALT_CAUSE_RANK = {cause: rank for rank, cause in enumerate(HaltCause)}
 
 @dataclass(frozen=True, slots=True)
 class HaltFlag:
-    """The durable halt: why, who, when (wall time), and its typed cause."""
+    """The durable halt: why, who, when (wall time), and its typed cause.
+
+    `lifts_at_ms`: the market time from which it lifts by itself (a daily loss halt: the next UTC day);
+    None: it waits for a resume. A halt asked for on top of a lifting one takes that away (atomically, in
+    the store), so the next day never lifts an operator's halt or the kill switch's with the loss limit's."""
 
     reason: str
     by: str
     ts_ms: int
     cause: HaltCause = HaltCause.OPERATOR
+    lifts_at_ms: int | None = None
 
 
 class Side(str, enum.Enum):

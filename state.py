@@ -285,28 +285,72 @@ def _parse_halt(raw: str) -> HaltFlag:
     try:
         data = json.loads(raw)
         cause = HaltCause(data.get("cause", HaltCause.OPERATOR.value))
-        return HaltFlag(str(data.get("reason", "")), str(data.get("by", "")), int(data.get("ts_ms", 0)), cause)
+        lifts = data.get("lifts_at_ms")
+        return HaltFlag(str(data.get("reason", "")), str(data.get("by", "")), int(data.get("ts_ms", 0)), cause,
+                        int(lifts) if lifts is not None else None)
     except (ValueError, TypeError, AttributeError):
         # an unreadable flag is still a halt: never read as ACTIVE, and resumable only by an operator
         return HaltFlag(reason=str(raw)[:200], by="unknown", ts_ms=0)
 
 
 # KEYS: halt, state. ARGV: new flag JSON, its rank, {cause: rank} JSON, the HALTED value.
+# The stronger cause's flag stays (a tie: the newer). It lifts by itself (`lifts_at_ms`) only while every halt
+# asked for lifts by itself: a halt that waits for a resume, landing under or over a lifting one, takes the
+# lifting away — in this one call, so no lift can slip between the two.
 _SET_HALT_SCRIPT = """
+local new = cjson.decode(ARGV[1])
 local current = redis.call('GET', KEYS[1])
+local result = new
 if current then
   local ok, flag = pcall(cjson.decode, current)
-  local ranks = cjson.decode(ARGV[3])
-  local rank = 0
-  if ok and type(flag) == 'table' and flag['cause'] and ranks[flag['cause']] then rank = ranks[flag['cause']] end
-  if rank > tonumber(ARGV[2]) then
+  if not ok or type(flag) ~= 'table' then
     redis.call('HSET', KEYS[2], 'trading_state', ARGV[4])
     return current
   end
+  local ranks = cjson.decode(ARGV[3])
+  local rank = 0
+  if flag['cause'] and ranks[flag['cause']] then rank = ranks[flag['cause']] end
+  if rank > tonumber(ARGV[2]) then result = flag end
+  if flag['lifts_at_ms'] and new['lifts_at_ms'] then
+    result['lifts_at_ms'] = math.max(flag['lifts_at_ms'], new['lifts_at_ms'])
+  else
+    result['lifts_at_ms'] = nil
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1])
+local stored = cjson.encode(result)
+redis.call('SET', KEYS[1], stored)
 redis.call('HSET', KEYS[2], 'trading_state', ARGV[4])
-return ARGV[1]
+return stored
+"""
+
+# KEYS: halt, state. ARGV: market ms now, the state to go to. The flag in force is cleared only if it lifts
+# by itself and its time has come; returns it then, else nil.
+_LIFT_HALT_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local ok, flag = pcall(cjson.decode, current)
+if not ok or type(flag) ~= 'table' or not flag['lifts_at_ms'] then return false end
+if tonumber(flag['lifts_at_ms']) > tonumber(ARGV[1]) then return false end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'trading_state', ARGV[2])
+return current
+"""
+
+# KEYS: halt, state. ARGV: the flag's ts_ms and cause as read ('' = none read), the state to go to. Clears
+# only the flag that was read: a halt that landed since (the kill switch while a resume was decided) stays.
+_CLEAR_HALT_IF_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, flag = pcall(cjson.decode, current)
+  if not ok or type(flag) ~= 'table' or tostring(flag['ts_ms']) ~= ARGV[1] or tostring(flag['cause']) ~= ARGV[2] then
+    return 0
+  end
+elseif ARGV[1] ~= '' then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[2], 'trading_state', ARGV[3])
+return 1
 """
 
 
@@ -401,12 +445,17 @@ class StateStore:
     # ------------------------------------------------------------------------------- halt flag
 
     @_wrap_errors
-    def set_halt(self, reason: str, by: str, ts_ms: int, cause: HaltCause = HaltCause.OPERATOR) -> HaltFlag:
+    def set_halt(self, reason: str, by: str, ts_ms: int, cause: HaltCause = HaltCause.OPERATOR,
+                 lifts_at_ms: int | None = None) -> HaltFlag:
         """Durable: written before anything else is done about a halt; survives restarts.
 
         Atomic and ranked (one Lua call): a flag already in force for a stronger cause stays; the flag in
-        force afterwards is returned. Use control.trading_state, which also records the change."""
-        flag = json.dumps({"reason": reason, "by": by, "ts_ms": ts_ms, "cause": cause.value})
+        force afterwards is returned; it lifts by itself only if every halt asked for does (HaltFlag).
+        Use control.trading_state, which also records the change."""
+        fields: dict[str, Any] = {"reason": reason, "by": by, "ts_ms": ts_ms, "cause": cause.value}
+        if lifts_at_ms is not None:
+            fields["lifts_at_ms"] = lifts_at_ms
+        flag = json.dumps(fields)
         stored = self.client.eval(
             _SET_HALT_SCRIPT, 2, self.key("halt"), self.key("state"), flag, cause.rank,
             json.dumps({c.value: c.rank for c in HaltCause}), TradingState.HALTED.value,
@@ -414,11 +463,27 @@ class StateStore:
         return _parse_halt(stored)
 
     @_wrap_errors
-    def clear_halt(self, state: TradingState = TradingState.ACTIVE) -> None:
+    def clear_halt(self, state: TradingState = TradingState.ACTIVE, *, read: HaltFlag | None = None,
+                   only_if_read: bool = False) -> bool:
+        """No halt flag, and `state`. With `only_if_read`, only if the flag in force is still `read` (the
+        one a decision was made on; None: no flag then): one Lua call, so a halt that landed in between
+        stays. False when nothing was cleared."""
+        if only_if_read:
+            expected = (str(read.ts_ms), read.cause.value) if read is not None else ("", "")
+            return bool(self.client.eval(_CLEAR_HALT_IF_SCRIPT, 2, self.key("halt"), self.key("state"), *expected,
+                                         state.value))
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.key("halt"))
         pipe.hset(self.key("state"), "trading_state", state.value)
         pipe.execute()
+        return True
+
+    @_wrap_errors
+    def lift_halt(self, now_ms: int, state: TradingState = TradingState.ACTIVE) -> HaltFlag | None:
+        """Clears the flag in force if it lifts by itself by `now_ms` (market time), atomically; the flag
+        lifted, or None (nothing changed)."""
+        raw = self.client.eval(_LIFT_HALT_SCRIPT, 2, self.key("halt"), self.key("state"), now_ms, state.value)
+        return _parse_halt(raw) if raw else None
 
     @_wrap_errors
     def read_halt(self) -> HaltFlag | None:

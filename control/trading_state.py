@@ -10,8 +10,8 @@ Every change goes through here so that three promises hold everywhere:
   the audit stream.
 
 The loss halts are typed: a `daily_loss_limit` halt lifts by itself once a new UTC day (market time) has
-begun (`lift_daily_loss`, with an audit event), unless another halt was asked for on top of it, which then
-waits for a resume; a `weekly_loss_limit` halt waits for a review typed by the operator (`record_review`)
+begun (`lift_daily_loss`, with an audit event), unless another halt was asked for under or over it, which
+then waits for a resume (the flag's `lifts_at_ms`, kept and lifted atomically by the store); a `weekly_loss_limit` halt waits for a review typed by the operator (`record_review`)
 and then a resume.
 
 Flattening positions is not here: it is venue work (control.flatten), run by whoever holds the venue.
@@ -30,9 +30,9 @@ from stores import TradingStateStore
 # Returns why a halt of this cause must stay in force, or None when it may be lifted.
 StillInForce = Callable[[HaltFlag], "str | None"]
 
-# state-hash fields: the UTC day (its start, market ms) a daily loss halt belongs to ("" once another halt
-# landed on top of it: no lifting by itself then), and the last recorded weekly review
-DAILY_HALT_DAY = "daily_halt_day_ms"
+DAY_MS = 86_400_000
+
+# state-hash fields: the last recorded weekly review
 REVIEW_MS = "weekly_review_ms"
 REVIEW_BY = "weekly_review_by"
 
@@ -49,15 +49,15 @@ class TradingStateControl:
     def current(self) -> TradingState:
         return self.store.trading_state()
 
-    def halt(self, cause: HaltCause, by: str, detail: str = "") -> HaltFlag:
-        """HALTED, durably and at once. Returns the flag in force (a stronger cause already there stays)."""
+    def halt(self, cause: HaltCause, by: str, detail: str = "", *, lifts_at_ms: int | None = None) -> HaltFlag:
+        """HALTED, durably and at once. Returns the flag in force (a stronger cause already there stays).
+
+        A halt without `lifts_at_ms` waits for a resume, and so does the flag in force after it (the store
+        takes a lifting time away in the same atomic call)."""
         previous = self.store.trading_state()
         reason = f"{cause.value} by {by}" + (f": {detail}" if detail else "")
-        flag = self.store.set_halt(reason, by, self.clock.now_ms(), cause)
+        flag = self.store.set_halt(reason, by, self.clock.now_ms(), cause, lifts_at_ms)
         kept = "" if flag.cause is cause else f"; {flag.cause.value} halt stays in force"
-        if flag.cause is HaltCause.DAILY_LOSS_LIMIT and cause is not HaltCause.DAILY_LOSS_LIMIT:
-            # someone asked for this halt too: the next UTC day must not lift theirs with the loss limit's
-            self.store.write_state(**{DAILY_HALT_DAY: ""})
         self._record(previous, TradingState.HALTED, cause.value, by, detail + kept)
         return flag
 
@@ -80,25 +80,20 @@ class TradingStateControl:
         return True
 
     def halt_for_daily_loss(self, by: str, detail: str, day_start_ms: int) -> HaltFlag:
-        """HALTED for the day whose start (market ms) is given: it lifts by itself when a later day begins."""
-        flag = self.halt(HaltCause.DAILY_LOSS_LIMIT, by, detail)
-        if flag.cause is HaltCause.DAILY_LOSS_LIMIT:
-            self.store.write_state(**{DAILY_HALT_DAY: day_start_ms})
-        return flag
+        """HALTED for the day whose start (market ms) is given: it lifts by itself when a later day begins,
+        unless a halt that waits for a resume was asked for under or over it."""
+        return self.halt(HaltCause.DAILY_LOSS_LIMIT, by, detail, lifts_at_ms=day_start_ms + DAY_MS)
 
     def lift_daily_loss(self, day_start_ms: int, by: str) -> bool:
-        """ACTIVE again when the halt in force is a daily loss halt of an earlier UTC day than `day_start_ms`
-        and nobody halted on top of it; announced in the audit stream. False (nothing changed) otherwise."""
-        flag = self.store.read_halt()
-        if flag is None or flag.cause is not HaltCause.DAILY_LOSS_LIMIT:
+        """ACTIVE again when the halt in force lifts by itself by `day_start_ms` (a daily loss halt of an
+        earlier UTC day, nobody halted on top of it); one atomic step in the store, so a kill switch landing
+        at midnight is never lifted with it. Announced in the audit stream. False (nothing changed) otherwise."""
+        flag = self.store.lift_halt(day_start_ms, TradingState.ACTIVE)
+        if flag is None:
             return False
-        halted_day = self.store.read_state().get(DAILY_HALT_DAY) or ""
-        if not halted_day or int(halted_day) >= day_start_ms:
-            return False
-        self.store.clear_halt(TradingState.ACTIVE)
-        self.store.write_state(**{DAILY_HALT_DAY: ""})
+        halted_day = (flag.lifts_at_ms or day_start_ms) - DAY_MS
         self._record(TradingState.HALTED, TradingState.ACTIVE, "daily_loss_limit_lifted", by,
-                     f"the UTC day {_day(int(halted_day))} ended; {_day(day_start_ms)} trades again")
+                     f"the UTC day {_day(halted_day)} ended; {_day(day_start_ms)} trades again")
         return True
 
     def record_review(self, by: str, text: str) -> int:
@@ -121,7 +116,10 @@ class TradingStateControl:
             why = still_in_force(flag)
             if why:
                 raise CommandError(f"refused: {why}")
-        self.store.clear_halt(TradingState.ACTIVE)
+        if not self.store.clear_halt(TradingState.ACTIVE, read=flag, only_if_read=True):
+            now = self.store.read_halt()
+            raise CommandError(f"refused: a {now.cause.value if now else 'new'} halt landed while the resume was "
+                               "decided; it stays in force (resume again to lift it)")
         cause = flag.cause.value if flag is not None else previous.value.lower()
         self._record(previous, TradingState.ACTIVE, "resume", by, f"lifted {cause} halt" if flag else "")
         return "ACTIVE" + (f" (lifted the {flag.cause.value} halt)" if flag else "")
