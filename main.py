@@ -454,10 +454,7 @@ def cmd_approve_live(args: argparse.Namespace) -> int:
         print(f"approve-live: refused: {exc}", file=sys.stderr)
         return EXIT_FAIL
     store = _store(settings)
-    record = go_live.approval_record(text, "cli", SystemClock().now_ms(), {
-        "max_position_usdt": live.max_position_usdt, "max_daily_loss_usdt": live.max_daily_loss_usdt,
-        "max_weekly_loss_usdt": live.max_weekly_loss_usdt, "max_loss_per_trade_usdt": live.max_loss_per_trade_usdt,
-        "max_leverage": live.max_leverage, "kill_switch": "dashboard sidebar KILL SWITCH; main.py close-all"})
+    record = go_live.approval_record(text, "cli", SystemClock().now_ms(), go_live.approval_figures(live))
     store.write_state(go_live_approval=_json.dumps(record))
     store.audit(go_live.approval_event(record))
     print(f"approve-live: recorded at ts_ms {record['ts_ms']}")

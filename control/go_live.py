@@ -12,7 +12,9 @@ Conditions:
   venue behind the bot's back); win rate and average win vs loss shown;
 - ghost: at least 100 scored signals, accuracy above 55 % at the longest horizon, average win above
   average loss;
-- approval: the operator typed the acknowledgement (`approval_text`), stored with time and figures.
+- approval: the operator typed the acknowledgement (`approval_text`), stored with time and figures; it
+  holds only while no limit in force is looser than the figure approved (tightening keeps it; raising a
+  limit back up asks for a new approval).
 
 The staged protocol (first trade then 30 minutes of watching; after 3 successful trades; after a
 profitable week) is tracked as stages and shown; no stage raises a hard limit.
@@ -80,15 +82,28 @@ class Evidence:
     live_trades: Sequence[Trade] = field(default_factory=tuple)
 
 
+# the limits an approval is given for; each is a maximum, so a smaller value in force is tighter
+APPROVED_LIMITS = ("max_position_usdt", "max_daily_loss_usdt", "max_weekly_loss_usdt", "max_loss_per_trade_usdt",
+                   "max_leverage")
+
+
+def approval_figures(live: Any) -> dict[str, Any]:
+    """What an approval records beside its text: the `live:` limits in force and where the kill switch is."""
+    return {**{name: getattr(live, name) for name in APPROVED_LIMITS},
+            "kill_switch": "dashboard sidebar KILL SWITCH; main.py close-all"}
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     min_paper_trades: int = SEED_MIN_PAPER_TRADES
     min_ghost_signals: int = SEED_MIN_GHOST_SIGNALS
     min_ghost_accuracy_pct: Decimal = SEED_MIN_GHOST_ACCURACY_PCT
+    limits: Mapping[str, Any] = field(default_factory=dict)  # APPROVED_LIMITS in force; empty: not compared
 
     @classmethod
     def from_settings(cls, live: Any) -> "Thresholds":
-        return cls(live.min_paper_trades, live.min_ghost_signals, live.min_ghost_accuracy_pct)
+        return cls(live.min_paper_trades, live.min_ghost_signals, live.min_ghost_accuracy_pct,
+                   {name: getattr(live, name) for name in APPROVED_LIMITS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,16 +181,29 @@ def evaluate(evidence: Evidence, thresholds: Thresholds) -> GateResult:
         conditions.extend(evidence.venue_checks)
     conditions.append(paper_condition(evidence.paper_trades, thresholds.min_paper_trades))
     conditions.append(ghost_condition(evidence.ghost_outcomes, evidence.ghost_horizon, thresholds))
-    approval = evidence.approval
-    conditions.append(
-        Condition(
-            "approval",
-            approval is not None,
-            f"recorded by {approval.get('by')} at ts_ms {approval.get('ts_ms')}" if approval
-            else "not recorded: run `main.py approve-live` and type the acknowledgement it shows",
-        )
-    )
+    conditions.append(approval_condition(evidence.approval, thresholds.limits))
     return GateResult(tuple(conditions))
+
+
+def approval_condition(approval: Mapping[str, Any] | None, in_force: Mapping[str, Any]) -> Condition:
+    """Met when an approval is recorded and no limit in force is looser than the figure it approved (a
+    figure it does not name, or cannot be read, counts as looser: approve again)."""
+    if approval is None:
+        return Condition("approval", False, "not recorded: run `main.py approve-live` and type the acknowledgement it shows")
+    looser = []
+    for name, value in in_force.items():
+        try:
+            approved = Decimal(str(approval[name]))
+        except (KeyError, ArithmeticError, ValueError):
+            looser.append(f"{name} {value} (not in the approval)")
+            continue
+        if Decimal(str(value)) > approved:
+            looser.append(f"{name} {value} > {approved} approved")
+    recorded = f"recorded by {approval.get('by')} at ts_ms {approval.get('ts_ms')}"
+    if looser:
+        return Condition("approval", False, f"{recorded} for tighter limits than those in force now ("
+                         + "; ".join(looser) + "): run `main.py approve-live` again")
+    return Condition("approval", True, recorded)
 
 
 # ---------------------------------------------------------------------------------- staged protocol

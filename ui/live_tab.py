@@ -80,10 +80,7 @@ def _approve(store: StateStore, settings: Settings, typed: str) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    record = go_live.approval_record(text, "dashboard", now_ms(), {
-        "max_position_usdt": live.max_position_usdt, "max_daily_loss_usdt": live.max_daily_loss_usdt,
-        "max_weekly_loss_usdt": live.max_weekly_loss_usdt, "max_loss_per_trade_usdt": live.max_loss_per_trade_usdt,
-        "max_leverage": live.max_leverage, "kill_switch": "dashboard sidebar KILL SWITCH; main.py close-all"})
+    record = go_live.approval_record(text, "dashboard", now_ms(), go_live.approval_figures(live))
     store.write_state(go_live_approval=json.dumps(record))
     store.audit(go_live.approval_event(record))
     _checklist.clear()

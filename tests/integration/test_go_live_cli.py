@@ -108,3 +108,27 @@ def test_review_when_typed_wrong_then_refused_and_when_typed_exactly_then_record
     assert done.returncode == 1 and "resume: no answer" in done.stderr  # no bot here to resume
     [event] = store.read_audit(50, kinds=["review"])
     assert event.data["by"] == "cli" and store.read_state()["weekly_review_ms"]
+
+
+@pytest.mark.parametrize(("position_now", "weekly_now", "approval_holds"), [
+    ("40", "80", True),     # as approved
+    ("30", "60", True),     # tightened since: still approved
+    ("45", "80", False),    # one limit raised back up: approve again
+    ("40", "80.01", False),
+])
+def test_bot_live_when_limits_changed_since_the_approval_then_it_holds_only_if_none_is_looser(
+        redis_url, bot_id, position_now, weekly_now, approval_holds):
+    approved_at = process_env(redis_url, bot_id, BINANCE_API_KEY=KEY, BINANCE_API_SECRET=SECRET,
+                              TB_LIVE__MAX_POSITION_USDT="40", TB_LIVE__MAX_WEEKLY_LOSS_USDT="80")
+    text = ("I accept a 40 USDT maximum position and a 25 USDT daily loss limit; "
+            "the kill switch is KILL SWITCH in the dashboard sidebar and main.py close-all")
+    assert run_cli(["approve-live", "--ack", text], approved_at).returncode == 0
+
+    now = {**approved_at, "TB_LIVE__MAX_POSITION_USDT": position_now, "TB_LIVE__MAX_WEEKLY_LOSS_USDT": weekly_now}
+    refused = run_cli(["bot", "--mode", "live"], now)
+
+    assert refused.returncode == 1
+    if approval_holds:
+        assert "approval:" not in refused.stderr
+    else:
+        assert "approval: recorded by cli" in refused.stderr and "approved): run `main.py approve-live` again" in refused.stderr
