@@ -316,12 +316,16 @@ class BotRuntime:
         self.engine.flush_owed()
         if s.bot.slow_tick_seconds:
             time.sleep(s.bot.slow_tick_seconds)  # fault injection: a busy bot (tests of the kill switch under load)
+        fills_before = (self.engine.stats.entries, self.engine.stats.trades)
         self.engine.process(candles, should_stop=self._between_candles)
         if candles:
             self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
             self.gap_report.report(self.market_data.gaps())
         now = time.monotonic()
-        if now >= self._next_publish:
+        # an entry or an exit changes what is open: the dashboard shows it now, not at the next snapshot
+        # (a position closed seconds ago stayed on the page beside its closed trade)
+        filled = (self.engine.stats.entries, self.engine.stats.trades) != fills_before
+        if filled or now >= self._next_publish:
             self._publish_equity()
             self._next_publish = now + s.bot.equity_snapshot_seconds
         if now >= self._next_metrics:
