@@ -11,6 +11,7 @@ import dataclasses
 
 from bisect import bisect_left, insort
 from collections import defaultdict, deque
+from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
@@ -52,6 +53,10 @@ class InMemoryStore:
         self.risk: dict[str, Any] = {}
         self.metrics: dict[str, Any] = {}
         self._buys: dict[str, list[int]] = defaultdict(list)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Every write here is already where it goes: nothing to hold back."""
+        return nullcontext()
 
     # --------------------------------------------------------------------------------- memory
 

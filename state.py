@@ -32,6 +32,16 @@ re-sends a command that timed out: it may still run once a frozen Redis wakes up
 an XADD would write it twice; the callers' loops retry, and the writes that must happen once are
 idempotent (`append_trade`).
 
+One tick's writes are one round trip (`StateStore.batch`, opened by the engine around a tick): the
+records (audit, signals, the scorer's and the executor's memory, candles) are queued and sent as one
+MULTI/EXEC when the batch ends, and earlier whenever something must be durable or read first: before
+an order intent (written at once, with the queue ahead of it), before any change of a simulated venue
+kept in this Redis (its lock and compare-and-save send the queue first), with every read (the queue
+goes in the same round trip, ahead of it), with a trade row, and before any other thread's call, so
+the order of writes is the order in which they were made. A crash loses only queued records, none of
+which anything outside this process has acted on yet: what the venue was told, and each order's
+intent, was durable before it was told.
+
 State lost (FLUSHALL, a restart without its data) is told by the run marker `epoch`: the first process
 of a bot writes it, every other adopts it, and a process that has one (`StateStore.epoch`) reads any
 Redis without it, or with another one, as HALTED until the state guard (state_guard.py) has written the
@@ -44,11 +54,13 @@ import enum
 import functools
 import json
 import logging
+import threading
 import time
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -102,10 +114,15 @@ INTENTS_KEPT = 1000
 UNRESOLVED_INTENT = frozenset({"pending", "unknown"})
 
 
-def _wrap_errors(fn: Callable[..., T]) -> Callable[..., T]:
+def _wrap_errors(fn: Callable[..., T], *, queued_first: bool = True) -> Callable[..., T]:
+    """Redis's errors as StateStoreError. On a StateStore, the queued writes of an open batch (see
+    `StateStore.batch`) go first, so a call that is not itself queued comes after every write made before it."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
+            if queued_first and args and getattr(args[0], "_queue", None) is not None:
+                args[0].flush()
             return fn(*args, **kwargs)
         except redis.exceptions.ConnectionError as exc:
             raise StateStoreError(f"cannot reach Redis: {exc}") from None
@@ -119,6 +136,11 @@ def _wrap_errors(fn: Callable[..., T]) -> Callable[..., T]:
             raise StateStoreError(f"Redis error: {exc}") from None
 
     return wrapper
+
+
+def _queueable(fn: Callable[..., T]) -> Callable[..., T]:
+    """A write that may wait in the open batch's queue (it sends nothing ahead of itself)."""
+    return _wrap_errors(fn, queued_first=False)
 
 
 def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
@@ -374,9 +396,13 @@ class StateStore:
         self.epoch: str | None = None  # the run marker this process works under; None: not a bot process
         self._lost: list[str] = []  # losses noticed (a venue snapshot that went back) not yet declared
         self._venue_stores: weakref.WeakSet[VenueSnapshotStore] = weakref.WeakSet()
-        self._append_trade_once = client.register_script(_APPEND_TRADE_ONCE)
         self._intents_after_prune = 0
         self._reject_script = client.register_script(_REJECT_SCRIPT)
+        # the open write batch: its queue (a MULTI/EXEC pipeline), the thread that opened it, how deep
+        self._batch_lock = threading.RLock()
+        self._queue: Any = None
+        self._batch_thread: int | None = None
+        self._batch_depth = 0
 
     @classmethod
     def open(cls, url: str, bot_id: str, **kwargs: Any) -> "StateStore":
@@ -385,30 +411,97 @@ class StateStore:
     def key(self, name: str) -> str:
         return f"tb:{self.bot_id}:{name}"
 
+    # ------------------------------------------------------------------------------ write batch
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes this thread makes inside it are queued and sent as one round trip, at its end at the
+        latest (see the module docstring for what goes earlier). Nested batches are one; while one is
+        open, other threads' calls are not queued: each sends the queue first, then itself."""
+        me = threading.get_ident()
+        with self._batch_lock:
+            mine = self._batch_depth == 0 or self._batch_thread == me
+            if mine:
+                if self._batch_depth == 0:
+                    self._queue, self._batch_thread = self.client.pipeline(transaction=True), me
+                self._batch_depth += 1
+        if not mine:
+            yield
+            return
+        try:
+            yield
+        finally:
+            with self._batch_lock:
+                self._batch_depth -= 1
+                if self._batch_depth == 0:
+                    try:
+                        self.flush()
+                    finally:
+                        self._queue, self._batch_thread = None, None
+
+    @_queueable
+    def flush(self) -> None:
+        """Send the queued writes now (nothing to do without any). A failure loses them, as it would have
+        lost each of them sent alone: a write that may have run is never sent again (module docstring)."""
+        with self._batch_lock:
+            queue = self._queue
+            if queue is not None and len(queue):
+                queue.execute()
+
+    def _write(self, command: Callable[[Any], Any], *, several: bool = False) -> Any:
+        """`command` on this thread's batch queue if one is open (None back), else on Redis now (its reply);
+        `several` commands sent now go as one MULTI/EXEC, as they would in the queue."""
+        with self._batch_lock:
+            if self._queue is not None and self._batch_thread == threading.get_ident():
+                command(self._queue)
+                return None
+            self.flush()  # another thread's queued writes were made first
+        if not several:
+            return command(self.client)
+        pipe = self.client.pipeline(transaction=True)
+        command(pipe)
+        return pipe.execute()
+
+    def _run(self, command: Callable[[Any], Any]) -> list[Any]:
+        """`command`'s commands now, in one MULTI/EXEC behind the queued writes (one round trip for both:
+        a read sees every write made before it); their replies."""
+        with self._batch_lock:
+            queue = self._queue
+            if queue is not None and len(queue):
+                queued = len(queue)
+                command(queue)
+                return queue.execute()[queued:]
+        pipe = self.client.pipeline(transaction=True)
+        command(pipe)
+        return pipe.execute()
+
     # ------------------------------------------------------------------------------ bot state
 
-    @_wrap_errors
+    @_queueable
     def write_state(self, **fields: Any) -> None:
         if fields:
-            self.client.hset(self.key("state"), mapping={k: _str(v) for k, v in fields.items()})
+            mapping = {k: _str(v) for k, v in fields.items()}
+            self._write(lambda r: r.hset(self.key("state"), mapping=mapping))
 
-    @_wrap_errors
+    @_queueable
     def read_state(self) -> dict[str, str]:
-        return self.client.hgetall(self.key("state"))
+        return self._run(lambda r: r.hgetall(self.key("state")))[0]
 
     @_wrap_errors
     def heartbeat(self, ts_ms: int, **extra: Any) -> None:
         self.client.hset(self.key("state"), mapping={"heartbeat_ms": ts_ms, **{k: _str(v) for k, v in extra.items()}})
 
-    @_wrap_errors
+    @_queueable
     def trading_state(self) -> TradingState:
         """HALTED whenever the durable halt flag is set, whatever the state hash says; and, for a process
         that works under a run marker, whenever the marker is gone or another one (state lost)."""
-        pipe = self.client.pipeline(transaction=True)
-        pipe.exists(self.key("halt"))
-        pipe.hget(self.key("state"), "trading_state")
-        pipe.get(self.key("epoch"))
-        halted, stored, marker = pipe.execute()
+
+        def read(pipe: Any) -> None:
+            pipe.exists(self.key("halt"))
+            pipe.hget(self.key("state"), "trading_state")
+            pipe.get(self.key("epoch"))
+
+        halted, stored, marker = self._run(read)
         if halted or self._lost:
             return TradingState.HALTED
         if self.epoch is not None and _epoch_of(marker) != self.epoch:
@@ -492,40 +585,38 @@ class StateStore:
 
     # ---------------------------------------------------------------------- account & portfolio
 
-    @_wrap_errors
+    @_queueable
     def write_account(self, account: Account) -> None:
         record = to_record(account)
         record["equity"] = format(account.equity, "f")
-        self.client.hset(self.key("account"), mapping=record)
+        self._write(lambda r: r.hset(self.key("account"), mapping=record))
 
     @_wrap_errors
     def read_account(self) -> Account | None:
         raw = self.client.hgetall(self.key("account"))
         return from_record(Account, raw) if raw else None
 
-    @_wrap_errors
+    @_queueable
     def write_positions(self, positions: Iterable[Position]) -> None:
         """Replace the position set atomically: what is not in `positions` is closed."""
-        mapping = {p.symbol: to_json(p) for p in positions}
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self.key("positions"))
-        if mapping:
-            pipe.hset(self.key("positions"), mapping=mapping)
-        pipe.execute()
+        self._replace_hash("positions", {p.symbol: to_json(p) for p in positions})
+
+    def _replace_hash(self, name: str, mapping: Mapping[str, str]) -> None:
+        def replace(pipe: Any) -> None:
+            pipe.delete(self.key(name))
+            if mapping:
+                pipe.hset(self.key(name), mapping=mapping)
+
+        self._write(replace, several=True)
 
     @_wrap_errors
     def read_positions(self) -> list[Position]:
         raw = self.client.hgetall(self.key("positions"))
         return [from_json(Position, v) for _, v in sorted(raw.items())]
 
-    @_wrap_errors
+    @_queueable
     def write_orders(self, orders: Iterable[Order]) -> None:
-        mapping = {o.client_order_id: to_json(o) for o in orders}
-        pipe = self.client.pipeline(transaction=True)
-        pipe.delete(self.key("orders"))
-        if mapping:
-            pipe.hset(self.key("orders"), mapping=mapping)
-        pipe.execute()
+        self._replace_hash("orders", {o.client_order_id: to_json(o) for o in orders})
 
     @_wrap_errors
     def read_orders(self) -> list[Order]:
@@ -534,15 +625,18 @@ class StateStore:
 
     # ---------------------------------------------------------------------------------- intents
 
-    @_wrap_errors
+    @_queueable
     def save_intent(self, intent: OrderIntent, status: str = "pending") -> None:
-        """Written before the order is sent, so a retry after a crash finds it and never re-sends."""
+        """Written before the order is sent, so a retry after a crash finds it and never re-sends: durable
+        when this returns, with every write queued before it (one round trip)."""
         record = to_record(intent)
         record["status"] = status
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(self.key("intents"), intent.client_order_id, json.dumps(record))
-        pipe.hlen(self.key("intents"))
-        _, count = pipe.execute()
+
+        def save(pipe: Any) -> None:
+            pipe.hset(self.key("intents"), intent.client_order_id, json.dumps(record))
+            pipe.hlen(self.key("intents"))
+
+        _, count = self._run(save)
         if count > INTENTS_KEPT and count > self._intents_after_prune + INTENTS_KEPT // 10:
             self._prune_intents(intent.created_ms)
 
@@ -573,13 +667,10 @@ class StateStore:
             {"dropped": len(dropped), "kept": self._intents_after_prune, "unresolved": unresolved},
         ))
 
-    @_wrap_errors
+    @_queueable
     def mark_intent(self, client_order_id: str, status: str) -> None:
-        raw = self.client.hget(self.key("intents"), client_order_id)
-        if raw:
-            record = json.loads(raw)
-            record["status"] = status
-            self.client.hset(self.key("intents"), client_order_id, json.dumps(record))
+        """The venue's answer on an intent still there (one that is gone stays gone)."""
+        self._write(lambda r: r.eval(_MARK_INTENT_SCRIPT, 1, self.key("intents"), client_order_id, status))
 
     @_wrap_errors
     def read_intents(self, status: str | None = None) -> list[tuple[OrderIntent, str]]:
@@ -591,14 +682,16 @@ class StateStore:
                 out.append((from_record(OrderIntent, record), st))
         return sorted(out, key=lambda pair: pair[0].created_ms)
 
-    @_wrap_errors
+    @_queueable
     def delete_intent(self, client_order_id: str) -> None:
-        self.client.hdel(self.key("intents"), client_order_id)
+        self._write(lambda r: r.hdel(self.key("intents"), client_order_id))
 
     # ---------------------------------------------------------------------------------- streams
 
     def _xadd(self, name: str, fields: Mapping[str, str], maxlen: int | None = None) -> str:
-        return self.client.xadd(self.key(name), dict(fields), maxlen=maxlen or self.stream_maxlen, approximate=True)
+        """The new entry's id; "" when it waits in the batch queue."""
+        key, entry, cap = self.key(name), dict(fields), maxlen or self.stream_maxlen
+        return self._write(lambda r: r.xadd(key, entry, maxlen=cap, approximate=True)) or ""
 
     def _xrevrange(self, name: str, count: int) -> list[StreamEntry]:
         return [StreamEntry(i, f) for i, f in self.client.xrevrange(self.key(name), count=count)]
@@ -618,15 +711,15 @@ class StateStore:
         first = self.client.xrange(self.key(name), min="-", max="+", count=1)
         return first[0][0] if first else None
 
-    @_wrap_errors
+    @_queueable
     def append_trade(self, trade: Trade) -> str | None:
         """Exactly once per trade, however often it is retried: the new entry id, or None when it was
-        already written (a write whose reply was lost in an outage, then retried)."""
+        already written (a write whose reply was lost in an outage, then retried). Never queued: the
+        caller lets the trade's other copies go only once its row is in (engine.flush_owed)."""
         fields = [x for kv in to_record(trade).items() for x in kv]
-        entry = self._append_trade_once(
-            keys=[self.key("trades"), self.key("trade_keys")],
-            args=[trade_key(trade), self.stream_maxlen, trade.exit_ms, *fields],
-        )
+        (entry,) = self._run(lambda r: r.eval(
+            _APPEND_TRADE_ONCE, 2, self.key("trades"), self.key("trade_keys"),
+            trade_key(trade), self.stream_maxlen, trade.exit_ms, *fields))
         return entry or None
 
     @_wrap_errors
@@ -673,7 +766,7 @@ class StateStore:
             return None
         return [StreamEntry(i, f) for i, f in reversed(newer)]
 
-    @_wrap_errors
+    @_queueable
     def append_signal(self, record: Mapping[str, Any]) -> str:
         return self._xadd("signals", {k: _str(v) for k, v in record.items()})
 
@@ -681,7 +774,7 @@ class StateStore:
     def read_signals(self, count: int = 1000) -> list[dict[str, str]]:
         return [e.fields | {"id": e.entry_id} for e in reversed(self._xrevrange("signals", count))]
 
-    @_wrap_errors
+    @_queueable
     def append_equity(self, ts_ms: int, equity: Decimal, wallet: Decimal, unrealized: Decimal,
                       book: Book | None = None) -> str:
         return self._xadd(
@@ -707,7 +800,7 @@ class StateStore:
         """The newest `count` gaps, oldest first."""
         return [e.fields for e in reversed(self._xrevrange("gaps", count))]
 
-    @_wrap_errors
+    @_queueable
     def audit(self, event: AuditEvent) -> str:
         return self._xadd(
             "audit",
@@ -737,17 +830,19 @@ class StateStore:
 
     # ------------------------------------------------------------------------------ risk, metrics
 
-    @_wrap_errors
+    @_queueable
     def write_risk(self, report: Mapping[str, Any]) -> None:
-        self.client.hset(self.key("risk"), mapping={k: _str(v) for k, v in report.items()})
+        mapping = {k: _str(v) for k, v in report.items()}
+        self._write(lambda r: r.hset(self.key("risk"), mapping=mapping))
 
     @_wrap_errors
     def read_risk(self) -> dict[str, str]:
         return self.client.hgetall(self.key("risk"))
 
-    @_wrap_errors
+    @_queueable
     def write_metrics(self, name: str, metrics: Mapping[str, Any]) -> None:
-        self.client.hset(self.key("metrics"), name, json.dumps(metrics, default=str))
+        value = json.dumps(metrics, default=str)
+        self._write(lambda r: r.hset(self.key("metrics"), name, value))
 
     @_wrap_errors
     def read_metrics(self, name: str) -> dict[str, Any] | None:
@@ -756,17 +851,20 @@ class StateStore:
 
     # ---------------------------------------------------------------------------------- candles
 
-    @_wrap_errors
+    @_queueable
     def push_candles(self, candles: Iterable[Candle]) -> None:
-        pipe = self.client.pipeline(transaction=False)
-        symbols = set()
+        """Each symbol's list gets the candles and keeps the newest CANDLES_KEPT: one command for all the
+        symbols (a tick of 100 symbols was 200 commands, most of its cost in redis-py's packing)."""
+        by_key: dict[str, list[Candle]] = {}
         for c in candles:
-            key = self.key(f"candles:{c.symbol}")
-            pipe.rpush(key, to_json(c))
-            symbols.add(key)
-        for key in symbols:
-            pipe.ltrim(key, -CANDLES_KEPT, -1)
-        pipe.execute()
+            by_key.setdefault(self.key(f"candles:{c.symbol}"), []).append(c)
+        if not by_key:
+            return
+        args: list[Any] = [CANDLES_KEPT]
+        for rows in by_key.values():
+            kept = rows[-CANDLES_KEPT:]  # older ones would be trimmed at once
+            args += [len(kept), *map(candle_json, kept)]
+        self._write(lambda r: r.eval(_PUSH_CANDLES_SCRIPT, len(by_key), *by_key, *args))
 
     @_wrap_errors
     def read_candles(self, symbol: str, count: int = CANDLES_KEPT) -> list[Candle]:
@@ -779,13 +877,15 @@ class StateStore:
         """The newest candle of a symbol as stored: a cheap check whether the candles changed."""
         return self.client.lindex(self.key(f"candles:{symbol}"), -1)
 
-    @_wrap_errors
+    @_queueable
     def record_buy(self, symbol: str, ts_ms: int, entry_id: str) -> None:
         key = self.key(f"buys:{symbol}")
-        pipe = self.client.pipeline(transaction=False)
-        pipe.zadd(key, {entry_id: ts_ms})
-        pipe.zremrangebyscore(key, "-inf", ts_ms - BUY_HISTORY_MS)
-        pipe.execute()
+
+        def record(pipe: Any) -> None:
+            pipe.zadd(key, {entry_id: ts_ms})
+            pipe.zremrangebyscore(key, "-inf", ts_ms - BUY_HISTORY_MS)
+
+        self._write(record, several=True)
 
     @_wrap_errors
     def buys_since(self, symbol: str, since_ms: int) -> list[int]:
@@ -793,13 +893,15 @@ class StateStore:
 
     # ------------------------------------------------------------------- small records by id (stores.Memory)
 
-    @_wrap_errors
+    @_queueable
     def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None:
-        self.client.hset(self.key(_MEMORY_KEYS[memory]), item_id, json.dumps(value, default=str))
+        key, raw = self.key(_MEMORY_KEYS[memory]), json.dumps(value, default=str)
+        self._write(lambda r: r.hset(key, item_id, raw))
 
-    @_wrap_errors
+    @_queueable
     def forget(self, memory: Memory, item_id: str) -> None:
-        self.client.hdel(self.key(_MEMORY_KEYS[memory]), item_id)
+        key = self.key(_MEMORY_KEYS[memory])
+        self._write(lambda r: r.hdel(key, item_id))
 
     @_wrap_errors
     def recall(self, memory: Memory) -> dict[str, dict[str, Any]]:
@@ -959,6 +1061,13 @@ class StateStore:
         return self.client.delete(*keys) if keys else 0
 
 
+def candle_json(c: Candle) -> str:
+    """`models.to_json(c)`, the same text, without the generic field walk (100 candles every tick)."""
+    return json.dumps({"symbol": c.symbol, "timeframe": c.timeframe, "open_time_ms": str(c.open_time_ms),
+                       "open": format(c.open, "f"), "high": format(c.high, "f"), "low": format(c.low, "f"),
+                       "close": format(c.close, "f"), "volume": format(c.volume, "f")}, separators=(",", ":"))
+
+
 def _equity_key(book: Book | None) -> str:
     """A book's own curve; `equity` alone is the curve written before books existed."""
     return f"equity:{book.key}" if book is not None else "equity"
@@ -1006,7 +1115,39 @@ end
 return won
 """
 
+# KEYS: the candle lists. ARGV: how many to keep, then per key its count of candles and the candles (JSON).
+_PUSH_CANDLES_SCRIPT = """
+local kept = tonumber(ARGV[1])
+local at = 2
+for _, key in ipairs(KEYS) do
+  local count = tonumber(ARGV[at])
+  redis.call('RPUSH', key, unpack(ARGV, at + 1, at + count))
+  redis.call('LTRIM', key, -kept, -1)
+  at = at + count + 1
+end
+return #KEYS
+"""
+
+# KEYS: intents. ARGV: client order id, status. Every field of an intent record is a string (to_record).
+_MARK_INTENT_SCRIPT = """
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 0 end
+local record = cjson.decode(raw)
+record['status'] = ARGV[2]
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
+return 1
+"""
+
 _CAS_SCRIPT = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if (current or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
+return 1
+"""
+
+# KEYS: the venue's hash, its lock. ARGV as _CAS_SCRIPT's.
+_SAVE_IF_UNLOCKED_SCRIPT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '0') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
@@ -1026,7 +1167,6 @@ class VenueSnapshotStore:
         self.store = store
         self.venue_name = venue_name
         self.key = store.key(f"venue:{venue_name}")
-        self._cas = store.client.register_script(_CAS_SCRIPT)
         self._highest = 0  # versions only grow: a lower one means Redis lost the venue's latest state
 
     @_wrap_errors
@@ -1043,7 +1183,22 @@ class VenueSnapshotStore:
 
     @_wrap_errors
     def compare_and_save(self, expected_version: int, data: str) -> bool:
-        saved = bool(self._cas(keys=[self.key], args=[str(expected_version), str(expected_version + 1), data]))
+        """Save over `expected_version` only; the bot's queued writes go first, in the same round trip:
+        whatever the bot wrote before the venue changed is durable when the change is."""
+        (saved,) = self.store._run(lambda r: r.eval(
+            _CAS_SCRIPT, 1, self.key, str(expected_version), str(expected_version + 1), data))
+        return self._saved(bool(saved), expected_version)
+
+    @_wrap_errors
+    def save_if_unlocked(self, expected_version: int, data: str) -> bool:
+        """compare_and_save without taking the lock, refused while anyone holds it: one round trip for a
+        save that changes nothing anyone acts on (the candles of a quiet tick, see venues/sim.py)."""
+        (saved,) = self.store._run(lambda r: r.eval(
+            _SAVE_IF_UNLOCKED_SCRIPT, 2, self.key, self.key + ":lock", str(expected_version),
+            str(expected_version + 1), data))
+        return self._saved(bool(saved), expected_version)
+
+    def _saved(self, saved: bool, expected_version: int) -> bool:
         if saved:
             self._highest = max(self._highest, expected_version + 1)
         return saved
@@ -1068,7 +1223,9 @@ class VenueSnapshotStore:
 
     @_wrap_errors
     def lock(self, timeout_s: float = 2.0, blocking_timeout_s: float = 3.0) -> Any:
-        """A Redis lock that expires, so a frozen holder cannot block a flatten forever."""
+        """A Redis lock that expires, so a frozen holder cannot block a flatten forever. Taken before every
+        change of the venue: the bot's queued writes are sent first."""
+        self.store.flush()
         return self.store.client.lock(self.key + ":lock", timeout=timeout_s, blocking_timeout=blocking_timeout_s)
 
 

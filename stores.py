@@ -10,6 +10,7 @@ it has, and no module but state.py knows a Redis key name: code here names what 
 from __future__ import annotations
 
 import enum
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Iterable, Mapping, Protocol
 
@@ -93,5 +94,12 @@ class BuyHistory(Protocol):
     def buys_since(self, symbol: str, since_ms: int) -> list[int]: ...
 
 
-class EngineStore(MemoryStore, IntentStore, TradingStateStore, RecordStore, BuyHistory, Protocol):
+class WriteBatch(Protocol):
+    def batch(self) -> AbstractContextManager[None]:
+        """The writes made inside it may be sent together at its end (one round trip for a tick on Redis);
+        whatever must be durable first still is: an intent before its order, any write before a change of
+        the venue, every write before a read (state.py)."""
+
+
+class EngineStore(MemoryStore, IntentStore, TradingStateStore, RecordStore, BuyHistory, WriteBatch, Protocol):
     """Everything the engine and its executors persist."""

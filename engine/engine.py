@@ -122,6 +122,7 @@ class TradingEngine:
         self.limits = limits
         self._limits_fields: tuple[Any, dict[str, Any]] | None = None
         self._entries_ms: dict[str, list[int]] | None = None  # see _entry_times
+        self._tick_reads: dict[str, Any] | None = None  # inside `process`: what is read once per tick
         self.windows = {s: CandleWindow(window_size) for s in symbols}
         self.window_size = window_size
         # one stream per (symbol, strategy), fed every candle from the backfill on: a strategy decides on
@@ -176,13 +177,19 @@ class TradingEngine:
 
         `should_stop` is asked between candles, so a stop request never waits for a whole replay batch."""
         trades: list[Trade] = []
-        if candles:
-            self.store.push_candles(candles)
-        with self.executor.batch():
-            for candle in candles:
-                if should_stop():
-                    break
-                trades.extend(self.on_candle(candle))
+        # one round trip for the tick's records (the store sends them earlier where they must be durable
+        # first: an order's intent, a venue change, a read), one venue save for its quiet candles
+        with self.store.batch(), self.executor.batch():
+            self._tick_reads = {}
+            try:
+                if candles:
+                    self.store.push_candles(candles)
+                for candle in candles:
+                    if should_stop():
+                        break
+                    trades.extend(self.on_candle(candle))
+            finally:
+                self._tick_reads = None
         return trades
 
     def on_candle(self, candle: Candle, raw_signals: list[Signal] | None = None) -> list[Trade]:
@@ -223,6 +230,8 @@ class TradingEngine:
 
     def _circuit_breaker_tripped(self, summary: str) -> None:
         self.trading.halt(HaltCause.CIRCUIT_BREAKER, "circuit-breaker", summary)
+        if self._tick_reads is not None:
+            self._tick_reads.pop("trading_state", None)
         try:
             self.executor.cancel_entries()
         except ExchangeError as exc:
@@ -324,6 +333,8 @@ class TradingEngine:
             state = self.store.trading_state()
         except StateStoreError as exc:
             return Denial("state_unreadable", f"the halt flag cannot be read, so no entry: {exc}")
+        if self._tick_reads is not None:
+            self._tick_reads["trading_state"] = state  # the gate decides on it for the rest of the tick
         if state is not TradingState.ACTIVE:
             denial = Denial("halted", "trading state changed to halted before the order was sent")
             self.audit("skip", f"{signal.symbol}: {denial.detail}", reason_code="halted")
@@ -421,14 +432,14 @@ class TradingEngine:
         account = portfolio.account
         day_pnl, week_pnl = self.period_pnl(account.equity)
         now = self.market_clock.now_ms()
-        buys = len(self.store.buys_since(symbol, now - DAY_MS))
+        buys = sum(1 for t in self._entry_times().get(symbol, ()) if t >= now - DAY_MS)
         since = min(now - now % DAY_MS, now - 60_000)  # the UTC day's entries, and at least the last minute's
         recent = sorted(t for times in self._entry_times().values() for t in times if t >= since)
         venue = getattr(self.executor, "venue", None)
         asked_ms = self.wall_clock.now_ms()
         mark = venue.mark_price(symbol) if venue is not None else None
         return MarketContext(
-            trading_state=self.store.trading_state(),
+            trading_state=self._gate_state(),
             equity=account.equity,
             wallet_balance=account.wallet_balance,
             margin_used=account.margin_used,
@@ -445,6 +456,16 @@ class TradingEngine:
             mark_age_s=(self.wall_clock.now_ms() - asked_ms) / 1000 if venue is not None else None,
         )
 
+    def _gate_state(self) -> TradingState:
+        """The trading state the risk gate decides on: read once per tick, the bot's own pace (a halt
+        landing in the tick still stops every order: try_entry reads the flag again right before it)."""
+        reads = self._tick_reads
+        if reads is None:
+            return self.store.trading_state()
+        if "trading_state" not in reads:
+            reads["trading_state"] = self.store.trading_state()
+        return reads["trading_state"]
+
     def _entry_times(self) -> dict[str, list[int]]:
         """Every symbol's entry times, read from the store once and then kept as this engine records them
         (only the engine records entries): every entry asked the store once per symbol, 100 round trips
@@ -459,6 +480,15 @@ class TradingEngine:
         now = self.market_clock.now_ms()
         day_start = now - now % DAY_MS
         week_start = now - (now + 3 * DAY_MS) % WEEK_MS  # epoch was a Thursday; weeks start Monday
+        reads = self._tick_reads
+        if reads is not None and reads.get("periods", (None,))[0] == (day_start, week_start):
+            return reads["periods"][1]  # only the engine writes them: once per tick is enough
+        starts = self._read_period_starts(equity, day_start, week_start)
+        if reads is not None:
+            reads["periods"] = ((day_start, week_start), starts)
+        return starts
+
+    def _read_period_starts(self, equity: Decimal, day_start: int, week_start: int) -> tuple[Decimal, Decimal]:
         state = self.store.read_state()
         updates: dict[str, Any] = {}
         if state.get("day_start_ms") != str(day_start) or not state.get("day_start_equity"):

@@ -90,10 +90,14 @@ class SimVenueClient:
         with self._guard:
             if self.store is None or not self._unsaved:
                 return
-            try:
-                self._locked_apply("flush", lambda ex: None)
-            except (UnknownOrderStatusError, NetworkError) as exc:
-                log.warning("simulated venue: candles not saved yet (%s); saved with the next save", exc)
+            # quiet candles are nobody's to act on, so no lock is taken: one round trip, refused while
+            # another process holds the lock or after it wrote (then the next sync reloads its state)
+            if self.store.save_if_unlocked(self._version, self._dump()):
+                self._version += 1
+                self._unsaved = False
+            else:
+                log.warning("simulated venue: candles not saved yet (the venue is busy or changed); "
+                            "saved with the next save")
 
     # ---------------------------------------------------------------------------- protocol
 
