@@ -1,0 +1,155 @@
+"""One tick's writes as one round trip (StateStore.batch), and what must still be durable first.
+
+A real Redis throughout; a second StateStore over it is another process looking (the supervisor, the
+dashboard, the bot after a restart). The crash tests fork a real child that dies inside the batch
+(os._exit), so its queued writes are never sent, as with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from decimal import Decimal
+
+import pytest
+
+from clock import SimulatedClock
+from exchange_client import SimVenueClient
+from models import AuditEvent, ExitReason, OrderIntent, OrderSide, OrderType
+from simulator import SimConfig
+from simulator.symbols import BUILTIN_RULES
+from errors import StateStoreError
+from state import StateStore
+from stores import Memory
+from tests.integration.test_fill_path_crash import ETH, restart_and_record, stopped_out
+
+T0 = 1_746_000_000_000
+
+
+@pytest.fixture
+def onlooker(redis_url: str, store: StateStore) -> StateStore:
+    """Another process's view of the same bot."""
+    return StateStore.open(redis_url, store.bot_id)
+
+
+def intent(client_order_id: str = "ETH1-en") -> OrderIntent:
+    return OrderIntent(client_order_id=client_order_id, symbol=ETH, side=OrderSide.BUY, qty=Decimal("1"),
+                       order_type=OrderType.MARKET, created_ms=T0)
+
+
+def test_records_in_a_batch_when_it_ends_then_another_process_sees_them_all_in_order(store, onlooker):
+    with store.batch():
+        for n in range(3):
+            store.audit(AuditEvent("state", T0 + n, f"line {n}"))
+        store.remember(Memory.OPEN_TRADES, ETH, {"state": {"stop": "2900"}})
+        assert onlooker.read_audit() == [] and onlooker.recall(Memory.OPEN_TRADES) == {}
+
+    assert [e.message for e in onlooker.read_audit()] == ["line 0", "line 1", "line 2"]
+    assert onlooker.recall(Memory.OPEN_TRADES) == {ETH: {"state": {"stop": "2900"}}}
+
+
+def test_read_in_a_batch_when_the_batch_wrote_before_then_it_sees_the_write(store):
+    with store.batch():
+        store.remember(Memory.OPEN_TRADES, ETH, {"peak": "3100"})
+        store.write_state(day_start_equity="10000")
+        store.forget(Memory.OPEN_TRADES, ETH)
+        store.remember(Memory.GHOST_TRADES, ETH, {"qty": "1"})
+
+        assert store.recall(Memory.OPEN_TRADES) == {}
+        assert store.recall(Memory.GHOST_TRADES) == {ETH: {"qty": "1"}}
+        assert store.read_state()["day_start_equity"] == "10000"
+
+
+def test_intent_saved_in_a_batch_then_durable_with_every_earlier_write_before_the_order_can_go(store, onlooker):
+    with store.batch():
+        store.remember(Memory.OPEN_TRADES, ETH, {"state": {"trade_id": "ETH1"}})
+        store.save_intent(intent(), "pending")
+
+        # what a restart right now would find: the trade and its intent, so the order is looked up, never re-sent
+        assert [(i.client_order_id, status) for i, status in onlooker.read_intents()] == [("ETH1-en", "pending")]
+        assert ETH in onlooker.recall(Memory.OPEN_TRADES)
+
+
+def test_intent_marked_in_a_batch_when_another_process_deleted_it_then_it_stays_deleted(store, onlooker):
+    store.save_intent(intent(), "pending")
+    with store.batch():
+        store.mark_intent("ETH1-en", "new")
+        assert [status for _, status in store.read_intents()] == ["new"]
+        onlooker.delete_intent("ETH1-en")
+        store.mark_intent("ETH1-en", "canceled")
+
+    assert onlooker.read_intents() == []
+
+
+def test_simulated_venue_change_in_a_batch_when_records_are_queued_then_they_are_durable_with_it(store, onlooker):
+    venue = SimVenueClient(SimConfig(), SimulatedClock(T0), BUILTIN_RULES, store=store.venue_store("sim"))
+    with store.batch():
+        store.remember(Memory.OPEN_TRADES, ETH, {"fills": ["f1"]})
+        venue.set_leverage(ETH, 3)
+
+        assert onlooker.venue_store("sim").version() == 1
+        assert onlooker.recall(Memory.OPEN_TRADES) == {ETH: {"fills": ["f1"]}}
+
+
+def test_write_from_another_thread_when_the_batch_holds_earlier_writes_then_it_lands_after_them(store, onlooker):
+    with store.batch():
+        store.remember(Memory.OPEN_TRADES, ETH, {"peak": "3100"})
+        # the command thread's close-all forgets the trade while the trading thread's tick is open
+        closer = threading.Thread(target=store.forget, args=(Memory.OPEN_TRADES, ETH))
+        closer.start()
+        closer.join(timeout=10)
+        assert not closer.is_alive()
+
+    assert onlooker.recall(Memory.OPEN_TRADES) == {}
+
+
+def test_batch_when_redis_is_gone_at_its_end_then_one_clear_error_and_nothing_half_written(redis_url, store, onlooker):
+    bot = StateStore.open(redis_url, store.bot_id)
+    with pytest.raises(StateStoreError, match="cannot reach Redis"):
+        with bot.batch():
+            bot.audit(AuditEvent("state", T0, "before"))
+            bot.client.connection_pool.connection_kwargs["port"] = 1  # nothing listens there: refused
+            bot.client.connection_pool.reset()
+            bot.remember(Memory.OPEN_TRADES, ETH, {"peak": "3100"})
+
+    assert onlooker.read_audit() == [] and onlooker.recall(Memory.OPEN_TRADES) == {}
+
+
+@pytest.mark.parametrize("crash_point", ["after_fills_booked", "after_trade_finished", "after_row_written"])
+def test_restart_when_the_bot_died_inside_a_tick_of_the_fill_path_then_the_trade_is_recorded_exactly_once(
+        redis_url, store, crash_point):
+    child = os.fork()
+    if child == 0:  # the bot: its own connection, killed inside the tick with writes still queued
+        status = 1
+        try:
+            bot = StateStore.open(redis_url, store.bot_id)
+            executor, _ = stopped_out(bot)
+            batch = bot.batch()
+            batch.__enter__()
+            bot.audit(AuditEvent("state", T0, "queued when the bot died"))
+            fills = executor.venue.pending_fills()
+            if crash_point == "after_fills_booked":
+                for fill in fills:
+                    executor._apply_fill(fill)
+            else:
+                finished = executor._process_fills()  # acknowledged at the venue
+                if crash_point == "after_row_written":
+                    bot.append_trade(finished[0])
+            status = 0
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+    clock = SimulatedClock(T0 + 2 * 60_000)
+    recovered = restart_and_record(store, clock)
+    again = restart_and_record(store, clock)
+
+    rows = store.read_trades()
+    assert len(rows) == 1, rows
+    assert rows[0].symbol == ETH and rows[0].exit_reason is ExitReason.STOP_LOSS and rows[0].qty == Decimal("1")
+    assert again == []
+    assert (recovered == []) is (crash_point == "after_row_written")
+    # the queued line went out with the venue's acknowledgement of the fills, and was lost where none came
+    audited = "queued when the bot died" in [e.message for e in store.read_audit()]
+    assert audited is (crash_point != "after_fills_booked")
