@@ -6,7 +6,7 @@ The engine is `bot.assembly.assemble` in paper mode on the simulated venue, with
 (config.yaml), fed by the synthetic market (marketdata/synthetic.py), once on the bot's own store (a real
 Redis: embedded_redis on a free port, AOF everysec as in production, and state.StateStore) and once on the
 in-memory store (memory_store.InMemoryStore, what a backtest uses) for comparison. It is warmed up as the
-bot does (executor and scorer load, back-fill through `engine.warm_up`, reconcile); then one tick is one
+bot does (executor and scorer load, back-fill through `engine.warm_up`, reconcile, `freeze_warm_heap`); then one tick is one
 new closed candle for every symbol through `engine.process(candles)`, what the bot's loop does per poll.
 The synthetic source runs on a simulated clock moved one candle on per tick, so the feed itself costs only
 the candle generation, which is counted (the bot's poll does the same work) but shown apart.
@@ -22,7 +22,9 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import io
+import os
 import pstats
 import re
 import statistics
@@ -32,8 +34,11 @@ import time
 import uuid
 from pathlib import Path
 
+import redis.connection
+
 from benchmarks.__main__ import START_PRICES
 from bot.assembly import assemble
+from bot.runtime import freeze_warm_heap
 from clock import SimulatedClock, SystemClock
 from embedded_redis import free_port, start_embedded_redis
 from marketdata.synthetic import SyntheticSource
@@ -90,20 +95,74 @@ class Rig:
             self.executor.reconcile()
             self.engine._record(self.executor.take_unreported_trades())
         self.engine.publish()
+        freeze_warm_heap()
         self._candle_ms = int(settings.market_data.synthetic.candle_seconds * 1000)
 
     def next_candles(self) -> list:
         self.feed_clock.advance(self._candle_ms)
         return self.source.poll()
 
-    def tick(self) -> tuple[float, float, int]:
-        """(feed ms, engine ms, candles) for one poll's worth of candles through the engine."""
+    def tick(self) -> tuple[float, float, float, int]:
+        """(feed ms, engine ms, engine CPU ms of this process, candles) for one poll's worth of candles."""
         t0 = time.perf_counter()
         candles = self.next_candles()
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         self.engine.process(candles)
-        t2 = time.perf_counter()
-        return (t1 - t0) * 1000, (t2 - t1) * 1000, len(candles)
+        t2, c2 = time.perf_counter(), time.process_time()
+        return (t1 - t0) * 1000, (t2 - t1) * 1000, (c2 - c1) * 1000, len(candles)
+
+
+class RoundTrips:
+    """Requests the bot's Redis client sent (a pipeline or MULTI/EXEC is one): counted, not changed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._original = redis.connection.AbstractConnection.send_packed_command
+
+    def __enter__(self) -> "RoundTrips":
+        original = self._original
+
+        def counted(conn, command, check_health=True):
+            self.count += 1
+            return original(conn, command, check_health)
+
+        redis.connection.AbstractConnection.send_packed_command = counted
+        return self
+
+    def __exit__(self, *exc) -> None:
+        redis.connection.AbstractConnection.send_packed_command = self._original
+
+
+class GcPauses:
+    """The collector's pauses inside the timed ticks (gc.callbacks): how many, by generation, and how long."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[int, float]] = []
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses.append((info["generation"], (time.perf_counter() - self._started) * 1000))
+
+    def __enter__(self) -> "GcPauses":
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        gc.callbacks.remove(self)
+
+    def summary(self) -> str:
+        if not self.pauses:
+            return "none"
+        by_gen = {g: [ms for gen, ms in self.pauses if gen == g] for g in sorted({g for g, _ in self.pauses})}
+        return ", ".join(f"gen{g} {len(ms)}× (max {max(ms):.1f} ms, total {sum(ms):.0f} ms)" for g, ms in by_gen.items())
+
+
+def venue_orders(rig: Rig) -> int:
+    """Orders the simulated venue has been sent so far (its order ids are numbered)."""
+    return rig.executor.venue.exchange._next_id
 
 
 def pct(values: list[float], q: float) -> float:
@@ -114,14 +173,22 @@ def pct(values: list[float], q: float) -> float:
 def run(rig: Rig, ticks: int, warmup_ticks: int) -> dict:
     for _ in range(warmup_ticks):  # first ticks build caches (blocks of the synthetic path, indicator state)
         rig.tick()
-    feed, engine, candles = [], [], 0
-    for _ in range(ticks):
-        f, e, n = rig.tick()
-        feed.append(f)
-        engine.append(e)
-        candles += n
+    feed, engine, cpu, candles = [], [], [], 0
+    quiet, busy = [], []  # ticks without and with a venue order (an entry, an exit, a stop moved)
+    with GcPauses() as pauses, RoundTrips() as trips:
+        for _ in range(ticks):
+            before = (rig.engine.stats.entries, rig.engine.stats.trades, venue_orders(rig))
+            f, e, c, n = rig.tick()
+            feed.append(f)
+            engine.append(e)
+            cpu.append(c)
+            candles += n
+            (busy if (rig.engine.stats.entries, rig.engine.stats.trades, venue_orders(rig)) != before else quiet).append(e)
     stats = rig.engine.stats
     return {
+        "gc": pauses.summary(), "round_trips": trips.count / ticks, "cpu_median": statistics.median(cpu),
+        "cpu_p99": pct(cpu, 0.99), "quiet": (len(quiet), statistics.median(quiet) if quiet else 0.0),
+        "busy": (len(busy), statistics.median(busy) if busy else 0.0, max(busy, default=0.0)),
         "median": statistics.median(engine), "p90": pct(engine, 0.9), "p99": pct(engine, 0.99), "max": max(engine),
         "feed_median": statistics.median(feed), "candles_per_tick": candles / ticks,
         "signals": stats.signals, "entries": stats.entries, "trades": stats.trades,
@@ -191,18 +258,25 @@ def main(argv: list[str] | None = None) -> int:
         f"One tick = one closed 1m candle for each of {args.symbols} symbols through `engine.process` "
         f"({args.ticks} ticks timed after {args.warmup_ticks} untimed; default strategies, paper mode, simulated venue).",
         "",
-        "| store | median | p90 | p99 | max | candles/tick | signals | entries | trades | feed (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| store | median | p90 | p99 | max | candles/tick | signals | entries | trades | feed (median) | Redis round trips/tick |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         lines.append(
             f"| {name} | {r['median']:.1f} ms | {r['p90']:.1f} ms | {r['p99']:.1f} ms | {r['max']:.1f} ms | "
-            f"{r['candles_per_tick']:.1f} | {r['signals']} | {r['entries']} | {r['trades']} | {r['feed_median']:.1f} ms |")
+            f"{r['candles_per_tick']:.1f} | {r['signals']} | {r['entries']} | {r['trades']} | {r['feed_median']:.1f} ms | "
+            f"{r['round_trips']:.1f} |")
+    lines += [""] + [
+        f"{name}: this process's CPU per tick median {r['cpu_median']:.1f} ms, p99 {r['cpu_p99']:.1f} ms; "
+        f"{r['quiet'][0]} ticks without a venue order, median {r['quiet'][1]:.1f} ms; {r['busy'][0]} with one, "
+        f"median {r['busy'][1]:.1f} ms, max {r['busy'][2]:.1f} ms; GC pauses: {r['gc']}"
+        for name, r in results.items()]
     lines += ["", f"Redis commands per tick (INFO commandstats): {per_tick:.0f} "
               f"({per_tick / results['Redis (StateStore, AOF everysec)']['candles_per_tick']:.1f} per candle): "
               + ", ".join(f"{k} {n / (args.ticks + args.warmup_ticks):.0f}"
                           for k, n in sorted(calls.items(), key=lambda kv: -kv[1])[:8])
-              + f". The simulated venue's snapshot, rewritten whole at every candle: {len(snapshot)} bytes."]
+              + f". The simulated venue's snapshot (saved once a tick and on each order call): {len(snapshot)} bytes.",
+              "", "Load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg())]
     report = "\n".join(lines)
     print(report)
     for name, text in profiles.items():

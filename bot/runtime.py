@@ -19,6 +19,7 @@ the loop checks the run marker every tick and rebuilds from the venue after decl
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -47,6 +48,16 @@ from state_guard import StateGuard, holdings_note
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+
+
+def freeze_warm_heap() -> None:
+    """Once start-up is done: collect, then move everything alive into the collector's permanent
+    generation (gc.freeze). The warm engine (100 symbols' windows, indicator streams, the venue's orders)
+    is hundreds of thousands of objects that live as long as the process; every full collection walked
+    them all inside a tick (tens of ms, hundreds under load: the live tick's p99). Afterwards a full
+    collection walks only what the loop made since, and cyclic garbage is still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def feed_identity(settings: Settings, source: str) -> str:
@@ -191,6 +202,7 @@ class BotRuntime:
             self.engine.audit("reconcile", note)
         self.engine.publish()
         self._arm_dead_man()
+        freeze_warm_heap()
 
     def _arm_dead_man(self) -> None:
         """The venue's dead-man switch, where it cannot strip the protective stops (bot/dead_man.py)."""
@@ -317,10 +329,11 @@ class BotRuntime:
         if s.bot.slow_tick_seconds:
             time.sleep(s.bot.slow_tick_seconds)  # fault injection: a busy bot (tests of the kill switch under load)
         fills_before = (self.engine.stats.entries, self.engine.stats.trades)
-        self.engine.process(candles, should_stop=self._between_candles)
-        if candles:
-            self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
-            self.gap_report.report(self.market_data.gaps())
+        with self.store.batch():  # the tick's records, the engine's and these, in one round trip
+            self.engine.process(candles, should_stop=self._between_candles)
+            if candles:
+                self.store.write_state(last_candle_open_ms=self.engine.last_candle_open_ms)
+                self.gap_report.report(self.market_data.gaps())
         now = time.monotonic()
         # an entry or an exit changes what is open: the dashboard shows it now, not at the next snapshot
         # (a position closed seconds ago stayed on the page beside its closed trade)
