@@ -56,6 +56,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ def _wrap_errors(fn: Callable[..., T], *, queued_first: bool = True) -> Callable
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
         try:
-            if queued_first and args and getattr(args[0], "_queue", None) is not None:
+            if queued_first and args and getattr(args[0], "_queue", None):
                 args[0].flush()
             return fn(*args, **kwargs)
         except redis.exceptions.ConnectionError as exc:
@@ -207,6 +208,55 @@ class Outage:
         lasted, self.since = time.monotonic() - self.since, None
         self._log.warning("%s: Redis answers again after %.1fs", self.name, lasted)
         return lasted
+
+
+_FORGOTTEN = None  # a field's value in _Queue.hashes: deleted
+
+
+class _Queue:
+    """One write batch's writes, folded into few commands: they are sent as one MULTI/EXEC, which runs
+    whole or not at all, so only each key's own order matters. A memory hash keeps each field's last
+    write (a value or a deletion: one HSET and one HDEL per hash), a stream its entries in order (one
+    script call per stream), every other write (`commands`) is sent as it came. The keys of the three
+    never overlap (the memory hashes and the record streams are written nowhere else)."""
+
+    def __init__(self) -> None:
+        self.commands: list[Callable[[Any], Any]] = []
+        self.hashes: dict[str, dict[str, str | None]] = {}
+        self.streams: dict[str, tuple[int, list[Mapping[str, str]]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.commands or self.hashes or self.streams)
+
+    def hset(self, key: str, item_id: str, raw: str | None) -> None:
+        self.hashes.setdefault(key, {})[item_id] = raw
+
+    def xadd(self, key: str, maxlen: int, fields: Mapping[str, str]) -> None:
+        self.streams.setdefault(key, (maxlen, []))[1].append(fields)
+
+    def into(self, pipe: Any) -> None:
+        for command in self.commands:
+            command(pipe)
+        for key, fields in self.hashes.items():
+            kept = {k: v for k, v in fields.items() if v is not _FORGOTTEN}
+            if kept:
+                pipe.hset(key, mapping=kept)
+            gone = [k for k, v in fields.items() if v is _FORGOTTEN]
+            if gone:
+                pipe.hdel(key, *gone)
+        for key, (maxlen, entries) in self.streams.items():
+            if len(entries) == 1:
+                pipe.xadd(key, dict(entries[0]), maxlen=maxlen, approximate=True)
+                continue
+            args: list[Any] = [maxlen]
+            for entry in entries:
+                args.append(len(entry))
+                for item in entry.items():
+                    args += item
+            pipe.eval(_XADD_MANY_SCRIPT, 1, key, *args)
+
+    def clear(self) -> None:
+        self.commands, self.hashes, self.streams = [], {}, {}
 
 
 class BotStatus(str, enum.Enum):
@@ -423,7 +473,7 @@ class StateStore:
             mine = self._batch_depth == 0 or self._batch_thread == me
             if mine:
                 if self._batch_depth == 0:
-                    self._queue, self._batch_thread = self.client.pipeline(transaction=True), me
+                    self._queue, self._batch_thread = _Queue(), me
                 self._batch_depth += 1
         if not mine:
             yield
@@ -443,19 +493,27 @@ class StateStore:
     def flush(self) -> None:
         """Send the queued writes now (nothing to do without any). A failure loses them, as it would have
         lost each of them sent alone: a write that may have run is never sent again (module docstring)."""
-        with self._batch_lock:
-            queue = self._queue
-            if queue is not None and len(queue):
-                queue.execute()
+        if self._queue:
+            self._run(lambda pipe: None)
+
+    def _queueing(self) -> "_Queue | None":
+        """This thread's open batch queue; None when the write goes now (after any queued by another thread:
+        they were made first)."""
+        queue = self._queue
+        if queue is not None and self._batch_thread == threading.get_ident():
+            return queue
+        if queue is not None and queue:
+            self.flush()
+        return None
 
     def _write(self, command: Callable[[Any], Any], *, several: bool = False) -> Any:
         """`command` on this thread's batch queue if one is open (None back), else on Redis now (its reply);
         `several` commands sent now go as one MULTI/EXEC, as they would in the queue."""
         with self._batch_lock:
-            if self._queue is not None and self._batch_thread == threading.get_ident():
-                command(self._queue)
+            queue = self._queueing()
+            if queue is not None:
+                queue.commands.append(command)
                 return None
-            self.flush()  # another thread's queued writes were made first
         if not several:
             return command(self.client)
         pipe = self.client.pipeline(transaction=True)
@@ -464,16 +522,18 @@ class StateStore:
 
     def _run(self, command: Callable[[Any], Any]) -> list[Any]:
         """`command`'s commands now, in one MULTI/EXEC behind the queued writes (one round trip for both:
-        a read sees every write made before it); their replies."""
+        a read sees every write made before it); their replies. The queue is emptied even when it fails."""
         with self._batch_lock:
+            pipe = self.client.pipeline(transaction=True)
             queue = self._queue
-            if queue is not None and len(queue):
-                queued = len(queue)
-                command(queue)
-                return queue.execute()[queued:]
-        pipe = self.client.pipeline(transaction=True)
-        command(pipe)
-        return pipe.execute()
+            if queue is not None and queue:
+                queue.into(pipe)
+                queue.clear()
+            queued = len(pipe)
+            command(pipe)
+            if not len(pipe):
+                return []
+            return pipe.execute()[queued:]
 
     # ------------------------------------------------------------------------------ bot state
 
@@ -496,12 +556,18 @@ class StateStore:
         """HALTED whenever the durable halt flag is set, whatever the state hash says; and, for a process
         that works under a run marker, whenever the marker is gone or another one (state lost)."""
 
+        venues = list(self._venue_stores) if self._batch_thread == threading.get_ident() else []
+
         def read(pipe: Any) -> None:
             pipe.exists(self.key("halt"))
             pipe.hget(self.key("state"), "trading_state")
             pipe.get(self.key("epoch"))
+            for venue in venues:  # in a tick, the venues' version checks ride along (see VenueSnapshotStore)
+                pipe.hget(venue.key, "version")
 
-        halted, stored, marker = self._run(read)
+        halted, stored, marker, *versions = self._run(read)
+        for venue, version in zip(venues, versions):
+            venue.read_along(int(version or 0))
         if halted or self._lost:
             return TradingState.HALTED
         if self.epoch is not None and _epoch_of(marker) != self.epoch:
@@ -690,8 +756,13 @@ class StateStore:
 
     def _xadd(self, name: str, fields: Mapping[str, str], maxlen: int | None = None) -> str:
         """The new entry's id; "" when it waits in the batch queue."""
-        key, entry, cap = self.key(name), dict(fields), maxlen or self.stream_maxlen
-        return self._write(lambda r: r.xadd(key, entry, maxlen=cap, approximate=True)) or ""
+        key, cap = self.key(name), maxlen or self.stream_maxlen
+        with self._batch_lock:
+            queue = self._queueing()
+            if queue is not None:
+                queue.xadd(key, cap, fields)
+                return ""
+        return self.client.xadd(key, dict(fields), maxlen=cap, approximate=True)
 
     def _xrevrange(self, name: str, count: int) -> list[StreamEntry]:
         return [StreamEntry(i, f) for i, f in self.client.xrevrange(self.key(name), count=count)]
@@ -896,12 +967,22 @@ class StateStore:
     @_queueable
     def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None:
         key, raw = self.key(_MEMORY_KEYS[memory]), json.dumps(value, default=str)
-        self._write(lambda r: r.hset(key, item_id, raw))
+        with self._batch_lock:
+            queue = self._queueing()
+            if queue is not None:
+                queue.hset(key, item_id, raw)
+                return
+        self.client.hset(key, item_id, raw)
 
     @_queueable
     def forget(self, memory: Memory, item_id: str) -> None:
         key = self.key(_MEMORY_KEYS[memory])
-        self._write(lambda r: r.hdel(key, item_id))
+        with self._batch_lock:
+            queue = self._queueing()
+            if queue is not None:
+                queue.hset(key, item_id, None)
+                return
+        self.client.hdel(key, item_id)
 
     @_wrap_errors
     def recall(self, memory: Memory) -> dict[str, dict[str, Any]]:
@@ -1115,6 +1196,17 @@ end
 return won
 """
 
+# KEYS: a stream. ARGV: its MAXLEN (~), then per entry its count of fields and the fields and values.
+_XADD_MANY_SCRIPT = """
+local at = 2
+while at <= #ARGV do
+  local count = tonumber(ARGV[at])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, at + 1, at + 2 * count))
+  at = at + 2 * count + 1
+end
+return 1
+"""
+
 # KEYS: the candle lists. ARGV: how many to keep, then per key its count of candles and the candles (JSON).
 _PUSH_CANDLES_SCRIPT = """
 local kept = tonumber(ARGV[1])
@@ -1145,6 +1237,21 @@ redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
 return 1
 """
 
+# KEYS: the venue's hash, its lock. ARGV as _CAS_SCRIPT's, then the lock's token: released once saved.
+_CAS_RELEASE_SCRIPT = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if (current or '0') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
+if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+# KEYS: a lock. ARGV: its holder's token.
+_RELEASE_LOCK_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 # KEYS: the venue's hash, its lock. ARGV as _CAS_SCRIPT's.
 _SAVE_IF_UNLOCKED_SCRIPT = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -1167,6 +1274,8 @@ class VenueSnapshotStore:
         self.store = store
         self.venue_name = venue_name
         self.key = store.key(f"venue:{venue_name}")
+        self._held: VenueLock | None = None  # the lock this process holds now, if any
+        self._read_along: tuple[int, Any] | None = None  # (version, the batch it was read in)
         self._highest = 0  # versions only grow: a lower one means Redis lost the venue's latest state
 
     @_wrap_errors
@@ -1177,16 +1286,39 @@ class VenueSnapshotStore:
 
     @_wrap_errors
     def version(self) -> int:
-        version = int(self.store.client.hget(self.key, "version") or 0)
+        held, along = self._held, self._read_along
+        self._read_along = None
+        if held is not None and held.fresh_version is not None and held.thread == threading.get_ident():
+            version, held.fresh_version = held.fresh_version, None  # read with the lock: nobody changed it since
+        elif along is not None and along[1] is self.store._queue and self.store._batch_thread == threading.get_ident():
+            version = along[0]
+        else:
+            version = int(self.store.client.hget(self.key, "version") or 0)
         self._seen(version)
         return version
+
+    def read_along(self, version: int) -> None:
+        """The version, read in this tick's batch with the trading state: the next version check in the same
+        batch uses it instead of a round trip of its own (as if it had been made then, a moment earlier;
+        every change of the venue checks again under the lock)."""
+        self._read_along = (version, self.store._queue)
 
     @_wrap_errors
     def compare_and_save(self, expected_version: int, data: str) -> bool:
         """Save over `expected_version` only; the bot's queued writes go first, in the same round trip:
-        whatever the bot wrote before the venue changed is durable when the change is."""
-        (saved,) = self.store._run(lambda r: r.eval(
-            _CAS_SCRIPT, 1, self.key, str(expected_version), str(expected_version + 1), data))
+        whatever the bot wrote before the venue changed is durable when the change is. A save under this
+        process's lock releases it (one round trip less per venue call)."""
+        held = self._held
+        if held is not None and held.token is not None and held.thread == threading.get_ident():
+            token = held.token
+            (saved,) = self.store._run(lambda r: r.eval(
+                _CAS_RELEASE_SCRIPT, 2, self.key, held.name, str(expected_version), str(expected_version + 1),
+                data, token))
+            if saved:
+                held.released_by_save()
+        else:
+            (saved,) = self.store._run(lambda r: r.eval(
+                _CAS_SCRIPT, 1, self.key, str(expected_version), str(expected_version + 1), data))
         return self._saved(bool(saved), expected_version)
 
     @_wrap_errors
@@ -1221,12 +1353,60 @@ class VenueSnapshotStore:
         self.store.note_state_lost(detail)
         raise StateLostError(f"state lost: {detail}")
 
-    @_wrap_errors
-    def lock(self, timeout_s: float = 2.0, blocking_timeout_s: float = 3.0) -> Any:
+    def lock(self, timeout_s: float = 2.0, blocking_timeout_s: float = 3.0) -> "VenueLock":
         """A Redis lock that expires, so a frozen holder cannot block a flatten forever. Taken before every
-        change of the venue: the bot's queued writes are sent first."""
-        self.store.flush()
-        return self.store.client.lock(self.key + ":lock", timeout=timeout_s, blocking_timeout=blocking_timeout_s)
+        change of the venue."""
+        return VenueLock(self, timeout_s, blocking_timeout_s)
+
+
+class VenueLock:
+    """The simulated venue's expiring lock, as redis-py's Lock (SET NX PX with a random token; released
+    only by its holder), in fewer round trips: taking it also sends the bot's queued writes and reads the
+    venue's version, and the save made under it releases it. redis-py's errors propagate, as Lock's do."""
+
+    RETRY_S = 0.02
+
+    def __init__(self, venue: VenueSnapshotStore, timeout_s: float, blocking_timeout_s: float):
+        self.venue = venue
+        self.name = venue.key + ":lock"
+        self.timeout_ms = max(1, int(timeout_s * 1000))
+        self.blocking_timeout_s = blocking_timeout_s
+        self.token: str | None = None
+        self.thread: int | None = None
+        self.fresh_version: int | None = None  # the version read with the lock, for the first version() after
+        self._saved = False
+
+    def acquire(self) -> bool:
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self.blocking_timeout_s
+
+        def take(pipe: Any) -> None:
+            pipe.set(self.name, token, nx=True, px=self.timeout_ms)
+            pipe.hget(self.venue.key, "version")
+
+        while True:
+            taken, version = self.venue.store._run(take)
+            if taken:
+                self.token, self.thread, self.fresh_version, self._saved = token, threading.get_ident(), int(version or 0), False
+                self.venue._held = self
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(self.RETRY_S)
+
+    def released_by_save(self) -> None:
+        self._saved = True
+
+    def release(self) -> None:
+        token, saved, self.token, self.fresh_version = self.token, self._saved, None, None
+        if self.venue._held is self:
+            self.venue._held = None
+        if token is None:
+            raise redis.exceptions.LockError("cannot release a lock that is not held")
+        if saved:
+            return
+        if not self.venue.store.client.eval(_RELEASE_LOCK_SCRIPT, 1, self.name, token):
+            raise redis.exceptions.LockNotOwnedError("the venue's lock expired before it was released")
 
 
 _str = as_field

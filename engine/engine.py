@@ -123,6 +123,7 @@ class TradingEngine:
         self._limits_fields: tuple[Any, dict[str, Any]] | None = None
         self._entries_ms: dict[str, list[int]] | None = None  # see _entry_times
         self._tick_reads: dict[str, Any] | None = None  # inside `process`: what is read once per tick
+        self._period_starts: tuple[tuple[int, int], tuple[Decimal, Decimal]] | None = None  # see period_starts
         self.windows = {s: CandleWindow(window_size) for s in symbols}
         self.window_size = window_size
         # one stream per (symbol, strategy), fed every candle from the backfill on: a strategy decides on
@@ -184,6 +185,7 @@ class TradingEngine:
             try:
                 if candles:
                     self.store.push_candles(candles)
+                    self._gate_state()  # read up front: the venue's version check rides along (state.py)
                 for candle in candles:
                     if should_stop():
                         break
@@ -480,12 +482,11 @@ class TradingEngine:
         now = self.market_clock.now_ms()
         day_start = now - now % DAY_MS
         week_start = now - (now + 3 * DAY_MS) % WEEK_MS  # epoch was a Thursday; weeks start Monday
-        reads = self._tick_reads
-        if reads is not None and reads.get("periods", (None,))[0] == (day_start, week_start):
-            return reads["periods"][1]  # only the engine writes them: once per tick is enough
+        known = self._period_starts
+        if self._tick_reads is not None and known is not None and known[0] == (day_start, week_start):
+            return known[1]  # only the engine writes them; read afresh outside ticks (publish)
         starts = self._read_period_starts(equity, day_start, week_start)
-        if reads is not None:
-            reads["periods"] = ((day_start, week_start), starts)
+        self._period_starts = ((day_start, week_start), starts)
         return starts
 
     def _read_period_starts(self, equity: Decimal, day_start: int, week_start: int) -> tuple[Decimal, Decimal]:
