@@ -248,12 +248,9 @@ class _Queue:
             if len(entries) == 1:
                 pipe.xadd(key, dict(entries[0]), maxlen=maxlen, approximate=True)
                 continue
-            args: list[Any] = [maxlen]
-            for entry in entries:
-                args.append(len(entry))
-                for item in entry.items():
-                    args += item
-            pipe.eval(_XADD_MANY_SCRIPT, 1, key, *args)
+            # one argument for them all: redis-py packs each argument in Python, hundreds a tick
+            flat = [[x for item in entry.items() for x in item] for entry in entries]
+            pipe.eval(_XADD_MANY_SCRIPT, 1, key, maxlen, json.dumps(flat, ensure_ascii=False, separators=(",", ":")))
 
     def clear(self) -> None:
         self.commands, self.hashes, self.streams = [], {}, {}
@@ -931,11 +928,15 @@ class StateStore:
             by_key.setdefault(self.key(f"candles:{c.symbol}"), []).append(c)
         if not by_key:
             return
-        args: list[Any] = [CANDLES_KEPT]
+        counts, texts = [], []
         for rows in by_key.values():
             kept = rows[-CANDLES_KEPT:]  # older ones would be trimmed at once
-            args += [len(kept), *map(candle_json, kept)]
-        self._write(lambda r: r.eval(_PUSH_CANDLES_SCRIPT, len(by_key), *by_key, *args))
+            counts.append(str(len(kept)))
+            texts += map(candle_json, kept)
+        # the candles as one argument, a line each (JSON text has no raw line break): redis-py packs each
+        # argument in Python
+        self._write(lambda r: r.eval(_PUSH_CANDLES_SCRIPT, len(by_key), *by_key, CANDLES_KEPT, ",".join(counts),
+                                     "\n".join(texts)))
 
     @_wrap_errors
     def read_candles(self, symbol: str, count: int = CANDLES_KEPT) -> list[Candle]:
@@ -1196,26 +1197,28 @@ end
 return won
 """
 
-# KEYS: a stream. ARGV: its MAXLEN (~), then per entry its count of fields and the fields and values.
+# KEYS: a stream. ARGV: its MAXLEN (~), the entries as JSON: a list of [field, value, field, value…] lists
+# of strings (cjson gives back a JSON string's exact bytes).
 _XADD_MANY_SCRIPT = """
-local at = 2
-while at <= #ARGV do
-  local count = tonumber(ARGV[at])
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, at + 1, at + 2 * count))
-  at = at + 2 * count + 1
+for _, entry in ipairs(cjson.decode(ARGV[2])) do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(entry))
 end
 return 1
 """
 
-# KEYS: the candle lists. ARGV: how many to keep, then per key its count of candles and the candles (JSON).
+# KEYS: the candle lists. ARGV: how many to keep, each key's count of candles (comma-separated), the candles
+# in key order, one JSON text a line.
 _PUSH_CANDLES_SCRIPT = """
 local kept = tonumber(ARGV[1])
-local at = 2
-for _, key in ipairs(KEYS) do
-  local count = tonumber(ARGV[at])
-  redis.call('RPUSH', key, unpack(ARGV, at + 1, at + count))
+local counts = {}
+for count in string.gmatch(ARGV[2], '[^,]+') do counts[#counts + 1] = tonumber(count) end
+local rows = {}
+for row in string.gmatch(ARGV[3], '[^\\n]+') do rows[#rows + 1] = row end
+local at = 1
+for i, key in ipairs(KEYS) do
+  redis.call('RPUSH', key, unpack(rows, at, at + counts[i] - 1))
   redis.call('LTRIM', key, -kept, -1)
-  at = at + count + 1
+  at = at + counts[i]
 end
 return #KEYS
 """

@@ -15,11 +15,11 @@ import pytest
 
 from clock import SimulatedClock
 from exchange_client import SimVenueClient
-from models import AuditEvent, ExitReason, OrderIntent, OrderSide, OrderType
+from models import AuditEvent, Candle, ExitReason, OrderIntent, OrderSide, OrderType
 from simulator import SimConfig
 from simulator.symbols import BUILTIN_RULES
 from errors import StateStoreError
-from state import StateStore
+from state import CANDLES_KEPT, StateStore
 from stores import Memory
 from tests.integration.test_fill_path_crash import ETH, restart_and_record, stopped_out
 
@@ -153,3 +153,26 @@ def test_restart_when_the_bot_died_inside_a_tick_of_the_fill_path_then_the_trade
     # the queued line went out with the venue's acknowledgement of the fills, and was lost where none came
     audited = "queued when the bot died" in [e.message for e in store.read_audit()]
     assert audited is (crash_point != "after_fills_booked")
+
+
+def test_records_in_a_batch_when_they_carry_any_text_then_each_reads_back_exactly(store, onlooker):
+    messages = ["plain", 'quotes " and \\ backslash', "line\nbreak\ttab", "arrow → ünïcode 😀", ""]
+    with store.batch():
+        for n, message in enumerate(messages):
+            store.audit(AuditEvent("state", T0 + n, message, {"n": n}))
+
+    assert [(e.message, e.data) for e in onlooker.read_audit()] == [(m, {"n": n}) for n, m in enumerate(messages)]
+
+
+def test_candles_pushed_in_a_batch_when_a_symbol_has_more_than_are_kept_then_each_keeps_its_newest(store, onlooker):
+    def candle(symbol: str, minute: int) -> Candle:
+        price = Decimal("3000.5") + minute
+        return Candle(symbol, "1m", T0 + minute * 60_000, price, price + 1, price - 1, price, Decimal("12.5"))
+
+    eth = [candle(ETH, m) for m in range(CANDLES_KEPT + 3)]
+    btc = [candle("BTC/USDT:USDT", m) for m in range(2)]
+    with store.batch():
+        store.push_candles([c for pair in zip(eth, btc) for c in pair] + eth[2:])
+
+    assert onlooker.read_candles(ETH) == eth[-CANDLES_KEPT:]
+    assert onlooker.read_candles("BTC/USDT:USDT") == btc
