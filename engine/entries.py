@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence, overload
 
 from engine.candles import resample
 from models import EntryPlan, TradeState, round_down
@@ -111,7 +111,7 @@ class EntryPlanner:
         if self.stops.method == "none":
             stop = out_of_reach(entry, above=signal.side is Side.SHORT)
         else:
-            higher = resample(candles, self.stops.higher_timeframe)
+            higher = _Resampled(candles, self.stops.higher_timeframe)
             found = structure_stop(signal.side, entry, candles, higher, self.stops, self.risk.max_stop_pct)
             if isinstance(found, Denial):
                 return found, None
@@ -189,3 +189,31 @@ class EntryPlanner:
             ),
             sizing,
         )
+
+
+class _Resampled(Sequence[Candle]):
+    """The higher timeframe's candles, resampled only when asked for: the stop looks there only when the
+    signal's own timeframe has no swing, and resampling the whole window was most of an entry's planning."""
+
+    def __init__(self, candles: Sequence[Candle], timeframe: str):
+        self._source, self._timeframe = candles, timeframe
+        self._candles: list[Candle] | None = None
+
+    def _built(self) -> list[Candle]:
+        if self._candles is None:
+            self._candles = resample(self._source, self._timeframe)
+        return self._candles
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    @overload
+    def __getitem__(self, index: int) -> Candle: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Candle]: ...
+
+    def __getitem__(self, index: int | slice) -> Candle | Sequence[Candle]:
+        return self._built()[index]
+
+    def __iter__(self) -> Iterator[Candle]:
+        return iter(self._built())

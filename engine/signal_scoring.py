@@ -31,6 +31,7 @@ class SignalScorer:
         self.store = store
         self.feed = feed  # a signal is scored on the feed it came from, never on another's prices
         self.horizons = tuple(sorted(horizons_minutes))
+        self._horizon_keys = tuple((f"{h}m", h * 60_000) for h in self.horizons)  # built once, not per candle
         self.pending: dict[str, dict] = {}
         self._last_close: dict[str, int] = {}  # per symbol, the close time of the last candle seen
         # the same records by symbol: a candle looks only at its own symbol's signals (with 100 symbols,
@@ -90,16 +91,18 @@ class SignalScorer:
             if gap_before and last is not None and last >= p["ts_ms"]:  # the hole lies inside this signal's window
                 p["gap"] = True
                 changed = True
-            sign = 1 if p["side"] == "long" else -1
-            for h in self.horizons:
-                key = f"{h}m"
-                if key not in p["returns"] and now >= p["ts_ms"] + h * 60_000:
+            returns, since = p["returns"], now - p["ts_ms"]
+            for key, horizon_ms in self._horizon_keys:
+                if since < horizon_ms:
+                    break  # the horizons are in order: the later ones are not reached either
+                if key not in returns:
+                    sign = 1 if p["side"] == "long" else -1
                     ret = (candle.close / Decimal(p["price"]) - 1) * 100 * sign
-                    p["returns"][key] = str(ret.quantize(Decimal("0.0001")))
+                    returns[key] = str(ret.quantize(Decimal("0.0001")))
                     if p.get("gap"):
-                        p.setdefault("spans", {})[key] = (now - p["ts_ms"]) // 60_000
+                        p.setdefault("spans", {})[key] = since // 60_000
                     changed = True
-            if len(p["returns"]) == len(self.horizons):
+            if len(returns) == len(self.horizons):
                 outcome = {"kind": "outcome", "signal_id": signal_id, "symbol": p["symbol"], "side": p["side"], "ts_ms": p["ts_ms"]}
                 spans = p.get("spans", {})
                 for key, ret in p["returns"].items():
