@@ -15,7 +15,7 @@ import pytest
 
 from clock import SimulatedClock
 from exchange_client import SimVenueClient
-from models import AuditEvent, Candle, ExitReason, OrderIntent, OrderSide, OrderType
+from models import AuditEvent, Candle, ExitReason, OrderIntent, OrderSide, OrderType, to_json
 from simulator import SimConfig
 from simulator.symbols import BUILTIN_RULES
 from errors import StateStoreError
@@ -175,4 +175,5 @@ def test_candles_pushed_in_a_batch_when_a_symbol_has_more_than_are_kept_then_eac
         store.push_candles([c for pair in zip(eth, btc) for c in pair] + eth[2:])
 
     assert onlooker.read_candles(ETH) == eth[-CANDLES_KEPT:]
+    assert onlooker.newest_candle_raw(ETH) == to_json(eth[-1])  # the very text every reader knows
     assert onlooker.read_candles("BTC/USDT:USDT") == btc
