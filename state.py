@@ -1300,8 +1300,9 @@ class VenueSnapshotStore:
         self._read_along = None
         if held is not None and held.fresh_version is not None and held.thread == threading.get_ident():
             version, held.fresh_version = held.fresh_version, None  # read with the lock: nobody changed it since
-        elif along is not None and along[1] is self.store._queue and self.store._batch_thread == threading.get_ident():
-            version = along[0]
+        elif (along is not None and along[1] is self.store._queue and along[0] >= self._highest
+              and self.store._batch_thread == threading.get_ident()):
+            version = along[0]  # (never one from before a save of ours: that would read as state lost)
         else:
             version = int(self.store.client.hget(self.key, "version") or 0)
         self._seen(version)

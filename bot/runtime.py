@@ -51,12 +51,13 @@ VERSION = "0.1.0"
 
 
 def freeze_warm_heap() -> None:
-    """Once start-up is done: collect, then move everything alive into the collector's permanent
-    generation (gc.freeze). The warm engine (100 symbols' windows, indicator streams, the venue's orders)
-    is hundreds of thousands of objects that live as long as the process; every full collection walked
-    them all inside a tick (tens of ms, hundreds under load: the live tick's p99). Afterwards a full
-    collection walks only what the loop made since, and cyclic garbage is still collected."""
-    gc.collect()
+    """Once start-up is done: everything tracked moves into the collector's permanent generation
+    (gc.freeze). The warm engine (100 symbols' windows, indicator streams, the venue's orders) is hundreds
+    of thousands of objects that live as long as the process; every full collection walked them all
+    inside a tick (tens of ms, hundreds under load: the live tick's p99). Afterwards a collection walks
+    only what the loop made since, and the loop's cyclic garbage is still collected. No gc.collect()
+    first: on a loaded machine it held the first tick back by a poll (a replay then starts two candles
+    on), and what start-up left as garbage is a few objects, kept once."""
     gc.freeze()
 
 
