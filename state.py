@@ -928,7 +928,8 @@ class StateStore:
             by_key.setdefault(self.key(f"candles:{c.symbol}"), []).append(c)
         if not by_key:
             return
-        counts, texts = [], []
+        counts: list[str] = []
+        texts: list[str] = []
         for rows in by_key.values():
             kept = rows[-CANDLES_KEPT:]  # older ones would be trimmed at once
             counts.append(str(len(kept)))

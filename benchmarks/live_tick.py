@@ -6,8 +6,9 @@ The engine is `bot.assembly.assemble` in paper mode on the simulated venue, with
 (config.yaml), fed by the synthetic market (marketdata/synthetic.py), once on the bot's own store (a real
 Redis: embedded_redis on a free port, AOF everysec as in production, and state.StateStore) and once on the
 in-memory store (memory_store.InMemoryStore, what a backtest uses) for comparison. It is warmed up as the
-bot does (executor and scorer load, back-fill through `engine.warm_up`, reconcile, `freeze_warm_heap`); then one tick is one
-new closed candle for every symbol through `engine.process(candles)`, what the bot's loop does per poll.
+bot does (executor and scorer load, back-fill through `engine.warm_up`, reconcile, `freeze_warm_heap`);
+then one tick is one new closed candle for every symbol through `engine.process(candles)`, what the bot's
+loop does per poll.
 The synthetic source runs on a simulated clock moved one candle on per tick, so the feed itself costs only
 the candle generation, which is counted (the bot's poll does the same work) but shown apart.
 
@@ -126,11 +127,11 @@ class RoundTrips:
             self.count += 1
             return original(conn, command, check_health)
 
-        redis.connection.AbstractConnection.send_packed_command = counted
+        setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
         return self
 
     def __exit__(self, *exc) -> None:
-        redis.connection.AbstractConnection.send_packed_command = self._original
+        setattr(redis.connection.AbstractConnection, "send_packed_command", self._original)
 
 
 class GcPauses:
@@ -174,7 +175,8 @@ def run(rig: Rig, ticks: int, warmup_ticks: int) -> dict:
     for _ in range(warmup_ticks):  # first ticks build caches (blocks of the synthetic path, indicator state)
         rig.tick()
     feed, engine, cpu, candles = [], [], [], 0
-    quiet, busy = [], []  # ticks without and with a venue order (an entry, an exit, a stop moved)
+    quiet: list[float] = []  # ticks without a venue order
+    busy: list[float] = []  # and with one (an entry, an exit, a stop moved)
     with GcPauses() as pauses, RoundTrips() as trips:
         for _ in range(ticks):
             before = (rig.engine.stats.entries, rig.engine.stats.trades, venue_orders(rig))
