@@ -445,7 +445,7 @@ class StateStore:
         self._venue_stores: weakref.WeakSet[VenueSnapshotStore] = weakref.WeakSet()
         self._intents_after_prune = 0
         self._reject_script = client.register_script(_REJECT_SCRIPT)
-        # the open write batch: its queue (a MULTI/EXEC pipeline), the thread that opened it, how deep
+        # the open write batch: its queue (see _Queue), the thread that opened it, how deep
         self._batch_lock = threading.RLock()
         self._queue: Any = None
         self._batch_thread: int | None = None
