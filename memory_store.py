@@ -58,6 +58,9 @@ class InMemoryStore:
         """Every write here is already where it goes: nothing to hold back."""
         return nullcontext()
 
+    def flush(self) -> None:
+        """Nothing held back (see batch)."""
+
     # --------------------------------------------------------------------------------- memory
 
     def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None:

@@ -100,6 +100,9 @@ class WriteBatch(Protocol):
         whatever must be durable first still is: an intent before its order, any write before a change of
         the venue, every write before a read (state.py)."""
 
+    def flush(self) -> None:
+        """Every write made so far is durable when this returns."""
+
 
 class EngineStore(MemoryStore, IntentStore, TradingStateStore, RecordStore, BuyHistory, WriteBatch, Protocol):
     """Everything the engine and its executors persist."""

@@ -493,6 +493,7 @@ class PaperExecutor:
             if trade is not None:
                 trades.append(trade)
         self.venue.ack_fills(fills)
+        self._durable(fills)
         return trades
 
     def _book_funding(self) -> None:
@@ -501,6 +502,14 @@ class PaperExecutor:
         for payment in payments:
             self._apply_funding(payment)
         self.venue.ack_funding(payments)
+        self._durable(payments)
+
+    def _durable(self, booked: list) -> None:
+        """What was just booked is in the store now, whatever store batch is open: a venue that cannot
+        deliver it again (Binance's history is read from this process's start) must not lose it in a crash
+        later in the tick. On the simulated venue the acknowledgement already carried it (no round trip)."""
+        if booked and self.store is not None:
+            self.store.flush()
 
     def _apply_funding(self, payment: FundingPayment) -> None:
         state = self.book.get(payment.symbol)

@@ -14,14 +14,17 @@ from decimal import Decimal
 import pytest
 
 from clock import SimulatedClock
-from exchange_client import SimVenueClient
-from models import AuditEvent, Candle, ExitReason, OrderIntent, OrderSide, OrderType, to_json
+from exchange_client import SimVenueClient, load_symbol_rules_for
+from executors.paper import PaperExecutor
+from risk.exits import ExitRules
+from settings import load_settings
+from models import AuditEvent, Candle, EntryPlan, ExitReason, OrderIntent, OrderSide, OrderType, Side, to_json
 from simulator import SimConfig
 from simulator.symbols import BUILTIN_RULES
 from errors import StateStoreError
 from state import CANDLES_KEPT, StateStore
 from stores import Memory
-from tests.integration.test_fill_path_crash import ETH, restart_and_record, stopped_out
+from tests.integration.test_fill_path_crash import ETH, candle, restart_and_record, stopped_out
 
 T0 = 1_746_000_000_000
 
@@ -177,3 +180,22 @@ def test_candles_pushed_in_a_batch_when_a_symbol_has_more_than_are_kept_then_eac
     assert onlooker.read_candles(ETH) == eth[-CANDLES_KEPT:]
     assert onlooker.newest_candle_raw(ETH) == to_json(eth[-1])  # the very text every reader knows
     assert onlooker.read_candles("BTC/USDT:USDT") == btc
+
+
+def test_fill_booked_in_a_batch_when_the_venue_lives_elsewhere_then_the_booking_is_durable_at_once(store, onlooker):
+    # a venue outside this Redis (Binance: its fills are read from this process's start, never again)
+    clock = SimulatedClock(T0)
+    s = load_settings(environ={"TB_VENUE__FUNDING_RATE": "0"})
+    venue = SimVenueClient(SimConfig.from_settings(s.venue), clock, load_symbol_rules_for(s))
+    executor = PaperExecutor(venue=venue, store=store, rules=ExitRules(s.exits, s.venue.taker_fee_rate), clock=clock)
+    executor.on_candle(candle(0, "2999", "3000"))
+    executor.submit(EntryPlan("ETH1746000000L", ETH, Side.LONG, Decimal("1"), Decimal("3000"), Decimal("2900"),
+                              Decimal("3300"), "test", "test"))
+    clock.set(T0 + 2 * 60_000)
+
+    with store.batch():
+        [trade] = executor.on_candle(candle(1, "2850", "2880"))  # the stop fills and is booked
+
+        assert trade.exit_reason is ExitReason.STOP_LOSS
+        assert list(onlooker.recall(Memory.CLOSED_TRADES)) == [trade.trade_id]
+        assert onlooker.recall(Memory.OPEN_TRADES) == {}
