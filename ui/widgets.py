@@ -10,6 +10,7 @@ import streamlit as st
 
 from state import StateStore
 from ui.checklists import Check
+from ui.live_chart import live_chart
 from ui.status import escape_markdown
 from ui.summaries import MetricCard
 from ui.tables import Table
@@ -56,19 +57,10 @@ def show_table(table: Table, empty: str, *, key: str | None = None, rows: int = 
 
 
 def show_chart(fig, key: str) -> None:
-    """A chart that keeps the user's view across refreshes.
-
-    Streamlit names a chart element by a hash of its whole figure, so the browser builds a new plot
-    whenever the figure changes, and the zoom, pan and hover go with it. Two things keep the view: a
-    refresh without new data sends the very same figure (the callers memoise it), and *Hold* keeps
-    showing the figure on screen while new data arrives, until released (then the chart catches up)."""
-    shown = f"_tb_chart_{key}"
-    held = st.toggle("Hold", key=f"hold_{key}", help="Keep this chart as it is (and your zoom) while new data "
-                     "arrives; switch off to catch up.")
-    if held and shown in st.session_state:
-        fig = st.session_state[shown]
-    st.session_state[shown] = fig
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
+    """A chart that keeps the user's zoom, pan and legend clicks while new data arrives: its frame stays
+    (named by `key`) and draws each refresh's figure in place (ui/live_chart.py)."""
+    with st.container(key=f"chart_{key}"):
+        live_chart(fig, key, config={"displaylogo": False})
 
 
 def metric_cards(cards: Sequence[MetricCard], empty: str = "") -> None:

@@ -4,10 +4,11 @@ across refreshes, switching the mode of a running bot, and two bots on one Redis
 from __future__ import annotations
 
 import json
+import time
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Frame, Page, expect
 
 from e2e_helpers import CommandAnswerer, DashboardPage, Heartbeat, now_ms
 from models import (
@@ -112,55 +113,69 @@ def test_tables_when_viewed_at_1280_px_then_no_key_column_is_cut_off(page: Page,
     assert checked >= 1, f"{tab}: no table with key columns found: {_grids(page)}"
 
 
-def _plot_state(page: Page, index: int = 0) -> dict:
-    return page.locator(".js-plotly-plot").nth(index).evaluate(
-        "gd => ({range: gd._fullLayout.xaxis.range.map(String), points: gd.data[0].x.length,"
-        " auto: gd._fullLayout.xaxis.autorange})")
+def _chart(page: Page, key: str) -> Frame:
+    """The frame a chart is drawn in (ui/live_chart.py), once its plot is on screen."""
+    frame_element = page.locator(f".st-key-chart_{key} iframe")
+    expect(frame_element).to_be_visible(timeout=UI_TIMEOUT_MS)
+    frame = frame_element.element_handle().content_frame()
+    assert frame is not None
+    expect(frame.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    return frame
 
 
-def _zoom(page: Page) -> dict:
-    chart = page.locator(".js-plotly-plot").first
+def _plot_state(frame: Frame) -> dict:
+    return frame.locator(".js-plotly-plot").first.evaluate(
+        "gd => ({range: gd._fullLayout.xaxis.range.map(String), x: Array.from(gd.data[0].x, String),"
+        " auto: gd._fullLayout.xaxis.autorange, draws: Number(document.body.dataset.draws || 0)})")
+
+
+def _zoom(page: Page, frame: Frame) -> dict:
+    chart = frame.locator(".js-plotly-plot").first
     chart.scroll_into_view_if_needed()
-    box = chart.locator(".nsewdrag").first.bounding_box()
+    box = chart.locator(".nsewdrag").first.bounding_box()  # in the page's coordinates, frame included
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.40, y)
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=8)
     page.mouse.up()
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.autorange === false",
-                           timeout=UI_TIMEOUT_MS)
-    return _plot_state(page)
+    frame.wait_for_function("() => document.querySelector('.js-plotly-plot')._fullLayout.xaxis.autorange === false",
+                            timeout=UI_TIMEOUT_MS)
+    return _plot_state(frame)
+
+
+def _minute(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(ms / 1000))
 
 
 def test_chart_when_zoomed_then_the_zoom_survives_refreshes(page: Page, dashboard_url, seeded):
     page.goto(f"{dashboard_url}/?tab=Paper")
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=UI_TIMEOUT_MS)
-    before = _plot_state(page)
-    zoomed = _zoom(page)
+    frame = _chart(page, "paper_candles")
+    before = _plot_state(frame)
+    zoomed = _zoom(page, frame)
     assert zoomed["range"] != before["range"]
 
     page.wait_for_timeout(3500)  # three refreshes (1 s each in these tests), the heartbeat moving on
-    after = _plot_state(page)
+    after = _plot_state(frame)
     assert (after["range"], after["auto"]) == (zoomed["range"], False)
 
 
-def test_chart_when_held_then_the_zoom_survives_new_candles_and_release_catches_up(page: Page, dashboard_url,
-                                                                                    seeded):
+def test_chart_when_zoomed_and_new_candles_arrive_then_they_are_drawn_and_the_zoom_stays(page: Page, dashboard_url,
+                                                                                        seeded):
     page.goto(f"{dashboard_url}/?tab=Paper")
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=UI_TIMEOUT_MS)
-    hold = page.locator(".st-key-hold_paper_candles")
-    hold.get_by_text("Hold").click()
-    page.wait_for_timeout(1500)
-    zoomed = _zoom(page)
+    frame = _chart(page, "paper_candles")
+    zoomed = _zoom(page, frame)
+    newest = max(c.open_time_ms for c in seeded.read_candles(BTC))
 
-    seeded.push_candles(_candles(BTC, now_ms() + 60_000, 3, "95010.0"))  # new data while held
-    page.wait_for_timeout(3500)
-    held = _plot_state(page)
-    assert (held["range"], held["auto"], held["points"]) == (zoomed["range"], False, zoomed["points"])
-
-    hold.get_by_text("Hold").click()
-    page.wait_for_function(f"() => document.querySelector('.js-plotly-plot').data[0].x.length > {zoomed['points']}",
-                           timeout=UI_TIMEOUT_MS)
+    for batch in range(3):  # three refreshes, each with new candles in Redis
+        newest += 60_000
+        seeded.push_candles(_candles(BTC, newest, 1, "95010.0"))
+        frame.wait_for_function("m => Array.from(document.querySelector('.js-plotly-plot').data[0].x, String)"
+                                ".some(x => x.replace('T', ' ').startsWith(m))", arg=_minute(newest),
+                                timeout=UI_TIMEOUT_MS)
+        drawn = _plot_state(frame)
+        assert (drawn["range"], drawn["auto"]) == (zoomed["range"], False), f"after batch {batch}"
+    assert drawn["draws"] >= zoomed["draws"] + 3
+    assert len(drawn["x"]) > len(zoomed["x"])
 
 
 def test_start_when_running_in_another_mode_then_confirmed_once_and_stop_then_start_sent(page: Page, dashboard_url,
