@@ -31,6 +31,7 @@ from ui import bot_selector, header, sidebar, tabs  # noqa: E402
 from ui.guard import record_timing  # noqa: E402
 from ui.connection import current_redis_url, current_settings, open_store, redis_client  # noqa: E402
 from ui.decision_log import render_decision_log  # noqa: E402
+from ui.live_offer import live_offer  # noqa: E402
 from ui.status import redact_url  # noqa: E402
 
 _page_started = time.perf_counter()
@@ -106,7 +107,7 @@ with st.sidebar:
     sidebar_status = st.container()
     view, positions = header.read_for_controls(store, settings)
     sidebar.render_controls(store, view, positions, read_view=lambda: header.read_for_controls(store, settings)[0],
-                            refresh_s=refresh_s)
+                            refresh_s=refresh_s, read_offer=lambda: live_offer(store, settings))
 
 # Drawn after the controls ran: a press's effect (HALTED…) is on the strip in the same run as its answer.
 with strip:

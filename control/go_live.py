@@ -38,6 +38,7 @@ KEY_VARIABLES = ("BINANCE_API_KEY", "BINANCE_API_SECRET")
 UNCLEAN_EXITS = frozenset({ExitReason.LIQUIDATION, ExitReason.RECONCILED})
 
 REVIEW_TEXT = "I have reviewed this week's losses"
+VENUE_NOT_RUN = "venue checks"  # the condition standing for venue checks no live start has asked for yet
 
 
 def approval_text(max_position_usdt: Decimal, max_daily_loss_usdt: Decimal) -> str:
@@ -118,6 +119,12 @@ class GateResult:
     def unmet(self) -> tuple[Condition, ...]:
         return tuple(c for c in self.conditions if not c.met)
 
+    @property
+    def could_pass(self) -> bool:
+        """Whether a live start could pass: every condition met but the venue's checks, when no live start
+        has asked the venue yet (a live start asks it first, and is refused if they fail)."""
+        return all(c.met or c.name == VENUE_NOT_RUN for c in self.conditions)
+
     def refusal(self) -> str:
         lines = [f"live trading refused: {len(self.unmet)} of {len(self.conditions)} go-live conditions unmet"]
         lines += [f"  - {c.name}: {c.figure}" for c in self.unmet]
@@ -176,7 +183,7 @@ def evaluate(evidence: Evidence, thresholds: Thresholds) -> GateResult:
         )
     ]
     if evidence.venue_checks is None:
-        conditions.append(Condition("venue checks", False, f"not run: {evidence.venue_note}"))
+        conditions.append(Condition(VENUE_NOT_RUN, False, f"not run: {evidence.venue_note}"))
     else:
         conditions.extend(evidence.venue_checks)
     conditions.append(paper_condition(evidence.paper_trades, thresholds.min_paper_trades))

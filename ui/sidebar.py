@@ -6,7 +6,9 @@ a running bot) are `st.dialog`s, which must be opened from the main script. The 
 exact and stable: people and Playwright look for them.
 
 The Mode selector shows the mode the bot runs in (it follows when that changes). START with another
-mode while the bot runs is one confirmed action: STOP, then START in the chosen mode.
+mode while the bot runs is one confirmed action: STOP, then START in the chosen mode. Live is among the
+modes only while the go-live gate could pass (ui/live_offer.py); otherwise a line under the selector
+says why it is not offered.
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ from errors import StateStoreError
 from models import CommandResult, CommandType, Mode
 from state import StateStore
 from ui.connection import now_ms
+from ui.live_offer import LiveOffer
 from ui.status import BotStatus, StatusView, describe_result, escape_markdown, format_ts, result_colour
 
 COMMAND_WAIT_S = 10.0
 START_MODES = (Mode.GHOST.value, Mode.PAPER.value)
+LIVE = Mode.LIVE.value
 LAST_COMMAND = "last_command"
 MODE_KEY = "_tb_mode_key"  # the key of the selector on screen
+OFFERED_KEY = "_tb_modes_offered"  # the modes the selector on screen offers
 
 _CSS = """
 <style>
@@ -120,23 +125,36 @@ def mode_key(running: str | None) -> str:
     return f"start_mode:{running or 'stopped'}"
 
 
-def render_mode_selector(read_view: Callable[[], StatusView | None]) -> None:
-    """In its own refreshing fragment, so it follows the running mode without a press."""
+def render_mode_selector(read_view: Callable[[], StatusView | None],
+                         read_offer: Callable[[], LiveOffer] | None = None) -> None:
+    """In its own refreshing fragment, so it follows the running mode and the go-live gate without a press."""
     view = read_view()
     running = view.mode if view is not None and view.status is not BotStatus.STOPPED else None
-    known = running if running in START_MODES else None
+    offer = read_offer() if read_offer is not None else LiveOffer(False, ())
+    # a bot already in live shows live (the truth); START in it then only says it runs
+    modes = (*START_MODES, LIVE) if offer.offered or running == LIVE else START_MODES
+    known = running if running in modes else None
     key = mode_key(known)
     st.session_state[MODE_KEY] = key
-    st.selectbox("Mode", START_MODES, index=START_MODES.index(known) if known else 0, key=key,
+    st.session_state[OFFERED_KEY] = modes
+    st.selectbox("Mode", modes, index=modes.index(known) if known else 0, key=key,
                  help="The mode the bot runs in; choose another and press START to switch.")
+    if not offer.offered:
+        with st.container(key="live_not_offered"):
+            st.caption("**Live is not offered**: the go-live gate cannot pass (the Live tab lists every condition).")
+            for line in offer.why_not:
+                st.caption(f":red[✘] {escape_markdown(line)}")
 
 
 def chosen_mode() -> str:
-    return str(st.session_state.get(st.session_state.get(MODE_KEY, ""), "") or START_MODES[0])
+    """The selector's mode, if the selector on screen still offers it (live leaves when the gate closes)."""
+    chosen = str(st.session_state.get(st.session_state.get(MODE_KEY, ""), "") or START_MODES[0])
+    return chosen if chosen in st.session_state.get(OFFERED_KEY, START_MODES) else START_MODES[0]
 
 
 def render_controls(store: StateStore, view: StatusView | None, positions: int = 0, *,
-                    read_view: Callable[[], StatusView | None] | None = None, refresh_s: float | None = None) -> None:
+                    read_view: Callable[[], StatusView | None] | None = None, refresh_s: float | None = None,
+                    read_offer: Callable[[], LiveOffer] | None = None) -> None:
     """The buttons; `view` is the selected bot's status (the kill switch asks first in live, START asks
     before switching a running bot's mode); `read_view` reads it again for the refreshing mode selector."""
     bot_mode = view.mode if view is not None else ""
@@ -148,7 +166,7 @@ def render_controls(store: StateStore, view: StatusView | None, positions: int =
     halt = left.button("HALT", key="halt", width="stretch", help="No new risk; exits still run.")
     resume = right.button("RESUME", key="resume", width="stretch", help="Back to ACTIVE.")
     st.divider()
-    st.fragment(run_every=refresh_s)(render_mode_selector)(read_view or (lambda: view))
+    st.fragment(run_every=refresh_s)(render_mode_selector)(read_view or (lambda: view), read_offer)
     mode = chosen_mode()
     left, right = st.columns(2)
     start = left.button("START", key="start", width="stretch",
@@ -169,7 +187,7 @@ def render_controls(store: StateStore, view: StatusView | None, positions: int =
         if running and bot_mode == mode:
             st.session_state[LAST_COMMAND] = LastCommand(f"START {mode}", "", now_ms(),
                                                          f"Result: already running in {mode}", "green")
-        elif running and bot_mode in START_MODES:
+        elif running and bot_mode in (*START_MODES, LIVE):
             confirm_switch(store, bot_mode, mode, positions)
         else:
             run_command(store, CommandType.START, {"mode": mode}, f"START {mode}")

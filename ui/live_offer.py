@@ -1,0 +1,48 @@
+"""Whether the sidebar offers START in live: only when the go-live gate could pass (control/go_live.py), and
+otherwise the reasons why not. The bot manager checks the gate again on a live start, the venue asked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from control import go_live
+from settings import Settings
+from state import StateStore
+
+GATE_SECONDS = 10  # the evidence is thousands of records (trades, 100,000 signals): read at most this often
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOffer:
+    offered: bool
+    why_not: tuple[str, ...]  # "condition: figure" of each unmet condition known
+
+
+@st.cache_data(ttl=GATE_SECONDS, show_spinner=False)
+def _gate(bot_id: str, _store: StateStore, _settings: Settings) -> LiveOffer:
+    checks, note = go_live.recorded_venue_checks(_store.read_state())
+    result = go_live.check(_store, _settings, venue_checks=checks, venue_note=note)
+    return LiveOffer(result.could_pass, tuple(f"{c.name}: {c.figure}" for c in result.unmet
+                                              if c.name != go_live.VENUE_NOT_RUN))
+
+
+def live_offer(store: StateStore, settings: Settings) -> LiveOffer:
+    """The cheap conditions first (keys in the environment, the recorded approval): most of the time one
+    of them is unmet and the evidence need not be read at all. The state hash cannot be read: not offered."""
+    try:
+        state = store.read_state()
+    except Exception as exc:  # StateStoreError or a broken record: the gate cannot pass on unknown evidence
+        return LiveOffer(False, (f"evidence: cannot be read from Redis: {exc}",))
+    cheap = []
+    if not go_live.keys_present():
+        cheap.append("API keys: BINANCE_API_KEY and BINANCE_API_SECRET must both be set in the environment")
+    if go_live.read_approval(state) is None:
+        cheap.append("approval: not recorded (the Live tab's approval form, or `main.py approve-live`)")
+    if cheap:
+        return LiveOffer(False, tuple(cheap))
+    try:
+        return _gate(store.bot_id, store, settings)
+    except Exception as exc:  # the venue checks recorded in the state hash could not be read
+        return LiveOffer(False, (f"evidence: cannot be read from Redis: {exc}",))
