@@ -141,7 +141,7 @@ def render_mode_selector(read_view: Callable[[], StatusView | None],
                  help="The mode the bot runs in; choose another and press START to switch.")
     if not offer.offered:
         with st.container(key="live_not_offered"):
-            st.caption("**Live is not offered**: the go-live gate cannot pass (the Live tab lists every condition).")
+            st.caption("**Live is not offered**: the go-live gate cannot pass (every condition: the Live tab).")
             for line in offer.why_not:
                 st.caption(f":red[✘] {escape_markdown(line)}")
 
