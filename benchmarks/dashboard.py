@@ -7,8 +7,11 @@
 Measured (the issue's targets in brackets):
   first full render [< 2 s]   navigation → every panel of the page has run on the server (its `page` timing
                               line, written by dashboard.py at the end of a full run) and the browser shows
-                              the status strip, the tabs and the Account cards; on a cold server (the first
-                              visit after start: imports) and on a warm one (a new browser tab, median of 5)
+                              the status strip, the tabs, the Account cards, the equity chart drawn in its
+                              frame and the tab's three tables; on a cold server (the first visit after
+                              start: imports), on a warm one with an empty HTTP cache (a new browser
+                              context, median of 5) and with a warm HTTP cache (one context kept, the page
+                              reopened, median of 5); with the renderer's main-thread task time (CDP)
   each refresh [< 300 ms]     every auto-refresh of a panel (its st.fragment) while new records arrive
                               (an equity point a second, a trade, a signal, a candle and a log line every
                               2 s), from the server's own timings (TB_DASHBOARD_TIMINGS), with each tab
@@ -221,19 +224,37 @@ def floor_render(browser, play_dir: Path) -> list[float]:
         log.close()
 
 
-def first_render(browser, server: Server) -> float:
-    """Seconds from navigation to the page fully rendered (server run finished and the browser shows it)."""
+def _task_seconds(cdp) -> float:
+    return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}.get("TaskDuration", 0.0)
+
+
+ACCOUNT_TABLES = 3  # positions, open orders, risk report: what the seed gives the Account tab
+
+
+def first_render(browser, server: Server, context=None) -> tuple[float, float]:
+    """Seconds from navigation to the page fully rendered: the server's run finished and the browser shows
+    the status strip, the tabs, the Account cards, its equity chart drawn in its frame and its three tables.
+    A new browser context has an empty HTTP cache (a first visit); `context` may be one kept between visits
+    (a trader reopening the page). Also the renderer's main-thread task time over that span (CDP)."""
     from playwright.sync_api import expect
 
     pages_before = sum(1 for _, what, _ in server.timing_lines() if what == "page")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    own = context is None
+    context = context or browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    # the renderer's counters may carry earlier pages of a kept context (one process per site): a difference
+    busy_before = _task_seconds(cdp)
     started = time.perf_counter()
     page.goto(server.url)
     expect(page.locator(".st-key-status_bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=60_000)
-    expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)  # the equity chart drawn
+    chart = page.frame_locator(".st-key-chart_account_equity iframe").locator(".js-plotly-plot .main-svg").first
+    expect(chart).to_be_visible(timeout=60_000)  # the equity chart drawn
+    expect(page.get_by_test_id("stDataFrame")).to_have_count(ACCOUNT_TABLES, timeout=60_000)
+    expect(page.get_by_test_id("stDataFrame").last.locator("canvas").first).to_be_visible(timeout=60_000)
     deadline = time.monotonic() + 60
     while sum(1 for _, what, _ in server.timing_lines() if what == "page") <= pages_before:
         if time.monotonic() > deadline:
@@ -241,8 +262,16 @@ def first_render(browser, server: Server) -> float:
         time.sleep(0.02)
     expect(page.get_by_text("Decision log", exact=True)).to_be_visible(timeout=60_000)
     elapsed = time.perf_counter() - started
-    context.close()
-    return elapsed
+    busy = _task_seconds(cdp) - busy_before
+    page.close()
+    if own:
+        context.close()
+    return elapsed, busy
+
+
+def _renders(browser, server: Server, n: int, context=None) -> tuple[list[float], list[float]]:
+    runs = [first_render(browser, server, context) for _ in range(n)]
+    return [r[0] for r in runs], [r[1] for r in runs]
 
 
 def refreshes(server: Server, since: float) -> dict[str, list[float]]:
@@ -339,10 +368,20 @@ def main(argv: list[str] | None = None) -> int:
                 floor = floor_render(browser, work)
                 report(f"floor (a trivial Streamlit page: 2 metrics, 1 tiny chart) in this browser: median "
                        f"{statistics.median(floor):.2f} s (min {min(floor):.2f})")
-                cold = first_render(browser, server)
-                warm = [first_render(browser, server) for _ in range(5)]
-                report(f"first full render: cold {cold:.2f} s; warm median {statistics.median(warm):.2f} s "
-                       f"(min {min(warm):.2f}, max {max(warm):.2f})")
+                (cold,), (cold_busy,) = _renders(browser, server, 1)
+                warm, warm_busy = _renders(browser, server, 5)
+                kept = browser.new_context(viewport={"width": 1280, "height": 900})
+                first_render(browser, server, kept)  # fills the kept context's HTTP cache
+                cached, cached_busy = _renders(browser, server, 5, kept)
+                kept.close()
+                report("first full render (status strip, tabs, Account cards, equity chart drawn, 3 tables; the "
+                       "server's run done):")
+                report(f"  cold server, empty HTTP cache: {cold:.2f} s (main thread busy {cold_busy:.2f} s)")
+                report(f"  warm server, empty HTTP cache (a first visit): median {statistics.median(warm):.2f} s "
+                       f"(min {min(warm):.2f}, max {max(warm):.2f}; main thread busy {statistics.median(warm_busy):.2f} s)")
+                report(f"  warm server, warm HTTP cache (the page reopened): median {statistics.median(cached):.2f} s "
+                       f"(min {min(cached):.2f}, max {max(cached):.2f}; main thread busy "
+                       f"{statistics.median(cached_busy):.2f} s)")
                 server_pages = [ms for _, what, ms in server.timing_lines() if what == "page"]
                 report(f"  server time of those full runs (ms): {', '.join(f'{ms:.0f}' for ms in server_pages)}")
 
@@ -384,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                         seed(other, trades=1000, signals=2000, audit=500, equity=500, now_ms=now_ms(), seed_value=n,
                              mode="ghost" if n % 2 else "paper")
                     report(f"{args.bots - 1} more bots seeded in {time.perf_counter() - started:.1f} s")
-                    many = [first_render(browser, server) for _ in range(3)]
+                    many, _ = _renders(browser, server, 3)
                     switched, listed = other_bot(browser, server, f"bench{min(7, args.bots - 1):02d}")
                     report(f"with {args.bots} bots: first full render median {statistics.median(many):.2f} s; "
                            f"the selector lists {listed}; another bot's page {switched:.2f} s")
