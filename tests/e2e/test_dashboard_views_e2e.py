@@ -178,6 +178,22 @@ def test_chart_when_zoomed_and_new_candles_arrive_then_they_are_drawn_and_the_zo
     assert len(drawn["x"]) > len(zoomed["x"])
 
 
+def test_chart_when_hovered_and_new_candles_drawn_then_the_hover_label_comes_back(page: Page, dashboard_url, seeded):
+    page.goto(f"{dashboard_url}/?tab=Paper")
+    frame = _chart(page, "paper_candles")
+    box = frame.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+    label = frame.locator(".hoverlayer .legend, .hoverlayer .hovertext").first  # "x unified": a legend box
+    expect(label).to_be_visible(timeout=UI_TIMEOUT_MS)
+    drawn = _plot_state(frame)["draws"]
+
+    newest = max(c.open_time_ms for c in seeded.read_candles(BTC)) + 60_000
+    seeded.push_candles(_candles(BTC, newest, 1, "95020.0"))
+    frame.wait_for_function("n => Number(document.body.dataset.draws) > n", arg=drawn, timeout=UI_TIMEOUT_MS)
+
+    expect(label).to_be_visible(timeout=2_000)  # the mouse never moved: only the redraw could bring it back
+
+
 def test_start_when_running_in_another_mode_then_confirmed_once_and_stop_then_start_sent(page: Page, dashboard_url,
                                                                                         seeded):
     ui = DashboardPage.open(page, dashboard_url)
