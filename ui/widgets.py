@@ -9,6 +9,7 @@ from typing import Any, Callable, Hashable, Sequence, TypeVar
 import streamlit as st
 
 from state import StateStore
+from ui.bot_selector import SELECTED as SELECTED_BOT
 from ui.checklists import Check
 from ui.live_chart import live_chart
 from ui.status import escape_markdown
@@ -58,9 +59,11 @@ def show_table(table: Table, empty: str, *, key: str | None = None, rows: int = 
 
 def show_chart(fig, key: str) -> None:
     """A chart that keeps the user's zoom, pan and legend clicks while new data arrives: its frame stays
-    (named by `key`) and draws each refresh's figure in place (ui/live_chart.py)."""
+    (named by `key` and the selected bot) and draws each refresh's figure in place (ui/live_chart.py).
+    Another bot gets a frame of its own: one bot's zoom is never laid over another's data."""
+    bot = str(st.session_state.get(SELECTED_BOT) or "")
     with st.container(key=f"chart_{key}"):
-        live_chart(fig, key, config={"displaylogo": False})
+        live_chart(fig, f"{key}:{bot}", config={"displaylogo": False})
 
 
 def metric_cards(cards: Sequence[MetricCard], empty: str = "") -> None:
