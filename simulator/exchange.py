@@ -112,6 +112,12 @@ class SimExchange:
         # the ones that changed since the last one, not the up to `recent_orders_kept` closed ones each time
         self._records: dict[str, tuple[Order, dict[str, str], str]] = {}
         self._changes = 0  # order writes and funding settlements: what a client must save before showing
+        # the position views and the account are asked many times between two changes (the gate, the
+        # protection check, the flatten's confirmation): kept until a mark, a fill, the leverage or the
+        # margin mode changes (`_moved`) or an order is written (`_changes`)
+        self._moves = 0
+        self._views: tuple[tuple[int, int], list[Position]] | None = None
+        self._account: tuple[tuple[int, int, int], Account] | None = None
 
     # ------------------------------------------------------------------------------------ queries
 
@@ -156,18 +162,29 @@ class SimExchange:
         return order
 
     def positions(self) -> list[Position]:
-        return [self._position_view(p) for p in sorted(self._positions.values(), key=lambda p: p.symbol) if p.qty]
+        key = (self._moves, self._changes)
+        if self._views is None or self._views[0] != key:
+            views = [self._position_view(p) for p in sorted(self._positions.values(), key=lambda p: p.symbol) if p.qty]
+            self._views = (key, views)
+        return list(self._views[1])
 
     def account(self) -> Account:
-        unrealized = sum((self._unrealized(p) for p in self._open_positions()), ZERO)
-        used = self._margin_used()
-        return Account(
-            wallet_balance=self._wallet,
-            unrealized_pnl=unrealized,
-            margin_used=used,
-            available=self._available(),
-            ts_ms=self.clock.now_ms(),
-        )
+        key = (self._moves, self._changes, self.clock.now_ms())
+        if self._account is None or self._account[0] != key:
+            unrealized = sum((self._unrealized(p) for p in self._open_positions()), ZERO)
+            used = self._margin_used()
+            self._account = (key, Account(
+                wallet_balance=self._wallet,
+                unrealized_pnl=unrealized,
+                margin_used=used,
+                available=self._available(),
+                ts_ms=key[2],
+            ))
+        return self._account[1]
+
+    def _moved(self) -> None:
+        """A mark, a position, the wallet, a leverage or a margin mode changed: the views are rebuilt."""
+        self._moves += 1
 
     def ledger(self) -> Ledger:
         unrealized = sum((self._unrealized(p) for p in self._open_positions()), ZERO)
@@ -274,6 +291,7 @@ class SimExchange:
         self.symbol_rules(symbol)
         if not 1 <= int(leverage) <= 125:
             raise OrderRejectedError(f"Leverage {leverage} is not valid", v.BAD_LEVERAGE)
+        self._moved()
         before_leverage = self._leverage.get(symbol)
         before_available = self._available()
         pos = self._positions.get(symbol)
@@ -290,7 +308,9 @@ class SimExchange:
                 self._leverage[symbol] = before_leverage
             if pos:
                 pos.margin = before_margin
+            self._moved()
             raise InsufficientFundsError("Margin is insufficient.", v.MARGIN_INSUFFICIENT)
+        self._moved()
 
     def set_margin_mode(self, symbol: str, mode: MarginMode) -> None:
         self.symbol_rules(symbol)
@@ -305,6 +325,7 @@ class SimExchange:
             raise OrderRejectedError("Margin type cannot be changed if there exists open orders.",
                                      v.MARGIN_TYPE_WITH_ORDERS)
         self._margin_mode[symbol] = mode
+        self._moved()
 
     # ----------------------------------------------------------------------------------- candles
 
@@ -318,6 +339,7 @@ class SimExchange:
         start = len(self._pending)
         now = self.clock.now_ms()
         self._trigger_orders(candle, now)
+        self._moved()
         self._marks[symbol] = candle.close
         self._volumes[symbol] = candle.volume
         self._ranges[symbol] = (candle.low, candle.high)
@@ -485,6 +507,7 @@ class SimExchange:
         symbol = order.symbol
         rate = self.config.maker_fee_rate if liquidity is Liquidity.MAKER else self.config.taker_fee_rate
         paid = fee(qty, price, rate) if fee_override is None else fee_override
+        self._moved()
         pos = self._positions.setdefault(symbol, NetPosition(symbol))
         isolated = self.margin_mode(symbol) is MarginMode.ISOLATED
         effect = apply_fill(pos, qty * order.side.sign, price, self.leverage(symbol), isolated, ts_ms)
@@ -567,6 +590,7 @@ class SimExchange:
             return
         payment = money(pos.qty * mark * self.config.funding_rate)  # > 0: this position pays
         self._changes += 1
+        self._moved()
         self._wallet -= payment
         self._funding += payment
         pos.funding += payment
