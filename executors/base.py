@@ -106,6 +106,9 @@ class TradeBook:
         self.memory = memory
         self._states: dict[str, TradeState] = {}
         self._ledgers: dict[str, TradeLedger] = {}
+        # the last encoding of each symbol's state: most puts change the ledger only (a fill, an exit
+        # attempt), and encoding the unchanged state again was a tenth of a backtest's order work
+        self._encoded: dict[str, tuple[TradeState, dict]] = {}
 
     def load(self) -> None:
         if self.store is None:
@@ -120,12 +123,16 @@ class TradeBook:
         if ledger is not None or state.symbol not in self._ledgers:
             self._ledgers[state.symbol] = ledger or TradeLedger()
         if self.store is not None:
+            encoded = self._encoded.get(state.symbol)
+            if encoded is None or encoded[0] is not state:
+                encoded = self._encoded[state.symbol] = (state, trade_state_to_json(state))
             self.store.remember(self.memory, state.symbol, {
-                "state": trade_state_to_json(state), "extra": self._ledgers[state.symbol].to_json()})
+                "state": dict(encoded[1]), "extra": self._ledgers[state.symbol].to_json()})
 
     def pop(self, symbol: str) -> tuple[TradeState | None, TradeLedger]:
         state = self._states.pop(symbol, None)
         ledger = self._ledgers.pop(symbol, TradeLedger())
+        self._encoded.pop(symbol, None)
         if self.store is not None:
             self.store.forget(self.memory, symbol)
         return state, ledger
