@@ -17,7 +17,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 ZERO = Decimal("0")
 
@@ -187,12 +187,19 @@ class CommandStatus(str, enum.Enum):
 _TIMEFRAME_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
 
 
+_TIMEFRAMES_MS: dict[str, int] = {}  # asked for every candle: parsed once per timeframe
+
+
 def timeframe_ms(timeframe: str) -> int:
     """'1m' → 60000, '4h' → 14400000. Months are refused: they have no fixed length."""
+    known = _TIMEFRAMES_MS.get(timeframe)
+    if known is not None:
+        return known
     unit, amount = timeframe[-1:], timeframe[:-1]
     if unit not in _TIMEFRAME_UNIT_MS or not amount.isdigit() or int(amount) <= 0:
         raise ValueError(f"unknown timeframe {timeframe!r}: expected a number and one of m, h, d, w (e.g. '1m')")
-    return int(amount) * _TIMEFRAME_UNIT_MS[unit]
+    known = _TIMEFRAMES_MS[timeframe] = int(amount) * _TIMEFRAME_UNIT_MS[unit]
+    return known
 
 
 @dataclass(frozen=True, slots=True)
@@ -490,18 +497,33 @@ class TradingStateChange:
 # Flat records for Redis: {field: str}. None is stored as "" and restored as None.
 
 
+def _encoder(kind: type) -> Callable[[Any], str]:
+    """How a value of this type is written (which branch depends on the type alone)."""
+    if kind is type(None):
+        return lambda value: ""
+    if issubclass(kind, enum.Enum):
+        return lambda value: str(value.value)
+    if issubclass(kind, bool):
+        return lambda value: "1" if value else "0"
+    if issubclass(kind, Decimal):
+        return lambda value: format(value, "f")
+    if issubclass(kind, Mapping) or issubclass(kind, (list, tuple)):
+        return lambda value: json.dumps(value, default=str, separators=(",", ":"), sort_keys=True)
+    return str
+
+
+# a record is written for every trade, order and fill: the type tests and `dataclasses.fields` were most
+# of its cost, so each is done once per type
+_ENCODERS: dict[type, Callable[[Any], str]] = {}
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _encode(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, enum.Enum):
-        return str(value.value)
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, Mapping) or isinstance(value, (list, tuple)):
-        return json.dumps(value, default=str, separators=(",", ":"), sort_keys=True)
-    return str(value)
+    kind = type(value)
+    encoder = _ENCODERS.get(kind)
+    if encoder is None:
+        encoder = _ENCODERS[kind] = _encoder(kind)
+    return encoder(value)
 
 
 _HINTS: dict[type, dict[str, Any]] = {}
@@ -541,7 +563,11 @@ def _decode(raw: str, hint: Any) -> Any:
 
 def to_record(obj: Any) -> dict[str, str]:
     """A dataclass as a flat {name: str} dict, the form stored in Redis."""
-    return {f.name: _encode(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    kind = type(obj)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(obj))
+    return {name: _encode(getattr(obj, name)) for name in names}
 
 
 def from_record(cls: type, record: Mapping[Any, Any]) -> Any:

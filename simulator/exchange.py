@@ -118,6 +118,7 @@ class SimExchange:
         self._moves = 0
         self._views: tuple[tuple[int, int], list[Position]] | None = None
         self._account: tuple[tuple[int, int, int], Account] | None = None
+        self._margin_cache: tuple[tuple[int, int], tuple[Decimal, Decimal]] | None = None
 
     # ------------------------------------------------------------------------------------ queries
 
@@ -172,15 +173,22 @@ class SimExchange:
         key = (self._moves, self._changes, self.clock.now_ms())
         if self._account is None or self._account[0] != key:
             unrealized = sum((self._unrealized(p) for p in self._open_positions()), ZERO)
-            used = self._margin_used()
+            used, available = self._margins()
             self._account = (key, Account(
                 wallet_balance=self._wallet,
                 unrealized_pnl=unrealized,
                 margin_used=used,
-                available=self._available(),
+                available=available,
                 ts_ms=key[2],
             ))
         return self._account[1]
+
+    def _margins(self) -> tuple[Decimal, Decimal]:
+        """(margin used, available), kept like the views: the account and every entry's margin check ask."""
+        key = (self._moves, self._changes)
+        if self._margin_cache is None or self._margin_cache[0] != key:
+            self._margin_cache = (key, (self._margin_used(), self._available()))
+        return self._margin_cache[1]
 
     def _moved(self) -> None:
         """A mark, a position, the wallet, a leverage or a margin mode changed: the views are rebuilt."""
@@ -497,7 +505,7 @@ class SimExchange:
         resting = intent.order_type is OrderType.LIMIT and not _crosses(intent.side, price, self._marks.get(intent.symbol))
         rate = self.config.maker_fee_rate if resting else self.config.taker_fee_rate
         required = money(opening * price / self.leverage(intent.symbol)) + fee(intent.qty, price, rate)
-        if required > self._available():
+        if required > self._margins()[1]:
             raise InsufficientFundsError("Margin is insufficient.", v.MARGIN_INSUFFICIENT)
 
     # ---------------------------------------------------------------------------------- filling
