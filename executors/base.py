@@ -106,9 +106,9 @@ class TradeBook:
         self.memory = memory
         self._states: dict[str, TradeState] = {}
         self._ledgers: dict[str, TradeLedger] = {}
-        # the last encoding of each symbol's state: most puts change the ledger only (a fill, an exit
-        # attempt), and encoding the unchanged state again was a tenth of a backtest's order work
-        self._encoded: dict[str, tuple[TradeState, dict]] = {}
+        # the last encoding of each symbol's state and ledger: a put changes one of them (a fill, an exit
+        # attempt, a new stop), and encoding the unchanged one again was a tenth of a backtest's order work
+        self._encoded: dict[str, tuple[TradeState, dict, TradeLedger, dict]] = {}
 
     def load(self) -> None:
         if self.store is None:
@@ -123,11 +123,13 @@ class TradeBook:
         if ledger is not None or state.symbol not in self._ledgers:
             self._ledgers[state.symbol] = ledger or TradeLedger()
         if self.store is not None:
+            current = self._ledgers[state.symbol]
             encoded = self._encoded.get(state.symbol)
-            if encoded is None or encoded[0] is not state:
-                encoded = self._encoded[state.symbol] = (state, trade_state_to_json(state))
+            state_json = encoded[1] if encoded is not None and encoded[0] is state else trade_state_to_json(state)
+            ledger_json = encoded[3] if encoded is not None and encoded[2] is current else current.to_json()
+            self._encoded[state.symbol] = (state, state_json, current, ledger_json)
             self.store.remember(self.memory, state.symbol, {
-                "state": dict(encoded[1]), "extra": self._ledgers[state.symbol].to_json()})
+                "state": dict(state_json), "extra": {**ledger_json, "fills": list(ledger_json["fills"])}})
 
     def pop(self, symbol: str) -> tuple[TradeState | None, TradeLedger]:
         state = self._states.pop(symbol, None)
