@@ -34,6 +34,25 @@ def test_backtest_when_quiet_candles_are_skipped_then_the_result_is_that_of_ever
         assert fast.candles_processed < slow.candles_processed / 3
 
 
+def test_backtest_when_quiet_trades_of_several_symbols_are_skipped_then_the_result_is_that_of_every_candle(shared_klines, tmp_path):
+    # three symbols: a skipped candle of one symbol's quiet trade reaches the venue before another symbol's
+    # candle is decided on, as if the venue had seen them all
+    files = sorted(shared_klines.glob("*.csv"))
+    for path in files:
+        (tmp_path / path.name).write_text("\n".join(path.read_text().splitlines()[:4001]) + "\n")
+    settings = load_settings(PROJECT / "configs/ema_cross.yaml",
+                             environ={"TB_BOT__SYMBOLS": "[BTC/USDT:USDT, ETH/USDT:USDT, SOL/USDT:USDT]"})
+    tables = load_tables(tmp_path, None, settings.bot.timeframe)
+
+    fast = Backtest(settings, tables, warmup=0, skip_quiet=True).run()
+    slow = Backtest(settings, tables, warmup=0, skip_quiet=False).run()
+
+    assert {t.symbol for t in fast.trades} == set(tables) and len(fast.trades) > 60
+    assert fast.trades == slow.trades
+    assert fast.equity_curve == slow.equity_curve and fast.final_equity == slow.final_equity
+    assert fast.candles_processed < slow.candles_processed / 3
+
+
 @pytest.mark.parametrize("warmup", [0, 1, 300])
 def test_backtest_when_warmup_is_any_then_the_equity_curve_starts_at_the_first_traded_candle(shared_klines, tmp_path, warmup):
     # with no warm-up the curve used to start at epoch 0: 55 years of flat equity in Sharpe and the drawdowns
