@@ -281,7 +281,7 @@ class Backtest:
         candle triggers none of its resting orders, nor its liquidation, nor its own stop; None when any
         candle may matter (rules that act every candle, a resting limit order, no trade)."""
         engine = parts.engine
-        state = engine.executor.trade_states().get(sym)
+        state = parts.executor.book.get(sym)  # type: ignore[attr-defined]  # not trade_states(): a copy of the book
         if state is None or engine.exit_rules.decides_between_signals:
             return None
         position = next((p for p in venue.positions() if p.symbol == sym), None)
