@@ -119,6 +119,7 @@ class SimExchange:
         self._views: tuple[tuple[int, int], list[Position]] | None = None
         self._account: tuple[tuple[int, int, int], Account] | None = None
         self._margin_cache: tuple[tuple[int, int], tuple[Decimal, Decimal]] | None = None
+        self._isolated_liquidation: dict[str, tuple[tuple[Decimal, Decimal, Decimal], Decimal | None]] = {}
 
     # ------------------------------------------------------------------------------------ queries
 
@@ -652,7 +653,17 @@ class SimExchange:
             other_upnl = sum((self._unrealized(p) for p in others), ZERO)
             raw = liquidation_price(pos.symbol, pos.sign, pos.size, pos.entry, wallet, other_mm, other_upnl)
         else:
+            # an isolated position's depends on nothing but itself: asked twice a candle (the liquidation
+            # check, the position's view), worked out again only when the position changes
+            key = (pos.qty, pos.entry, pos.margin)
+            known = self._isolated_liquidation.get(pos.symbol)
+            # the very same values (identity: an equal Decimal of another exponent might print otherwise)
+            if known is not None and known[0][0] is key[0] and known[0][1] is key[1] and known[0][2] is key[2]:
+                return known[1]
             raw = liquidation_price(pos.symbol, pos.sign, pos.size, pos.entry, pos.margin)
+            price = raw if raw is None or rules is None else round_price(raw, rules.tick_size, up=pos.qty > 0)
+            self._isolated_liquidation[pos.symbol] = (key, price)
+            return price
         if raw is None or rules is None:
             return raw
         # On the tick, and on the side that liquidates a hair earlier: never later than Binance would.

@@ -112,3 +112,15 @@ def test_views_when_funding_is_settled_then_the_wallet_and_the_isolated_margin_s
 
     assert seen(ex) == fresh(ex) != before
     assert ex.account().wallet_balance == before[1][0] - D("1.00000000")
+
+
+def test_liquidation_price_when_funding_eats_the_isolated_margin_then_it_moves_closer():
+    ex, clock = make(funding_rate=D("0.01"))
+    ex.submit(buy("a-en", "0.1"))
+    before = ex.positions()[0].liquidation_price
+
+    clock.set(8 * HOUR)
+    ex.on_candle(candle(BTC, "100000", 8 * HOUR - 60_000))  # pays 100 of its 1000 isolated margin
+
+    assert seen(ex) == fresh(ex)
+    assert ex.positions()[0].liquidation_price > before
