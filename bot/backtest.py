@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import time
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -212,6 +213,7 @@ class Backtest:
         quiet: dict[str, tuple[float, float]] = {}  # an open trade only a signal or a resting order can end
         plan = _Skipping(self, ts, sym_index, rows, signals)
         mode: dict[str, tuple[bool, tuple[float, float] | None]] = {}  # what each symbol's next row was found for
+        resume: dict[str, int] = {}  # the row after the one that just went through, per symbol
         k = cursor - 1
         while True:
             previous = k
@@ -223,7 +225,7 @@ class Backtest:
                     now_mode = (open_trade(other) is not None, quiet.get(other))
                     if mode.get(other) != now_mode or plan.next_pos[other] <= previous:
                         mode[other] = now_mode
-                        plan.find_next(other, previous, *now_mode)
+                        plan.find_next(other, previous, *now_mode, first_row=resume.pop(other, None))
                 k = min(plan.next_pos.values())
             if k >= len(ts):
                 break
@@ -250,6 +252,7 @@ class Backtest:
             engine.on_candle(candle, raw)
             processed += 1
             mode.pop(sym, None)  # its next row is after this one, whatever it is
+            resume[sym] = r + 1
             if self.skip_quiet:
                 bounds = self._quiet_range(parts, venue, sym)
                 if bounds is None:
@@ -381,8 +384,8 @@ class _Skipping:
                  signals: Mapping[str, Mapping[int, Any]]):
         self.end = len(ts)
         self.pos: dict[str, np.ndarray] = {}  # symbol -> the merged position of each of its rows
-        self.signal_rows: dict[str, np.ndarray] = {}
-        self.must_rows: dict[str, np.ndarray] = {}  # a quiet trade's candles that go through whatever the price
+        self.signal_rows: dict[str, list[int]] = {}
+        self.must_rows: dict[str, list[int]] = {}  # a quiet trade's candles that go through whatever the price
         self.lows: dict[str, np.ndarray] = {}
         self.highs: dict[str, np.ndarray] = {}
         self.next_pos: dict[str, int] = {}
@@ -392,30 +395,32 @@ class _Skipping:
             pos = np.empty(len(table), dtype=np.int64)
             pos[rows[mine]] = mine
             self.pos[sym] = pos
-            self.signal_rows[sym] = np.array(sorted(signals[sym]), dtype=np.int64)
+            self.signal_rows[sym] = sorted(signals[sym])  # lists: bisect is faster than numpy for one value
             hour_last = np.flatnonzero((table.ts + backtest.tf_ms) % HOUR_MS == 0)
-            self.must_rows[sym] = np.union1d(np.union1d(self.signal_rows[sym], hour_last), [len(table) - 1])
+            self.must_rows[sym] = np.union1d(np.union1d(self.signal_rows[sym], hour_last), [len(table) - 1]).tolist()
             self.lows[sym] = np.asarray(table.low, dtype=np.float64)
             self.highs[sym] = np.asarray(table.high, dtype=np.float64)
             self.next_pos[sym] = -1
 
-    def find_next(self, sym: str, after: int, is_open: bool, bounds: tuple[float, float] | None) -> None:
+    def find_next(self, sym: str, after: int, is_open: bool, bounds: tuple[float, float] | None, *,
+                  first_row: int | None = None) -> None:
         """The merged position of `sym`'s next candle after position `after` that must go through."""
         pos = self.pos[sym]
-        r0 = int(np.searchsorted(pos, after, side="right"))  # its first row after `after`
+        # its first row after `after` (known when its previous row is the one that just went through)
+        r0 = int(np.searchsorted(pos, after, side="right")) if first_row is None else first_row
         if r0 >= len(pos):
             self.next_pos[sym] = self.end
             return
         if not is_open:
             candidates = self.signal_rows[sym]
-            i = int(np.searchsorted(candidates, r0))
+            i = bisect_left(candidates, r0)
             self.next_pos[sym] = int(pos[candidates[i]]) if i < len(candidates) else self.end
             return
         if bounds is None:
             self.next_pos[sym] = int(pos[r0])
             return
         must = self.must_rows[sym]
-        limit = int(must[np.searchsorted(must, r0)])  # the last row is one of them: always found
+        limit = must[bisect_left(must, r0)]  # the last row is one of them: always found
         lo, hi = bounds
         inside = (lo < self.lows[sym][r0:limit]) & (self.highs[sym][r0:limit] < hi)
         outside = np.flatnonzero(~inside)
