@@ -146,8 +146,8 @@ class SimExchange:
         return self._orders.get(client_order_id)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        orders = (self._orders[i] for i in self._open_ids)
-        return [o for o in orders if symbol is None or o.symbol == symbol]
+        orders = map(self._orders.__getitem__, self._open_ids)
+        return list(orders) if symbol is None else [o for o in orders if o.symbol == symbol]
 
     def change_count(self) -> int:
         """Grows with every order written (placed, filled, cancelled, expired) and every funding payment:
@@ -188,7 +188,9 @@ class SimExchange:
         """(margin used, available), kept like the views: the account and every entry's margin check ask."""
         key = (self._moves, self._changes)
         if self._margin_cache is None or self._margin_cache[0] != key:
-            self._margin_cache = (key, (self._margin_used(), self._available()))
+            used = self._margin_used()
+            cross_unrealized = sum((self._unrealized(p) for p in self._open_positions() if self._is_cross(p)), ZERO)
+            self._margin_cache = (key, (used, self._wallet - used + cross_unrealized))  # `_available()`, used once
         return self._margin_cache[1]
 
     def _moved(self) -> None:
