@@ -11,7 +11,7 @@ for one candle's work; the halt flag itself is written without the lock, first.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, insort
 import logging
 import threading
 from collections import deque
@@ -350,7 +350,7 @@ class TradingEngine:
             return denial
         self.stats.entries += 1
         self.store.record_buy(signal.symbol, self.market_clock.now_ms(), plan.trade_id)
-        self._entry_times().setdefault(signal.symbol, []).append(self.market_clock.now_ms())
+        insort(self._entry_times().setdefault(signal.symbol, []), self.market_clock.now_ms())  # kept in order
         self.audit(
             "order",
             f"{signal.symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
@@ -437,8 +437,8 @@ class TradingEngine:
         now = self.market_clock.now_ms()
         buys = sum(1 for t in self._entry_times().get(symbol, ()) if t >= now - DAY_MS)
         since = min(now - now % DAY_MS, now - 60_000)  # the UTC day's entries, and at least the last minute's
-        # each symbol's times are in time order (market time only moves on): a backtest's thousands of
-        # entries were scanned whole before every entry
+        # each symbol's times are kept in order (the store's are; new ones are inserted in place), so the
+        # day's are found by bisection: a backtest's thousands of entries were scanned before every entry
         recent = sorted(t for times in self._entry_times().values() for t in times[bisect_left(times, since):])
         venue = getattr(self.executor, "venue", None)
         asked_ms = self.wall_clock.now_ms()
