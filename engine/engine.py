@@ -435,7 +435,8 @@ class TradingEngine:
         account = portfolio.account
         day_pnl, week_pnl = self.period_pnl(account.equity)
         now = self.market_clock.now_ms()
-        buys = sum(1 for t in self._entry_times().get(symbol, ()) if t >= now - DAY_MS)
+        mine = self._entry_times().get(symbol, ())
+        buys = len(mine) - bisect_left(mine, now - DAY_MS)
         since = min(now - now % DAY_MS, now - 60_000)  # the UTC day's entries, and at least the last minute's
         # each symbol's times are kept in order (the store's are; new ones are inserted in place), so the
         # day's are found by bisection: a backtest's thousands of entries were scanned before every entry
