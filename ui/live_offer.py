@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import streamlit as st
-
 from control import go_live
 from settings import Settings
 from state import StateStore
+from ui.refreshing import Refreshing
 
 GATE_SECONDS = 10  # the evidence is thousands of records (trades, 100,000 signals): read at most this often
 
@@ -20,12 +19,18 @@ class LiveOffer:
     why_not: tuple[str, ...]  # "condition: figure" of each unmet condition known
 
 
-@st.cache_data(ttl=GATE_SECONDS, show_spinner=False)
-def _gate(bot_id: str, _store: StateStore, _settings: Settings) -> LiveOffer:
-    checks, note = go_live.recorded_venue_checks(_store.read_state())
-    result = go_live.check(_store, _settings, venue_checks=checks, venue_note=note)
+_gates: Refreshing[LiveOffer] = Refreshing(GATE_SECONDS)  # shown from the last read while it is read again
+
+
+def _read_gate(store: StateStore, settings: Settings) -> LiveOffer:
+    checks, note = go_live.recorded_venue_checks(store.read_state())
+    result = go_live.check(store, settings, venue_checks=checks, venue_note=note)
     return LiveOffer(result.could_pass, tuple(f"{c.name}: {c.figure}" for c in result.unmet
                                               if c.name != go_live.VENUE_NOT_RUN))
+
+
+def _gate(bot_id: str, store: StateStore, settings: Settings) -> LiveOffer:
+    return _gates.get(bot_id, lambda: _read_gate(store, settings))
 
 
 def live_offer(store: StateStore, settings: Settings) -> LiveOffer:

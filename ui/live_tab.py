@@ -17,6 +17,7 @@ from settings import Settings
 from state import StateStore
 from ui.connection import now_ms
 from ui.guard import guarded
+from ui.refreshing import Refreshing
 from ui.sidebar import run_command
 from ui.status import format_money, to_decimal
 from ui.summaries import trades_in_mode
@@ -59,17 +60,24 @@ def risk_lines(risk: Mapping[str, str], state: Mapping[str, str], settings: Sett
     ]
 
 
-@st.cache_data(ttl=CHECKLIST_SECONDS, show_spinner=False)
-def _checklist(bot_id: str, _store: StateStore, _settings: Settings) -> tuple[list[tuple[str, bool, str]], list[tuple[str, bool, str]]]:
-    checks, note = go_live.recorded_venue_checks(_store.read_state())
-    result = go_live.check(_store, _settings, venue_checks=checks, venue_note=note)
+Checklist = tuple[list[tuple[str, bool, str]], list[tuple[str, bool, str]]]
+_checklists: Refreshing[Checklist] = Refreshing(CHECKLIST_SECONDS)
+
+
+def _read_checklist(store: StateStore, settings: Settings) -> Checklist:
+    checks, note = go_live.recorded_venue_checks(store.read_state())
+    result = go_live.check(store, settings, venue_checks=checks, venue_note=note)
     conditions = [(c.name, c.met, c.figure) for c in result.conditions]
     try:
-        trades = trades_in_mode(_store.read_trades(), Mode.LIVE)
+        trades = trades_in_mode(store.read_trades(), Mode.LIVE)
     except Exception:  # the stages are shown as not reached when the trades cannot be read
         trades = []
     stages = [(s.name, s.reached, s.detail) for s in go_live.stages(trades, now_ms())]
     return conditions, stages
+
+
+def _checklist(bot_id: str, store: StateStore, settings: Settings) -> Checklist:
+    return _checklists.get(bot_id, lambda: _read_checklist(store, settings))
 
 
 def _approve(store: StateStore, settings: Settings, typed: str) -> None:
@@ -83,7 +91,7 @@ def _approve(store: StateStore, settings: Settings, typed: str) -> None:
     record = go_live.approval_record(text, "dashboard", now_ms(), go_live.approval_figures(live))
     store.write_state(go_live_approval=json.dumps(record))
     store.audit(go_live.approval_event(record))
-    _checklist.clear()
+    _checklists.clear(settings.bot.id)
     st.success(f"Approval recorded at {record['ts_ms']}.")
 
 

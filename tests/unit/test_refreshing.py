@@ -1,0 +1,79 @@
+"""The go-live evidence is read again in the background: the page shows the last answer at once, never
+waits for the read after the first one, and keeps the last answer when a read fails."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ui.refreshing import Refreshing
+
+
+class SlowRead:
+    """A read that answers only when the test lets it (as 100,000 signal entries take seconds)."""
+
+    def __init__(self):
+        self.calls = 0
+        self.release = threading.Event()
+        self.answered = threading.Event()
+        self.fail = False
+
+    def __call__(self) -> int:
+        self.calls += 1
+        if self.calls > 1:
+            assert self.release.wait(10), "never released"
+        self.answered.set()
+        if self.fail:
+            raise RuntimeError("Redis went away")
+        return self.calls
+
+
+def test_get_when_the_answer_is_stale_then_the_old_one_is_shown_at_once_and_the_new_one_after_the_read():
+    cache: Refreshing[int] = Refreshing(ttl_s=0)
+    read = SlowRead()
+    assert cache.get("bot", read) == 1  # the first read is made in the caller's run
+
+    assert cache.get("bot", read) == 1  # stale: shown while a thread reads again (it waits for release)
+    assert cache.get("bot", read) == 1 and read.calls == 2  # one read in flight per key, not one per call
+    read.release.set()
+    assert read.answered.wait(10)
+    deadline = time.monotonic() + 10  # the thread stores its answer right after it answered
+    while cache.get("bot", read) == 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.get("bot", read) >= 2
+    assert cache.get("other", lambda: 99) == 99  # keys are apart
+
+
+def test_get_when_a_background_read_fails_then_the_last_answer_stays():
+    cache: Refreshing[int] = Refreshing(ttl_s=0)
+    read = SlowRead()
+    cache.get("bot", read)
+    read.fail = True
+    read.release.set()
+
+    assert cache.get("bot", read) == 1
+    assert read.answered.wait(10)
+    assert cache.get("bot", read) == 1
+
+
+def test_get_when_the_first_read_fails_then_the_error_reaches_the_caller_and_nothing_is_kept():
+    cache: Refreshing[int] = Refreshing(ttl_s=60)
+
+    def broken() -> int:
+        raise ConnectionError("no Redis")
+
+    with pytest.raises(ConnectionError):
+        cache.get("bot", broken)
+    assert cache.get("bot", lambda: 7) == 7
+
+
+def test_clear_when_an_answer_is_known_then_the_next_get_reads_in_the_callers_run():
+    cache: Refreshing[int] = Refreshing(ttl_s=60)
+    cache.get("bot", lambda: 1)
+    assert cache.get("bot", lambda: 2) == 1  # fresh: not read again
+
+    cache.clear("bot")
+
+    assert cache.get("bot", lambda: 3) == 3
