@@ -384,6 +384,9 @@ class Trade:
         return self.pnl / cost * 100 if cost else ZERO
 
 
+_BOOKS: dict[tuple[Any, Any], "Book"] = {}
+
+
 @dataclass(frozen=True, slots=True)
 class Book:
     """Whose records: ghost (hypothetical, no venue), or paper or live on one venue. Each book keeps its own
@@ -395,8 +398,15 @@ class Book:
 
     @classmethod
     def of(cls, mode: Mode | str, venue: str | None = "") -> "Book":
-        mode = Mode(mode)
-        return cls(mode, "" if mode is Mode.GHOST or venue in (None, "none") else str(venue))
+        # asked for every trade on every dashboard refresh (2,000 trades): the few books there are, kept
+        known = _BOOKS.get((mode, venue))
+        if known is not None:
+            return known
+        m = Mode(mode)
+        book = cls(m, "" if m is Mode.GHOST or venue in (None, "none") else str(venue))
+        if len(_BOOKS) < 1024:  # a bounded cache: venue names come from records
+            _BOOKS[(mode, venue)] = book
+        return book
 
     @property
     def key(self) -> str:
