@@ -19,7 +19,7 @@ import signal
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -28,14 +28,13 @@ from control.client import send_command, wait_result
 from e2e_helpers import PROJECT_ROOT, UI_TIMEOUT_MS, DashboardPage, Managed
 from models import CommandStatus, CommandType, ExitReason, HaltCause, Trade, TradingState
 from state import StateStore
-from tests.integration.processes import read_venue
+from tests.integration.processes import read_venue, wait_for
 
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.filterwarnings("ignore:Session-scoped fixtures defined as instance methods"),
 ]
 
-T = TypeVar("T")
 BTC, SOL = "BTC/USDT:USDT", "SOL/USDT:USDT"
 KLINES = PROJECT_ROOT.parent / "shared" / "data" / "klines"
 FILES = {
@@ -133,18 +132,6 @@ def _signal_bot(pid: int, sig: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------- helpers
-
-
-def poll(condition: Callable[[], T], timeout_s: float, what: str, describe: Callable[[], str] = lambda: "") -> T:
-    """`condition()`'s first truthy value, or AssertionError naming `what` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no {what} within {timeout_s:g} s {describe()}")
-        time.sleep(0.1)
 
 
 def market_ms(store: StateStore) -> int:
@@ -251,7 +238,7 @@ def test_start_when_paper_chosen_on_the_page_then_the_bot_trades_and_the_paper_t
     ui.expect_status("Bot", "running")
 
     # an open position, with its entry price, as the bot's book and the venue hold it
-    rows = poll(lambda: grid_rows(page, "Take-profit"), 45, "row in the open positions table")
+    rows = wait_for(lambda: grid_rows(page, "Take-profit"), 45, "row in the open positions table")
     venue_positions, _ = read_venue(e2e_store)
     venue_entries = {(p.symbol, p.side.value): p.entry_price for p in venue_positions}
     book = {(p.symbol, p.side.value): p.entry_price for p in e2e_store.read_positions()}
@@ -262,7 +249,7 @@ def test_start_when_paper_chosen_on_the_page_then_the_bot_trades_and_the_paper_t
         assert book.get((symbol, side), entry) == entry, (rows, book)
 
     # closed trades in the history, each one a trade in Redis (same prices, P&L and exit reason)
-    rows = poll(lambda: grid_rows(page, "Exit reason"), 45, "row in the trade history")
+    rows = wait_for(lambda: grid_rows(page, "Exit reason"), 45, "row in the trade history")
     expect(ui.main.get_by_text(re.compile(r"^\d+ of \d+ trades · net"))).to_be_visible()
     trades = {(t.symbol, t.side.value, t.entry_price, t.exit_price): t for t in e2e_store.read_trades(1000)}
     assert rows and all(trade_on_page_matches(r, trades) for r in rows), (rows, list(trades.values())[-5:])
@@ -283,11 +270,11 @@ def test_halt_when_pressed_while_trading_then_halted_and_no_entry_after_it(page:
 
         # the bot goes on with its candles and its signals, and a long signal that would have opened a
         # trade comes and is declined
-        declined = poll(lambda: declined_long_signals(e2e_store, halted_at), 45,
-                        "long signal after the halt", lambda: f"(market time {market_ms(e2e_store) - halted_at} ms on)")
+        declined = wait_for(lambda: declined_long_signals(e2e_store, halted_at), 45, "long signal after the halt",
+                            interval_s=0.1, on_timeout=lambda: f"(market time {market_ms(e2e_store) - halted_at} ms on)")
         assert all(s["taken"] == "0" and s["why_not"].startswith("halted") for s in declined), declined
         passed = int(declined[0]["ts_ms"])
-        poll(lambda: market_ms(e2e_store) > passed + 10 * MINUTE_MS, 15, "candles after the signal")
+        wait_for(lambda: market_ms(e2e_store) > passed + 10 * MINUTE_MS, 15, "candles after the signal")
         assert entries_since(e2e_store, halted_at) == []
         ui.expect_status("Trading state", "HALTED")
         assert e2e_store.read_halt().cause is HaltCause.OPERATOR
@@ -301,7 +288,7 @@ def test_kill_switch_when_pressed_in_paper_with_an_open_position_then_flat_at_th
     ui = open_paper_tab(page, dashboard_url, e2e_store.bot_id)
     ui.expect_status("Mode", "paper")
     try:
-        symbol = poll(lambda: fresh_position(e2e_store), 45, "freshly opened position")
+        symbol = wait_for(lambda: fresh_position(e2e_store), 45, "freshly opened position")
         ui.press("KILL SWITCH")
         ui.expect_result("Result: done")
         ui.expect_status("Trading state", "HALTED")
@@ -315,7 +302,7 @@ def test_kill_switch_when_pressed_in_paper_with_an_open_position_then_flat_at_th
         assert flag.cause is HaltCause.KILL_SWITCH and flag.by == "dashboard", flag
         closed = [t for t in e2e_store.read_trades(1000) if t.exit_reason is ExitReason.KILL_SWITCH]
         assert symbol in {t.symbol for t in closed}, f"{symbol} was not closed by the kill switch: {closed}"
-        poll(lambda: any(r["Exit reason"] == ExitReason.KILL_SWITCH.value and r["Symbol"] == symbol
+        wait_for(lambda: any(r["Exit reason"] == ExitReason.KILL_SWITCH.value and r["Symbol"] == symbol
                          for r in grid_rows(page, "Exit reason") or []), 30, "kill-switch trade in the history")
     finally:
         ensure_trading(e2e_store)
@@ -343,7 +330,7 @@ def test_bot_when_frozen_while_the_page_is_open_then_shown_unresponsive_with_its
             assert ui.status("Bot").inner_text().split()[-1] == "unresponsive", ui.status("Bot").inner_text()
             return heartbeat_age_shown(ui) >= first + 2
 
-        poll(older_and_not_running, 20, "older heartbeat on the page")
+        wait_for(older_and_not_running, 20, "older heartbeat on the page")
         assert _bot_pid(e2e_store) == pid, "the frozen bot was replaced"
     finally:
         _signal_bot(pid, signal.SIGCONT)
