@@ -350,6 +350,18 @@ _MEMORY_KEYS = {
 }
 
 
+_UNREADABLE_BY = "unknown"
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _unreadable(flag: HaltFlag) -> bool:
+    """A flag `_parse_halt` could not read (garbled, or a cause this version does not know)."""
+    return flag.by == _UNREADABLE_BY and flag.ts_ms == 0 and flag.cause is HaltCause.OPERATOR
+
+
 def _parse_halt(raw: str) -> HaltFlag:
     try:
         data = json.loads(raw)
@@ -359,7 +371,7 @@ def _parse_halt(raw: str) -> HaltFlag:
                         int(lifts) if lifts is not None else None)
     except (ValueError, TypeError, AttributeError):
         # an unreadable flag is still a halt: never read as ACTIVE, and resumable only by an operator
-        return HaltFlag(reason=str(raw)[:200], by="unknown", ts_ms=0)
+        return HaltFlag(reason=str(raw)[:200], by=_UNREADABLE_BY, ts_ms=0)
 
 
 # KEYS: halt, state. ARGV: new flag JSON, its rank, {cause: rank} JSON, the HALTED value.
@@ -372,15 +384,13 @@ local current = redis.call('GET', KEYS[1])
 local result = new
 if current then
   local ok, flag = pcall(cjson.decode, current)
-  if not ok or type(flag) ~= 'table' then
-    redis.call('HSET', KEYS[2], 'trading_state', ARGV[4])
-    return current
+  if ok and type(flag) == 'table' then  -- an unreadable flag is replaced, as a weakest one (rank 0)
+    local ranks = cjson.decode(ARGV[3])
+    local rank = 0
+    if flag['cause'] and ranks[flag['cause']] then rank = ranks[flag['cause']] end
+    if rank > tonumber(ARGV[2]) then result = flag end
   end
-  local ranks = cjson.decode(ARGV[3])
-  local rank = 0
-  if flag['cause'] and ranks[flag['cause']] then rank = ranks[flag['cause']] end
-  if rank > tonumber(ARGV[2]) then result = flag end
-  if flag['lifts_at_ms'] and new['lifts_at_ms'] then
+  if ok and type(flag) == 'table' and type(flag['lifts_at_ms']) == 'number' and type(new['lifts_at_ms']) == 'number' then
     result['lifts_at_ms'] = math.max(flag['lifts_at_ms'], new['lifts_at_ms'])
   else
     result['lifts_at_ms'] = nil
@@ -398,20 +408,29 @@ _LIFT_HALT_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
 if not current then return false end
 local ok, flag = pcall(cjson.decode, current)
-if not ok or type(flag) ~= 'table' or not flag['lifts_at_ms'] then return false end
+if not ok or type(flag) ~= 'table' or type(flag['lifts_at_ms']) ~= 'number' then return false end
 if tonumber(flag['lifts_at_ms']) > tonumber(ARGV[1]) then return false end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[2], 'trading_state', ARGV[2])
 return current
 """
 
-# KEYS: halt, state. ARGV: the flag's ts_ms and cause as read ('' = none read), the state to go to. Clears
-# only the flag that was read: a halt that landed since (the kill switch while a resume was decided) stays.
+# KEYS: halt, state. ARGV: the flag's ts_ms and cause as read ('' = none read), the state to go to, '1' when
+# the flag read was unreadable (garbled, or a cause this version does not know), the known causes (JSON).
+# Clears only the flag that was read: a halt that landed since (the kill switch while a resume was decided)
+# stays; an unreadable flag can still be resumed.
 _CLEAR_HALT_IF_SCRIPT = """
 local current = redis.call('GET', KEYS[1])
 if current then
   local ok, flag = pcall(cjson.decode, current)
-  if not ok or type(flag) ~= 'table' or tostring(flag['ts_ms']) ~= ARGV[1] or tostring(flag['cause']) ~= ARGV[2] then
+  local is_table = ok and type(flag) == 'table'
+  if ARGV[4] == '1' then
+    -- an unreadable flag was read: it is cleared unless a proper one (as set_halt writes) landed since
+    if is_table and type(flag['ts_ms']) == 'number' and flag['cause'] ~= nil
+        and cjson.decode(ARGV[5])[tostring(flag['cause'])] ~= nil then
+      return 0
+    end
+  elseif not is_table or tostring(flag['ts_ms'] or 0) ~= ARGV[1] or tostring(flag['cause'] or 'operator') ~= ARGV[2] then
     return 0
   end
 elseif ARGV[1] ~= '' then
@@ -608,7 +627,8 @@ class StateStore:
         Atomic and ranked (one Lua call): a flag already in force for a stronger cause stays; the flag in
         force afterwards is returned; it lifts by itself only if every halt asked for does (HaltFlag).
         Use control.trading_state, which also records the change."""
-        fields: dict[str, Any] = {"reason": reason, "by": by, "ts_ms": ts_ms, "cause": cause.value}
+        # a lone surrogate (from a command's text) would make the script's JSON decoding fail: no halt written
+        fields: dict[str, Any] = {"reason": _utf8(reason), "by": _utf8(by), "ts_ms": ts_ms, "cause": cause.value}
         if lifts_at_ms is not None:
             fields["lifts_at_ms"] = lifts_at_ms
         flag = json.dumps(fields)
@@ -626,8 +646,9 @@ class StateStore:
         stays. False when nothing was cleared."""
         if only_if_read:
             expected = (str(read.ts_ms), read.cause.value) if read is not None else ("", "")
+            unreadable = "1" if read is not None and _unreadable(read) else "0"
             return bool(self.client.eval(_CLEAR_HALT_IF_SCRIPT, 2, self.key("halt"), self.key("state"), *expected,
-                                         state.value))
+                                         state.value, unreadable, json.dumps({c.value: 1 for c in HaltCause})))
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.key("halt"))
         pipe.hset(self.key("state"), "trading_state", state.value)

@@ -118,6 +118,10 @@ class TradingStateControl:
                 raise CommandError(f"refused: {why}")
         if not self.store.clear_halt(TradingState.ACTIVE, read=flag, only_if_read=True):
             now = self.store.read_halt()
+            if now is None and self.store.clear_halt(TradingState.ACTIVE, read=None, only_if_read=True):
+                # it lifted by itself meanwhile (a daily loss halt at midnight): what was asked is done
+                self._record(previous, TradingState.ACTIVE, "resume", by, "the halt had lifted by itself")
+                return "ACTIVE (the halt had lifted by itself)"
             raise CommandError(f"refused: a {now.cause.value if now else 'new'} halt landed while the resume was "
                                "decided; it stays in force (resume again to lift it)")
         cause = flag.cause.value if flag is not None else previous.value.lower()

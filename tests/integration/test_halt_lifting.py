@@ -75,3 +75,48 @@ def test_flag_when_written_by_the_lua_script_then_read_back_exactly(store):
     assert (flag.cause, flag.by, flag.ts_ms, flag.lifts_at_ms) == (HaltCause.DAILY_LOSS_LIMIT, "risk-monitor",
                                                                    YESTERDAY + 61_000, MIDNIGHT)
     assert flag.reason == "daily_loss_limit by risk-monitor: daily loss 26 USDT ≥ 25 — “quotes” / slash"
+
+
+@pytest.mark.parametrize("raw", ["halted by hand", '{"reason": "x", "ts_ms": 5, "cause": "some_newer_cause"}',
+                                 '{"reason": "no cause, no time"}', "[1, 2]"])
+def test_resume_when_the_flag_is_unreadable_then_it_is_still_resumed_and_a_new_halt_replaces_it(store, raw):
+    owner = TradingStateControl(store, SimulatedClock(MIDNIGHT))
+    store.client.set(store.key("halt"), raw)  # written by hand, or by a newer version
+    assert store.trading_state() is TradingState.HALTED  # an unreadable flag is still a halt
+
+    assert owner.resume("cli").startswith("ACTIVE")
+    assert store.read_halt() is None and store.trading_state() is TradingState.ACTIVE
+
+    store.client.set(store.key("halt"), raw)
+    assert owner.halt(HaltCause.KILL_SWITCH, "dashboard").cause is HaltCause.KILL_SWITCH
+    assert store.read_halt().cause is HaltCause.KILL_SWITCH
+
+
+def test_halt_when_the_reason_holds_a_lone_surrogate_then_the_halt_is_still_written(any_store):
+    owner = TradingStateControl(any_store, SimulatedClock(MIDNIGHT))
+
+    owner.halt(HaltCause.OPERATOR, "cli", "why: \ud800 broken text")
+
+    assert any_store.trading_state() is TradingState.HALTED and any_store.read_halt() is not None
+
+
+def test_lift_when_a_hand_written_flag_has_a_null_lifting_time_then_nothing_fails_and_nothing_lifts(store):
+    owner = TradingStateControl(store, SimulatedClock(MIDNIGHT))
+    store.client.set(store.key("halt"), '{"reason": "x", "by": "cli", "ts_ms": 1, "cause": "daily_loss_limit", '
+                                        '"lifts_at_ms": null}')
+
+    assert owner.lift_daily_loss(MIDNIGHT + DAY_MS, "risk-monitor") is False
+    owner.halt_for_daily_loss("risk-monitor", "daily loss", MIDNIGHT)
+    assert store.read_halt().lifts_at_ms is None  # the hand-written halt does not lift: neither does the pair
+
+
+def test_resume_when_the_daily_halt_lifts_by_itself_meanwhile_then_answered_active(any_store):
+    owner = TradingStateControl(any_store, SimulatedClock(MIDNIGHT))
+    owner.halt_for_daily_loss("risk-monitor", "daily loss", YESTERDAY)
+
+    def midnight_passes_meanwhile(flag):  # the engine's publish lifts it while the resume is decided
+        assert owner.lift_daily_loss(MIDNIGHT, "risk-monitor")
+        return None
+
+    assert owner.resume("cli", still_in_force=midnight_passes_meanwhile) == "ACTIVE (the halt had lifted by itself)"
+    assert any_store.trading_state() is TradingState.ACTIVE and any_store.read_halt() is None
