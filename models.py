@@ -399,12 +399,13 @@ class Book:
     @classmethod
     def of(cls, mode: Mode | str, venue: str | None = "") -> "Book":
         # asked for every trade on every dashboard refresh (2,000 trades): the few books there are, kept
-        known = _BOOKS.get((mode, venue))
+        cacheable = isinstance(mode, str) and (venue is None or type(venue) is str)  # True == 1: no other keys
+        known = _BOOKS.get((mode, venue)) if cacheable else None
         if known is not None:
             return known
         m = Mode(mode)
         book = cls(m, "" if m is Mode.GHOST or venue in (None, "none") else str(venue))
-        if len(_BOOKS) < 1024:  # a bounded cache: venue names come from records
+        if cacheable and len(_BOOKS) < 1024:  # a bounded cache: venue names come from records
             _BOOKS[(mode, venue)] = book
         return book
 

@@ -28,3 +28,27 @@ def test_decimal_when_stored_then_no_float_rounding():
     restored = from_record(Account, to_record(account))
     assert restored.wallet_balance == Decimal("10000.123456789012345")
     assert restored.equity == Decimal("10000.123456788012345")
+
+
+@pytest.mark.parametrize(("mode", "venue", "key"), [
+    ("paper", "sim", "paper:sim"),
+    (Mode.PAPER, "sim", "paper:sim"),
+    ("ghost", "sim", "ghost"),          # ghost has no venue
+    ("live", None, "live"),
+    ("paper", "none", "paper"),
+    ("paper", True, "paper:True"),      # not the cached "1" of an equal key
+    ("paper", 1, "paper:1"),
+])
+def test_book_of_when_asked_twice_then_the_same_book_as_built_anew(mode, venue, key):
+    from models import Book
+
+    assert Book.of(mode, venue).key == key
+    assert Book.of(mode, venue).key == key  # the second from the cache
+
+
+def test_book_of_when_the_mode_is_unknown_then_value_error_each_time():
+    from models import Book
+
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            Book.of("backtest", "sim")
