@@ -204,7 +204,7 @@ def approval_condition(approval: Mapping[str, Any] | None, in_force: Mapping[str
         except (KeyError, ArithmeticError, ValueError):
             looser.append(f"{name} {value} (not in the approval)")
             continue
-        if Decimal(str(value)) > approved:
+        if not approved.is_finite() or Decimal(str(value)) > approved:  # NaN or Infinity approves nothing
             looser.append(f"{name} {value} > {approved} approved")
     recorded = f"recorded by {approval.get('by')} at ts_ms {approval.get('ts_ms')}"
     if looser:

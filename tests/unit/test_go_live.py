@@ -123,3 +123,23 @@ def test_venue_conditions_when_the_key_may_withdraw_or_is_not_ip_restricted_then
 
     assert [c.name for c in conditions if not c.met] == unmet_names
     assert unmet(evidence(venue_checks=conditions)) == unmet_names
+
+
+@pytest.mark.parametrize(("approved", "in_force", "met"), [
+    ("50", "50", True),
+    ("50", "40", True),        # tightened since the approval
+    ("50", "50.01", False),    # raised again
+    ("50.0000", "50", True),
+    ("NaN", "50", False),      # a garbled figure approves nothing
+    ("sNaN", "50", False),
+    ("Infinity", "50", False),
+    ("1,000", "50", False),
+    ("", "50", False),
+])
+def test_approval_condition_when_the_figure_approved_is_any_then_met_only_if_no_limit_is_looser(approved, in_force, met):
+    from control.go_live import approval_condition
+
+    condition = approval_condition({"by": "cli", "ts_ms": "1", "max_position_usdt": approved},
+                                   {"max_position_usdt": Decimal(in_force)})
+
+    assert condition.met is met, condition.figure
