@@ -29,6 +29,11 @@ def _read_gate(store: StateStore, settings: Settings) -> LiveOffer:
                                               if c.name != go_live.VENUE_NOT_RUN))
 
 
+def forget(bot_id: str) -> None:
+    """The next offer is read anew (an approval was just recorded)."""
+    _gates.clear(bot_id)
+
+
 def _gate(bot_id: str, store: StateStore, settings: Settings) -> LiveOffer:
     return _gates.get(bot_id, lambda: _read_gate(store, settings))
 

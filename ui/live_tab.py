@@ -15,6 +15,7 @@ from control.trading_state import TradingStateControl
 from models import CommandType, HaltCause, Mode, TradingState
 from settings import Settings
 from state import StateStore
+from ui import live_offer
 from ui.connection import now_ms
 from ui.guard import guarded
 from ui.refreshing import Refreshing
@@ -92,6 +93,7 @@ def _approve(store: StateStore, settings: Settings, typed: str) -> None:
     store.write_state(go_live_approval=json.dumps(record))
     store.audit(go_live.approval_event(record))
     _checklists.clear(settings.bot.id)
+    live_offer.forget(settings.bot.id)  # the sidebar's offer reads the approval too
     st.success(f"Approval recorded at {record['ts_ms']}.")
 
 

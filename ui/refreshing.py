@@ -22,6 +22,7 @@ class Refreshing(Generic[T]):
         self._lock = threading.Lock()
         self._answers: dict[Hashable, tuple[float, T]] = {}
         self._reading: set[Hashable] = set()
+        self._generation: dict[Hashable, int] = {}  # bumped by clear(): a read begun before it is dropped
 
     def get(self, key: Hashable, read: Callable[[], T]) -> T:
         with self._lock:
@@ -30,29 +31,30 @@ class Refreshing(Generic[T]):
             start = stale and key not in self._reading
             if start:
                 self._reading.add(key)
+            generation = self._generation.get(key, 0)
         if known is None:
-            return self._store(key, read())
+            return self._store(key, read(), generation)
         if start:
-            threading.Thread(target=self._read_again, args=(key, read), daemon=True,
+            threading.Thread(target=self._read_again, args=(key, read, generation), daemon=True,
                              name=f"refresh-{key}").start()
         return known[1]
 
     def clear(self, key: Hashable | None = None) -> None:
         """Forget an answer (all of them without a key): the next call reads it in the page's run."""
         with self._lock:
-            if key is None:
-                self._answers.clear()
-            else:
-                self._answers.pop(key, None)
+            for k in list(self._answers) if key is None else [key]:
+                self._answers.pop(k, None)
+                self._generation[k] = self._generation.get(k, 0) + 1
 
-    def _store(self, key: Hashable, value: T) -> T:
+    def _store(self, key: Hashable, value: T, generation: int) -> T:
         with self._lock:
-            self._answers[key] = (time.monotonic(), value)
+            if self._generation.get(key, 0) == generation:  # not an answer from before a clear()
+                self._answers[key] = (time.monotonic(), value)
         return value
 
-    def _read_again(self, key: Hashable, read: Callable[[], T]) -> None:
+    def _read_again(self, key: Hashable, read: Callable[[], T], generation: int) -> None:
         try:
-            self._store(key, read())
+            self._store(key, read(), generation)
         except Exception:  # the last answer stays shown; the next call tries again
             pass
         finally:

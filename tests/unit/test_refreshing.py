@@ -77,3 +77,20 @@ def test_clear_when_an_answer_is_known_then_the_next_get_reads_in_the_callers_ru
     cache.clear("bot")
 
     assert cache.get("bot", lambda: 3) == 3
+
+
+def test_clear_when_a_background_read_is_in_flight_then_its_older_answer_is_dropped():
+    cache: Refreshing[int] = Refreshing(ttl_s=0)
+    read = SlowRead()
+    cache.get("bot", read)
+    assert cache.get("bot", read) == 1  # a background read starts and waits (an approval is recorded meanwhile)
+
+    cache.clear("bot")
+    assert cache.get("bot", lambda: 42) == 42  # read in the caller's run, after the approval
+    read.release.set()
+    assert read.answered.wait(10)
+
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:  # the old read's answer (2) must never replace the newer one
+        assert cache.get("bot", lambda: 42) in (42,)
+        time.sleep(0.02)
