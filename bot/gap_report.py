@@ -36,7 +36,7 @@ class GapReporter:
             self.store.record_gap({**gap, "source": self.source, "text": text})
             self.audit("gap", text, symbol=gap["symbol"], from_ms=gap["from_ms"], to_ms=gap["to_ms"],
                        missing=gap["missing"], level="warning",
-                       alert="data_gap")  # indicators and ghost returns across the hole are not what they seem
+                       alert="data_gap", gap_key=f"{gap['symbol']}:{gap['from_ms']}:{gap['to_ms']}")  # indicators and ghost returns across the hole are not what they seem
             self.store.write_state(last_gap=text)
             self._reported += 1  # each one as it is written: an outage half-way retries only the rest
             texts.append(text)

@@ -49,7 +49,9 @@ def _record(stream: str, entry_id: str, fields: Mapping[str, str], mode: str) ->
         parsed = dict(fields) | {"data": data}
         symbol = data.get("symbol", "") if isinstance(data, dict) else ""
         # a fill read again after a crash is audited again: keyed by the fill, it stays one row
-        key = f"fill:{data['fill_key']}" if isinstance(data, dict) and data.get("fill_key") else entry_id
+        # and a gap found again after a restart (the back-fill sees the same hole) is one row and one alert
+        key = (f"fill:{data['fill_key']}" if isinstance(data, dict) and data.get("fill_key")
+               else f"gap:{data['gap_key']}" if isinstance(data, dict) and data.get("gap_key") else entry_id)
         return Record(stream, key, entry_id, int(fields.get("ts_ms") or entry_ms), fields.get("kind") or "audit",
                       mode, str(symbol or ""), parsed)
     if stream == "signals":

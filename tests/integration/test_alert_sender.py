@@ -169,3 +169,21 @@ def test_alerts_when_the_risk_monitor_the_approval_and_a_live_fill_write_their_r
     out.send_due()
 
     assert sorted(receiver.kinds()) == ["go_live_approval", "liquidation_close", "liquidation_risk", "live_fill"]
+
+
+def test_sync_when_a_restarted_bot_reports_the_same_gap_again_then_one_row_and_one_alert(store, journal, receiver):
+    from bot.gap_report import GapReporter
+
+    receiver.up()
+    clock = SystemClock()
+    gap = {"symbol": "BTC/USDT:USDT", "from_ms": TODAY, "to_ms": TODAY + 269 * 60_000, "missing": 270}
+    for _ in range(3):  # each start's back-fill finds the same hole; each process reports it once
+        GapReporter(store, "replay", lambda kind, message, **data: store.audit(
+            AuditEvent(kind, clock.now_ms(), message, data))).report([gap])
+    sync = JournalSync(store, journal, clock, bot_id=store.bot_id, default_mode="paper", daily_summary=False)
+
+    sync.sync_once()
+    sender(journal, receiver, clock).send_due()
+
+    assert receiver.kinds() == ["data_gap"]
+    assert journal.count(stream="audit", kinds=["gap"]) == 1
