@@ -108,7 +108,7 @@ class InMemoryStore:
             lifts = (max(current.lifts_at_ms, lifts_at_ms)
                      if current.lifts_at_ms is not None and lifts_at_ms is not None else None)
             result = dataclasses.replace(result, lifts_at_ms=lifts)
-        self._halt = result
+        self._halt = dataclasses.replace(result, seq=(current.seq if current is not None else 0) + 1)
         self._state["trading_state"] = TradingState.HALTED.value
         return self._halt
 
@@ -116,7 +116,7 @@ class InMemoryStore:
                    only_if_read: bool = False) -> bool:
         if only_if_read and ((self._halt is None) != (read is None) or (
                 self._halt is not None and read is not None
-                and (self._halt.ts_ms, self._halt.cause) != (read.ts_ms, read.cause))):
+                and (self._halt.ts_ms, self._halt.cause, self._halt.seq) != (read.ts_ms, read.cause, read.seq))):
             return False
         self._halt = None
         self._state["trading_state"] = state.value

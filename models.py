@@ -72,6 +72,7 @@ class HaltFlag:
     ts_ms: int
     cause: HaltCause = HaltCause.OPERATOR
     lifts_at_ms: int | None = None
+    seq: int = 0  # how many halts were asked for into this flag: a resume clears only the one it decided on
 
 
 class Side(str, enum.Enum):

@@ -368,7 +368,7 @@ def _parse_halt(raw: str) -> HaltFlag:
         cause = HaltCause(data.get("cause", HaltCause.OPERATOR.value))
         lifts = data.get("lifts_at_ms")
         return HaltFlag(str(data.get("reason", "")), str(data.get("by", "")), int(data.get("ts_ms", 0)), cause,
-                        int(lifts) if lifts is not None else None)
+                        int(lifts) if lifts is not None else None, int(data.get("seq") or 0))
     except (ValueError, TypeError, AttributeError):
         # an unreadable flag is still a halt: never read as ACTIVE, and resumable only by an operator
         return HaltFlag(reason=str(raw)[:200], by=_UNREADABLE_BY, ts_ms=0)
@@ -395,6 +395,10 @@ if current then
   else
     result['lifts_at_ms'] = nil
   end
+  -- every halt asked for counts, kept flag or not: a resume decided on the flag before it clears nothing
+  if ok and type(flag) == 'table' and type(flag['seq']) == 'number' then result['seq'] = flag['seq'] + 1 else result['seq'] = 1 end
+else
+  result['seq'] = 1
 end
 local stored = cjson.encode(result)
 redis.call('SET', KEYS[1], stored)
@@ -416,7 +420,8 @@ return current
 """
 
 # KEYS: halt, state. ARGV: the flag's ts_ms and cause as read ('' = none read), the state to go to, '1' when
-# the flag read was unreadable (garbled, or a cause this version does not know), the known causes (JSON).
+# the flag read was unreadable (garbled, or a cause this version does not know), the known causes (JSON), the
+# flag's seq as read (every set_halt bumps it, even one that keeps a stronger flag).
 # Clears only the flag that was read: a halt that landed since (the kill switch while a resume was decided)
 # stays; an unreadable flag can still be resumed.
 _CLEAR_HALT_IF_SCRIPT = """
@@ -430,7 +435,8 @@ if current then
         and cjson.decode(ARGV[5])[tostring(flag['cause'])] ~= nil then
       return 0
     end
-  elseif not is_table or tostring(flag['ts_ms'] or 0) ~= ARGV[1] or tostring(flag['cause'] or 'operator') ~= ARGV[2] then
+  elseif not is_table or tostring(flag['ts_ms'] or 0) ~= ARGV[1] or tostring(flag['cause'] or 'operator') ~= ARGV[2]
+      or tostring(flag['seq'] or 0) ~= ARGV[6] then
     return 0
   end
 elseif ARGV[1] ~= '' then
@@ -648,7 +654,8 @@ class StateStore:
             expected = (str(read.ts_ms), read.cause.value) if read is not None else ("", "")
             unreadable = "1" if read is not None and _unreadable(read) else "0"
             return bool(self.client.eval(_CLEAR_HALT_IF_SCRIPT, 2, self.key("halt"), self.key("state"), *expected,
-                                         state.value, unreadable, json.dumps({c.value: 1 for c in HaltCause})))
+                                         state.value, unreadable, json.dumps({c.value: 1 for c in HaltCause}),
+                                         str(read.seq if read is not None else 0)))
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(self.key("halt"))
         pipe.hset(self.key("state"), "trading_state", state.value)

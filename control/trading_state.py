@@ -122,8 +122,8 @@ class TradingStateControl:
                 # it lifted by itself meanwhile (a daily loss halt at midnight): what was asked is done
                 self._record(previous, TradingState.ACTIVE, "resume", by, "the halt had lifted by itself")
                 return "ACTIVE (the halt had lifted by itself)"
-            raise CommandError(f"refused: a {now.cause.value if now else 'new'} halt landed while the resume was "
-                               "decided; it stays in force (resume again to lift it)")
+            raise CommandError("refused: another halt was asked for while the resume was decided; it stays in force"
+                               f"{f' ({now.cause.value})' if now else ''} (resume again to lift it)")
         cause = flag.cause.value if flag is not None else previous.value.lower()
         self._record(previous, TradingState.ACTIVE, "resume", by, f"lifted {cause} halt" if flag else "")
         return "ACTIVE" + (f" (lifted the {flag.cause.value} halt)" if flag else "")

@@ -59,7 +59,7 @@ def test_resume_when_a_halt_lands_after_the_decision_then_refused_and_the_new_ha
         owner.halt(HaltCause.KILL_SWITCH, "supervisor", "bot frozen")
         return None
 
-    with pytest.raises(CommandError, match="kill_switch halt landed while the resume was decided"):
+    with pytest.raises(CommandError, match=r"another halt was asked for while the resume was decided; it stays in force \(kill_switch\)"):
         owner.resume("cli", still_in_force=kill_switch_lands_meanwhile)
     assert any_store.read_halt().cause is HaltCause.KILL_SWITCH
     assert any_store.trading_state() is TradingState.HALTED
@@ -120,3 +120,18 @@ def test_resume_when_the_daily_halt_lifts_by_itself_meanwhile_then_answered_acti
 
     assert owner.resume("cli", still_in_force=midnight_passes_meanwhile) == "ACTIVE (the halt had lifted by itself)"
     assert any_store.trading_state() is TradingState.ACTIVE and any_store.read_halt() is None
+
+
+@pytest.mark.parametrize("under", [HaltCause.CIRCUIT_BREAKER, HaltCause.OPERATOR, HaltCause.KILL_SWITCH])
+def test_resume_when_a_weaker_halt_lands_under_the_one_decided_on_then_refused_and_halted(any_store, under):
+    owner = TradingStateControl(any_store, SimulatedClock(MIDNIGHT))
+    owner.halt(HaltCause.WEEKLY_LOSS_LIMIT, "risk-monitor", "weekly loss")  # stronger: its flag stays
+
+    def breaker_trips_meanwhile(flag):
+        owner.halt(under, "engine", "5 order failures")
+        return None
+
+    with pytest.raises(CommandError, match=r"another halt was asked for while the resume was decided"):
+        owner.resume("cli", still_in_force=breaker_trips_meanwhile)
+    assert any_store.trading_state() is TradingState.HALTED
+    assert any_store.read_halt().cause is HaltCause.WEEKLY_LOSS_LIMIT
