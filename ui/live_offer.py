@@ -19,23 +19,24 @@ class LiveOffer:
     why_not: tuple[str, ...]  # "condition: figure" of each unmet condition known
 
 
-_gates: Refreshing[LiveOffer] = Refreshing(GATE_SECONDS)  # shown from the last read while it is read again
+# one read of the evidence per bot for the sidebar and the Live tab's checklist alike, shown from the last
+# read while it is read again
+_gates: Refreshing[go_live.GateResult] = Refreshing(GATE_SECONDS)
 
 
-def _read_gate(store: StateStore, settings: Settings) -> LiveOffer:
+def _read_gate(store: StateStore, settings: Settings) -> go_live.GateResult:
     checks, note = go_live.recorded_venue_checks(store.read_state())
-    result = go_live.check(store, settings, venue_checks=checks, venue_note=note)
-    return LiveOffer(result.could_pass, tuple(f"{c.name}: {c.figure}" for c in result.unmet
-                                              if c.name != go_live.VENUE_NOT_RUN))
+    return go_live.check(store, settings, venue_checks=checks, venue_note=note)
+
+
+def gate(store: StateStore, settings: Settings) -> go_live.GateResult:
+    """The go-live gate as the dashboard shows it (the venue checks as the last live start heard them)."""
+    return _gates.get(store.bot_id, lambda: _read_gate(store, settings))
 
 
 def forget(bot_id: str) -> None:
-    """The next offer is read anew (an approval was just recorded)."""
+    """The next gate is read anew (an approval was just recorded)."""
     _gates.clear(bot_id)
-
-
-def _gate(bot_id: str, store: StateStore, settings: Settings) -> LiveOffer:
-    return _gates.get(bot_id, lambda: _read_gate(store, settings))
 
 
 def live_offer(store: StateStore, settings: Settings) -> LiveOffer:
@@ -53,6 +54,8 @@ def live_offer(store: StateStore, settings: Settings) -> LiveOffer:
     if cheap:
         return LiveOffer(False, tuple(cheap))
     try:
-        return _gate(store.bot_id, store, settings)
+        result = gate(store, settings)
     except Exception as exc:  # the venue checks recorded in the state hash could not be read
         return LiveOffer(False, (f"evidence: cannot be read from Redis: {exc}",))
+    return LiveOffer(result.could_pass, tuple(f"{c.name}: {c.figure}" for c in result.unmet
+                                              if c.name != go_live.VENUE_NOT_RUN))

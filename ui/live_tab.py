@@ -18,14 +18,12 @@ from state import StateStore
 from ui import live_offer
 from ui.connection import now_ms
 from ui.guard import guarded
-from ui.refreshing import Refreshing
 from ui.sidebar import run_command
 from ui.status import format_money, to_decimal
 from ui.summaries import trades_in_mode
 from ui.tables import key_value_frame, positions_frame, trades_frame
 
 GREEN, AMBER, RED = "green", "orange", "red"
-CHECKLIST_SECONDS = 10  # the evidence is thousands of records: read again at most this often
 
 
 def level_colour(value: Decimal | None, amber_at: Decimal, red_at: Decimal) -> str:
@@ -61,26 +59,6 @@ def risk_lines(risk: Mapping[str, str], state: Mapping[str, str], settings: Sett
     ]
 
 
-Checklist = tuple[list[tuple[str, bool, str]], list[tuple[str, bool, str]]]
-_checklists: Refreshing[Checklist] = Refreshing(CHECKLIST_SECONDS)
-
-
-def _read_checklist(store: StateStore, settings: Settings) -> Checklist:
-    checks, note = go_live.recorded_venue_checks(store.read_state())
-    result = go_live.check(store, settings, venue_checks=checks, venue_note=note)
-    conditions = [(c.name, c.met, c.figure) for c in result.conditions]
-    try:
-        trades = trades_in_mode(store.read_trades(), Mode.LIVE)
-    except Exception:  # the stages are shown as not reached when the trades cannot be read
-        trades = []
-    stages = [(s.name, s.reached, s.detail) for s in go_live.stages(trades, now_ms())]
-    return conditions, stages
-
-
-def _checklist(bot_id: str, store: StateStore, settings: Settings) -> Checklist:
-    return _checklists.get(bot_id, lambda: _read_checklist(store, settings))
-
-
 def _approve(store: StateStore, settings: Settings, typed: str) -> None:
     live = settings.live
     text = go_live.approval_text(live.max_position_usdt, live.max_daily_loss_usdt)
@@ -92,8 +70,7 @@ def _approve(store: StateStore, settings: Settings, typed: str) -> None:
     record = go_live.approval_record(text, "dashboard", now_ms(), go_live.approval_figures(live))
     store.write_state(go_live_approval=json.dumps(record))
     store.audit(go_live.approval_event(record))
-    _checklists.clear(settings.bot.id)
-    live_offer.forget(settings.bot.id)  # the sidebar's offer reads the approval too
+    live_offer.forget(settings.bot.id)  # the checklist and the sidebar's offer read the approval
     st.success(f"Approval recorded at {record['ts_ms']}.")
 
 
@@ -147,17 +124,17 @@ def render_live(store: StateStore, settings: Settings) -> None:
         st.caption("No live trades yet.")
 
     st.subheader("Go-live checklist")
-    conditions, stages = _checklist(settings.bot.id, store, settings)
-    unmet = [c for c in conditions if not c[1]]
+    conditions = live_offer.gate(store, settings).conditions
+    unmet = [c for c in conditions if not c.met]
     if unmet:
         st.markdown(f":red[**{len(unmet)} of {len(conditions)} go-live conditions unmet**]")
     else:
         st.success("Every go-live condition is met.")
-    for name, met, figure in conditions:
-        st.markdown(f"{':green[✔ met]' if met else ':red[✘ unmet]'} **{name}**: {figure}")
+    for c in conditions:
+        st.markdown(f"{':green[✔ met]' if c.met else ':red[✘ unmet]'} **{c.name}**: {c.figure}")
     st.caption("Staged protocol (shown only; no stage raises a hard limit):")
-    for name, reached, detail in stages:
-        st.markdown(f"{':green[✔]' if reached else '○'} {name}: {detail}")
+    for stage in go_live.stages(live_trades, now_ms()):  # the live trades the table above shows
+        st.markdown(f"{':green[✔]' if stage.reached else '○'} {stage.name}: {stage.detail}")
 
     halt = store.read_halt()
     if halt is not None and halt.cause is HaltCause.WEEKLY_LOSS_LIMIT:
