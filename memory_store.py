@@ -34,6 +34,11 @@ from stores import Memory
 STREAM_KEPT = 50_000
 
 
+def _flag_key(flag: HaltFlag | None) -> tuple[int, HaltCause, int] | None:
+    """What tells one halt flag from the next, as the Redis store's compare-and-clear reads it."""
+    return None if flag is None else (flag.ts_ms, flag.cause, flag.seq)
+
+
 class InMemoryStore:
     def __init__(self, bot_id: str = "memory", *, stream_kept: int = STREAM_KEPT):
         self.bot_id = bot_id
@@ -114,9 +119,7 @@ class InMemoryStore:
 
     def clear_halt(self, state: TradingState = TradingState.ACTIVE, *, read: HaltFlag | None = None,
                    only_if_read: bool = False) -> bool:
-        if only_if_read and ((self._halt is None) != (read is None) or (
-                self._halt is not None and read is not None
-                and (self._halt.ts_ms, self._halt.cause, self._halt.seq) != (read.ts_ms, read.cause, read.seq))):
+        if only_if_read and _flag_key(self._halt) != _flag_key(read):
             return False
         self._halt = None
         self._state["trading_state"] = state.value

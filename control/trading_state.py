@@ -11,8 +11,8 @@ Every change goes through here so that three promises hold everywhere:
 
 The loss halts are typed: a `daily_loss_limit` halt lifts by itself once a new UTC day (market time) has
 begun (`lift_daily_loss`, with an audit event), unless another halt was asked for under or over it, which
-then waits for a resume (the flag's `lifts_at_ms`, kept and lifted atomically by the store); a `weekly_loss_limit` halt waits for a review typed by the operator (`record_review`)
-and then a resume.
+then waits for a resume (the flag's `lifts_at_ms`, kept and lifted atomically by the store); a
+`weekly_loss_limit` halt waits for a review typed by the operator (`record_review`) and then a resume.
 
 Flattening positions is not here: it is venue work (control.flatten), run by whoever holds the venue.
 """
