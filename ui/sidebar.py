@@ -30,7 +30,8 @@ COMMAND_WAIT_S = 10.0
 START_MODES = (Mode.GHOST.value, Mode.PAPER.value)
 LIVE = Mode.LIVE.value
 LAST_COMMAND = "last_command"
-MODE_KEY = "_tb_mode_key"  # the key of the selector on screen
+MODE_KEY = "start_mode"  # the selector's one key: a key that changed would be a new element (see render_mode_selector)
+FOLLOWED_KEY = "_tb_mode_followed"  # the running mode the selector last followed ("stopped" when none)
 OFFERED_KEY = "_tb_modes_offered"  # the modes the selector on screen offers
 
 _CSS = """
@@ -119,10 +120,20 @@ def switch_mode(store: StateStore, running: str, wanted: str) -> LastCommand:
     return started
 
 
-def mode_key(running: str | None) -> str:
-    """The selector's widget key: one per running mode, so a new running mode brings a new selector that
-    starts on it (decided on the server, no race with the browser), and a choice lasts while it runs."""
-    return f"start_mode:{running or 'stopped'}"
+def follow_running_mode(running: str | None, modes: tuple[str, ...]) -> None:
+    """Move the selector to the running mode when that changes (decided on the server, before the widget
+    is drawn); between changes the person's choice stands. A stopped bot leaves the last mode chosen.
+
+    One key for the selector's whole life: a selector keyed per running mode was a new element at each
+    stop and start, and Streamlit's stale-element clean-up raced the refreshing fragment, leaving two Mode
+    selectors on the page (seen in CI after a STOP)."""
+    following = running or "stopped"
+    current = st.session_state.get(MODE_KEY)
+    if running is not None and st.session_state.get(FOLLOWED_KEY) != following:
+        st.session_state[MODE_KEY] = running
+    elif current not in modes:
+        st.session_state[MODE_KEY] = modes[0]
+    st.session_state[FOLLOWED_KEY] = following
 
 
 def render_mode_selector(read_view: Callable[[], StatusView | None],
@@ -133,11 +144,9 @@ def render_mode_selector(read_view: Callable[[], StatusView | None],
     offer = read_offer() if read_offer is not None else LiveOffer(False, ())
     # a bot already in live shows live (the truth); START in it then only says it runs
     modes = (*START_MODES, LIVE) if offer.offered or running == LIVE else START_MODES
-    known = running if running in modes else None
-    key = mode_key(known)
-    st.session_state[MODE_KEY] = key
+    follow_running_mode(running if running in modes else None, modes)
     st.session_state[OFFERED_KEY] = modes
-    st.selectbox("Mode", modes, index=modes.index(known) if known else 0, key=key,
+    st.selectbox("Mode", modes, key=MODE_KEY,
                  help="The mode the bot runs in; choose another and press START to switch.")
     if not offer.offered:
         with st.container(key="live_not_offered"):
@@ -148,7 +157,7 @@ def render_mode_selector(read_view: Callable[[], StatusView | None],
 
 def chosen_mode() -> str:
     """The selector's mode, if the selector on screen still offers it (live leaves when the gate closes)."""
-    chosen = str(st.session_state.get(st.session_state.get(MODE_KEY, ""), "") or START_MODES[0])
+    chosen = str(st.session_state.get(MODE_KEY) or START_MODES[0])
     return chosen if chosen in st.session_state.get(OFFERED_KEY, START_MODES) else START_MODES[0]
 
 

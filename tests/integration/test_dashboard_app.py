@@ -253,14 +253,34 @@ def test_status_when_bot_stopped_then_never_green_active_next_to_stopped(app, st
 def test_mode_selector_when_bot_runs_paper_then_shows_paper(app, store):
     _seed_running_bot(store, mode="paper")
     at = app()
-    assert at.sidebar.selectbox(key="start_mode:paper").value == "paper"
+    assert at.sidebar.selectbox(key="start_mode").value == "paper"
+
+
+@pytest.mark.parametrize(
+    ("chosen", "then_state", "then_shown"),
+    [
+        ("ghost", {"running": "0"}, "ghost"),  # a stop keeps the choice (the page's selector stays one element)
+        ("paper", {"running": "0"}, "paper"),
+        ("ghost", {"mode": "ghost"}, "ghost"),  # the bot now runs what was chosen
+        ("paper", {"mode": "ghost"}, "ghost"),  # a new running mode moves the selector to it
+    ],
+)
+def test_mode_selector_when_the_running_mode_changes_then_one_selector_follows_it(app, store, chosen, then_state,
+                                                                                   then_shown):
+    _seed_running_bot(store, mode="paper")
+    at = app()
+    at.sidebar.selectbox(key="start_mode").select(chosen).run()
+    store.write_state(**then_state)
+    at.run()
+    assert [s.key for s in at.sidebar.selectbox if s.label == "Mode"] == ["start_mode"]
+    assert at.sidebar.selectbox(key="start_mode").value == then_shown
 
 
 def test_start_when_running_in_another_mode_then_asks_to_switch_and_sends_nothing_yet(app, store):
     # the confirmed switch itself (a click inside the dialog) runs in a browser: test_dashboard_views_e2e.py
     _seed_running_bot(store, mode="paper")
     at = app()
-    at.sidebar.selectbox(key="start_mode:paper").select("ghost").run()
+    at.sidebar.selectbox(key="start_mode").select("ghost").run()
     at.sidebar.button(key="start").click().run()
     assert store.client.xrange(store.key("commands")) == []
     assert "Stop and start in ghost" in [b.label for b in at.button]
@@ -286,7 +306,7 @@ def test_bot_selector_when_another_bot_chosen_then_its_views_and_commands_only(a
         assert {m.label: m.value for m in _tab(at, "Account").metric}["Equity (USDT)"] == "1,111.00"
         at.sidebar.selectbox(key="bot").select(other.bot_id).run()
         assert {m.label: m.value for m in _tab(at, "Account").metric}["Equity (USDT)"] == "2,222.00"
-        assert at.sidebar.selectbox(key="start_mode:ghost").value == "ghost"
+        assert at.sidebar.selectbox(key="start_mode").value == "ghost"
         with FakeHandler(other, CommandStatus.DONE):
             at.sidebar.button(key="halt").click().run()
 
@@ -347,7 +367,7 @@ def test_start_when_pressed_with_paper_chosen_then_mode_sent_and_rejection_shown
     _seed_running_bot(store, running="0")
     at = app()
     with FakeHandler(store, CommandStatus.REJECTED, detail="a bot is already running"):
-        at.sidebar.selectbox(key="start_mode:stopped").select("paper").run()
+        at.sidebar.selectbox(key="start_mode").select("paper").run()
         at.sidebar.button(key="start").click().run()
 
     [(_, fields)] = store.client.xrange(store.key("commands"))

@@ -59,7 +59,7 @@ def _seed_gate_evidence(store, *, paper_trades=5, exit_reason=ExitReason.TAKE_PR
 
 
 def _modes(at) -> list[str]:
-    return list(at.sidebar.selectbox(key="start_mode:stopped").options)
+    return list(at.sidebar.selectbox(key="start_mode").options)
 
 
 def _why_not(at) -> str:
