@@ -14,7 +14,8 @@ Conditions:
   average loss;
 - approval: the operator typed the acknowledgement (`approval_text`), stored with time and figures; it
   holds only while no limit in force is looser than the figure approved (tightening keeps it; raising a
-  limit back up asks for a new approval).
+  limit back up asks for a new approval). Every `live:` limit is approved, each tightening its own way
+  (`APPROVED_LIMITS`): a maximum down, a minimum up, the symbols to fewer, the blackout hours to more.
 
 The staged protocol (first trade then 30 minutes of watching; after 3 successful trades; after a
 profitable week) is tracked as stages and shown; no stage raises a hard limit.
@@ -83,14 +84,49 @@ class Evidence:
     live_trades: Sequence[Trade] = field(default_factory=tuple)
 
 
-# the limits an approval is given for; each is a maximum, so a smaller value in force is tighter
-APPROVED_LIMITS = ("max_position_usdt", "max_daily_loss_usdt", "max_weekly_loss_usdt", "max_loss_per_trade_usdt",
-                   "max_leverage")
+class Tighter:
+    """Which way a limit tightens: what an approval of one figure also approves."""
+    LOWER = "lower"  # a maximum: any smaller value in force is approved too
+    HIGHER = "higher"  # a minimum (a balance floor, a spacing): any larger value is approved too
+    FEWER = "fewer"  # a set one may trade in (symbols): any subset is approved
+    MORE = "more"  # a set one may not trade in (blackout hours): any superset is approved
+
+
+# Every `live:` limit an approval is given for, and which way it tightens. A limit left out here could be
+# loosened under an approval given for a tighter one; tests/unit/test_go_live.py checks every limit of
+# LiveSettings is here (the go-live evidence thresholds are checked by the gate itself, not approved).
+APPROVED_LIMITS: Mapping[str, str] = {
+    "max_position_usdt": Tighter.LOWER,
+    "max_daily_loss_usdt": Tighter.LOWER,
+    "max_weekly_loss_usdt": Tighter.LOWER,
+    "max_loss_per_trade_usdt": Tighter.LOWER,
+    "max_leverage": Tighter.LOWER,
+    "max_margin_use_pct": Tighter.LOWER,
+    "liquidation_alert_pct": Tighter.LOWER,  # alerting at a higher share of the way to liquidation is later
+    "liquidation_close_pct": Tighter.LOWER,
+    "max_positions": Tighter.LOWER,
+    "max_orders_per_minute": Tighter.LOWER,
+    "max_trades_per_day": Tighter.LOWER,
+    "price_band_pct": Tighter.LOWER,
+    "max_price_age_seconds": Tighter.LOWER,
+    "min_entry_spacing_seconds": Tighter.HIGHER,
+    "min_balance_usdt": Tighter.HIGHER,
+    "symbols": Tighter.FEWER,
+    "blackout_hours_utc": Tighter.MORE,
+}
+_SETS = (Tighter.FEWER, Tighter.MORE)
+
+
+def _figure(value: Any) -> Any:
+    """A limit as an approval records it: sets as their members joined by commas, in order."""
+    if isinstance(value, (tuple, list, set, frozenset)):
+        return ",".join(sorted(str(v) for v in value))
+    return value
 
 
 def approval_figures(live: Any) -> dict[str, Any]:
     """What an approval records beside its text: the `live:` limits in force and where the kill switch is."""
-    return {**{name: getattr(live, name) for name in APPROVED_LIMITS},
+    return {**{name: _figure(getattr(live, name)) for name in APPROVED_LIMITS},
             "kill_switch": "dashboard sidebar KILL SWITCH; main.py close-all"}
 
 
@@ -197,20 +233,39 @@ def approval_condition(approval: Mapping[str, Any] | None, in_force: Mapping[str
     figure it does not name, or cannot be read, counts as looser: approve again)."""
     if approval is None:
         return Condition("approval", False, "not recorded: run `main.py approve-live` and type the acknowledgement it shows")
-    looser = []
-    for name, value in in_force.items():
-        try:
-            approved = Decimal(str(approval[name]))
-        except (KeyError, ArithmeticError, ValueError):
-            looser.append(f"{name} {value} (not in the approval)")
-            continue
-        if not approved.is_finite() or Decimal(str(value)) > approved:  # NaN or Infinity approves nothing
-            looser.append(f"{name} {value} > {approved} approved")
+    looser = [line for name, value in in_force.items()
+              if (line := _looser(name, value, approval.get(name))) is not None]
     recorded = f"recorded by {approval.get('by')} at ts_ms {approval.get('ts_ms')}"
     if looser:
         return Condition("approval", False, f"{recorded} for tighter limits than those in force now ("
                          + "; ".join(looser) + "): run `main.py approve-live` again")
     return Condition("approval", True, recorded)
+
+
+def _looser(name: str, value: Any, approved: Any) -> str | None:
+    """Why `value` in force is looser than the figure approved for `name`, or None when it is not."""
+    tighter = APPROVED_LIMITS.get(name, Tighter.LOWER)
+    if approved is None:
+        return f"{name} {_figure(value)} (not in the approval)"
+    if tighter in _SETS:
+        now = {str(v) for v in value}
+        was = {m for m in str(approved).split(",") if m}
+        extra = sorted(now - was) if tighter == Tighter.FEWER else sorted(was - now)
+        if not extra:
+            return None
+        return (f"{name} adds {', '.join(extra)} (approved: {approved or 'none'})" if tighter == Tighter.FEWER
+                else f"{name} drops {', '.join(extra)} (approved: {approved})")
+    try:
+        figure = Decimal(str(approved))
+    except (ArithmeticError, ValueError):
+        return f"{name} {value} (the approval's {approved!r} is not a number)"
+    if not figure.is_finite():  # NaN or Infinity approves nothing
+        return f"{name} {value} > {approved} approved"
+    if tighter == Tighter.LOWER and Decimal(str(value)) > figure:
+        return f"{name} {value} > {approved} approved"
+    if tighter == Tighter.HIGHER and Decimal(str(value)) < figure:
+        return f"{name} {value} < {approved} approved"
+    return None
 
 
 # ---------------------------------------------------------------------------------- staged protocol

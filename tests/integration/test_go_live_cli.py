@@ -132,3 +132,24 @@ def test_bot_live_when_limits_changed_since_the_approval_then_it_holds_only_if_n
         assert "approval:" not in refused.stderr
     else:
         assert "approval: recorded by cli" in refused.stderr and "approved): run `main.py approve-live` again" in refused.stderr
+
+
+@pytest.mark.parametrize(("symbols_now", "approval_holds"), [
+    ('["BTC/USDT:USDT"]', True),                      # as approved
+    ('["BTC/USDT:USDT", "ETH/USDT:USDT"]', False),    # a symbol added since: approve again
+])
+def test_bot_live_when_a_symbol_is_added_since_the_approval_then_approve_again(redis_url, bot_id, symbols_now,
+                                                                              approval_holds):
+    approved_at = process_env(redis_url, bot_id, BINANCE_API_KEY=KEY, BINANCE_API_SECRET=SECRET,
+                              TB_LIVE__SYMBOLS='["BTC/USDT:USDT"]')
+    text = ("I accept a 50 USDT maximum position and a 25 USDT daily loss limit; "
+            "the kill switch is KILL SWITCH in the dashboard sidebar and main.py close-all")
+    assert run_cli(["approve-live", "--ack", text], approved_at).returncode == 0
+
+    refused = run_cli(["bot", "--mode", "live"], {**approved_at, "TB_LIVE__SYMBOLS": symbols_now})
+
+    assert refused.returncode == 1
+    if approval_holds:
+        assert "approval:" not in refused.stderr
+    else:
+        assert "symbols adds ETH/USDT:USDT (approved: BTC/USDT:USDT)" in refused.stderr

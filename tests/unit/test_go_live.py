@@ -143,3 +143,63 @@ def test_approval_condition_when_the_figure_approved_is_any_then_met_only_if_no_
                                    {"max_position_usdt": Decimal(in_force)})
 
     assert condition.met is met, condition.figure
+
+
+def test_approved_limits_when_live_settings_listed_then_every_limit_is_approved_one_way():
+    from settings import LiveSettings
+
+    evidence_thresholds = set(go_live._SEED)
+    assert set(LiveSettings.model_fields) - evidence_thresholds == set(go_live.APPROVED_LIMITS)
+
+
+@pytest.mark.parametrize(("name", "approved", "in_force", "met"), [
+    ("max_margin_use_pct", "50", D("50"), True),
+    ("max_margin_use_pct", "50", D("50.1"), False),
+    ("liquidation_close_pct", "90", D("85"), True),
+    ("liquidation_close_pct", "90", D("95"), False),  # closing nearer liquidation is looser
+    ("max_positions", "2", 1, True),
+    ("max_positions", "1", 2, False),
+    ("min_balance_usdt", "50", D("60"), True),         # a minimum tightens upwards
+    ("min_balance_usdt", "50", D("50"), True),
+    ("min_balance_usdt", "50", D("49.99"), False),
+    ("min_entry_spacing_seconds", "60", D("0"), False),
+    ("symbols", "BTC/USDT:USDT,ETH/USDT:USDT", ("BTC/USDT:USDT",), True),
+    ("symbols", "BTC/USDT:USDT,ETH/USDT:USDT", ("ETH/USDT:USDT", "BTC/USDT:USDT"), True),
+    ("symbols", "BTC/USDT:USDT,ETH/USDT:USDT", ("BTC/USDT:USDT", "SOL/USDT:USDT"), False),  # a new symbol
+    ("symbols", "", ("BTC/USDT:USDT",), False),
+    ("blackout_hours_utc", "0,1,22,23", (22, 23, 0, 1, 2), True),  # one more hour without trading
+    ("blackout_hours_utc", "0,1,22,23", (23, 0, 1), False),          # an hour of trading more
+    ("blackout_hours_utc", "", (), True),
+])
+def test_approval_condition_when_a_limit_moves_then_met_only_if_it_moved_its_tighter_way(name, approved, in_force,
+                                                                                       met):
+    from control.go_live import approval_condition
+
+    condition = approval_condition({"by": "cli", "ts_ms": "1", name: approved}, {name: in_force})
+
+    assert condition.met is met, condition.figure
+    if not met:
+        assert name in condition.figure and "approve-live` again" in condition.figure
+
+
+def test_approval_condition_when_approved_before_a_limit_was_recorded_then_approve_again():
+    from control.go_live import approval_condition
+    from settings import LiveSettings
+
+    live = LiveSettings()
+    five = {name: str(getattr(live, name)) for name in ("max_position_usdt", "max_daily_loss_usdt",
+                                                       "max_weekly_loss_usdt", "max_loss_per_trade_usdt", "max_leverage")}
+    condition = approval_condition({"by": "cli", "ts_ms": "1", **five}, Thresholds.from_settings(live).limits)
+
+    assert not condition.met
+    assert "symbols BTC/USDT:USDT,ETH/USDT:USDT (not in the approval)" in condition.figure
+
+
+def test_approval_figures_when_recorded_then_the_same_limits_hold_them():
+    from control.go_live import approval_condition
+    from settings import LiveSettings
+
+    live = LiveSettings()
+    record = go_live.approval_record("text", "cli", 1, go_live.approval_figures(live))
+
+    assert approval_condition(record, Thresholds.from_settings(live).limits).met
