@@ -29,7 +29,7 @@ from models import (
     TradingState,
     as_field,
 )
-from stores import Memory
+from stores import INTENTS_KEPT, Memory, intents_forgotten_event, intents_to_forget
 
 STREAM_KEPT = 50_000
 
@@ -44,6 +44,7 @@ class InMemoryStore:
         self.bot_id = bot_id
         self._memory: dict[Memory, dict[str, dict[str, Any]]] = defaultdict(dict)
         self._intents: dict[str, tuple[OrderIntent, str]] = {}
+        self._intents_after_prune = 0
         self._state: dict[str, str] = {}
         self._halt: HaltFlag | None = None
         self.trades: list[Trade] = []
@@ -81,6 +82,14 @@ class InMemoryStore:
 
     def save_intent(self, intent: OrderIntent, status: str = "pending") -> None:
         self._intents[intent.client_order_id] = (intent, status)
+        # bounded as in Redis: a stop or take-profit that rests until it fills stays "new" here for good
+        if len(self._intents) > INTENTS_KEPT and len(self._intents) > self._intents_after_prune + INTENTS_KEPT // 10:
+            dropped, unresolved = intents_to_forget(
+                (i.created_ms, cid, status) for cid, (i, status) in self._intents.items())
+            for cid in dropped:
+                del self._intents[cid]
+            self._intents_after_prune = len(self._intents)
+            self.audit(intents_forgotten_event(intent.created_ms, len(dropped), len(self._intents), unresolved))
 
     def mark_intent(self, client_order_id: str, status: str) -> None:
         if client_order_id in self._intents:
@@ -90,7 +99,8 @@ class InMemoryStore:
         self._intents.pop(client_order_id, None)
 
     def read_intents(self, status: str | None = None) -> list[tuple[OrderIntent, str]]:
-        return [(i, s) for i, s in self._intents.values() if status is None or s == status]
+        return sorted(((i, s) for i, s in self._intents.values() if status is None or s == status),
+                      key=lambda pair: pair[0].created_ms)
 
     # -------------------------------------------------------------------------- trading state
 

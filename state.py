@@ -67,7 +67,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from stores import Memory
+from stores import INTENTS_KEPT, Memory, intents_forgotten_event, intents_to_forget
 from errors import ConsumerGroupMissingError, StateLostError, StateStoreError
 from models import (
     Account,
@@ -111,8 +111,6 @@ JOURNALED_STREAMS = ("trades", "signals", "audit", "command_results")
 RESULT_TTL_S = 3600  # senders wait seconds for a result; the history is the command_results stream
 # Intents the venue has acknowledged (any status but pending/unknown) are only kept until final; beyond
 # this many the oldest acknowledged ones go first. Pending ones are never dropped: reconcile looks them up.
-INTENTS_KEPT = 1000
-UNRESOLVED_INTENT = frozenset({"pending", "unknown"})
 
 
 def _wrap_errors(fn: Callable[..., T], *, queued_first: bool = True) -> Callable[..., T]:
@@ -744,19 +742,11 @@ class StateStore:
             except ValueError:
                 record = {}
             records.append((int(record.get("created_ms") or 0), client_id, record.get("status", "pending")))
-        acknowledged = sorted((created, cid) for created, cid, st in records if st not in UNRESOLVED_INTENT)
-        excess = len(records) - INTENTS_KEPT * 9 // 10
-        dropped = [cid for _, cid in acknowledged[:max(0, excess)]]
+        dropped, unresolved = intents_to_forget(records)
         if dropped:
             self.client.hdel(self.key("intents"), *dropped)
         self._intents_after_prune = len(records) - len(dropped)
-        unresolved = len(records) - len(acknowledged)
-        self.audit(AuditEvent(
-            "state", now_ms,
-            f"order intents over {INTENTS_KEPT}: {len(dropped)} acknowledged by the venue forgotten, oldest first; "
-            f"{unresolved} unresolved kept for lookup",
-            {"dropped": len(dropped), "kept": self._intents_after_prune, "unresolved": unresolved},
-        ))
+        self.audit(intents_forgotten_event(now_ms, len(dropped), self._intents_after_prune, unresolved))
 
     @_queueable
     def mark_intent(self, client_order_id: str, status: str) -> None:

@@ -29,6 +29,31 @@ from models import (
 )
 
 
+# Order intents kept at most (both stores): acknowledged ones are forgotten oldest first past the cap, never an
+# unresolved one (a restart must look it up at the venue before anything is sent again).
+INTENTS_KEPT = 1000
+UNRESOLVED_INTENT = frozenset({"pending", "unknown"})
+
+
+def intents_to_forget(intents: Iterable[tuple[int, str, str]]) -> tuple[list[str], int]:
+    """Of (created_ms, client order id, status), the ids to forget to come down to 90 % of INTENTS_KEPT,
+    acknowledged ones oldest first, and how many unresolved ones stay. An acknowledged intent is known to
+    the venue under its client id, so forgetting it cannot cause a second order."""
+    records = list(intents)
+    acknowledged = sorted((created, cid) for created, cid, status in records if status not in UNRESOLVED_INTENT)
+    excess = len(records) - INTENTS_KEPT * 9 // 10
+    return [cid for _, cid in acknowledged[:max(0, excess)]], len(records) - len(acknowledged)
+
+
+def intents_forgotten_event(now_ms: int, dropped: int, kept: int, unresolved: int) -> AuditEvent:
+    return AuditEvent(
+        "state", now_ms,
+        f"order intents over {INTENTS_KEPT}: {dropped} acknowledged by the venue forgotten, oldest first; "
+        f"{unresolved} unresolved kept for lookup",
+        {"dropped": dropped, "kept": kept, "unresolved": unresolved},
+    )
+
+
 class Memory(str, enum.Enum):
     """Small records kept by id, that a restart must find again."""
 
