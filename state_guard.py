@@ -94,7 +94,14 @@ class StateGuard:
         # first: nothing trades meanwhile
         flag = self.trading.halt(HaltCause.STATE_LOST, f"state-guard ({self.who})", detail)
         self.store.forget_venue_versions()
-        self._adopt(self.store.claim_epoch(_new_epoch(), self.clock.now_ms()))
+        ours, fresh = self.store.epoch, _new_epoch()
+        current = self.store.claim_epoch(fresh, self.clock.now_ms())
+        self._adopt(current)
+        if current not in (fresh, ours):
+            # the bot and the supervisor both saw the marker gone: the one whose marker won tells the user,
+            # the other halted too (the same cause) and only notes it
+            self._audit(f"state lost: {detail}; declared by another process at the same moment")
+            return flag.reason
         self.store.write_state(alert=flag.reason)
         self._audit(f"ALERT: {flag.reason}", alert=True)
         log.error("%s", flag.reason)
