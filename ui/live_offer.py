@@ -34,6 +34,11 @@ def gate(store: StateStore, settings: Settings) -> go_live.GateResult:
     return _gates.get(store.bot_id, lambda: _read_gate(store, settings))
 
 
+def gate_age(bot_id: str) -> tuple[float, str | None] | None:
+    """How old the gate shown is (seconds) and why reading it again failed, if it did."""
+    return _gates.age(bot_id)
+
+
 def forget(bot_id: str) -> None:
     """The next gate is read anew (an approval was just recorded)."""
     _gates.clear(bot_id)

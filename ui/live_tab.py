@@ -19,7 +19,7 @@ from ui import live_offer
 from ui.connection import now_ms
 from ui.guard import guarded
 from ui.sidebar import run_command
-from ui.status import format_money, to_decimal
+from ui.status import escape_markdown, format_money, to_decimal
 from ui.summaries import trades_in_mode
 from ui.tables import key_value_frame, positions_frame, trades_frame
 
@@ -85,6 +85,21 @@ def _review(store: StateStore, typed: str) -> None:
     st.write(last.text)
 
 
+def _checklist_age(bot_id: str) -> None:
+    """The checklist is read in the background (ui/live_offer.py): say how old it is, loudly once it is
+    older than two reads should take or a read failed."""
+    known = live_offer.gate_age(bot_id)
+    if known is None:
+        return
+    age_s, failure = known
+    if failure is not None or age_s > 3 * live_offer.GATE_SECONDS:
+        st.warning(f"This checklist was read {age_s:.0f} s ago"
+                   + (f"; reading it again failed: {escape_markdown(failure)}" if failure else "; reading it again "
+                      "has not finished") + ". A live start checks every condition again.")
+    else:
+        st.caption(f"Checklist read {age_s:.0f} s ago (read again every {live_offer.GATE_SECONDS} s).")
+
+
 @guarded("Live")
 def render_live(store: StateStore, settings: Settings) -> None:
     state = store.read_state()
@@ -132,6 +147,7 @@ def render_live(store: StateStore, settings: Settings) -> None:
         st.success("Every go-live condition is met.")
     for c in conditions:
         st.markdown(f"{':green[✔ met]' if c.met else ':red[✘ unmet]'} **{c.name}**: {c.figure}")
+    _checklist_age(settings.bot.id)
     st.caption("Staged protocol (shown only; no stage raises a hard limit):")
     for stage in go_live.stages(live_trades, now_ms()):  # the live trades the table above shows
         st.markdown(f"{':green[✔]' if stage.reached else '○'} {stage.name}: {stage.detail}")

@@ -5,7 +5,8 @@ waited for it every few seconds broke the 300 ms refresh budget (the Live tab's 
 Process-wide, like st.cache_data, keyed by what the caller names (the bot id): the first read of a key is
 made in the page's run (there is nothing to show before it); after that an answer older than `ttl_s` is
 still shown while one thread per key reads it again. A failed background read keeps the last answer and is
-tried again at the next call; a failed first read raises to the caller, as the read itself would."""
+tried again at the next call; a failed first read raises to the caller, as the read itself would. `age`
+says how old the answer shown is and why a read again failed, so a page never shows an old answer as new."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Refreshing(Generic[T]):
         self._answers: dict[Hashable, tuple[float, T]] = {}
         self._reading: set[Hashable] = set()
         self._generation: dict[Hashable, int] = {}  # bumped by clear(): a read begun before it is dropped
+        self._failures: dict[Hashable, str] = {}  # why the last read again failed (gone once one succeeds)
 
     def get(self, key: Hashable, read: Callable[[], T]) -> T:
         with self._lock:
@@ -39,6 +41,15 @@ class Refreshing(Generic[T]):
                              name=f"refresh-{key}").start()
         return known[1]
 
+    def age(self, key: Hashable) -> tuple[float, str | None] | None:
+        """Seconds since the answer shown was read, and why the last read again failed (None: it did not, or
+        it is still under way); None when nothing was read for `key`."""
+        with self._lock:
+            known = self._answers.get(key)
+            if known is None:
+                return None
+            return time.monotonic() - known[0], self._failures.get(key)
+
     def clear(self, key: Hashable | None = None) -> None:
         """Forget an answer (all of them without a key): the next call reads it in the page's run."""
         with self._lock:
@@ -50,13 +61,15 @@ class Refreshing(Generic[T]):
         with self._lock:
             if self._generation.get(key, 0) == generation:  # not an answer from before a clear()
                 self._answers[key] = (time.monotonic(), value)
+                self._failures.pop(key, None)
         return value
 
     def _read_again(self, key: Hashable, read: Callable[[], T], generation: int) -> None:
         try:
             self._store(key, read(), generation)
-        except Exception:  # the last answer stays shown; the next call tries again
-            pass
+        except Exception as exc:  # the last answer stays shown, with its age; the next call tries again
+            with self._lock:
+                self._failures[key] = f"{type(exc).__name__}: {exc}"
         finally:
             with self._lock:
                 self._reading.discard(key)

@@ -162,6 +162,15 @@ def test_tabs_when_one_is_open_then_only_its_panel_runs(app, store):
     assert not at.dataframe or all("Exit reason" not in df.value.columns for df in at.dataframe)
 
 
+def test_live_tab_when_the_checklist_is_shown_then_it_says_how_old_its_read_is(app, store):
+    _seed_running_bot(store)
+
+    at = app(tab="Live")
+
+    assert any(c.value.startswith("Checklist read ") and c.value.endswith("s ago (read again every 10 s).")
+               for c in at.caption), [c.value for c in at.caption]
+
+
 def test_account_tab_when_seeded_then_what_the_venue_says_with_money_formatted(app, store):
     _seed_running_bot(store)
     _seed_everything(store, _now_ms())

@@ -94,3 +94,27 @@ def test_clear_when_a_background_read_is_in_flight_then_its_older_answer_is_drop
     while time.monotonic() < deadline:  # the old read's answer (2) must never replace the newer one
         assert cache.get("bot", lambda: 42) in (42,)
         time.sleep(0.02)
+
+
+def test_age_when_a_background_read_fails_then_it_says_how_old_the_answer_is_and_why_until_a_read_succeeds():
+    cache: Refreshing[int] = Refreshing(ttl_s=0)
+    read = SlowRead()
+    assert cache.age("bot") is None  # nothing read yet
+    cache.get("bot", read)
+    first_age, failure = cache.age("bot")
+    assert 0 <= first_age < 5 and failure is None
+
+    read.fail = True
+    read.release.set()
+    cache.get("bot", read)
+    deadline = time.monotonic() + 10  # the failure is noted right after the read answered
+    while cache.age("bot")[1] is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    age_s, failure = cache.age("bot")
+    assert failure == "RuntimeError: Redis went away" and age_s >= first_age
+
+    read.fail = False
+    cache.get("bot", read)
+    while cache.age("bot")[1] is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert cache.age("bot")[1] is None and cache.get("bot", read) >= 3
