@@ -604,13 +604,19 @@ class StateStore:
         return _epoch_of(self.client.get(self.key("epoch")))
 
     @_wrap_errors
-    def claim_epoch(self, epoch: str, since_ms: int) -> str:
-        """Write the run marker unless one is there; the marker in force (ours or the one found)."""
+    def read_epoch_marker(self) -> tuple[str, int] | None:
+        """The run marker and since when (ms) it is in force; 0 when a marker says no time."""
+        raw = self.client.get(self.key("epoch"))
+        epoch = _epoch_of(raw)
+        return None if epoch is None else (epoch, _since_of(raw))
+
+    @_wrap_errors
+    def claim_epoch(self, epoch: str, since_ms: int, *, replacing: str | None = None) -> str:
+        """Write the run marker unless one is there — or, with `replacing`, unless one other than that is
+        there; the marker in force (ours or the one found). One script: two processes replacing the same
+        marker at once leave one marker, and each hears which."""
         marker = json.dumps({"epoch": epoch, "since_ms": since_ms})
-        pipe = self.client.pipeline(transaction=True)
-        pipe.set(self.key("epoch"), marker, nx=True)
-        pipe.get(self.key("epoch"))
-        _, current = pipe.execute()
+        current = self.client.eval(_CLAIM_EPOCH_SCRIPT, 1, self.key("epoch"), marker, replacing or "")
         return _epoch_of(current) or epoch
 
     def note_state_lost(self, reason: str) -> None:
@@ -1184,6 +1190,28 @@ def _equity_key(book: Book | None) -> str:
 def trade_key(trade: Trade) -> str:
     """What makes a trade one trade: trade ids repeat (an adopted position's id is per symbol)."""
     return f"{trade.trade_id}|{trade.symbol}|{trade.entry_ms}|{trade.exit_ms}"
+
+
+def _since_of(marker: str | None) -> int:
+    try:
+        return int(json.loads(marker or "")["since_ms"])
+    except (ValueError, TypeError, KeyError):
+        return 0
+
+
+# KEYS: epoch. ARGV: the new marker (JSON), the epoch it may replace ("" : only an absent marker).
+_CLAIM_EPOCH_SCRIPT = """
+local current = redis.call('GET', KEYS[1])
+if not current then
+  redis.call('SET', KEYS[1], ARGV[1])
+elseif ARGV[2] ~= '' then
+  local ok, marker = pcall(cjson.decode, current)
+  local epoch = current
+  if ok and type(marker) == 'table' and marker['epoch'] ~= nil then epoch = tostring(marker['epoch']) end
+  if epoch == ARGV[2] then redis.call('SET', KEYS[1], ARGV[1]) end
+end
+return redis.call('GET', KEYS[1])
+"""
 
 
 def _epoch_of(marker: str | None) -> str | None:
