@@ -454,7 +454,7 @@ def cmd_approve_live(args: argparse.Namespace) -> int:
         print(f"approve-live: refused: {exc}", file=sys.stderr)
         return EXIT_FAIL
     store = _store(settings)
-    record = go_live.approval_record(text, "cli", SystemClock().now_ms(), go_live.approval_figures(live))
+    record = go_live.approval_record(text, "cli", SystemClock().now_ms(), go_live.approval_figures(settings))
     store.write_state(go_live_approval=_json.dumps(record))
     store.audit(go_live.approval_event(record))
     print(f"approve-live: recorded at ts_ms {record['ts_ms']}")

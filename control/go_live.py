@@ -95,7 +95,7 @@ class Tighter:
 # Every `live:` limit an approval is given for, and which way it tightens. A limit left out here could be
 # loosened under an approval given for a tighter one; tests/unit/test_go_live.py checks every limit of
 # LiveSettings is here (the go-live evidence thresholds are checked by the gate itself, not approved).
-APPROVED_LIMITS: Mapping[str, str] = {
+LIVE_LIMITS: Mapping[str, str] = {
     "max_position_usdt": Tighter.LOWER,
     "max_daily_loss_usdt": Tighter.LOWER,
     "max_weekly_loss_usdt": Tighter.LOWER,
@@ -114,7 +114,33 @@ APPROVED_LIMITS: Mapping[str, str] = {
     "symbols": Tighter.FEWER,
     "blackout_hours_utc": Tighter.MORE,
 }
+
+# The `risk:` figures live trades under too (risk/limits.effective_limits: each the tighter of `risk:` and the
+# hard limit), approved as "in_live.<field>": raising `risk.max_position_pct` under the hard limit loosens
+# live trading as much as a `live:` limit does. The test checks every RiskLimits field not taken from `live:`.
+IN_LIVE = "in_live."
+RISK_IN_LIVE: Mapping[str, str] = {
+    "max_open_positions": Tighter.LOWER,
+    "max_position_pct": Tighter.LOWER,
+    "max_total_exposure_pct": Tighter.LOWER,
+    "max_margin_use_pct": Tighter.LOWER,
+    "daily_loss_limit_pct": Tighter.LOWER,
+    "weekly_loss_limit_pct": Tighter.LOWER,
+    "min_liquidation_distance_pct": Tighter.HIGHER,
+    "leverage": Tighter.LOWER,  # the leverage traded at (`venue.leverage`, capped)
+}
+APPROVED_LIMITS: Mapping[str, str] = {**LIVE_LIMITS, **{IN_LIVE + name: way for name, way in RISK_IN_LIVE.items()}}
 _SETS = (Tighter.FEWER, Tighter.MORE)
+
+
+def limits_in_force(settings: Any) -> dict[str, Any]:
+    """Every figure live trading runs under with these settings, by its approval name."""
+    from risk.limits import effective_limits
+
+    live = settings.live
+    in_live = effective_limits(settings.risk, settings.venue.leverage, Mode.LIVE, live)
+    return {**{name: getattr(live, name) for name in LIVE_LIMITS},
+            **{IN_LIVE + name: getattr(in_live, name) for name in RISK_IN_LIVE}}
 
 
 def _figure(value: Any) -> Any:
@@ -124,9 +150,10 @@ def _figure(value: Any) -> Any:
     return value
 
 
-def approval_figures(live: Any) -> dict[str, Any]:
-    """What an approval records beside its text: the `live:` limits in force and where the kill switch is."""
-    return {**{name: _figure(getattr(live, name)) for name in APPROVED_LIMITS},
+def approval_figures(settings: Any) -> dict[str, Any]:
+    """What an approval records beside its text: every limit live trades under (`limits_in_force`) and where
+    the kill switch is."""
+    return {**{name: _figure(value) for name, value in limits_in_force(settings).items()},
             "kill_switch": "dashboard sidebar KILL SWITCH; main.py close-all"}
 
 
@@ -138,9 +165,10 @@ class Thresholds:
     limits: Mapping[str, Any] = field(default_factory=dict)  # APPROVED_LIMITS in force; empty: not compared
 
     @classmethod
-    def from_settings(cls, live: Any) -> "Thresholds":
+    def from_settings(cls, settings: Any) -> "Thresholds":
+        live = settings.live
         return cls(live.min_paper_trades, live.min_ghost_signals, live.min_ghost_accuracy_pct,
-                   {name: getattr(live, name) for name in APPROVED_LIMITS})
+                   limits_in_force(settings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,14 +270,23 @@ def approval_condition(approval: Mapping[str, Any] | None, in_force: Mapping[str
     return Condition("approval", True, recorded)
 
 
+def _hour(text: str) -> str:
+    """An hour as an approval compares it: "01", " 1" and "1" are one hour."""
+    return str(int(text.strip()))
+
+
 def _looser(name: str, value: Any, approved: Any) -> str | None:
     """Why `value` in force is looser than the figure approved for `name`, or None when it is not."""
     tighter = APPROVED_LIMITS.get(name, Tighter.LOWER)
     if approved is None:
         return f"{name} {_figure(value)} (not in the approval)"
     if tighter in _SETS:
-        now = {str(v) for v in value}
-        was = {m for m in str(approved).split(",") if m}
+        member = _hour if name == "blackout_hours_utc" else str.strip
+        try:
+            now = {member(str(v)) for v in value}
+            was = {member(m) for m in str(approved).split(",") if m.strip()}
+        except ValueError:
+            return f"{name} {_figure(value)} (the approval's {approved!r} cannot be read)"
         extra = sorted(now - was) if tighter == Tighter.FEWER else sorted(was - now)
         if not extra:
             return None
@@ -422,4 +459,4 @@ def check(store: Any, settings: Any, venue_checks: Sequence[Condition] | None = 
     except Exception as exc:  # Redis unreachable: the evidence is unknown, so the gate is closed
         return GateResult((Condition("evidence", False, f"cannot be read from Redis: {exc}"),
                            Condition("API keys", keys_present(), "set" if keys_present() else "not set")))
-    return evaluate(evidence, Thresholds.from_settings(settings.live))
+    return evaluate(evidence, Thresholds.from_settings(settings))

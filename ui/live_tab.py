@@ -67,7 +67,7 @@ def _approve(store: StateStore, settings: Settings, typed: str) -> None:
     except ValueError as exc:
         st.error(str(exc))
         return
-    record = go_live.approval_record(text, "dashboard", now_ms(), go_live.approval_figures(live))
+    record = go_live.approval_record(text, "dashboard", now_ms(), go_live.approval_figures(settings))
     store.write_state(go_live_approval=json.dumps(record))
     store.audit(go_live.approval_event(record))
     live_offer.forget(settings.bot.id)  # the checklist and the sidebar's offer read the approval

@@ -50,10 +50,10 @@ def _seed_gate_evidence(store, *, paper_trades=5, exit_reason=ExitReason.TAKE_PR
         store.append_signal({"kind": "outcome", "signal_id": f"s{i}", "symbol": ETH, "side": "long", "ts_ms": now,
                              "ret_60m": "0.8" if i < 60 else "-0.4"})
     if approval:
-        live = load_settings().live  # approved for the limits in force, as the Live tab's form records it
-        text = go_live.approval_text(live.max_position_usdt, live.max_daily_loss_usdt)
+        settings = load_settings()  # approved for the limits in force, as the Live tab's form records it
+        text = go_live.approval_text(settings.live.max_position_usdt, settings.live.max_daily_loss_usdt)
         store.write_state(go_live_approval=json.dumps(
-            go_live.approval_record(text, "test", now, go_live.approval_figures(live))))
+            go_live.approval_record(text, "test", now, go_live.approval_figures(settings))))
     if venue is not None:
         store.write_state(venue_checks=json.dumps({"checks": venue, "note": ""}))
 

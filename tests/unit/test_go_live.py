@@ -149,7 +149,40 @@ def test_approved_limits_when_live_settings_listed_then_every_limit_is_approved_
     from settings import LiveSettings
 
     evidence_thresholds = set(go_live._SEED)
-    assert set(LiveSettings.model_fields) - evidence_thresholds == set(go_live.APPROVED_LIMITS)
+    assert set(LiveSettings.model_fields) - evidence_thresholds == set(go_live.LIVE_LIMITS)
+
+
+def test_approved_limits_when_risk_limits_listed_then_every_one_not_taken_from_live_is_approved():
+    import dataclasses
+
+    from risk.limits import RiskLimits
+
+    from_live = {"max_leverage", "max_order_notional", "usdt", "max_price_age_s"}  # live: figures, approved as such
+    assert {f.name for f in dataclasses.fields(RiskLimits)} - from_live == set(go_live.RISK_IN_LIVE)
+
+
+@pytest.mark.parametrize(("field", "approved_under", "then_in_force", "met"), [
+    ("max_position_pct", "2", "10", False),  # a fifth of the equity per position more, under the hard limit
+    ("max_position_pct", "10", "2", True),
+    ("daily_loss_limit_pct", "1", "3", False),
+    ("max_total_exposure_pct", "10", "50", False),
+    ("max_total_exposure_pct", "10", "10", True),
+    ("min_liquidation_distance_pct", "60", "50", False),  # a minimum distance loosens downwards
+    ("min_liquidation_distance_pct", "50", "60", True),
+])
+def test_approval_condition_when_a_risk_percentage_binding_in_live_moves_then_met_only_if_tighter(
+        field, approved_under, then_in_force, met):
+    from settings import Settings
+
+    before = Settings.model_validate({"risk": {field: approved_under}})
+    after = Settings.model_validate({"risk": {field: then_in_force}})
+    record = go_live.approval_record("text", "cli", 1, go_live.approval_figures(before))
+
+    condition = go_live.approval_condition(record, Thresholds.from_settings(after).limits)
+
+    assert condition.met is met, condition.figure
+    if not met:
+        assert f"in_live.{field}" in condition.figure
 
 
 @pytest.mark.parametrize(("name", "approved", "in_force", "met"), [
@@ -170,6 +203,12 @@ def test_approved_limits_when_live_settings_listed_then_every_limit_is_approved_
     ("blackout_hours_utc", "0,1,22,23", (22, 23, 0, 1, 2), True),  # one more hour without trading
     ("blackout_hours_utc", "0,1,22,23", (23, 0, 1), False),          # an hour of trading more
     ("blackout_hours_utc", "", (), True),
+    ("symbols", "BTC/USDT:USDT, ETH/USDT:USDT", ("BTC/USDT:USDT", "ETH/USDT:USDT"), True),  # hand-edited spaces
+    ("symbols", " BTC/USDT:USDT", ("BTC/USDT:USDT",), True),
+    ("symbols", "btc/usdt:usdt", ("BTC/USDT:USDT",), False),  # another market name: not approved
+    ("blackout_hours_utc", "00,01,22,23", (22, 23, 0, 1), True),
+    ("blackout_hours_utc", "0, 1, 22, 23", (22, 23, 0, 1), True),
+    ("blackout_hours_utc", "0,1,22,x", (22, 23, 0, 1), False),  # unreadable: approve again
 ])
 def test_approval_condition_when_a_limit_moves_then_met_only_if_it_moved_its_tighter_way(name, approved, in_force,
                                                                                        met):
@@ -184,22 +223,25 @@ def test_approval_condition_when_a_limit_moves_then_met_only_if_it_moved_its_tig
 
 def test_approval_condition_when_approved_before_a_limit_was_recorded_then_approve_again():
     from control.go_live import approval_condition
-    from settings import LiveSettings
+    from settings import Settings
 
-    live = LiveSettings()
+    settings = Settings()
+    live = settings.live
     five = {name: str(getattr(live, name)) for name in ("max_position_usdt", "max_daily_loss_usdt",
                                                        "max_weekly_loss_usdt", "max_loss_per_trade_usdt", "max_leverage")}
-    condition = approval_condition({"by": "cli", "ts_ms": "1", **five}, Thresholds.from_settings(live).limits)
+    condition = approval_condition({"by": "cli", "ts_ms": "1", **five}, Thresholds.from_settings(settings).limits)
 
     assert not condition.met
     assert "symbols BTC/USDT:USDT,ETH/USDT:USDT (not in the approval)" in condition.figure
 
 
 def test_approval_figures_when_recorded_then_the_same_limits_hold_them():
+    import json
+
     from control.go_live import approval_condition
-    from settings import LiveSettings
+    from settings import Settings
 
-    live = LiveSettings()
-    record = go_live.approval_record("text", "cli", 1, go_live.approval_figures(live))
+    settings = Settings()
+    record = json.loads(json.dumps(go_live.approval_record("text", "cli", 1, go_live.approval_figures(settings))))
 
-    assert approval_condition(record, Thresholds.from_settings(live).limits).met
+    assert approval_condition(record, Thresholds.from_settings(settings).limits).met
