@@ -42,8 +42,8 @@ class Refreshing(Generic[T]):
         return known[1]
 
     def age(self, key: Hashable) -> tuple[float, str | None] | None:
-        """Seconds since the answer shown was read, and why the last read again failed (None: it did not, or
-        it is still under way); None when nothing was read for `key`."""
+        """Seconds since the answer shown was read, and why the last read again failed (kept until a read
+        succeeds; None: none failed since); None when nothing was read for `key`."""
         with self._lock:
             known = self._answers.get(key)
             if known is None:
@@ -55,6 +55,7 @@ class Refreshing(Generic[T]):
         with self._lock:
             for k in list(self._answers) if key is None else [key]:
                 self._answers.pop(k, None)
+                self._failures.pop(k, None)
                 self._generation[k] = self._generation.get(k, 0) + 1
 
     def _store(self, key: Hashable, value: T, generation: int) -> T:
@@ -69,7 +70,8 @@ class Refreshing(Generic[T]):
             self._store(key, read(), generation)
         except Exception as exc:  # the last answer stays shown, with its age; the next call tries again
             with self._lock:
-                self._failures[key] = f"{type(exc).__name__}: {exc}"
+                if self._generation.get(key, 0) == generation:  # not a read from before a clear()
+                    self._failures[key] = f"{type(exc).__name__}: {exc}"
         finally:
             with self._lock:
                 self._reading.discard(key)

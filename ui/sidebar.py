@@ -31,7 +31,7 @@ START_MODES = (Mode.GHOST.value, Mode.PAPER.value)
 LIVE = Mode.LIVE.value
 LAST_COMMAND = "last_command"
 MODE_KEY = "start_mode"  # the selector's one key: a key that changed would be a new element (see render_mode_selector)
-FOLLOWED_KEY = "_tb_mode_followed"  # the running mode the selector last followed ("stopped" when none)
+FOLLOWED_KEY = "_tb_mode_followed"  # (bot id, running mode) the selector last followed ("stopped" when none)
 OFFERED_KEY = "_tb_modes_offered"  # the modes the selector on screen offers
 
 _CSS = """
@@ -120,31 +120,33 @@ def switch_mode(store: StateStore, running: str, wanted: str) -> LastCommand:
     return started
 
 
-def follow_running_mode(running: str | None, modes: tuple[str, ...]) -> None:
-    """Move the selector to the running mode when that changes (decided on the server, before the widget
-    is drawn); between changes the person's choice stands. A stopped bot leaves the last mode chosen.
+def follow_running_mode(running: str | None, modes: tuple[str, ...], bot_id: str = "") -> None:
+    """Move the selector to the running mode when that changes, or another bot is selected (decided on the
+    server, before the widget is drawn); between changes the person's choice stands. A stopped bot leaves
+    the last mode chosen; a choice no longer offered (live, once the gate closes) falls back to the running
+    mode, or to the first mode when stopped.
 
     One key for the selector's whole life: a selector keyed per running mode was a new element at each
     stop and start, and Streamlit's stale-element clean-up raced the refreshing fragment, leaving two Mode
     selectors on the page (seen in CI after a STOP)."""
-    following = running or "stopped"
+    following = (bot_id, running or "stopped")
     current = st.session_state.get(MODE_KEY)
     if running is not None and st.session_state.get(FOLLOWED_KEY) != following:
         st.session_state[MODE_KEY] = running
     elif current not in modes:
-        st.session_state[MODE_KEY] = modes[0]
+        st.session_state[MODE_KEY] = running if running is not None else modes[0]
     st.session_state[FOLLOWED_KEY] = following
 
 
 def render_mode_selector(read_view: Callable[[], StatusView | None],
-                         read_offer: Callable[[], LiveOffer] | None = None) -> None:
+                         read_offer: Callable[[], LiveOffer] | None = None, bot_id: str = "") -> None:
     """In its own refreshing fragment, so it follows the running mode and the go-live gate without a press."""
     view = read_view()
     running = view.mode if view is not None and view.status is not BotStatus.STOPPED else None
     offer = read_offer() if read_offer is not None else LiveOffer(False, ())
     # a bot already in live shows live (the truth); START in it then only says it runs
     modes = (*START_MODES, LIVE) if offer.offered or running == LIVE else START_MODES
-    follow_running_mode(running if running in modes else None, modes)
+    follow_running_mode(running if running in modes else None, modes, bot_id)
     st.session_state[OFFERED_KEY] = modes
     st.selectbox("Mode", modes, key=MODE_KEY,
                  help="The mode the bot runs in; choose another and press START to switch.")
@@ -175,7 +177,7 @@ def render_controls(store: StateStore, view: StatusView | None, positions: int =
     halt = left.button("HALT", key="halt", width="stretch", help="No new risk; exits still run.")
     resume = right.button("RESUME", key="resume", width="stretch", help="Back to ACTIVE.")
     st.divider()
-    st.fragment(run_every=refresh_s)(render_mode_selector)(read_view or (lambda: view), read_offer)
+    st.fragment(run_every=refresh_s)(render_mode_selector)(read_view or (lambda: view), read_offer, store.bot_id)
     mode = chosen_mode()
     left, right = st.columns(2)
     start = left.button("START", key="start", width="stretch",

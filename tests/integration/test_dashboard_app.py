@@ -325,6 +325,21 @@ def test_bot_selector_when_another_bot_chosen_then_its_views_and_commands_only(a
         other.wipe()
 
 
+def test_mode_selector_when_another_bot_in_the_same_mode_is_selected_then_it_shows_that_bots_mode(app, store):
+    other = StateStore(store.client, store.bot_id + "b")
+    try:
+        _seed_running_bot(store, mode="paper")
+        _seed_running_bot(other, mode="paper")
+        at = app()
+        at.sidebar.selectbox(key="start_mode").select("ghost").run()  # a choice made for the first bot
+
+        at.sidebar.selectbox(key="bot").select(other.bot_id).run()
+
+        assert at.sidebar.selectbox(key="start_mode").value == "paper"  # what the other bot runs
+    finally:
+        other.wipe()
+
+
 def test_decision_log_when_searched_then_only_matching_lines(app, store):
     now = _seed_running_bot(store)
     for i, message in enumerate(["entry BTC long", "skip ETH: max_positions", "exit BTC take_profit"]):

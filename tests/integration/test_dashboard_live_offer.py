@@ -95,3 +95,20 @@ def test_mode_selector_when_a_gate_condition_is_unmet_then_live_is_not_offered_a
     why = _why_not(at)
     assert "Live is not offered" in why and named in why
     assert "k" * 16 not in why and "s" * 16 not in why  # whether keys are set, never their text
+
+
+@pytest.mark.parametrize(("running", "shown"), [("1", "paper"), ("0", "ghost")])
+def test_mode_selector_when_live_was_chosen_and_the_gate_closes_then_it_falls_back_to_the_running_mode(
+        app, store, monkeypatch, running, shown):
+    monkeypatch.setenv("BINANCE_API_KEY", "k" * 16)
+    monkeypatch.setenv("BINANCE_API_SECRET", "s" * 16)
+    _seed_gate_evidence(store)
+    store.write_state(running=running)  # paper, running or stopped
+    at = app()
+    at.sidebar.selectbox(key="start_mode").select("live").run()
+
+    store.client.hdel(store.key("state"), "go_live_approval")  # the gate closes: live is no longer offered
+    at.run()
+
+    assert _modes(at) == ["ghost", "paper"]
+    assert at.sidebar.selectbox(key="start_mode").value == shown  # never a mode the bot does not run, if it runs

@@ -118,3 +118,27 @@ def test_age_when_a_background_read_fails_then_it_says_how_old_the_answer_is_and
     while cache.age("bot")[1] is not None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert cache.age("bot")[1] is None and cache.get("bot", read) >= 3
+
+
+def test_age_when_a_read_begun_before_clear_fails_then_the_fresh_answer_has_no_failure():
+    cache: Refreshing[str] = Refreshing(ttl_s=0)
+    cache.get("bot", lambda: "old")
+    release, started, failed = threading.Event(), threading.Event(), threading.Event()
+
+    def failing_read() -> str:
+        started.set()
+        assert release.wait(10), "never released"
+        failed.set()
+        raise RuntimeError("Redis went away")
+
+    assert cache.get("bot", failing_read) == "old"  # stale: read again in the background
+    assert started.wait(10)
+    cache.clear("bot")  # an approval was just recorded (ui/live_offer.forget)
+    assert cache.get("bot", lambda: "fresh") == "fresh"  # read in the page's run, after the clear
+    release.set()
+    assert failed.wait(10)
+    deadline = time.monotonic() + 10  # the failing thread finishes right after it raised
+    while any(t.name == "refresh-bot" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+    assert cache.age("bot")[1] is None  # that failure was about an answer no longer shown
