@@ -261,12 +261,18 @@ def approval_condition(approval: Mapping[str, Any] | None, in_force: Mapping[str
     figure it does not name, or cannot be read, counts as looser: approve again)."""
     if approval is None:
         return Condition("approval", False, "not recorded: run `main.py approve-live` and type the acknowledgement it shows")
-    looser = [line for name, value in in_force.items()
-              if (line := _looser(name, value, approval.get(name))) is not None]
     recorded = f"recorded by {approval.get('by')} at ts_ms {approval.get('ts_ms')}"
+    missing = [name for name in in_force if approval.get(name) is None]
+    looser = [line for name, value in in_force.items()
+              if name not in missing and (line := _looser(name, value, approval.get(name))) is not None]
+    parts = []
     if looser:
-        return Condition("approval", False, f"{recorded} for tighter limits than those in force now ("
-                         + "; ".join(looser) + "): run `main.py approve-live` again")
+        parts.append("for tighter limits than those in force now (" + "; ".join(looser) + ")")
+    if missing:  # an approval from before these limits were approved (an older version), or hand-edited
+        shown = "; ".join(f"{name} {_figure(in_force[name])}" for name in missing)
+        parts.append(f"without {len(missing)} limit(s) in force now ({shown}; not in the approval)")
+    if parts:
+        return Condition("approval", False, f"{recorded} " + " and ".join(parts) + ": run `main.py approve-live` again")
     return Condition("approval", True, recorded)
 
 

@@ -232,7 +232,8 @@ def test_approval_condition_when_approved_before_a_limit_was_recorded_then_appro
     condition = approval_condition({"by": "cli", "ts_ms": "1", **five}, Thresholds.from_settings(settings).limits)
 
     assert not condition.met
-    assert "symbols BTC/USDT:USDT,ETH/USDT:USDT (not in the approval)" in condition.figure
+    assert "without 20 limit(s) in force now (" in condition.figure, condition.figure
+    assert "symbols BTC/USDT:USDT,ETH/USDT:USDT;" in condition.figure and "for tighter limits" not in condition.figure
 
 
 def test_approval_figures_when_recorded_then_the_same_limits_hold_them():
