@@ -48,11 +48,12 @@ class FlattenReport:
                 f"({', '.join(self.positions_left)}), {self.orders_left} order(s) open{last}")
 
 
-def cancel_entry_orders(venue: ExchangeClient, on_error: Callable[[str], None] = lambda message: None) -> int:
-    """Cancel every order that could add risk (anything not reduce-only); one failure never stops the
-    rest. Returns how many were cancelled."""
+def cancel_entry_orders(venue: ExchangeClient, on_error: Callable[[str], None] = lambda message: None,
+                        symbol: str | None = None) -> int:
+    """Cancel every order that could add risk (anything not reduce-only), of `symbol` only if given; one
+    failure never stops the rest. Returns how many were cancelled."""
     try:
-        orders = venue.open_orders()
+        orders = venue.open_orders(symbol)
     except ExchangeError as exc:
         on_error(f"open orders: {exc}")
         return 0
@@ -103,7 +104,7 @@ def flatten(
     while True:
         attempt = report.rounds
         report.rounds += 1
-        cancel_entry_orders(venue, on_error=record)
+        cancel_entry_orders(venue, on_error=record, symbol=only)  # a one-symbol close leaves other symbols' orders
         positions = guarded("positions", venue.positions)
         for position in [p for p in positions or () if only is None or p.symbol == only]:
             intent = OrderIntent(

@@ -147,6 +147,23 @@ def test_flatten_when_every_order_is_refused_then_not_flat_and_says_what_is_left
     assert {o.client_order_id for o in venue.open_orders()} == {"BTC-sl0", "ETH-sl0"}
 
 
+@pytest.mark.parametrize(("only", "eth_entry_left"), [(BTC, True), (None, False)])
+def test_flatten_when_one_symbol_is_closed_then_only_its_entry_orders_are_cancelled(only, eth_entry_left):
+    venue = faulty_venue(1)  # no faults
+    venue.submit(OrderIntent("ETH-en2", ETH, OrderSide.BUY, Decimal("1"), OrderType.LIMIT, price=Decimal("2500"),
+                             created_ms=T0))  # an entry order resting below the market
+
+    report = flatten(venue, exit_id=lambda p, attempt: f"{p.symbol[:3]}-x{attempt}", now_ms=lambda: T0,
+                     deadline_s=1, only=only, sleep=lambda s: None)
+
+    assert report.flat, report.summary()
+    assert BTC not in {p.symbol for p in venue.positions()}
+    assert ("ETH-en2" in {o.client_order_id for o in venue.open_orders()}) is eth_entry_left
+    if only is not None:  # the other symbol's position and its stop are untouched
+        assert {p.symbol for p in venue.positions()} == {ETH}
+        assert "ETH-sl0" in {o.client_order_id for o in venue.open_orders()}
+
+
 # ------------------------------------------------------------------- venue errors in the candle path
 
 
