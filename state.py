@@ -23,7 +23,9 @@ Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots
     ghost              hash    ghost trades in flight, by id
     ghost_parked       hash    ghost trades opened on another feed, kept aside until the bot runs on it again
     exits              hash    exit-rule memory per symbol (peak price, breakeven moved…)
-    venue:{name}       hash    a simulated venue's snapshot: {version, data}
+    venue:{name}       hash    a simulated venue's snapshot: {version, head, market} (or one whole `data`,
+                               as written before the parts, still read)
+    venue:{name}:orders hash   its orders: client order id -> JSON record, only the changed ones written
     epoch              string  the run marker (JSON: epoch, since_ms), see below
     trade_keys         zset    trade keys already written to `trades` (a retried write is not a second row)
 
@@ -61,7 +63,7 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
@@ -1287,19 +1289,33 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 return 1
 """
 
-_CAS_SCRIPT = """
+# KEYS: the venue's hash, its orders' hash, its lock. ARGV: the lock rule ('any'; 'held': released once
+# saved, ARGV[2] its token; 'unlocked': refused while anyone holds it), the token, the expected version, the
+# new one, 'whole' or 'parts', then a whole snapshot, or the head, the market ('' : unchanged) and the
+# orders written and forgotten as JSON lists ([id, record, id, record…] and [id…]; cjson gives back each
+# string's exact bytes). A whole snapshot replaces the parts and the parts replace a whole one.
+_SAVE_VENUE_SCRIPT = """
+if ARGV[1] == 'unlocked' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'version')
-if (current or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
-return 1
-"""
-
-# KEYS: the venue's hash, its lock. ARGV as _CAS_SCRIPT's, then the lock's token: released once saved.
-_CAS_RELEASE_SCRIPT = """
-local current = redis.call('HGET', KEYS[1], 'version')
-if (current or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
-if redis.call('GET', KEYS[2]) == ARGV[4] then redis.call('DEL', KEYS[2]) end
+if (current or '0') ~= ARGV[3] then return 0 end
+if ARGV[5] == 'whole' then
+  redis.call('HSET', KEYS[1], 'version', ARGV[4], 'data', ARGV[6])
+  redis.call('HDEL', KEYS[1], 'head', 'market')
+  redis.call('DEL', KEYS[2])
+else
+  redis.call('HSET', KEYS[1], 'version', ARGV[4], 'head', ARGV[6])
+  redis.call('HDEL', KEYS[1], 'data')
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'market', ARGV[7]) end
+  local written = cjson.decode(ARGV[8])
+  for at = 1, #written, 400 do
+    redis.call('HSET', KEYS[2], unpack(written, at, math.min(at + 399, #written)))
+  end
+  local gone = cjson.decode(ARGV[9])
+  for at = 1, #gone, 400 do
+    redis.call('HDEL', KEYS[2], unpack(gone, at, math.min(at + 399, #gone)))
+  end
+end
+if ARGV[1] == 'held' and redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
 return 1
 """
 
@@ -1309,14 +1325,23 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: the venue's hash, its lock. ARGV as _CAS_SCRIPT's.
-_SAVE_IF_UNLOCKED_SCRIPT = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local current = redis.call('HGET', KEYS[1], 'version')
-if (current or '0') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
-return 1
-"""
+
+@dataclass(frozen=True, slots=True)
+class VenueSnapshot:
+    """A simulated venue's snapshot as loaded: the snapshot (dict) and its orders' JSON as Redis holds
+    them (empty when it was saved whole: the next parts save writes them all)."""
+
+    version: int
+    snapshot: dict[str, Any] | None
+    saved_orders: dict[str, str]
+    market_saved: bool
+
+
+def _order_number(record: Mapping[str, Any]) -> int:
+    try:
+        return int(record.get("exchange_order_id") or 0)
+    except (TypeError, ValueError):
+        return 0
 
 
 class VenueSnapshotStore:
@@ -1331,15 +1356,46 @@ class VenueSnapshotStore:
         self.store = store
         self.venue_name = venue_name
         self.key = store.key(f"venue:{venue_name}")
+        self.orders_key = self.key + ":orders"
         self._held: VenueLock | None = None  # the lock this process holds now, if any
         self._read_along: tuple[int, Any] | None = None  # (version, the batch it was read in)
         self._highest = 0  # versions only grow: a lower one means Redis lost the venue's latest state
 
     @_wrap_errors
     def load(self) -> tuple[int, str | None]:
-        version, data = self.store.client.hmget(self.key, "version", "data")
+        """The version and the whole snapshot as JSON text (its parts put together), None when there is none."""
+        version, whole, head, market, orders = self._read()
+        if whole is not None or head is None:
+            return version, whole
+        return version, json.dumps(self._assemble(head, market, orders), separators=(",", ":"))
+
+    @_wrap_errors
+    def load_snapshot(self) -> VenueSnapshot:
+        """The snapshot, its parts put together."""
+        version, whole, head, market, orders = self._read()
+        if whole:
+            return VenueSnapshot(version, json.loads(whole), {}, False)
+        if head is None:
+            return VenueSnapshot(version, None, orders, False)  # leftovers, if any: the next save forgets them
+        return VenueSnapshot(version, self._assemble(head, market, orders), orders, market is not None)
+
+    def _read(self) -> tuple[int, str | None, str | None, str | None, dict[str, str]]:
+        def read(pipe: Any) -> None:
+            pipe.hmget(self.key, "version", "data", "head", "market")
+            pipe.hgetall(self.orders_key)
+
+        (version, whole, head, market), orders = self.store._run(read)
         self._seen(int(version or 0))
-        return int(version or 0), data
+        return int(version or 0), whole, head, market, orders
+
+    @staticmethod
+    def _assemble(head: str, market: str | None, orders: Mapping[str, str]) -> dict[str, Any]:
+        """The orders in the order the venue numbered them, which is the order it keeps them in."""
+        snapshot = json.loads(head)
+        if market is not None:
+            snapshot.update(json.loads(market))
+        snapshot["orders"] = sorted((json.loads(raw) for raw in orders.values()), key=_order_number)
+        return snapshot
 
     @_wrap_errors
     def version(self) -> int:
@@ -1362,31 +1418,37 @@ class VenueSnapshotStore:
         self._read_along = (version, self.store._queue)
 
     @_wrap_errors
-    def compare_and_save(self, expected_version: int, data: str) -> bool:
+    def compare_and_save(self, expected_version: int, data: Any) -> bool:
         """Save over `expected_version` only; the bot's queued writes go first, in the same round trip:
         whatever the bot wrote before the venue changed is durable when the change is. A save under this
         process's lock releases it (one round trip less per venue call)."""
         held = self._held
         if held is not None and held.token is not None and held.thread == threading.get_ident():
-            token = held.token
-            (saved,) = self.store._run(lambda r: r.eval(
-                _CAS_RELEASE_SCRIPT, 2, self.key, held.name, str(expected_version), str(expected_version + 1),
-                data, token))
+            saved = self._save("held", held.token, expected_version, data)
             if saved:
                 held.released_by_save()
         else:
-            (saved,) = self.store._run(lambda r: r.eval(
-                _CAS_SCRIPT, 1, self.key, str(expected_version), str(expected_version + 1), data))
+            saved = self._save("any", "", expected_version, data)
         return self._saved(bool(saved), expected_version)
 
     @_wrap_errors
-    def save_if_unlocked(self, expected_version: int, data: str) -> bool:
+    def save_if_unlocked(self, expected_version: int, data: Any) -> bool:
         """compare_and_save without taking the lock, refused while anyone holds it: one round trip for a
         save that changes nothing anyone acts on (the candles of a quiet tick, see venues/sim.py)."""
+        return self._saved(bool(self._save("unlocked", "", expected_version, data)), expected_version)
+
+    def _save(self, rule: str, token: str, expected_version: int, data: Any) -> Any:
+        """`data`: a whole snapshot (JSON text), or its parts (venues.sim.VenueParts: head, market, orders, gone)."""
+        if isinstance(data, str):
+            args: tuple[str, ...] = ("whole", data)
+        else:
+            written = [x for item in data.orders.items() for x in item]
+            args = ("parts", data.head, data.market or "", json.dumps(written, ensure_ascii=False, separators=(",", ":")),
+                    json.dumps(list(data.gone), ensure_ascii=False, separators=(",", ":")))
         (saved,) = self.store._run(lambda r: r.eval(
-            _SAVE_IF_UNLOCKED_SCRIPT, 2, self.key, self.key + ":lock", str(expected_version),
-            str(expected_version + 1), data))
-        return self._saved(bool(saved), expected_version)
+            _SAVE_VENUE_SCRIPT, 3, self.key, self.orders_key, self.key + ":lock", rule, token, str(expected_version),
+            str(expected_version + 1), *args))
+        return saved
 
     def _saved(self, saved: bool, expected_version: int) -> bool:
         if saved:

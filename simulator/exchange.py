@@ -727,7 +727,18 @@ class SimExchange:
             self._records[order.client_order_id] = cached
         return cached
 
+    def snapshot_parts(self, market: bool = True) -> tuple[str, str | None, dict[str, str]]:
+        """`snapshot()` in the parts a store saves apart: the head's JSON without the market and the orders,
+        the market's JSON (every candle changes it; None unless asked for) and each order's JSON by client
+        order id, cached (an order save needs only the few that changed)."""
+        head = json.dumps(self._snapshot_account(), separators=(",", ":"))
+        market_json = json.dumps(self._snapshot_market(), separators=(",", ":")) if market else None
+        return head, market_json, {k: self._cached(o)[2] for k, o in self._orders.items()}
+
     def _snapshot_head(self) -> dict[str, Any]:
+        return {**self._snapshot_account(), **self._snapshot_market()}
+
+    def _snapshot_account(self) -> dict[str, Any]:
         return {
             "format": SNAPSHOT_FORMAT,
             "wallet": _s(self._wallet),
@@ -744,13 +755,18 @@ class SimExchange:
             "margin_mode": {k: m.value for k, m in self._margin_mode.items()},
             "closed": list(self._closed),
             "participation": {k: [ms, _s(q)] for k, (ms, q) in self._participation.items()},
+            "pending_fills": [to_record(f) for f in self._pending],
+            "pending_funding": [to_record(p) for p in self._pending_funding],
+        }
+
+    def _snapshot_market(self) -> dict[str, Any]:
+        """What only `on_candle` writes."""
+        return {
             "marks": {k: _s(x) for k, x in self._marks.items()},
             "volumes": {k: _s(x) for k, x in self._volumes.items()},
             "ranges": {k: [_s(lo), _s(hi)] for k, (lo, hi) in self._ranges.items()},
             "last_open_ms": dict(self._last_open_ms),
             "last_close_ms": dict(self._last_close_ms),
-            "pending_fills": [to_record(f) for f in self._pending],
-            "pending_funding": [to_record(p) for p in self._pending_funding],
         }
 
     @classmethod

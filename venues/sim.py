@@ -17,12 +17,12 @@ mutation still checks it under the lock and works on the newest state.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
 from redis.exceptions import LockError, RedisError
 
@@ -34,6 +34,19 @@ from simulator import FaultInjector, Ledger, SimConfig, SimExchange, SymbolRules
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueParts:
+    """The venue's snapshot as a save sends it (state.VenueSnapshotStore): its head (the account, positions,
+    queues: small), its market (every symbol's mark, volume, range and last candle times: every candle
+    changes it; None when unchanged since the last save) and, of its orders, only those written and those
+    forgotten since then. A save sent the whole snapshot, ~95 KB with 100 symbols, three times per entry."""
+
+    head: str
+    market: str | None
+    orders: Mapping[str, str]  # client order id -> JSON record
+    gone: Sequence[str] = ()
 
 
 class SimVenueClient:
@@ -63,6 +76,11 @@ class SimVenueClient:
         self._batches = 0  # depth of nested `batch()` contexts
         self._synced_in_batch = False
         self._unsaved = False  # quiet candles applied in memory since the last save
+        # what Redis holds of the snapshot's parts (state.VenueParts): each order's JSON and whether the market
+        # is the one in memory, so a save writes only what changed; `_dumped` is the last dump's orders
+        self._saved_orders: dict[str, str] = {}
+        self._market_saved = False
+        self._dumped: dict[str, str] = {}
         # the bot's trading thread and its command thread share this client; every call is one unit
         self._guard = threading.RLock()
         self.exchange = SimExchange(config, clock, self.rules)
@@ -95,6 +113,7 @@ class SimVenueClient:
             if self.store.save_if_unlocked(self._version, self._dump()):
                 self._version += 1
                 self._unsaved = False
+                self._was_saved()
             else:
                 log.warning("simulated venue: candles not saved yet (the venue is busy or changed); "
                             "saved with the next save")
@@ -107,12 +126,12 @@ class SimVenueClient:
         if self.store is None:
             return self.exchange.on_candle(candle)
         if not self._batches:
-            return self._mutate("on_candle", lambda ex: ex.on_candle(candle))
+            return self._mutate("on_candle", lambda ex: self._apply_candle(ex, candle))
         with self._guard:
             self._sync_in_batch()
             before = self.exchange.change_count()
             try:
-                fills = self.exchange.on_candle(candle)
+                fills = self._apply_candle(self.exchange, candle)
             except BaseException:
                 self._reload()
                 raise
@@ -123,7 +142,11 @@ class SimVenueClient:
             # someone else wrote meanwhile, the candle goes again on their state, under the lock.
             version = self._version
             return self._locked_apply(
-                "on_candle", lambda ex: fills if self._version == version else ex.on_candle(candle))
+                "on_candle", lambda ex: fills if self._version == version else self._apply_candle(ex, candle))
+
+    def _apply_candle(self, exchange: SimExchange, candle: Candle) -> list[Fill]:
+        self._market_saved = False  # every candle moves the marks: the next save writes the market
+        return exchange.on_candle(candle)
 
     def submit(self, intent: OrderIntent) -> Order:
         if self.store is None and self.faults is None:
@@ -252,6 +275,7 @@ class SimVenueClient:
                 )
             self._version += 1
             self._unsaved = False
+            self._was_saved()
             return result
         finally:
             try:
@@ -288,13 +312,22 @@ class SimVenueClient:
 
     def _reload(self) -> None:
         self._unsaved = False  # quiet candles not saved are dropped: the venue had not seen them yet
-        version, data = self.store.load()
-        if data:
-            self.exchange = SimExchange.restore(json.loads(data), self.config, self.clock, self.rules)
+        loaded = self.store.load_snapshot()
+        if loaded.snapshot is not None:
+            self.exchange = SimExchange.restore(loaded.snapshot, self.config, self.clock, self.rules)
         else:
             self.exchange = SimExchange(self.config, self.clock, self.rules)
-        self._version = version
+        self._version = loaded.version
+        self._saved_orders, self._market_saved = loaded.saved_orders, loaded.market_saved
 
-    def _dump(self) -> str:
-        return self.exchange.snapshot_json()
+    def _dump(self) -> VenueParts:
+        """The snapshot's parts that changed since the last save (the market only after a candle)."""
+        head, market, orders = self.exchange.snapshot_parts(market=not self._market_saved)
+        saved = self._saved_orders
+        self._dumped = orders
+        return VenueParts(head, market, {k: v for k, v in orders.items() if saved.get(k) != v},
+                          [k for k in saved if k not in orders])
+
+    def _was_saved(self) -> None:
+        self._saved_orders, self._market_saved = self._dumped, True
 
