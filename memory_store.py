@@ -80,7 +80,7 @@ class InMemoryStore:
 
     # -------------------------------------------------------------------------------- intents
 
-    def save_intent(self, intent: OrderIntent, status: str = "pending") -> None:
+    def save_intent(self, intent: OrderIntent, status: str = "pending", *, queued: bool = False) -> None:
         self._intents[intent.client_order_id] = (intent, status)
         # bounded as in Redis: a stop or take-profit that rests until it fills stays "new" here for good
         if len(self._intents) > INTENTS_KEPT and len(self._intents) > self._intents_after_prune + INTENTS_KEPT // 10:

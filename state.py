@@ -469,6 +469,7 @@ class StateStore:
         self._lost: list[str] = []  # losses noticed (a venue snapshot that went back) not yet declared
         self._venue_stores: weakref.WeakSet[VenueSnapshotStore] = weakref.WeakSet()
         self._intents_after_prune = 0
+        self._intents_queued = 0  # intents saved queued since the last one that counted them
         self._reject_script = client.register_script(_REJECT_SCRIPT)
         # the open write batch: its queue (see _Queue), the thread that opened it, how deep
         self._batch_lock = threading.RLock()
@@ -723,11 +724,25 @@ class StateStore:
     # ---------------------------------------------------------------------------------- intents
 
     @_queueable
-    def save_intent(self, intent: OrderIntent, status: str = "pending") -> None:
+    def save_intent(self, intent: OrderIntent, status: str = "pending", *, queued: bool = False) -> None:
         """Written before the order is sent, so a retry after a crash finds it and never re-sends: durable
-        when this returns, with every write queued before it (one round trip)."""
+        when this returns, with every write queued before it (one round trip).
+
+        `queued`: in this thread's open batch it waits in the queue instead, for a caller whose next round
+        trip carries it in one MULTI/EXEC with the order itself (a simulated venue kept in this Redis: its
+        every change is saved behind the queue), so it is durable with the order, never after it. Every
+        INTENTS_KEPT // 10-th goes at once all the same: its reply counts the intents kept (see below)."""
         record = to_record(intent)
         record["status"] = status
+        if queued:
+            key, raw = self.key("intents"), json.dumps(record)
+            with self._batch_lock:
+                queue = self._queueing()
+                if queue is not None and self._intents_queued < INTENTS_KEPT // 10:
+                    self._intents_queued += 1
+                    queue.commands.append(lambda pipe: pipe.hset(key, intent.client_order_id, raw))
+                    return
+        self._intents_queued = 0
 
         def save(pipe: Any) -> None:
             pipe.hset(self.key("intents"), intent.client_order_id, json.dumps(record))

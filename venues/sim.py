@@ -11,8 +11,13 @@ settles nothing, so it moves only marks, the last candle's range and volume and 
 applied in memory and saved with the next save: the next order call, a candle that does something, or
 the end of the batch. Losing such a candle in a crash is as if the venue had not seen it yet (the bot
 feeds it again); anything the executor could book or act on (a fill, a funding payment, an order's new
-status) is saved before any call returns it. Reads inside a batch check the version once; every
-mutation still checks it under the lock and works on the newest state.
+status) is saved before any call returns it. Reads inside a batch check the version once; a mutation
+inside one is applied to that copy and saved in one round trip (behind the bot's queued writes, an
+order's intent among them), refused while anyone holds the lock or after anyone else saved, and then
+done the locked way on the newest state. Outside a batch every mutation takes the lock first.
+
+A save writes only the snapshot's parts that changed (`VenueParts`): the head, the market after a candle,
+the orders written or forgotten since the last save.
 """
 
 from __future__ import annotations
@@ -140,9 +145,9 @@ class SimVenueClient:
                 return fills
             # it filled, triggered, cancelled or settled something: saved before anyone can see it. If
             # someone else wrote meanwhile, the candle goes again on their state, under the lock.
-            version = self._version
-            return self._locked_apply(
-                "on_candle", lambda ex: fills if self._version == version else self._apply_candle(ex, candle))
+            if self._save_unlocked():
+                return fills
+            return self._locked_apply("on_candle", lambda ex: self._apply_candle(ex, candle))
 
     def _apply_candle(self, exchange: SimExchange, candle: Candle) -> list[Fill]:
         self._market_saved = False  # every candle moves the marks: the next save writes the market
@@ -234,6 +239,12 @@ class SimVenueClient:
     def ledger(self) -> Ledger:
         return self._read(lambda ex: ex.ledger())
 
+    def saves_in(self, store: Any) -> bool:
+        """Whether every change of this venue is saved through `store` (a state.StateStore), in the round trip
+        that carries the writes queued there before it: what a caller queued before an order is then
+        durable with the order, in one MULTI/EXEC, never after it."""
+        return self.store is not None and getattr(self.store, "store", None) is store
+
     def close(self) -> None:
         """Nothing to release: the Redis connection belongs to whoever passed the store in."""
 
@@ -246,10 +257,38 @@ class SimVenueClient:
             result = apply(self.exchange)
         else:
             with self._guard:
-                result = self._locked_apply(operation, apply)
+                result = self._batched_apply(operation, apply) if self._batches else self._locked_apply(operation, apply)
         if faults and self.faults is not None:
             self.faults.after_call(operation)
         return result
+
+    def _batched_apply(self, operation: str, apply: Callable[[SimExchange], T]) -> T:
+        """Inside a batch: applied to the copy in memory (checked once a batch, as reads are) and saved in one
+        round trip, behind the bot's queued writes (an order's intent among them), refused while anyone holds
+        the lock or after anyone else saved. Refused, it is done the locked way on the newest state, as if
+        the lock had been taken first: nobody saw the refused copy. A lock, then a save, were two round trips."""
+        self._sync_in_batch()
+        version = self._version
+        try:
+            result = apply(self.exchange)
+        except BaseException:
+            self._reload()  # never keep a copy that differs from what Redis holds
+            if self._version == version:
+                raise  # decided on the newest state
+            return self._locked_apply(operation, apply)
+        if self._save_unlocked():
+            return result
+        return self._locked_apply(operation, apply)
+
+    def _save_unlocked(self) -> bool:
+        """Save the copy in memory unless anyone holds the lock or saved since; refused, it is reloaded."""
+        if self.store.save_if_unlocked(self._version, self._dump()):
+            self._version += 1
+            self._unsaved = False
+            self._was_saved()
+            return True
+        self._reload()
+        return False
 
     def _locked_apply(self, operation: str, apply: Callable[[SimExchange], T]) -> T:
         lock = self.store.lock(self.lock_timeout_s, self.lock_wait_s)
