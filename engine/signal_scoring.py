@@ -24,6 +24,7 @@ from models import Candle, Signal
 from stores import EngineStore, Memory
 
 PENDING = Memory.PENDING_SIGNALS
+_NEVER = 2**63
 
 
 class SignalScorer:
@@ -37,11 +38,15 @@ class SignalScorer:
         # the same records by symbol: a candle looks only at its own symbol's signals (with 100 symbols,
         # scanning every pending signal on every candle was the largest cost of a live tick in memory)
         self._by_symbol: dict[str, dict[str, dict]] = {}
+        # per symbol, the earliest time one of its pending signals reaches its next horizon: a candle before
+        # it changes none of them (most candles), unless a gap opens before it; absent: look at them all
+        self._due: dict[str, int] = {}
 
     def load(self) -> None:
         if self.store is not None:
             self.pending = self.store.recall(PENDING)
         self._by_symbol = {}
+        self._due = {}
         for signal_id, p in self.pending.items():
             self._by_symbol.setdefault(p["symbol"], {})[signal_id] = p
 
@@ -67,6 +72,9 @@ class SignalScorer:
                                    "ts_ms": signal.ts_ms, "returns": {}, "feed": self.feed}
         self.pending[signal_id] = pending
         self._by_symbol.setdefault(signal.symbol, {})[signal_id] = pending
+        due = self._due.get(signal.symbol)
+        if due is not None and self._horizon_keys:
+            self._due[signal.symbol] = min(due, signal.ts_ms + self._horizon_keys[0][1])
         if self.store is not None:
             self.store.append_signal(record)
             self.store.remember(PENDING, signal_id, pending)
@@ -83,6 +91,8 @@ class SignalScorer:
             self._last_close[candle.symbol] = now
         mine = self._by_symbol.get(candle.symbol)
         if not mine:
+            return done
+        if not gap_before and now < self._due.get(candle.symbol, now):
             return done
         for signal_id, p in list(mine.items()):
             if p.get("feed", self.feed) != self.feed:
@@ -122,4 +132,14 @@ class SignalScorer:
                 done.append(outcome)
             elif changed and self.store is not None:
                 self.store.remember(PENDING, signal_id, p)
+        self._due[candle.symbol] = min((self._next_due(p) for p in mine.values() if p.get("feed", self.feed) == self.feed),
+                                       default=_NEVER)
         return done
+
+    def _next_due(self, p: dict) -> int:
+        """When the pending signal reaches the first horizon it has no return for yet."""
+        returns = p["returns"]
+        for key, horizon_ms in self._horizon_keys:
+            if key not in returns:
+                return p["ts_ms"] + horizon_ms
+        return p["ts_ms"]  # complete (not kept pending): due at once
