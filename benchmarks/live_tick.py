@@ -114,10 +114,12 @@ class Rig:
 
 
 class RoundTrips:
-    """Requests the bot's Redis client sent (a pipeline or MULTI/EXEC is one): counted, not changed."""
+    """Requests the bot's Redis client sent (a pipeline or MULTI/EXEC is one) and their bytes: counted, not
+    changed."""
 
     def __init__(self) -> None:
         self.count = 0
+        self.bytes = 0
         self._original = redis.connection.AbstractConnection.send_packed_command
 
     def __enter__(self) -> "RoundTrips":
@@ -125,6 +127,7 @@ class RoundTrips:
 
         def counted(conn, command, check_health=True):
             self.count += 1
+            self.bytes += sum(map(len, command)) if isinstance(command, list) else len(command)
             return original(conn, command, check_health)
 
         setattr(redis.connection.AbstractConnection, "send_packed_command", counted)
@@ -171,26 +174,59 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+@dataclasses.dataclass
+class TickRecord:
+    """One timed tick, for the breakdown of the slowest: where its wall time went."""
+
+    n: int
+    wall_ms: float
+    cpu_ms: float  # this process's CPU (time.process_time)
+    round_trips: int
+    sent_kb: float
+    gc_ms: float  # the collector's pauses inside it
+    orders: int  # orders the venue was sent in it
+    entries: int
+    trades: int
+
+    def line(self) -> str:
+        return (f"tick {self.n:3d}: {self.wall_ms:6.1f} ms wall, {self.cpu_ms:5.1f} ms CPU, {self.round_trips:2d} round trips "
+                f"({self.sent_kb:5.0f} kB sent), GC {self.gc_ms:4.1f} ms, {self.orders} venue orders "
+                f"({self.entries} entries, {self.trades} trades)")
+
+
 def run(rig: Rig, ticks: int, warmup_ticks: int) -> dict:
     for _ in range(warmup_ticks):  # first ticks build caches (blocks of the synthetic path, indicator state)
         rig.tick()
     feed, engine, cpu, candles = [], [], [], 0
-    quiet: list[float] = []  # ticks without a venue order
-    busy: list[float] = []  # and with one (an entry, an exit, a stop moved)
+    records: list[TickRecord] = []
     with GcPauses() as pauses, RoundTrips() as trips:
-        for _ in range(ticks):
-            before = (rig.engine.stats.entries, rig.engine.stats.trades, venue_orders(rig))
-            f, e, c, n = rig.tick()
+        for n in range(ticks):
+            stats = rig.engine.stats
+            before = (stats.entries, stats.trades, venue_orders(rig), trips.count, trips.bytes, len(pauses.pauses))
+            f, e, c, candles_in = rig.tick()
             feed.append(f)
             engine.append(e)
             cpu.append(c)
-            candles += n
-            (busy if (rig.engine.stats.entries, rig.engine.stats.trades, venue_orders(rig)) != before else quiet).append(e)
+            candles += candles_in
+            records.append(TickRecord(
+                n, e, c, trips.count - before[3], (trips.bytes - before[4]) / 1024,
+                sum(ms for _, ms in pauses.pauses[before[5]:]), venue_orders(rig) - before[2],
+                stats.entries - before[0], stats.trades - before[1]))
+    # ticks without a venue order, and with one (an entry, an exit, a stop moved)
+    quiet = [r for r in records if not (r.orders or r.entries or r.trades)]
+    busy = [r for r in records if r.orders or r.entries or r.trades]
     stats = rig.engine.stats
+
+    def median_of(rows: list[TickRecord], field: str) -> float:
+        return statistics.median(getattr(r, field) for r in rows) if rows else 0.0
+
     return {
-        "gc": pauses.summary(), "round_trips": trips.count / ticks, "cpu_median": statistics.median(cpu),
-        "cpu_p99": pct(cpu, 0.99), "quiet": (len(quiet), statistics.median(quiet) if quiet else 0.0),
-        "busy": (len(busy), statistics.median(busy) if busy else 0.0, max(busy, default=0.0)),
+        "gc": pauses.summary(), "round_trips": trips.count / ticks, "sent_kb": trips.bytes / 1024 / ticks,
+        "cpu_median": statistics.median(cpu), "cpu_p99": pct(cpu, 0.99),
+        "quiet": (len(quiet), median_of(quiet, "wall_ms"), median_of(quiet, "cpu_ms"), median_of(quiet, "round_trips")),
+        "busy": (len(busy), median_of(busy, "wall_ms"), max((r.wall_ms for r in busy), default=0.0),
+                 median_of(busy, "cpu_ms"), max((r.cpu_ms for r in busy), default=0.0), median_of(busy, "round_trips")),
+        "slowest": sorted(records, key=lambda r: -r.wall_ms)[:max(3, ticks // 40)],
         "median": statistics.median(engine), "p90": pct(engine, 0.9), "p99": pct(engine, 0.99), "max": max(engine),
         "feed_median": statistics.median(feed), "candles_per_tick": candles / ticks,
         "signals": stats.signals, "entries": stats.entries, "trades": stats.trades,
@@ -248,7 +284,14 @@ def main(argv: list[str] | None = None) -> int:
             after = redis_calls(store.client)
             calls = {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}
             per_tick = sum(calls.values()) / (args.ticks + args.warmup_ticks)
-            snapshot = store.client.hget(store.key(f"venue:{settings.venue.paper_venue}"), "data") or ""
+            venue_key = store.key(f"venue:{settings.venue.paper_venue}")
+            # saved whole (`data`) before the parts; in parts, a save writes the head, the market after a
+            # candle and the orders that changed
+            whole, head, market = store.client.hmget(venue_key, "data", "head", "market")
+            orders = store.client.hvals(venue_key + ":orders")
+            snapshot = (f"{len(whole)} bytes, saved whole on every save" if whole else
+                        f"head {len(head or '')} bytes, market {len(market or '')} bytes, {len(orders)} orders "
+                        f"{sum(map(len, orders))} bytes, saved in parts (head, market after a candle, changed orders)")
             profiles["redis"] = profile(rig, args.profile_ticks)
         finally:
             redis.stop()
@@ -260,24 +303,28 @@ def main(argv: list[str] | None = None) -> int:
         f"One tick = one closed 1m candle for each of {args.symbols} symbols through `engine.process` "
         f"({args.ticks} ticks timed after {args.warmup_ticks} untimed; default strategies, paper mode, simulated venue).",
         "",
-        "| store | median | p90 | p99 | max | candles/tick | signals | entries | trades | feed (median) | Redis round trips/tick |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| store | median | p90 | p99 | max | CPU median | CPU p99 | candles/tick | signals | entries | trades | feed (median) "
+        "| Redis round trips/tick | kB sent/tick |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
         lines.append(
             f"| {name} | {r['median']:.1f} ms | {r['p90']:.1f} ms | {r['p99']:.1f} ms | {r['max']:.1f} ms | "
+            f"{r['cpu_median']:.1f} ms | {r['cpu_p99']:.1f} ms | "
             f"{r['candles_per_tick']:.1f} | {r['signals']} | {r['entries']} | {r['trades']} | {r['feed_median']:.1f} ms | "
-            f"{r['round_trips']:.1f} |")
-    lines += [""] + [
-        f"{name}: this process's CPU per tick median {r['cpu_median']:.1f} ms, p99 {r['cpu_p99']:.1f} ms; "
-        f"{r['quiet'][0]} ticks without a venue order, median {r['quiet'][1]:.1f} ms; {r['busy'][0]} with one, "
-        f"median {r['busy'][1]:.1f} ms, max {r['busy'][2]:.1f} ms; GC pauses: {r['gc']}"
-        for name, r in results.items()]
+            f"{r['round_trips']:.1f} | {r['sent_kb']:.0f} |")
+    for name, r in results.items():
+        (nq, q_wall, q_cpu, q_trips), (nb, b_wall, b_max, b_cpu, b_cpu_max, b_trips) = r["quiet"], r["busy"]
+        lines += ["", f"{name}: {nq} ticks without a venue order, median {q_wall:.1f} ms wall, {q_cpu:.1f} ms CPU, "
+                      f"{q_trips:.0f} round trips; {nb} with one, median {b_wall:.1f} ms wall (max {b_max:.1f}), "
+                      f"{b_cpu:.1f} ms CPU (max {b_cpu_max:.1f}), {b_trips:.0f} round trips; GC pauses: {r['gc']}. "
+                      "The slowest ticks:", ""]
+        lines += [f"    {record.line()}" for record in r["slowest"]]
     lines += ["", f"Redis commands per tick (INFO commandstats): {per_tick:.0f} "
               f"({per_tick / results['Redis (StateStore, AOF everysec)']['candles_per_tick']:.1f} per candle): "
               + ", ".join(f"{k} {n / (args.ticks + args.warmup_ticks):.0f}"
                           for k, n in sorted(calls.items(), key=lambda kv: -kv[1])[:8])
-              + f". The simulated venue's snapshot (saved once a tick and on each order call): {len(snapshot)} bytes.",
+              + f". The simulated venue's snapshot (saved once a tick and on each order call): {snapshot}.",
               "", "Load average (1, 5, 15 min) at the end: " + ", ".join(f"{x:.1f}" for x in os.getloadavg())]
     report = "\n".join(lines)
     print(report)
