@@ -73,8 +73,8 @@ class SignalScorer:
         self.pending[signal_id] = pending
         self._by_symbol.setdefault(signal.symbol, {})[signal_id] = pending
         due = self._due.get(signal.symbol)
-        if due is not None and self._horizon_keys:
-            self._due[signal.symbol] = min(due, signal.ts_ms + self._horizon_keys[0][1])
+        if due is not None:
+            self._due[signal.symbol] = min(due, self._next_due(pending))
         if self.store is not None:
             self.store.append_signal(record)
             self.store.remember(PENDING, signal_id, pending)

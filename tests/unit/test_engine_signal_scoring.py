@@ -165,3 +165,23 @@ def test_on_candle_when_the_gap_came_before_the_signal_then_its_returns_are_scor
 
     assert [(o["ret_60m"], o["correct_60m"]) for o in outcomes] == [("1.0000", True)]
     assert "gap_60m" not in outcomes[0]
+
+
+@pytest.mark.parametrize("horizons", [(), HORIZONS], ids=["no horizons", "5/15/60"])
+def test_on_candle_when_a_signal_comes_after_its_symbols_others_were_scored_then_it_is_scored_too(horizons):
+    # Arrange: the first signal completes, leaving nothing pending on BTC; the second comes an hour later
+    scorer = SignalScorer(None, horizons)
+    scorer.record(signal(), taken=True)
+    first = feed(scorer, range(1, 61))
+    later = Signal(symbol=BTC, side=Side.SHORT, strength=0.8, price=Decimal("100"), ts_ms=T0 + 60 * MINUTE,
+                   strategy="ema_trend", reason="test")
+    scorer.record(later, taken=True)
+
+    # Act
+    second = feed(scorer, range(61, 121), close="90")
+
+    # Assert: a candle before the next horizon looks at nothing, but one reaching it scores the signal
+    assert len(first) == 1 and len(second) == 1
+    assert [o["ts_ms"] for o in first + second] == [T0, T0 + 60 * MINUTE]
+    assert all(second[0][f"ret_{h}m"] == "10.0000" for h in horizons)
+    assert scorer.pending == {}
