@@ -1,14 +1,16 @@
 """SimVenueClient's batch (one tick of the bot's loop) over a real Redis: quiet candles are saved once at
-the end, anything that fills or settles is saved before the call returns, and another process's write
-made meanwhile is never overwritten."""
+the end, anything that fills or settles is saved before the call returns, an order in one round trip with
+its intent, and another process's write made meanwhile is never overwritten; a save sends only the parts
+of the snapshot that changed."""
 
 from decimal import Decimal as D
 
 from clock import SimulatedClock
 from exchange_client import SimVenueClient
 from models import Candle, OrderIntent, OrderSide, OrderType
-from simulator import SimConfig
+from simulator import SimConfig, SimExchange
 from simulator.symbols import BUILTIN_RULES
+from state import StateStore
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 CONFIG = SimConfig(leverage=10, starting_balance=D("100000"))
@@ -105,3 +107,74 @@ def test_batch_when_another_process_wrote_then_a_candle_that_fills_goes_on_its_s
     after = client(store)
     assert after.exchange.leverage(ETH) == 5
     assert [f.client_order_id for f in after.pending_fills()] == ["stop"]
+
+
+def transactions_run(store) -> int:
+    """MULTI/EXEC blocks the server ran: each of the bot's round trips in a batch is one."""
+    return store.client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0)
+
+
+def test_order_in_a_batch_when_its_intent_is_queued_then_one_round_trip_makes_both_durable(store, redis_url):
+    venue = client(store)
+    venue.on_candle(bar(BTC, 0, "100000"))
+    intent = OrderIntent("BTC1-en", BTC, OrderSide.BUY, D("0.5"), created_ms=60_000)
+    onlooker = StateStore.open(redis_url, store.bot_id)
+
+    with store.batch(), venue.batch():
+        venue.positions()  # the batch's one version check
+        store.save_intent(intent, "pending", queued=True)
+        assert onlooker.read_intents() == []  # not yet: it goes with the order
+        before = transactions_run(store)
+        venue.submit(intent)
+
+        assert transactions_run(store) - before == 1  # a lock, a save and the intent were three
+        assert [i.client_order_id for i, _ in onlooker.read_intents()] == ["BTC1-en"]
+        assert client(store).fetch_order(BTC, "BTC1-en") is not None
+
+
+def test_order_in_a_batch_when_another_process_wrote_after_the_check_then_it_lands_on_that_state(store):
+    venue, supervisor = client(store), client(store)
+    long_with_stop(venue)
+    supervisor.positions()
+
+    with venue.batch():
+        venue.positions()  # the batch's one version check
+        supervisor.cancel(BTC, "stop")  # the supervisor, flattening a bot it believes frozen
+        venue.submit(OrderIntent("stop-2", BTC, OrderSide.SELL, D("0.5"), OrderType.STOP_MARKET,
+                                 stop_price=D("96000"), reduce_only=True))
+
+    after = client(store)
+    assert [o.client_order_id for o in after.open_orders(BTC)] == ["stop-2"]  # the cancel kept, the new stop on it
+
+
+def test_order_saved_when_the_venue_remembers_many_orders_then_only_what_changed_is_sent(store):
+    venue = client(store)
+    venue.on_candle(bar(BTC, 0, "100000"))
+    for n in range(60):  # closed orders the venue remembers (a day of trading)
+        venue.submit(OrderIntent(f"o{n}", BTC, OrderSide.BUY if n % 2 else OrderSide.SELL, D("0.01")))
+        venue.ack_fills(venue.pending_fills())
+    whole = len(venue.exchange.snapshot_json())
+    sent_before = store.client.info("stats")["total_net_input_bytes"]
+
+    venue.submit(OrderIntent("one-more", BTC, OrderSide.BUY, D("0.01")))
+
+    sent = store.client.info("stats")["total_net_input_bytes"] - sent_before
+    assert sent < whole / 3, (sent, whole)
+    restarted = client(store)
+    assert restarted.exchange.snapshot() == venue.exchange.snapshot()
+
+
+def test_venue_saved_whole_by_an_older_version_when_loaded_then_it_goes_on_in_parts_with_nothing_lost(store):
+    older = SimExchange(CONFIG, SimulatedClock(0), BUILTIN_RULES)
+    older.on_candle(bar(BTC, 0, "100000"))
+    older.submit(OrderIntent("old-1", BTC, OrderSide.BUY, D("0.5")))
+    assert store.venue_store("sim").compare_and_save(0, older.snapshot_json())
+
+    venue = client(store)
+    venue.on_candle(bar(ETH, 60_000, "3000"))
+    venue.submit(OrderIntent("new-1", ETH, OrderSide.BUY, D("1")))
+
+    restarted = client(store)
+    assert restarted.exchange.snapshot() == venue.exchange.snapshot()
+    assert [o.client_order_id for o in restarted.exchange._orders.values()] == ["old-1", "new-1"]
+    assert store.client.hget(store.venue_store("sim").key, "data") is None  # moved into the parts
