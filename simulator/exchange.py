@@ -29,7 +29,7 @@ import dataclasses
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from clock import Clock
 from errors import InsufficientFundsError, OrderRejectedError
@@ -141,6 +141,10 @@ class SimExchange:
 
     def margin_mode(self, symbol: str) -> MarginMode:
         return self._margin_mode.get(symbol, self.config.margin_mode)
+
+    def orders_by_id(self) -> dict[str, Order]:
+        """The orders it holds (open and recently closed), by client order id, in the order they came."""
+        return dict(self._orders)
 
     def get_order(self, client_order_id: str) -> Order | None:
         return self._orders.get(client_order_id)
@@ -727,13 +731,20 @@ class SimExchange:
             self._records[order.client_order_id] = cached
         return cached
 
-    def snapshot_parts(self, market: bool = True) -> tuple[str, str | None, dict[str, str]]:
+    def snapshot_parts(self, market: bool = True, saved: Mapping[str, Order | None] | None = None
+                       ) -> tuple[str, str | None, dict[str, str], list[str], dict[str, Order]]:
         """`snapshot()` in the parts a store saves apart: the head's JSON without the market and the orders,
-        the market's JSON (every candle changes it; None unless asked for) and each order's JSON by client
-        order id, cached (an order save needs only the few that changed)."""
+        the market's JSON (every candle changes it; None unless asked for), the JSON of each order written
+        since `saved` (the orders as last saved, by client order id; None: all of them), the ids of those
+        forgotten since, and the orders now (for the next call's `saved`). Orders are immutable, so an order
+        is unchanged when it is the same object: a save after an order call re-encodes none of the others."""
         head = json.dumps(self._snapshot_account(), separators=(",", ":"))
         market_json = json.dumps(self._snapshot_market(), separators=(",", ":")) if market else None
-        return head, market_json, {k: self._cached(o)[2] for k, o in self._orders.items()}
+        orders = self._orders
+        if saved is None:
+            return head, market_json, {k: self._cached(o)[2] for k, o in orders.items()}, [], dict(orders)
+        written = {k: self._cached(o)[2] for k, o in orders.items() if saved.get(k) is not o}
+        return head, market_json, written, [k for k in saved if k not in orders], dict(orders)
 
     def _snapshot_head(self) -> dict[str, Any]:
         return {**self._snapshot_account(), **self._snapshot_market()}

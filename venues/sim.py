@@ -81,11 +81,12 @@ class SimVenueClient:
         self._batches = 0  # depth of nested `batch()` contexts
         self._synced_in_batch = False
         self._unsaved = False  # quiet candles applied in memory since the last save
-        # what Redis holds of the snapshot's parts (state.VenueParts): each order's JSON and whether the market
-        # is the one in memory, so a save writes only what changed; `_dumped` is the last dump's orders
-        self._saved_orders: dict[str, str] = {}
+        # what Redis holds of the snapshot's parts (VenueParts): each order as saved (None: one this copy does
+        # not hold, to be forgotten) and whether the market is the one in memory, so a save writes only what
+        # changed; `_dumped` is the orders of the last dump, saved once its save succeeds
+        self._saved_orders: dict[str, Order | None] = {}
         self._market_saved = False
-        self._dumped: dict[str, str] = {}
+        self._dumped: dict[str, Order | None] = {}
         # the bot's trading thread and its command thread share this client; every call is one unit
         self._guard = threading.RLock()
         self.exchange = SimExchange(config, clock, self.rules)
@@ -357,15 +358,16 @@ class SimVenueClient:
         else:
             self.exchange = SimExchange(self.config, self.clock, self.rules)
         self._version = loaded.version
-        self._saved_orders, self._market_saved = loaded.saved_orders, loaded.market_saved
+        # the orders restored are those Redis holds (a whole snapshot's: none yet, the next save writes them)
+        restored = self.exchange.orders_by_id() if loaded.saved_orders else {}
+        self._saved_orders = {k: restored.get(k) for k in loaded.saved_orders}
+        self._market_saved = loaded.market_saved
 
     def _dump(self) -> VenueParts:
         """The snapshot's parts that changed since the last save (the market only after a candle)."""
-        head, market, orders = self.exchange.snapshot_parts(market=not self._market_saved)
-        saved = self._saved_orders
-        self._dumped = orders
-        return VenueParts(head, market, {k: v for k, v in orders.items() if saved.get(k) != v},
-                          [k for k in saved if k not in orders])
+        head, market, written, gone, self._dumped = self.exchange.snapshot_parts(
+            market=not self._market_saved, saved=self._saved_orders)
+        return VenueParts(head, market, written, gone)
 
     def _was_saved(self) -> None:
         self._saved_orders, self._market_saved = self._dumped, True
