@@ -37,8 +37,9 @@ idempotent (`append_trade`).
 One tick's writes are one round trip (`StateStore.batch`, opened by the engine around a tick): the
 records (audit, signals, the scorer's and the executor's memory, candles) are queued and sent as one
 MULTI/EXEC when the batch ends, and earlier whenever something must be durable or read first: before
-an order intent (written at once, with the queue ahead of it), before any change of a simulated venue
-kept in this Redis (its lock and compare-and-save send the queue first), with every read (the queue
+an order intent (written at once, with the queue ahead of it; or, for an order to a simulated venue kept
+in this Redis, queued and sent in the one MULTI/EXEC that saves the order), before any change of such a
+venue (its lock and its saves send the queue first), with every read (the queue
 goes in the same round trip, ahead of it), with a trade row, and before any other thread's call, so
 the order of writes is the order in which they were made. A crash loses only queued records, none of
 which anything outside this process has acted on yet: what the venue was told, and each order's
