@@ -199,3 +199,39 @@ def test_fill_booked_in_a_batch_when_the_venue_lives_elsewhere_then_the_booking_
         assert trade.exit_reason is ExitReason.STOP_LOSS
         assert list(onlooker.recall(Memory.CLOSED_TRADES)) == [trade.trade_id]
         assert onlooker.recall(Memory.OPEN_TRADES) == {}
+
+
+@pytest.mark.parametrize("crash_point", ["after_fills_booked", "after_trade_finished", "after_the_next_round_trip"])
+def test_restart_when_the_bot_died_in_a_tick_before_the_venue_saved_its_acknowledgement_then_the_trade_is_recorded_once(
+        redis_url, store, crash_point):
+    # in a tick the acknowledgement of the fills waits for the venue's next save; the bookings may be durable
+    # before it (another round trip carried them) or not at all
+    child = os.fork()
+    if child == 0:
+        status = 1
+        try:
+            bot = StateStore.open(redis_url, store.bot_id)
+            executor, _ = stopped_out(bot)
+            with bot.batch(), executor.venue.batch():
+                if crash_point == "after_fills_booked":
+                    for fill in executor.venue.pending_fills():
+                        executor._apply_fill(fill)
+                else:
+                    executor._process_fills()  # acknowledged in memory only
+                    if crash_point == "after_the_next_round_trip":
+                        bot.flush()  # the bookings are durable, the acknowledgement is not
+                status = 0
+                os._exit(status)  # inside the tick: the batches never end
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+    clock = SimulatedClock(T0 + 2 * 60_000)
+    recovered = restart_and_record(store, clock)
+    again = restart_and_record(store, clock)
+
+    rows = store.read_trades()
+    assert len(rows) == 1, rows
+    assert rows[0].exit_reason is ExitReason.STOP_LOSS and rows[0].qty == Decimal("1")
+    assert len(recovered) == 1 and again == []
