@@ -84,9 +84,9 @@ class SimVenueClient:
         # what Redis holds of the snapshot's parts (VenueParts): each order as saved (None: one this copy does
         # not hold, to be forgotten) and whether the market is the one in memory, so a save writes only what
         # changed; `_dumped` is the orders of the last dump, saved once its save succeeds
-        self._saved_orders: dict[str, Order | None] = {}
+        self._saved_orders: Mapping[str, Order | None] = {}
         self._market_saved = False
-        self._dumped: dict[str, Order | None] = {}
+        self._dumped: Mapping[str, Order | None] = {}
         # the bot's trading thread and its command thread share this client; every call is one unit
         self._guard = threading.RLock()
         self.exchange = SimExchange(config, clock, self.rules)
