@@ -26,6 +26,7 @@ Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots
     venue:{name}       hash    a simulated venue's snapshot: {version, head, market} (or one whole `data`,
                                as written before the parts, still read)
     venue:{name}:orders hash   its orders: client order id -> JSON record, only the changed ones written
+    venue:{name}:closed list   its closed orders' ids, oldest first (the newest `recent_orders_kept`)
     epoch              string  the run marker (JSON: epoch, since_ms), see below
     trade_keys         zset    trade keys already written to `trades` (a retried write is not a second row)
 
@@ -1305,11 +1306,13 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 return 1
 """
 
-# KEYS: the venue's hash, its orders' hash, its lock. ARGV: the lock rule ('any'; 'held': released once
-# saved, ARGV[2] its token; 'unlocked': refused while anyone holds it), the token, the expected version, the
-# new one, 'whole' or 'parts', then a whole snapshot, or the head, the market ('' : unchanged) and the
-# orders written and forgotten as JSON lists ([id, record, id, record…] and [id…]; cjson gives back each
-# string's exact bytes). A whole snapshot replaces the parts and the parts replace a whole one.
+# KEYS: the venue's hash, its orders' hash, its lock, its closed order ids (a list, oldest first). ARGV: the
+# lock rule ('any'; 'held': released once saved, ARGV[2] its token; 'unlocked': refused while anyone holds
+# it), the token, the expected version, the new one, 'whole' or 'parts', then a whole snapshot, or the head,
+# the market ('' : unchanged), the orders written and forgotten as JSON lists ([id, record, id, record…]
+# and [id…]; cjson gives back each string's exact bytes), the ids closed since the last save (a JSON list),
+# how many closed ids are kept, and '1' when they replace the list. A whole snapshot replaces the parts and
+# the parts replace a whole one.
 _SAVE_VENUE_SCRIPT = """
 if ARGV[1] == 'unlocked' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'version')
@@ -1317,7 +1320,7 @@ if (current or '0') ~= ARGV[3] then return 0 end
 if ARGV[5] == 'whole' then
   redis.call('HSET', KEYS[1], 'version', ARGV[4], 'data', ARGV[6])
   redis.call('HDEL', KEYS[1], 'head', 'market')
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[2], KEYS[4])
 else
   redis.call('HSET', KEYS[1], 'version', ARGV[4], 'head', ARGV[6])
   redis.call('HDEL', KEYS[1], 'data')
@@ -1330,6 +1333,13 @@ else
   for at = 1, #gone, 400 do
     redis.call('HDEL', KEYS[2], unpack(gone, at, math.min(at + 399, #gone)))
   end
+  if ARGV[12] == '1' then redis.call('DEL', KEYS[4]) end
+  local closed = cjson.decode(ARGV[10])
+  for at = 1, #closed, 400 do
+    redis.call('RPUSH', KEYS[4], unpack(closed, at, math.min(at + 399, #closed)))
+  end
+  local kept = tonumber(ARGV[11])
+  if kept == 0 then redis.call('DEL', KEYS[4]) else redis.call('LTRIM', KEYS[4], -kept, -1) end
 end
 if ARGV[1] == 'held' and redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
 return 1
@@ -1351,6 +1361,7 @@ class VenueSnapshot:
     snapshot: dict[str, Any] | None
     saved_orders: dict[str, str]
     market_saved: bool
+    closed_saved: bool  # the closed order ids are kept apart (a list)
 
 
 def _order_number(record: Mapping[str, Any]) -> int:
@@ -1373,6 +1384,7 @@ class VenueSnapshotStore:
         self.venue_name = venue_name
         self.key = store.key(f"venue:{venue_name}")
         self.orders_key = self.key + ":orders"
+        self.closed_key = self.key + ":closed"
         self._held: VenueLock | None = None  # the lock this process holds now, if any
         self._read_along: tuple[int, Any] | None = None  # (version, the batch it was read in)
         self._highest = 0  # versions only grow: a lower one means Redis lost the venue's latest state
@@ -1380,37 +1392,40 @@ class VenueSnapshotStore:
     @_wrap_errors
     def load(self) -> tuple[int, str | None]:
         """The version and the whole snapshot as JSON text (its parts put together), None when there is none."""
-        version, whole, head, market, orders = self._read()
+        version, whole, head, market, orders, closed = self._read()
         if whole is not None or head is None:
             return version, whole
-        return version, json.dumps(self._assemble(head, market, orders), separators=(",", ":"))
+        return version, json.dumps(self._assemble(head, market, orders, closed), separators=(",", ":"))
 
     @_wrap_errors
     def load_snapshot(self) -> VenueSnapshot:
         """The snapshot, its parts put together."""
-        version, whole, head, market, orders = self._read()
+        version, whole, head, market, orders, closed = self._read()
         if whole:
-            return VenueSnapshot(version, json.loads(whole), {}, False)
-        if head is None:
-            return VenueSnapshot(version, None, orders, False)  # leftovers, if any: the next save forgets them
-        return VenueSnapshot(version, self._assemble(head, market, orders), orders, market is not None)
+            return VenueSnapshot(version, json.loads(whole), {}, False, False)
+        if head is None:  # leftovers, if any: the next save forgets them
+            return VenueSnapshot(version, None, orders, False, False)
+        snapshot = self._assemble(head, market, orders, closed)
+        return VenueSnapshot(version, snapshot, orders, market is not None, "closed" not in json.loads(head))
 
-    def _read(self) -> tuple[int, str | None, str | None, str | None, dict[str, str]]:
+    def _read(self) -> tuple[int, str | None, str | None, str | None, dict[str, str], list[str]]:
         def read(pipe: Any) -> None:
             pipe.hmget(self.key, "version", "data", "head", "market")
             pipe.hgetall(self.orders_key)
+            pipe.lrange(self.closed_key, 0, -1)
 
-        (version, whole, head, market), orders = self.store._run(read)
+        (version, whole, head, market), orders, closed = self.store._run(read)
         self._seen(int(version or 0))
-        return int(version or 0), whole, head, market, orders
+        return int(version or 0), whole, head, market, orders, closed
 
     @staticmethod
-    def _assemble(head: str, market: str | None, orders: Mapping[str, str]) -> dict[str, Any]:
+    def _assemble(head: str, market: str | None, orders: Mapping[str, str], closed: list[str]) -> dict[str, Any]:
         """The orders in the order the venue numbered them, which is the order it keeps them in."""
         snapshot = json.loads(head)
         if market is not None:
             snapshot.update(json.loads(market))
         snapshot["orders"] = sorted((json.loads(raw) for raw in orders.values()), key=_order_number)
+        snapshot.setdefault("closed", closed)
         return snapshot
 
     @_wrap_errors
@@ -1454,16 +1469,20 @@ class VenueSnapshotStore:
         return self._saved(bool(self._save("unlocked", "", expected_version, data)), expected_version)
 
     def _save(self, rule: str, token: str, expected_version: int, data: Any) -> Any:
-        """`data`: a whole snapshot (JSON text), or its parts (venues.sim.VenueParts: head, market, orders, gone)."""
+        """`data`: a whole snapshot (JSON text), or its parts (simulator.exchange.SnapshotParts)."""
         if isinstance(data, str):
             args: tuple[str, ...] = ("whole", data)
         else:
             written = [x for item in data.orders.items() for x in item]
-            args = ("parts", data.head, data.market or "", json.dumps(written, ensure_ascii=False, separators=(",", ":")),
-                    json.dumps(list(data.gone), ensure_ascii=False, separators=(",", ":")))
+
+            def listed(items: Any) -> str:
+                return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+
+            args = ("parts", data.head, data.market or "", listed(written), listed(data.gone), listed(data.closed),
+                    str(data.closed_kept), "1" if data.closed_replace else "0")
         (saved,) = self.store._run(lambda r: r.eval(
-            _SAVE_VENUE_SCRIPT, 3, self.key, self.orders_key, self.key + ":lock", rule, token, str(expected_version),
-            str(expected_version + 1), *args))
+            _SAVE_VENUE_SCRIPT, 4, self.key, self.orders_key, self.key + ":lock", self.closed_key, rule, token,
+            str(expected_version), str(expected_version + 1), *args))
         return saved
 
     def _saved(self, saved: bool, expected_version: int) -> bool:

@@ -289,9 +289,11 @@ def main(argv: list[str] | None = None) -> int:
             # candle and the orders that changed
             whole, head, market = store.client.hmget(venue_key, "data", "head", "market")
             orders = store.client.hvals(venue_key + ":orders")
+            closed = store.client.llen(venue_key + ":closed")
             snapshot = (f"{len(whole)} bytes, saved whole on every save" if whole else
                         f"head {len(head or '')} bytes, market {len(market or '')} bytes, {len(orders)} orders "
-                        f"{sum(map(len, orders))} bytes, saved in parts (head, market after a candle, changed orders)")
+                        f"{sum(map(len, orders))} bytes, {closed} closed ids, saved in parts (head, market after a "
+                        "candle, changed orders, newly closed ids)")
             profiles["redis"] = profile(rig, args.profile_ticks)
         finally:
             redis.stop()

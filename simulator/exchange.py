@@ -26,10 +26,11 @@ from __future__ import annotations
 import json
 
 import dataclasses
+import itertools
 from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 from clock import Clock
 from errors import InsufficientFundsError, OrderRejectedError
@@ -82,6 +83,20 @@ class Ledger:
         return self.wallet_balance + self.unrealized_pnl
 
 
+class SnapshotParts(NamedTuple):
+    """A snapshot in the parts a store saves apart, each written only when it changed."""
+
+    head: str  # JSON: the account, positions, queues (no market, no orders, no closed ids)
+    market: str | None  # JSON: every symbol's mark, volume, range and candle times (every candle changes it)
+    orders: dict[str, str]  # the orders written since the last save: client order id -> JSON record
+    gone: list[str]  # the orders forgotten since
+    orders_now: dict[str, Order]  # the orders now: the next call's `saved`
+    closed: list[str]  # the ids closed since the last save, oldest first
+    closed_kept: int  # how many closed ids are kept (the newest)
+    closed_replace: bool  # the closed ids were not saved apart: `closed` is all of them
+    closed_count: int  # the next call's `closed_saved`
+
+
 class SimExchange:
     def __init__(self, config: SimConfig, clock: Clock, rules: dict[str, SymbolRules]):
         self.config = config
@@ -99,6 +114,7 @@ class SimExchange:
         # scanning up to `recent_orders_kept` closed orders for the few open ones dominated a backtest
         self._open_ids: dict[str, None] = {}
         self._closed: deque[str] = deque()  # closed order ids, oldest first, for eviction
+        self._closed_count = 0  # ids this copy appended to `_closed` (a restored copy counts those it holds)
         self._participation: dict[str, tuple[int, Decimal]] = {}  # order id -> (candle open ms, qty filled in it)
         self._marks: dict[str, Decimal] = {}
         self._volumes: dict[str, Decimal] = {}
@@ -141,6 +157,10 @@ class SimExchange:
 
     def margin_mode(self, symbol: str) -> MarginMode:
         return self._margin_mode.get(symbol, self.config.margin_mode)
+
+    def closed_count(self) -> int:
+        """How many ids this copy appended to its closed orders (a restored copy: those it holds)."""
+        return self._closed_count
 
     def orders_by_id(self) -> dict[str, Order]:
         """The orders it holds (open and recently closed), by client order id, in the order they came."""
@@ -705,6 +725,7 @@ class SimExchange:
     def _remember_closed(self, client_order_id: str) -> None:
         self._participation.pop(client_order_id, None)
         self._closed.append(client_order_id)
+        self._closed_count += 1
         while len(self._closed) > self.config.recent_orders_kept:
             evicted = self._closed.popleft()
             self._orders.pop(evicted, None)
@@ -731,20 +752,27 @@ class SimExchange:
             self._records[order.client_order_id] = cached
         return cached
 
-    def snapshot_parts(self, market: bool = True, saved: Mapping[str, Order | None] | None = None
-                       ) -> tuple[str, str | None, dict[str, str], list[str], dict[str, Order]]:
-        """`snapshot()` in the parts a store saves apart: the head's JSON without the market and the orders,
-        the market's JSON (every candle changes it; None unless asked for), the JSON of each order written
-        since `saved` (the orders as last saved, by client order id; None: all of them), the ids of those
-        forgotten since, and the orders now (for the next call's `saved`). Orders are immutable, so an order
-        is unchanged when it is the same object: a save after an order call re-encodes none of the others."""
-        head = json.dumps(self._snapshot_account(), separators=(",", ":"))
+    def snapshot_parts(self, market: bool = True, saved: Mapping[str, Order | None] | None = None,
+                       closed_saved: int | None = None) -> SnapshotParts:
+        """`snapshot()` in the parts a store saves apart (see SnapshotParts). `saved`: the orders as last
+        saved, by client order id (None: none); `closed_saved`: `closed_count` at the last save (None: the
+        closed ids were not saved apart). Orders are immutable, so an order is unchanged when it is the same
+        object: a save after an order call re-encodes none of the others."""
+        account = self._snapshot_account()
+        del account["closed"]
+        head = json.dumps(account, separators=(",", ":"))
         market_json = json.dumps(self._snapshot_market(), separators=(",", ":")) if market else None
         orders = self._orders
         if saved is None:
-            return head, market_json, {k: self._cached(o)[2] for k, o in orders.items()}, [], dict(orders)
-        written = {k: self._cached(o)[2] for k, o in orders.items() if saved.get(k) is not o}
-        return head, market_json, written, [k for k in saved if k not in orders], dict(orders)
+            written, gone = {k: self._cached(o)[2] for k, o in orders.items()}, []
+        else:
+            written = {k: self._cached(o)[2] for k, o in orders.items() if saved.get(k) is not o}
+            gone = [k for k in saved if k not in orders]
+        kept = len(self._closed)
+        new = kept if closed_saved is None else min(kept, self._closed_count - closed_saved)
+        closed = list(itertools.islice(self._closed, kept - new, kept)) if new else []
+        return SnapshotParts(head, market_json, written, gone, dict(orders), closed, kept, closed_saved is None,
+                             self._closed_count)
 
     def _snapshot_head(self) -> dict[str, Any]:
         return {**self._snapshot_account(), **self._snapshot_market()}
@@ -801,6 +829,7 @@ class SimExchange:
             ex._put_order(order)
             ex._records[order.client_order_id] = (order, dict(record), json.dumps(record, separators=(",", ":")))
         ex._closed = deque(snapshot["closed"])
+        ex._closed_count = len(ex._closed)
         ex._participation = {k: (int(ms), Decimal(q)) for k, (ms, q) in snapshot["participation"].items()}
         ex._marks = {k: Decimal(x) for k, x in snapshot["marks"].items()}
         ex._volumes = {k: Decimal(x) for k, x in snapshot["volumes"].items()}

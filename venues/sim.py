@@ -16,8 +16,9 @@ inside one is applied to that copy and saved in one round trip (behind the bot's
 order's intent among them), refused while anyone holds the lock or after anyone else saved, and then
 done the locked way on the newest state. Outside a batch every mutation takes the lock first.
 
-A save writes only the snapshot's parts that changed (`VenueParts`): the head, the market after a candle,
-the orders written or forgotten since the last save.
+A save writes only the snapshot's parts that changed (`simulator.exchange.SnapshotParts`): the head, the
+market after a candle, the orders written or forgotten and the ids closed since the last save. It sent
+the whole snapshot, ~95 KB with 100 symbols, three times per entry.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Mapping, TypeVar
 
 from redis.exceptions import LockError, RedisError
 
@@ -35,23 +35,11 @@ from clock import Clock
 from errors import NetworkError, StateStoreError, UnknownOrderStatusError
 from models import Account, Candle, Fill, FundingPayment, MarginMode, Order, OrderIntent, Position
 from simulator import FaultInjector, Ledger, SimConfig, SimExchange, SymbolRules
+from simulator.exchange import SnapshotParts
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class VenueParts:
-    """The venue's snapshot as a save sends it (state.VenueSnapshotStore): its head (the account, positions,
-    queues: small), its market (every symbol's mark, volume, range and last candle times: every candle
-    changes it; None when unchanged since the last save) and, of its orders, only those written and those
-    forgotten since then. A save sent the whole snapshot, ~95 KB with 100 symbols, three times per entry."""
-
-    head: str
-    market: str | None
-    orders: Mapping[str, str]  # client order id -> JSON record
-    gone: Sequence[str] = ()
 
 
 class SimVenueClient:
@@ -81,12 +69,14 @@ class SimVenueClient:
         self._batches = 0  # depth of nested `batch()` contexts
         self._synced_in_batch = False
         self._unsaved = False  # quiet candles applied in memory since the last save
-        # what Redis holds of the snapshot's parts (VenueParts): each order as saved (None: one this copy does
-        # not hold, to be forgotten) and whether the market is the one in memory, so a save writes only what
-        # changed; `_dumped` is the orders of the last dump, saved once its save succeeds
+        # what Redis holds of the snapshot's parts (SnapshotParts): each order as saved (None: one this copy
+        # does not hold, to be forgotten), whether the market is the one in memory and how many closed ids
+        # (None: not apart), so a save writes only what changed; `_dumped`: the last dump, saved once its
+        # save succeeds
         self._saved_orders: Mapping[str, Order | None] = {}
         self._market_saved = False
-        self._dumped: Mapping[str, Order | None] = {}
+        self._closed_saved: int | None = None
+        self._dumped: SnapshotParts | None = None
         # the bot's trading thread and its command thread share this client; every call is one unit
         self._guard = threading.RLock()
         self.exchange = SimExchange(config, clock, self.rules)
@@ -377,13 +367,17 @@ class SimVenueClient:
         restored = self.exchange.orders_by_id() if loaded.saved_orders else {}
         self._saved_orders = {k: restored.get(k) for k in loaded.saved_orders}
         self._market_saved = loaded.market_saved
+        self._closed_saved = self.exchange.closed_count() if loaded.closed_saved else None
 
-    def _dump(self) -> VenueParts:
+    def _dump(self) -> SnapshotParts:
         """The snapshot's parts that changed since the last save (the market only after a candle)."""
-        head, market, written, gone, self._dumped = self.exchange.snapshot_parts(
-            market=not self._market_saved, saved=self._saved_orders)
-        return VenueParts(head, market, written, gone)
+        self._dumped = self.exchange.snapshot_parts(
+            market=not self._market_saved, saved=self._saved_orders, closed_saved=self._closed_saved)
+        return self._dumped
 
     def _was_saved(self) -> None:
-        self._saved_orders, self._market_saved = self._dumped, True
+        dumped = self._dumped
+        if dumped is not None:
+            self._saved_orders, self._closed_saved = dumped.orders_now, dumped.closed_count
+        self._market_saved = True
 

@@ -164,6 +164,21 @@ def test_order_saved_when_the_venue_remembers_many_orders_then_only_what_changed
     assert restarted.exchange.snapshot() == venue.exchange.snapshot()
 
 
+def test_venue_saved_when_it_forgets_its_oldest_closed_orders_then_a_restart_holds_exactly_what_it_kept(store):
+    config = SimConfig(leverage=10, starting_balance=D("100000"), recent_orders_kept=5)
+    venue = SimVenueClient(config, SimulatedClock(0), BUILTIN_RULES, store=store.venue_store("sim"))
+    venue.on_candle(bar(BTC, 0, "100000"))
+
+    with store.batch(), venue.batch():
+        for n in range(12):  # more than it keeps: the oldest closed ones are forgotten
+            venue.submit(OrderIntent(f"o{n}", BTC, OrderSide.BUY if n % 2 else OrderSide.SELL, D("0.01")))
+
+    restarted = SimVenueClient(config, SimulatedClock(0), BUILTIN_RULES, store=store.venue_store("sim"))
+    assert restarted.exchange.snapshot() == venue.exchange.snapshot()
+    assert [o.client_order_id for o in restarted.exchange.orders_by_id().values()] == [f"o{n}" for n in range(7, 12)]
+    assert restarted.fetch_order(BTC, "o6") is None
+
+
 def test_venue_saved_whole_by_an_older_version_when_loaded_then_it_goes_on_in_parts_with_nothing_lost(store):
     older = SimExchange(CONFIG, SimulatedClock(0), BUILTIN_RULES)
     older.on_candle(bar(BTC, 0, "100000"))
