@@ -18,7 +18,7 @@ from ui.guard import guarded
 from ui.status import format_money, to_decimal, utc_day_start_ms
 from ui.summaries import MetricCard, pnl_since, trades_in_mode
 from ui.tables import key_value_table, orders_table, positions_table
-from ui.widgets import memo, metric_cards, records_fp, show_chart, show_table
+from ui.widgets import memo, metric_cards, records_fp, show_chart, show_small_table
 
 
 def _mode(raw: str | None) -> Mode | None:
@@ -76,9 +76,10 @@ def render_account(store: StateStore, settings: Settings) -> None:
     orders = store.read_orders()
     places = data.places(store, [*symbols, *(o.symbol for o in orders)])
     st.subheader("Positions")
-    show_table(positions_table(positions, data.open_trades(store, mode or Mode.PAPER), places),
-               "No open positions.", key="account_positions")
+    # small tables as HTML: this tab is the page's first view, and a grid's browser module is most of its wait
+    show_small_table(positions_table(positions, data.open_trades(store, mode or Mode.PAPER), places),
+                     "No open positions.", key="account_positions")
     st.subheader("Open orders")
-    show_table(orders_table(orders, places), "No open orders.", key="account_orders")
+    show_small_table(orders_table(orders, places), "No open orders.", key="account_orders")
     st.subheader("Risk report")
-    show_table(key_value_table(store.read_risk(), name="Measure"), "No risk report yet.", key="account_risk", rows=20)
+    show_small_table(key_value_table(store.read_risk(), name="Measure"), "No risk report yet.", key="account_risk")

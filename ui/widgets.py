@@ -11,6 +11,7 @@ import streamlit as st
 from state import StateStore
 from ui.bot_selector import SELECTED as SELECTED_BOT
 from ui.checklists import Check
+from ui.light_table import STYLE as LIGHT_STYLE, html_table
 from ui.live_chart import live_chart
 from ui.status import escape_markdown
 from ui.summaries import MetricCard
@@ -21,6 +22,7 @@ CARDS_PER_ROW = 6
 _MEMO: dict[tuple[int, str, str], tuple[Any, Any]] = {}
 _MEMO_LOCK = threading.Lock()
 ROWS_SHOWN = 12  # rows a table shows before it scrolls (the page stays short)
+SMALL_ROWS = 30  # rows an HTML table may have (show_small_table); more is a grid that scrolls
 _ROW_PX, _HEADER_PX = 35, 38
 
 
@@ -55,6 +57,16 @@ def show_table(table: Table, empty: str, *, key: str | None = None, rows: int = 
     height = _HEADER_PX + _ROW_PX * min(len(table.frame), rows) + 2
     config: Any = table.column_config()  # plain dicts of ColumnConfig's keys (tables.py imports no Streamlit)
     st.dataframe(table.frame, hide_index=True, width="stretch", height=height, key=key, column_config=config)
+
+
+def show_small_table(table: Table, empty: str, *, key: str, rows: int = SMALL_ROWS) -> None:
+    """A table of at most `rows` rows as HTML (ui/light_table.py: no dataframe module in the browser); a
+    longer one as `show_table`. Its container has the CSS class `st-key-<key>`."""
+    if table.empty or len(table.frame) > rows:
+        show_table(table, empty, key=key)
+        return
+    with st.container(key=key):
+        st.html(LIGHT_STYLE + html_table(table))
 
 
 def show_chart(fig, key: str) -> None:

@@ -78,21 +78,31 @@ def seeded(e2e_store: StateStore):
 
 
 def _grids(page: Page) -> list[dict]:
-    """Each visible table: the headers the grid has in view (it only puts those in the DOM) and its widths."""
-    return page.evaluate("""() => [...document.querySelectorAll('[data-testid=stDataFrame]')]
+    """Each visible table: the headers it has in view (a grid only puts those in the DOM; of an HTML table,
+    ui/light_table.py, those that start left of its right edge) and its widths."""
+    return page.evaluate("""() => [
+        ...[...document.querySelectorAll('[data-testid=stDataFrame]')]
         .filter(e => e.offsetParent !== null)
         .map(e => {
             const scroller = e.querySelector('.dvn-scroller');
             return {headers: [...e.querySelectorAll('th')].map(h => h.textContent.trim()),
                     visible: scroller ? scroller.clientWidth : 0, total: scroller ? scroller.scrollWidth : 0};
-        })""")
+        }),
+        ...[...document.querySelectorAll('.tb-table')]
+        .filter(e => e.offsetParent !== null)
+        .map(e => {
+            const edge = e.getBoundingClientRect().right;
+            return {headers: [...e.querySelectorAll('th')].filter(h => h.getBoundingClientRect().left < edge)
+                        .map(h => h.textContent.trim()),
+                    visible: e.clientWidth, total: e.scrollWidth};
+        })]""")
 
 
 @pytest.mark.parametrize("tab", ["Account", "Paper", "Ghost"])
 def test_tables_when_viewed_at_1280_px_then_no_key_column_is_cut_off(page: Page, dashboard_url, seeded, tab):
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{dashboard_url}/?tab={tab}")
-    expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.locator("[data-testid=stDataFrame], .tb-table").first).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.wait_for_function(  # every grid has laid out its columns
         "() => [...document.querySelectorAll('[data-testid=stDataFrame]')].filter(e => e.offsetParent !== null)"
         ".every(e => e.querySelectorAll('th').length > 0)", timeout=UI_TIMEOUT_MS)
