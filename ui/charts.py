@@ -50,17 +50,25 @@ MAX_POINTS = 1200  # per line: more than a chart's width in pixels shows nothing
 
 def thin(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
     """The indices of the points to draw: all of them up to `max_points`, else each bucket's lowest and
-    highest (in time order), so every peak and every trough — the drawdown's bottom — stays on the line."""
+    highest (in time order), so every peak and every trough — the drawdown's bottom — stays on the line.
+    Vectorised: a refresh with a new equity point thins 5,000 points again (a loop over the buckets was a
+    third of the Account tab's run)."""
+    values = np.asarray(values, dtype="float64")
     n = values.size
     if n <= max_points:
         return np.arange(n)
-    buckets = np.array_split(np.arange(n), max_points // 2)
+    buckets = (max_points - 2) // 2  # two points a bucket, and the two ends
+    sizes = np.full(buckets, n // buckets)
+    sizes[: n % buckets] += 1  # as np.array_split cuts them
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    bucket = np.repeat(np.arange(buckets), sizes)
     keep = []
-    for bucket in buckets:
-        part = values[bucket]
-        keep.extend(sorted({int(bucket[int(np.argmin(part))]), int(bucket[int(np.argmax(part))])}))
-    keep[0], keep[-1] = 0, n - 1  # the line starts and ends where the data does
-    return np.asarray(sorted(set(keep)))
+    for reduce in (np.fmin, np.fmax):
+        extreme = reduce.reduceat(values, starts)
+        hits = np.flatnonzero(values == extreme[bucket])
+        _, first = np.unique(bucket[hits], return_index=True)  # the first hit in each bucket, as argmin/argmax
+        keep.append(hits[first])
+    return np.unique(np.concatenate([*keep, [0, n - 1]]))  # the line starts and ends where the data does
 
 
 def drawdown_pct(equity: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -75,25 +83,33 @@ def drawdown_pct(equity: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def equity_figure(points: Sequence[Mapping[str, str]], revision: str = "equity") -> go.Figure:
-    """Equity (and wallet balance, dotted) over time from the `equity` stream, the drawdown below it."""
+    """Equity (and wallet balance, dotted) over time from the `equity` stream, the drawdown below it.
+    Laid out by hand in one go: make_subplots and the update calls validated the figure again at every
+    step, and this figure is made again at every new equity point (every few seconds)."""
     rows = [p for p in points if p.get("ts_ms") and p.get("equity")]
     times = _times([int(p["ts_ms"]) for p in rows])
     values = _floats([p["equity"] for p in rows])
     drawdown = drawdown_pct(values)
     shown, shown_dd = thin(values), thin(drawdown)
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04)
-    fig.add_trace(go.Scatter(x=times[shown], y=values[shown], name="Equity", mode="lines",
-                             line=dict(color=BLUE, width=2), hovertemplate="%{y:,.2f} USDT"), row=1, col=1)
+    traces = [go.Scatter(x=times[shown], y=values[shown], name="Equity", mode="lines", line=dict(color=BLUE, width=2),
+                         hovertemplate="%{y:,.2f} USDT", xaxis="x", yaxis="y")]
     if any(p.get("wallet") for p in rows):
         wallet = _floats([p.get("wallet") or p["equity"] for p in rows])
-        fig.add_trace(go.Scatter(x=times[shown], y=wallet[shown], name="Wallet", mode="lines",
-                                 line=dict(color=GREY, width=1, dash="dot"), hovertemplate="%{y:,.2f} USDT"),
-                      row=1, col=1)
-    fig.add_trace(go.Scatter(x=times[shown_dd], y=drawdown[shown_dd], name="Drawdown", mode="lines", fill="tozeroy",
-                             line=dict(color=RED, width=1), hovertemplate="%{y:.2f} %"), row=2, col=1)
-    fig.update_yaxes(title_text="USDT", tickformat=",.2f", row=1, col=1)
-    fig.update_yaxes(title_text="drawdown %", ticksuffix=" %", row=2, col=1)
-    return _layout(fig, "Equity and drawdown", revision, height=400)
+        traces.append(go.Scatter(x=times[shown], y=wallet[shown], name="Wallet", mode="lines",
+                                 line=dict(color=GREY, width=1, dash="dot"), hovertemplate="%{y:,.2f} USDT",
+                                 xaxis="x", yaxis="y"))
+    traces.append(go.Scatter(x=times[shown_dd], y=drawdown[shown_dd], name="Drawdown", mode="lines", fill="tozeroy",
+                             line=dict(color=RED, width=1), hovertemplate="%{y:.2f} %", xaxis="x2", yaxis="y2"))
+    # make_subplots(rows=2, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04), written out
+    layout = dict(
+        xaxis=dict(anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False),
+        xaxis2=dict(anchor="y2", domain=[0.0, 1.0]),
+        yaxis=dict(anchor="x", domain=[0.3088, 1.0], title=dict(text="USDT"), tickformat=",.2f"),
+        yaxis2=dict(anchor="x2", domain=[0.0, 0.2688], title=dict(text="drawdown %"), ticksuffix=" %"),
+        title=dict(text="Equity and drawdown"), height=400, margin=_MARGIN, showlegend=False, hovermode="x unified",
+        uirevision=revision,
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
 def candles_figure(symbol: str, candles: Sequence[Candle], trades: Sequence[Trade] = (),
