@@ -2,22 +2,49 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from typing import Hashable
 
 import redis
 import streamlit as st
 
-from settings import Settings, load_settings, redis_url
+from settings import DEFAULT_CONFIG_PATH, ENV_PREFIX, Settings, load_settings, redis_url
 from state import StateStore, connect
+
+_settings_lock = threading.Lock()
+_settings: tuple[Hashable, Settings] | None = None
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _settings_source() -> Hashable:
+    """What the settings are made from: config.yaml's identity and the TB_* environment."""
+    try:
+        info = DEFAULT_CONFIG_PATH.stat()
+        file: Hashable = (info.st_ino, info.st_size, info.st_mtime_ns)
+    except OSError:
+        file = None  # load_settings says what is wrong with it
+    return file, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
+
+
 def current_settings() -> Settings:
-    """config.yaml with TB_* overrides (TB_BOT__ID picks the bot); raises ConfigError."""
-    return load_settings()
+    """config.yaml with TB_* overrides (TB_BOT__ID picks the bot); raises ConfigError. Parsed again only
+    when the file or the environment changed: every page run asks, and parsing and validating the YAML
+    was a tenth of a page's first run."""
+    global _settings
+    source = _settings_source()
+    with _settings_lock:
+        known = _settings
+    if known is not None and known[0] == source:
+        return known[1]
+    loaded = load_settings()  # a bad file raises every time: nothing is kept
+    with _settings_lock:
+        _settings = (source, loaded)
+    return loaded
 
 
 def current_redis_url(settings: Settings) -> str:
