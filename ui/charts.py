@@ -115,52 +115,66 @@ def equity_figure(points: Sequence[Mapping[str, str]], revision: str = "equity")
 def candles_figure(symbol: str, candles: Sequence[Candle], trades: Sequence[Trade] = (),
                    open_trade: TradeState | None = None) -> go.Figure:
     """Candlesticks and volume; each trade's entry (triangle in its direction) and exit (x, green/red by
-    P&L); an open position's entry (diamond) with its stop and take-profit as lines."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.03)
+    P&L); an open position's entry (diamond) with its stop and take-profit as lines. Laid out by hand in
+    one go, as equity_figure: it is made again at every new candle, and make_subplots, add_hline and the
+    update calls validated it again at every step (180 ms of a 400 ms Paper refresh)."""
     times = _times([c.open_time_ms for c in candles])
-    fig.add_trace(go.Candlestick(
-        x=times, open=_floats([c.open for c in candles]), high=_floats([c.high for c in candles]),
-        low=_floats([c.low for c in candles]), close=_floats([c.close for c in candles]), name=symbol,
-        increasing_line_color=GREEN, decreasing_line_color=RED,
-    ), row=1, col=1)
-    fig.add_trace(go.Bar(
-        x=times, y=_floats([c.volume for c in candles]), name="Volume",
-        marker_color=np.where(np.asarray([c.close >= c.open for c in candles], dtype=bool), GREEN, RED),
-        opacity=0.6,
-    ), row=2, col=1)
+    rising = np.asarray([c.close >= c.open for c in candles], dtype=bool)
+    traces = [
+        go.Candlestick(x=times, open=_floats([c.open for c in candles]), high=_floats([c.high for c in candles]),
+                       low=_floats([c.low for c in candles]), close=_floats([c.close for c in candles]), name=symbol,
+                       increasing_line_color=GREEN, decreasing_line_color=RED, xaxis="x", yaxis="y"),
+        # green on a rising candle, red on a falling one: as numbers on a two-colour scale, which plotly
+        # takes as one array (1,500 colour strings were validated one by one)
+        go.Bar(x=times, y=_floats([c.volume for c in candles]), name="Volume",
+               marker=dict(color=rising.astype("float64"), colorscale=[[0.0, RED], [1.0, GREEN]], cmin=0.0, cmax=1.0),
+               opacity=0.6, xaxis="x2", yaxis="y2"),
+    ]
     shown = _trades_in_window(candles, [t for t in trades if t.symbol == symbol])
     if shown:
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=[_time(t.entry_ms) for t in shown], y=[float(t.entry_price) for t in shown], mode="markers",
             name="Entry",
             marker=dict(symbol=["triangle-up" if t.side is Side.LONG else "triangle-down" for t in shown],
                         size=12, color=BLUE, line=dict(color="white", width=1)),
-            text=[f"{t.side.value} entry {t.entry_price:,}" for t in shown], hoverinfo="text",
-        ), row=1, col=1)
-        fig.add_trace(go.Scatter(
+            text=[f"{t.side.value} entry {t.entry_price:,}" for t in shown], hoverinfo="text", xaxis="x", yaxis="y",
+        ))
+        traces.append(go.Scatter(
             x=[_time(t.exit_ms) for t in shown], y=[float(t.exit_price) for t in shown], mode="markers",
             name="Exit", marker=dict(symbol="x", size=11, color=[GREEN if t.pnl >= 0 else RED for t in shown]),
             text=[f"exit {t.exit_price:,} ({t.exit_reason.value}) P&L {t.pnl:+,.2f} USDT" for t in shown],
-            hoverinfo="text",
-        ), row=1, col=1)
+            hoverinfo="text", xaxis="x", yaxis="y",
+        ))
+    shapes: list[dict] = []
+    annotations: list[dict] = []
     if open_trade is not None and open_trade.symbol == symbol:
-        _open_position(fig, open_trade)
-    fig.update_layout(xaxis_rangeslider_visible=False)
-    fig.update_yaxes(tickformat=",", row=1, col=1)
-    fig.update_yaxes(title_text="volume", row=2, col=1)
-    return _layout(fig, f"{symbol} candles with trades", f"candles:{symbol}", height=480)
+        traces.append(_open_position(open_trade, shapes, annotations))
+    # make_subplots(rows=2, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.03), written out
+    layout = dict(
+        xaxis=dict(anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False, rangeslider=dict(visible=False)),
+        xaxis2=dict(anchor="y2", domain=[0.0, 1.0]),
+        yaxis=dict(anchor="x", domain=[0.2434, 1.0], tickformat=","),
+        yaxis2=dict(anchor="x2", domain=[0.0, 0.2134], title=dict(text="volume")),
+        shapes=shapes, annotations=annotations, title=dict(text=f"{symbol} candles with trades"), height=480,
+        margin=_MARGIN, showlegend=False, hovermode="x unified", uirevision=f"candles:{symbol}",
+    )
+    return go.Figure(data=traces, layout=layout)
 
 
-def _open_position(fig: go.Figure, trade: TradeState) -> None:
-    fig.add_trace(go.Scatter(
-        x=[_time(trade.entry_ms)], y=[float(trade.entry_price)], mode="markers", name="Open position",
-        marker=dict(symbol="diamond", size=13, color=AMBER, line=dict(color="white", width=1)),
-        text=[f"open {trade.side.value} {trade.qty} @ {trade.entry_price:,}"], hoverinfo="text",
-    ), row=1, col=1)
+def _open_position(trade: TradeState, shapes: list[dict], annotations: list[dict]) -> go.Scatter:
+    """The open position's entry marker; its stop and take-profit as lines across the candles (what
+    add_hline(row=1) makes), added to `shapes` and `annotations`."""
     for price, label, colour in ((trade.stop, "stop", RED), (trade.take_profit, "take-profit", GREEN)):
         if price and price > 0:
-            fig.add_hline(y=float(price), line_dash="dash", line_color=colour, line_width=1,
-                          annotation_text=f"{label} {price:,}", annotation_position="top left", row=1, col=1)
+            shapes.append(dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=float(price), y1=float(price),
+                               line=dict(color=colour, dash="dash", width=1)))
+            annotations.append(dict(text=f"{label} {price:,}", showarrow=False, xref="x domain", x=0, xanchor="left",
+                                    yref="y", y=float(price), yanchor="bottom"))
+    return go.Scatter(
+        x=[_time(trade.entry_ms)], y=[float(trade.entry_price)], mode="markers", name="Open position",
+        marker=dict(symbol="diamond", size=13, color=AMBER, line=dict(color="white", width=1)),
+        text=[f"open {trade.side.value} {trade.qty} @ {trade.entry_price:,}"], hoverinfo="text", xaxis="x", yaxis="y",
+    )
 
 
 def _trades_in_window(candles: Sequence[Candle], trades: Sequence[Trade]) -> list[Trade]:
