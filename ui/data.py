@@ -22,7 +22,7 @@ from typing import Any, Callable, Generic, Iterable, Mapping, TypeVar
 
 from models import AuditEvent, Book, Candle, Mode, Side, Trade, TradeState, from_record
 from settings import Settings
-from state import BotStatus, StateStore, StreamEntry, bot_ids, bot_status, heartbeat_age_s, read_states
+from state import CANDLES_KEPT, BotStatus, StateStore, StreamEntry, bot_ids, bot_status, heartbeat_age_s, read_states
 from stores import Memory
 from settings import one_line
 from ui.status import price_places
@@ -192,16 +192,27 @@ def book_metrics(trades_read: list[Trade], points: list[dict[str, str]], startin
 
 
 _CANDLES: dict[tuple[int, str, str], tuple[str | None, list[Candle]]] = {}
+CANDLES_TOPUP = 16  # the newest candles read when the newest one changed: a refresh's new candles fit in it
 
 
 def candles(store: StateStore, symbol: str) -> list[Candle]:
-    """A symbol's recent candles, read again only when its newest candle changed."""
+    """A symbol's recent candles, read again only when its newest candle changed, and then only the
+    newest few, appended after the last one known (the list only grows at its end and is trimmed at its
+    start); all of them when the last one known is no longer among those few."""
     key = (id(store.client), store.bot_id, symbol)
     newest = store.newest_candle_raw(symbol)
     cached = _CANDLES.get(key)
     if cached is not None and cached[0] == newest:
         return cached[1]
-    read = store.read_candles(symbol)
+    read: list[Candle] | None = None
+    if cached is not None and cached[1]:
+        recent = store.read_candles(symbol, CANDLES_TOPUP)
+        last = cached[1][-1]
+        at = next((i for i in range(len(recent) - 1, -1, -1) if recent[i] == last), None)
+        if at is not None:
+            read = (cached[1] + recent[at + 1:])[-CANDLES_KEPT:]
+    if read is None:
+        read = store.read_candles(symbol)
     _CANDLES[key] = (newest, read)
     return read
 
