@@ -205,6 +205,8 @@ def accuracy_figure(rows: Sequence[HorizonAccuracy], revision: str = "accuracy")
         text=[f"{accuracy * 100:.1f} % of {r.scored}" for r, accuracy in shown],
         textposition="auto",
     ))
-    fig.add_hline(y=50, line_dash="dot", line_color=GREY)
-    fig.update_yaxes(title_text="correct direction (%)", range=[0, 100])
+    # add_hline(y=50), written out: add_hline validates the whole figure again
+    fig.update_layout(shapes=[dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=50, y1=50,
+                                   line=dict(color=GREY, dash="dot"))],
+                      yaxis=dict(title=dict(text="correct direction (%)"), range=[0, 100]))
     return _layout(fig, "Signal accuracy per horizon", revision, height=300)

@@ -105,13 +105,11 @@ def is_outcome(record: Mapping[str, str]) -> bool:
 
 def horizons(records: Iterable[Mapping[str, str]]) -> list[str]:
     """Horizon names present in outcome records ('5m', '15m', '60m'), shortest first."""
-    found: set[int] = set()
+    keys: set[str] = set()
     for r in records:
         if is_outcome(r):
-            for key in r:
-                m = _RETURN_KEY.match(key)
-                if m:
-                    found.add(int(m.group(1)))
+            keys.update(r)  # the few distinct field names, matched once each (not once per record)
+    found = {int(m.group(1)) for key in keys if (m := _RETURN_KEY.match(key))}
     return [f"{n}m" for n in sorted(found)]
 
 
