@@ -15,12 +15,11 @@ from control.trading_state import TradingStateControl
 from models import CommandType, HaltCause, Mode, TradingState
 from settings import Settings
 from state import StateStore
-from ui import live_offer
+from ui import data, live_offer
 from ui.connection import now_ms
 from ui.guard import guarded
 from ui.sidebar import run_command
 from ui.status import escape_markdown, format_money, to_decimal
-from ui.summaries import trades_in_mode
 from ui.tables import key_value_frame, positions_frame, trades_frame
 
 GREEN, AMBER, RED = "green", "orange", "red"
@@ -132,7 +131,7 @@ def render_live(store: StateStore, settings: Settings) -> None:
         st.dataframe(key_value_frame(store.read_risk(), name="Figure"), hide_index=True)
 
     st.subheader("Live trades")
-    live_trades = trades_in_mode(store.read_trades(), Mode.LIVE)
+    live_trades = data.trades(store, Mode.LIVE)  # the newest trades, kept and topped up: not re-read each refresh
     if live_trades:
         st.dataframe(trades_frame(live_trades), hide_index=True)
     else:
