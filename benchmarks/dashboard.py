@@ -2,7 +2,8 @@
 (Debian's, through Playwright) and its own Redis on a free port. Every process it starts is ended by pid.
 
     python -m benchmarks.dashboard [--trades 50000] [--signals 100000] [--audit 20000] [--bots 50]
-                                   [--refresh-s 30] [--soak-s 0] [--out benchmarks/dashboard.md]
+                                   [--refresh-s 30] [--soak-s 0] [--parts first,refresh,press,bots]
+                                   [--out benchmarks/dashboard.md]
 
 Measured (the issue's targets in brackets):
   first full render [< 2 s]   navigation → every panel of the page has run on the server (its `page` timing
@@ -182,15 +183,26 @@ st.markdown("Decision log")
 """
 
 
-def floor_render(browser, play_dir: Path) -> list[float]:
-    """The same navigation to a trivial Streamlit page (two metrics, one tiny chart): what the browser and
-    Streamlit's own frontend cost on this machine before the dashboard does anything."""
+BARE_APP = """
+import streamlit as st
+st.set_page_config(layout="wide")
+st.title("Floor")
+a, b = st.columns(2)
+a.metric("Equity (USDT)", "10,000.00")
+st.markdown("Decision log")
+"""
+
+
+def floor_render(browser, play_dir: Path, source: str = FLOOR_APP, chart: bool = True) -> list[float]:
+    """The same navigation to a trivial Streamlit page (two metrics and one tiny st.plotly_chart; or, bare,
+    one metric and no chart): what the browser and Streamlit's own frontend cost on this machine before
+    the dashboard does anything."""
     from playwright.sync_api import expect
 
-    app = play_dir / "floor.py"
-    app.write_text(FLOOR_APP)
+    app = play_dir / ("floor.py" if chart else "bare.py")
+    app.write_text(source)
     port = free_port()
-    log = open(play_dir / "floor.log", "wb")
+    log = open(play_dir / f"{app.stem}.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port), "--server.headless", "true",
          "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
@@ -210,7 +222,8 @@ def floor_render(browser, play_dir: Path) -> list[float]:
             started = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}")
             expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=60_000)
-            expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
+            if chart:
+                expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
             expect(page.get_by_text("Decision log", exact=True)).to_be_visible(timeout=60_000)
             times.append(time.perf_counter() - started)
             context.close()
@@ -229,6 +242,14 @@ def _task_seconds(cdp) -> float:
 
 
 ACCOUNT_TABLES = 3  # positions, open orders, risk report: what the seed gives the Account tab
+
+
+def wait_for_tables(page, count: int) -> None:
+    """Until `count` tables are drawn: a grid (st.dataframe) with its canvas, or an HTML table
+    (ui/light_table.py)."""
+    page.wait_for_function(f"() => [...document.querySelectorAll('[data-testid=stDataFrame]')]"
+                           f".filter(e => e.querySelector('canvas')).length"
+                           f" + document.querySelectorAll('.tb-table table').length >= {count}", timeout=60_000)
 
 
 def first_render(browser, server: Server, context=None) -> tuple[float, float]:
@@ -253,8 +274,7 @@ def first_render(browser, server: Server, context=None) -> tuple[float, float]:
     expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=60_000)
     chart = page.frame_locator(".st-key-chart_account_equity iframe").locator(".js-plotly-plot .main-svg").first
     expect(chart).to_be_visible(timeout=60_000)  # the equity chart drawn
-    expect(page.get_by_test_id("stDataFrame")).to_have_count(ACCOUNT_TABLES, timeout=60_000)
-    expect(page.get_by_test_id("stDataFrame").last.locator("canvas").first).to_be_visible(timeout=60_000)
+    wait_for_tables(page, ACCOUNT_TABLES)
     deadline = time.monotonic() + 60
     while sum(1 for _, what, _ in server.timing_lines() if what == "page") <= pages_before:
         if time.monotonic() > deadline:
@@ -340,8 +360,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh-s", type=float, default=20.0, help="seconds of refreshes per tab")
     parser.add_argument("--soak-s", type=float, default=0.0)
     parser.add_argument("--presses", type=int, default=5)
+    parser.add_argument("--parts", default="first,refresh,press,bots",
+                        help="what to measure, of first (the floors and first renders), refresh, press, bots")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "dashboard.md"))
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} not found: install Debian's chromium", file=sys.stderr)
         return 2
@@ -365,68 +388,79 @@ def main(argv: list[str] | None = None) -> int:
             with Activity(store) as bot, sync_playwright() as play:
                 server = Server(redis.url, work / "timings.txt", work / "streamlit.log")
                 browser = play.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                floor = floor_render(browser, work)
-                report(f"floor (a trivial Streamlit page: 2 metrics, 1 tiny chart) in this browser: median "
-                       f"{statistics.median(floor):.2f} s (min {min(floor):.2f})")
-                (cold,), (cold_busy,) = _renders(browser, server, 1)
-                warm, warm_busy = _renders(browser, server, 5)
-                kept = browser.new_context(viewport={"width": 1280, "height": 900})
-                first_render(browser, server, kept)  # fills the kept context's HTTP cache
-                cached, cached_busy = _renders(browser, server, 5, kept)
-                kept.close()
-                report("first full render (status strip, tabs, Account cards, equity chart drawn, 3 tables; the "
-                       "server's run done):")
-                report(f"  cold server, empty HTTP cache: {cold:.2f} s (main thread busy {cold_busy:.2f} s)")
-                report(f"  warm server, empty HTTP cache (a first visit): median {statistics.median(warm):.2f} s "
-                       f"(min {min(warm):.2f}, max {max(warm):.2f}; main thread busy {statistics.median(warm_busy):.2f} s)")
-                report(f"  warm server, warm HTTP cache (the page reopened): median {statistics.median(cached):.2f} s "
-                       f"(min {min(cached):.2f}, max {max(cached):.2f}; main thread busy "
-                       f"{statistics.median(cached_busy):.2f} s)")
-                server_pages = [ms for _, what, ms in server.timing_lines() if what == "page"]
-                report(f"  server time of those full runs (ms): {', '.join(f'{ms:.0f}' for ms in server_pages)}")
+                if "first" in parts:
+                    bare = floor_render(browser, work, BARE_APP, chart=False)
+                    report(f"bare floor (a Streamlit page: a title, 1 metric, 1 line; no chart) in this browser: median "
+                           f"{statistics.median(bare):.2f} s (min {min(bare):.2f})")
+                    floor = floor_render(browser, work)
+                    report(f"floor (a trivial Streamlit page: 2 metrics, 1 tiny st.plotly_chart) in this browser: median "
+                           f"{statistics.median(floor):.2f} s (min {min(floor):.2f})")
+                    (cold,), (cold_busy,) = _renders(browser, server, 1)
+                    warm, warm_busy = _renders(browser, server, 5)
+                    kept = browser.new_context(viewport={"width": 1280, "height": 900})
+                    first_render(browser, server, kept)  # fills the kept context's HTTP cache
+                    cached, cached_busy = _renders(browser, server, 5, kept)
+                    kept.close()
+                    report("first full render (status strip, tabs, Account cards, equity chart drawn, 3 tables; the "
+                           "server's run done):")
+                    report(f"  cold server, empty HTTP cache: {cold:.2f} s (main thread busy {cold_busy:.2f} s)")
+                    report(f"  warm server, empty HTTP cache (a first visit): median {statistics.median(warm):.2f} s "
+                           f"(min {min(warm):.2f}, max {max(warm):.2f}; main thread busy {statistics.median(warm_busy):.2f} s)")
+                    report(f"  warm server, warm HTTP cache (the page reopened): median {statistics.median(cached):.2f} s "
+                           f"(min {min(cached):.2f}, max {max(cached):.2f}; main thread busy "
+                           f"{statistics.median(cached_busy):.2f} s)")
+                    server_pages = [ms for _, what, ms in server.timing_lines() if what == "page"]
+                    report(f"  server time of those full runs (ms): {', '.join(f'{ms:.0f}' for ms in server_pages)}")
 
-                report(f"refreshes (every {REFRESH_S:g} s, new records arriving), {args.refresh_s:g} s with each tab "
-                       "open (the decision log with Live), ms per panel run: p50 / p95 / max (runs)")
-                all_runs: dict[str, list[float]] = {}
-                for tab in ("Account", "Paper", "Ghost", "Live"):
-                    context = browser.new_context(viewport={"width": 1280, "height": 900})
-                    page = context.new_page()
-                    page.goto(f"{server.url}/?tab={tab}")
-                    page.get_by_role("tab", name="Live").wait_for(timeout=60_000)
-                    if tab == "Live":
-                        page.get_by_text("Decision log", exact=True).click()
-                    time.sleep(3)  # past this session's first full run
-                    since = time.time()
-                    time.sleep(args.refresh_s)
-                    for panel, ms in refreshes(server, since).items():
-                        all_runs.setdefault(panel, []).extend(ms)
-                    context.close()
-                for panel in PANELS:
-                    ms = all_runs.get(panel, [])
-                    report(f"  {panel:13} {pct(ms, 0.5):7.1f} {pct(ms, 0.95):7.1f} {max(ms, default=float('nan')):7.1f}"
-                           f"  ({len(ms)})")
-                tab_runs = [ms for p in ("Account", "Paper", "Ghost", "Live") for ms in all_runs.get(p, [])]
-                strip = statistics.fmean(all_runs.get("Status", [0])) + statistics.fmean(all_runs.get("Bot_status", [0]))
-                report(f"  one refresh of the page (the open tab's panel + both status panels): p50 "
-                       f"{pct(tab_runs, 0.5) + strip:.0f} ms, p95 {pct(tab_runs, 0.95) + strip:.0f} ms, "
-                       f"max {max(tab_runs, default=float('nan')) + strip:.0f} ms")
+                if "refresh" in parts:
+                    report(f"refreshes (every {REFRESH_S:g} s, new records arriving), {args.refresh_s:g} s with each tab "
+                           "open (the decision log with Live), ms per panel run: p50 / p95 / max (runs)")
+                    all_runs: dict[str, list[float]] = {}
+                    for tab in ("Account", "Paper", "Ghost", "Live"):
+                        context = browser.new_context(viewport={"width": 1280, "height": 900})
+                        page = context.new_page()
+                        page.goto(f"{server.url}/?tab={tab}")
+                        page.get_by_role("tab", name="Live").wait_for(timeout=60_000)
+                        if tab == "Live":
+                            page.get_by_text("Decision log", exact=True).click()
+                        time.sleep(3)  # past this session's first full run
+                        since = time.time()
+                        time.sleep(args.refresh_s)
+                        for panel, ms in refreshes(server, since).items():
+                            all_runs.setdefault(panel, []).extend(ms)
+                        context.close()
+                    for panel in PANELS:
+                        ms = all_runs.get(panel, [])
+                        report(f"  {panel:13} {pct(ms, 0.5):7.1f} {pct(ms, 0.95):7.1f} {max(ms, default=float('nan')):7.1f}"
+                               f"  ({len(ms)})")
+                    tab_runs = [ms for p in ("Account", "Paper", "Ghost", "Live") for ms in all_runs.get(p, [])]
+                    strip = statistics.fmean(all_runs.get("Status", [0])) + statistics.fmean(all_runs.get("Bot_status", [0]))
+                    report(f"  one refresh of the page (the open tab's panel + both status panels): p50 "
+                           f"{pct(tab_runs, 0.5) + strip:.0f} ms, p95 {pct(tab_runs, 0.95) + strip:.0f} ms, "
+                           f"max {max(tab_runs, default=float('nan')) + strip:.0f} ms")
 
-                answered, shown = press_halt(browser, server, store, args.presses)
-                report(f"HALT pressed {len(answered)}×: answered on the page p50 {pct(answered, 0.5) * 1000:.0f} ms "
-                       f"(max {max(answered) * 1000:.0f}); status strip HALTED p50 {pct(shown, 0.5) * 1000:.0f} ms "
-                       f"(max {max(shown) * 1000:.0f}; a refresh is {REFRESH_S * 1000:.0f} ms)")
+                if "press" in parts:
+                    answered, shown = press_halt(browser, server, store, args.presses)
+                    report(f"HALT pressed {len(answered)}×: answered on the page p50 {pct(answered, 0.5) * 1000:.0f} ms "
+                           f"(max {max(answered) * 1000:.0f}); status strip HALTED p50 {pct(shown, 0.5) * 1000:.0f} ms "
+                           f"(max {max(shown) * 1000:.0f}; a refresh is {REFRESH_S * 1000:.0f} ms)")
+                    report("  each press, answered (ms; the first right after the page opened, as the tabs show): "
+                           + ", ".join(f"{a * 1000:.0f}" for a in answered))
 
-                if args.bots > 1:
+                if args.bots > 1 and "bots" in parts:
                     started = time.perf_counter()
                     for n in range(1, args.bots):
                         other = StateStore(store.client, f"bench{n:02d}")
                         seed(other, trades=1000, signals=2000, audit=500, equity=500, now_ms=now_ms(), seed_value=n,
                              mode="ghost" if n % 2 else "paper")
                     report(f"{args.bots - 1} more bots seeded in {time.perf_counter() - started:.1f} s")
+                    pages_before = sum(1 for _, what, _ in server.timing_lines() if what == "page")
                     many, _ = _renders(browser, server, 3)
+                    many_ms = [ms for _, what, ms in server.timing_lines() if what == "page"][pages_before:]
                     switched, listed = other_bot(browser, server, f"bench{min(7, args.bots - 1):02d}")
-                    report(f"with {args.bots} bots: first full render median {statistics.median(many):.2f} s; "
-                           f"the selector lists {listed}; another bot's page {switched:.2f} s")
+                    report(f"with {args.bots} bots: first full render median {statistics.median(many):.2f} s (empty HTTP "
+                           f"cache; server runs {', '.join(f'{ms:.0f}' for ms in many_ms)} ms); the selector lists "
+                           f"{listed}; another bot's page {switched:.2f} s")
 
                 if args.soak_s > 0:
                     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -453,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "# Dashboard benchmark", "",
         f"`python -m benchmarks.dashboard --trades {args.trades} --signals {args.signals} --audit {args.audit} "
-        f"--bots {args.bots} --refresh-s {args.refresh_s:g} --soak-s {args.soak_s:g}`", "",
+        f"--bots {args.bots} --refresh-s {args.refresh_s:g} --soak-s {args.soak_s:g} --parts {args.parts}`", "",
         f"{platform.node()} · {os.cpu_count()} CPUs · load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the "
         f"end · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "", "```",
     ]
