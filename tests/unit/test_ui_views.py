@@ -284,3 +284,23 @@ def test_thin_when_a_long_curve_then_at_most_max_points_and_every_extreme_kept(n
     assert len(keep) <= charts.MAX_POINTS
     assert keep[0] == 0 and keep[-1] == n - 1 and list(keep) == sorted(set(keep))
     assert values[keep].min() == values.min() and values[keep].max() == values.max()
+
+
+@pytest.mark.parametrize("build, heights, spacing", [
+    (lambda: charts.equity_figure([{"ts_ms": "1000", "equity": "10000"}, {"ts_ms": "2000", "equity": "9000"}]),
+     [0.72, 0.28], 0.04),
+    (lambda: charts.candles_figure("BTC/USDT:USDT", [Candle("BTC/USDT:USDT", "1m", 60_000, Decimal("1"), Decimal("2"),
+                                                            Decimal("0.5"), Decimal("1.5"), Decimal("3"))]),
+     [0.78, 0.22], 0.03),
+])
+def test_two_panel_figures_when_laid_out_by_hand_then_the_axes_of_make_subplots(build, heights, spacing):
+    from plotly.subplots import make_subplots
+
+    grid = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=heights, vertical_spacing=spacing).layout
+    fig = build()
+
+    for axis in ("xaxis", "xaxis2", "yaxis", "yaxis2"):
+        mine, theirs = fig.layout[axis], grid[axis]
+        assert (mine.anchor, mine.matches, mine.showticklabels) == (theirs.anchor, theirs.matches, theirs.showticklabels)
+        assert mine.domain == pytest.approx(theirs.domain, abs=1e-4), axis
+    assert [(t.xaxis, t.yaxis) for t in fig.data] == [("x", "y"), ("x2", "y2")]  # the line or candles, then below
