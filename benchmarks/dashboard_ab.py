@@ -205,10 +205,11 @@ def main(argv: list[str] | None = None) -> int:
                     runs_ms = refresh_runs(browser, servers, timings, args.tab, args.refresh_s)
                     print(f"{args.tab} tab refreshing on both sides at once for {args.refresh_s:g} s, load average "
                           f"{os.getloadavg()[0]:.1f} at the end; ms per panel run: p50 / p95 / max (runs)")
-                    for label, values in sorted(runs_ms.items()):
-                        values.sort()
-                        p95 = values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]
-                        print(f"  {label:18} {statistics.median(values):7.1f} {p95:7.1f} {values[-1]:7.1f}  ({len(values)})")
+                    for label, panel_ms in sorted(runs_ms.items()):
+                        panel_ms.sort()
+                        p95 = panel_ms[min(len(panel_ms) - 1, round(0.95 * (len(panel_ms) - 1)))]
+                        print(f"  {label:18} {statistics.median(panel_ms):7.1f} {p95:7.1f} {panel_ms[-1]:7.1f}"
+                              f"  ({len(panel_ms)})")
                 if args.trace:
                     for name, (_, port) in servers.items():
                         print(f"  {name} traced: {traced_cpu(browser, port, args.tab, work / f'{name}.json')}")

@@ -55,4 +55,4 @@ def html_table(table: Table) -> str:
 
 
 def _text(value: object) -> str:
-    return "" if pd.isna(value) else str(value)  # type: ignore[call-overload]
+    return "" if pd.isna(value) else str(value)
