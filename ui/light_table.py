@@ -15,8 +15,9 @@ import pandas as pd
 
 from ui.tables import Table
 
-# Streamlit's dark theme (`.streamlit/config.toml`): the pinned column must be opaque to scroll under
-_BACKGROUND = "#0e1117"
+# the page's background in Streamlit 1.67's dark theme (`.streamlit/config.toml`, base "dark"), read from
+# the page: the pinned column must be opaque for the others to scroll under it
+_BACKGROUND = "rgb(23, 22, 20)"
 _LINE = "rgba(250, 250, 250, 0.12)"
 STYLE = (
     "<style>"
