@@ -68,6 +68,14 @@ def test_batch_when_a_candle_is_quiet_then_saved_only_at_the_batch_end(store):
     assert client(store).mark_price(BTC) == D("101000")
 
 
+def bot_and_supervisor(store):
+    """The bot's venue client holding a long with its stop, and the supervisor's, which has read it."""
+    venue, supervisor = client(store), client(store)
+    long_with_stop(venue)
+    supervisor.positions()
+    return venue, supervisor
+
+
 def test_batch_when_a_candle_triggers_the_stop_then_its_fill_is_saved_before_the_call_returns(store):
     venue = client(store)
     long_with_stop(venue)
@@ -81,9 +89,7 @@ def test_batch_when_a_candle_triggers_the_stop_then_its_fill_is_saved_before_the
 
 
 def test_batch_when_another_process_wrote_meanwhile_then_its_write_is_kept(store):
-    venue, supervisor = client(store), client(store)
-    long_with_stop(venue)
-    supervisor.positions()
+    venue, supervisor = bot_and_supervisor(store)
 
     with venue.batch():
         venue.on_candle(bar(BTC, 60_000, "100200"))
@@ -95,9 +101,7 @@ def test_batch_when_another_process_wrote_meanwhile_then_its_write_is_kept(store
 
 
 def test_batch_when_another_process_wrote_then_a_candle_that_fills_goes_on_its_state(store):
-    venue, supervisor = client(store), client(store)
-    long_with_stop(venue)
-    supervisor.positions()
+    venue, supervisor = bot_and_supervisor(store)
 
     with venue.batch():
         venue.positions()  # the batch's one version check
@@ -133,9 +137,7 @@ def test_order_in_a_batch_when_its_intent_is_queued_then_one_round_trip_makes_bo
 
 
 def test_order_in_a_batch_when_another_process_wrote_after_the_check_then_it_lands_on_that_state(store):
-    venue, supervisor = client(store), client(store)
-    long_with_stop(venue)
-    supervisor.positions()
+    venue, supervisor = bot_and_supervisor(store)
 
     with venue.batch():
         venue.positions()  # the batch's one version check

@@ -118,6 +118,17 @@ def test_batch_when_redis_is_gone_at_its_end_then_one_clear_error_and_nothing_ha
     assert onlooker.read_audit() == [] and onlooker.recall(Memory.OPEN_TRADES) == {}
 
 
+def _restarted_twice_after(child: int, store) -> tuple[list, list, list]:
+    """Wait for the crashed bot process, restart the executor twice as the bot would: the trades in the
+    stream, and what each restart recorded."""
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    clock = SimulatedClock(T0 + 2 * 60_000)
+    recovered = restart_and_record(store, clock)
+    again = restart_and_record(store, clock)
+    return store.read_trades(), recovered, again
+
+
 @pytest.mark.parametrize("crash_point", ["after_fills_booked", "after_trade_finished", "after_row_written"])
 def test_restart_when_the_bot_died_inside_a_tick_of_the_fill_path_then_the_trade_is_recorded_exactly_once(
         redis_url, store, crash_point):
@@ -141,14 +152,8 @@ def test_restart_when_the_bot_died_inside_a_tick_of_the_fill_path_then_the_trade
             status = 0
         finally:
             os._exit(status)
-    _, status = os.waitpid(child, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    rows, recovered, again = _restarted_twice_after(child, store)
 
-    clock = SimulatedClock(T0 + 2 * 60_000)
-    recovered = restart_and_record(store, clock)
-    again = restart_and_record(store, clock)
-
-    rows = store.read_trades()
     assert len(rows) == 1, rows
     assert rows[0].symbol == ETH and rows[0].exit_reason is ExitReason.STOP_LOSS and rows[0].qty == Decimal("1")
     assert again == []
@@ -224,14 +229,8 @@ def test_restart_when_the_bot_died_in_a_tick_before_the_venue_saved_its_acknowle
                 os._exit(status)  # inside the tick: the batches never end
         finally:
             os._exit(status)
-    _, status = os.waitpid(child, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    rows, recovered, again = _restarted_twice_after(child, store)
 
-    clock = SimulatedClock(T0 + 2 * 60_000)
-    recovered = restart_and_record(store, clock)
-    again = restart_and_record(store, clock)
-
-    rows = store.read_trades()
     assert len(rows) == 1, rows
     assert rows[0].exit_reason is ExitReason.STOP_LOSS and rows[0].qty == Decimal("1")
     assert len(recovered) == 1 and again == []
