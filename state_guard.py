@@ -101,6 +101,8 @@ class StateGuard:
             self.store.forget_venue_versions()
             self._adopt(current, since_ms)
             message = f"state lost: the run marker changed from {previous} to {current}: declared by another process"
+            if noted:  # what this process noticed on its own meanwhile is said too, not dropped
+                message += "; noticed here as well: " + "; ".join(noted)
             self._audit(message)
             return message
         if noted:

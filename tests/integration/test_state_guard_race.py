@@ -150,3 +150,16 @@ def test_open_run_when_another_process_declared_a_newer_run_while_the_bot_was_do
     assert restarted.open_run() is None
     assert restarted.store.epoch == stores[0].read_epoch()
     assert len(_state_lost_alerts(stores[0])) == 1
+
+
+def test_check_when_a_venue_loss_was_noted_as_another_process_declared_a_flush_then_both_are_in_the_audit(pair):
+    stores, guards = pair
+    stores[0].wipe()
+    assert guards[1].check()  # the supervisor declares the flush
+    stores[0].note_state_lost("the simulated venue's snapshot version went back from 7 to 3")  # the bot, meanwhile
+
+    reason = guards[0].check()
+
+    assert reason is not None and "declared by another process" in reason and "went back from 7 to 3" in reason
+    assert any("went back from 7 to 3" in e.message for e in stores[0].read_audit(50, kinds=["state"]))
+    assert len(_state_lost_alerts(stores[0])) == 1
