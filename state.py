@@ -1311,8 +1311,8 @@ return 1
 # it), the token, the expected version, the new one, 'whole' or 'parts', then a whole snapshot, or the head,
 # the market ('' : unchanged), the orders written and forgotten as JSON lists ([id, record, id, record…]
 # and [id…]; cjson gives back each string's exact bytes), the ids closed since the last save (a JSON list),
-# how many closed ids are kept, and '1' when they replace the list. A whole snapshot replaces the parts and
-# the parts replace a whole one.
+# how many closed ids are kept, '1' when they replace the list, and the marker kept in `data`
+# (SAVED_IN_PARTS). A whole snapshot replaces the parts and the parts replace a whole one.
 _SAVE_VENUE_SCRIPT = """
 if ARGV[1] == 'unlocked' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'version')
@@ -1322,8 +1322,7 @@ if ARGV[5] == 'whole' then
   redis.call('HDEL', KEYS[1], 'head', 'market')
   redis.call('DEL', KEYS[2], KEYS[4])
 else
-  redis.call('HSET', KEYS[1], 'version', ARGV[4], 'head', ARGV[6])
-  redis.call('HDEL', KEYS[1], 'data')
+  redis.call('HSET', KEYS[1], 'version', ARGV[4], 'head', ARGV[6], 'data', ARGV[13])
   if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'market', ARGV[7]) end
   local written = cjson.decode(ARGV[8])
   for at = 1, #written, 400 do
@@ -1371,6 +1370,13 @@ def _order_number(record: Mapping[str, Any]) -> int:
         return 0
 
 
+# What a venue saved in parts keeps in its hash's `data` field, where a version from before the parts read the
+# whole snapshot: that version refuses this format loudly ("unknown simulator snapshot format") instead of
+# taking an absent field for a fresh account and saving that over the parts.
+SAVED_IN_PARTS = json.dumps({"format": "saved-in-parts", "read": "head, market, orders and closed ids"},
+                            separators=(",", ":"))
+
+
 class VenueSnapshotStore:
     """Optimistic-concurrency persistence for the simulated venue.
 
@@ -1415,6 +1421,8 @@ class VenueSnapshotStore:
             pipe.lrange(self.closed_key, 0, -1)
 
         (version, whole, head, market), orders, closed = self.store._run(read)
+        if whole == SAVED_IN_PARTS:
+            whole = None  # the marker that stops an older version, not a snapshot
         self._seen(int(version or 0))
         return int(version or 0), whole, head, market, orders, closed
 
@@ -1479,7 +1487,7 @@ class VenueSnapshotStore:
                 return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
 
             args = ("parts", data.head, data.market or "", listed(written), listed(data.gone), listed(data.closed),
-                    str(data.closed_kept), "1" if data.closed_replace else "0")
+                    str(data.closed_kept), "1" if data.closed_replace else "0", SAVED_IN_PARTS)
         (saved,) = self.store._run(lambda r: r.eval(
             _SAVE_VENUE_SCRIPT, 4, self.key, self.orders_key, self.key + ":lock", self.closed_key, rule, token,
             str(expected_version), str(expected_version + 1), *args))

@@ -83,12 +83,11 @@ class PaperExecutor:
         self.book = TradeBook(store, Memory.OPEN_TRADES)
         self._unreported: list[Trade] = []
         self.breaker = breaker or OrderFailureBreaker(max_consecutive=5)
-        # a venue whose every change is saved through this store, behind the writes queued before it (the
-        # simulated venue in this Redis): an order's intent goes with the order itself (durable with it, one
-        # round trip instead of two), and what was booked from it waits for the batch (it delivers the fills
-        # again until they are acknowledged)
+        # an intent is durable before its order reaches the venue: written at once, or, for a venue whose
+        # every change is saved through this store behind the writes queued before it, with the order itself
+        # (one round trip per order instead of two)
         saves_in = getattr(venue, "saves_in", None)
-        self._venue_in_store = store is not None and callable(saves_in) and bool(saves_in(store))
+        self._intent_with_order = store is not None and callable(saves_in) and bool(saves_in(store))
 
     def load(self) -> None:
         self.book.load()
@@ -102,7 +101,7 @@ class PaperExecutor:
         Every outcome feeds the circuit breaker: a definite answer resets it, a rejection or an outcome
         still unknown after the retries counts as one failure."""
         if self.store is not None:
-            self.store.save_intent(intent, "pending", queued=self._venue_in_store)
+            self.store.save_intent(intent, "pending", queued=self._intent_with_order)
         last_error: Exception | None = None
         for attempt in range(RETRIES):
             try:
@@ -515,9 +514,8 @@ class PaperExecutor:
     def _durable(self, booked: list) -> None:
         """What was just booked is in the store now, whatever store batch is open: a venue that cannot
         deliver it again (Binance's history is read from this process's start) must not lose it in a crash
-        later in the tick. The simulated venue in this Redis delivers them again until its acknowledgement is
-        saved, which carries the bookings (queued before it) in the same round trip."""
-        if booked and self.store is not None and not self._venue_in_store:
+        later in the tick. On the simulated venue the acknowledgement already carried it (no round trip)."""
+        if booked and self.store is not None:
             self.store.flush()
 
     def _apply_funding(self, payment: FundingPayment) -> None:

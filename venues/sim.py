@@ -201,7 +201,7 @@ class SimVenueClient:
         if fills:
             if self.store is None:
                 return self.exchange.ack_fills(fills)
-            self._acknowledge("ack_fills", lambda ex: ex.ack_fills(fills))
+            self._mutate("ack_fills", lambda ex: ex.ack_fills(fills))
 
     def pending_funding(self) -> list[FundingPayment]:
         """Funding settled and not yet acknowledged, left queued (in the snapshot) until `ack_funding`."""
@@ -213,22 +213,7 @@ class SimVenueClient:
         if payments:
             if self.store is None:
                 return self.exchange.ack_funding(payments)
-            self._acknowledge("ack_funding", lambda ex: ex.ack_funding(payments))
-
-    def _acknowledge(self, operation: str, apply: Callable[[SimExchange], None]) -> None:
-        """Inside a batch an acknowledgement waits for the next save, as a quiet candle does (an entry's fill
-        was acknowledged by a save of its own): lost in a crash, the fills or payments are delivered again,
-        and the executor books each once (its trades remember the ones they booked)."""
-        if not self._batches:
-            return self._mutate(operation, apply)
-        with self._guard:
-            self._sync_in_batch()
-            try:
-                apply(self.exchange)
-            except BaseException:
-                self._reload()
-                raise
-            self._unsaved = True
+            self._mutate("ack_funding", lambda ex: ex.ack_funding(payments))
 
     def mark_price(self, symbol: str) -> Decimal | None:
         if self.store is None:

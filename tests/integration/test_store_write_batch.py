@@ -207,10 +207,9 @@ def test_fill_booked_in_a_batch_when_the_venue_lives_elsewhere_then_the_booking_
 
 
 @pytest.mark.parametrize("crash_point", ["after_fills_booked", "after_trade_finished", "after_the_next_round_trip"])
-def test_restart_when_the_bot_died_in_a_tick_before_the_venue_saved_its_acknowledgement_then_the_trade_is_recorded_once(
+def test_restart_when_the_bot_died_in_a_tick_around_the_fills_acknowledgement_then_the_trade_is_recorded_once(
         redis_url, store, crash_point):
-    # in a tick the acknowledgement of the fills waits for the venue's next save; the bookings may be durable
-    # before it (another round trip carried them) or not at all
+    # the bookings may be durable before the venue's acknowledgement or not at all
     child = os.fork()
     if child == 0:
         status = 1
