@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -22,10 +23,11 @@ def now_ms() -> int:
 
 
 def _settings_source() -> Hashable:
-    """What the settings are made from: config.yaml's identity and the TB_* environment."""
+    """What the settings are made from: config.yaml's bytes and the TB_* environment. The bytes, not the
+    file's size and times: an edit in place of the same size within the clock's tick (or `cp -p`) kept the
+    old settings; reading a few KB is cheap beside parsing them."""
     try:
-        info = DEFAULT_CONFIG_PATH.stat()
-        file: Hashable = (info.st_ino, info.st_size, info.st_mtime_ns)
+        file: Hashable = hashlib.blake2b(DEFAULT_CONFIG_PATH.read_bytes(), digest_size=16).digest()
     except OSError:
         file = None  # load_settings says what is wrong with it
     return file, tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(ENV_PREFIX)))
