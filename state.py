@@ -986,6 +986,15 @@ class StateStore:
     def read_candles(self, symbol: str, count: int = CANDLES_KEPT) -> list[Candle]:
         return [from_json(Candle, raw) for raw in self.client.lrange(self.key(f"candles:{symbol}"), -count, -1)]
 
+    @_wrap_errors
+    def read_newest_candles(self, symbol: str, count: int) -> tuple[list[Candle], int]:
+        """The newest `count` candles and how many are kept in all, in one round trip."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lrange(self.key(f"candles:{symbol}"), -count, -1)
+        pipe.llen(self.key(f"candles:{symbol}"))
+        raws, total = pipe.execute()
+        return [from_json(Candle, raw) for raw in raws], int(total)
+
     # ------------------------------------------------------------------------------ buy history
 
     @_wrap_errors

@@ -198,7 +198,8 @@ CANDLES_TOPUP = 16  # the newest candles read when the newest one changed: a ref
 def candles(store: StateStore, symbol: str) -> list[Candle]:
     """A symbol's recent candles, read again only when its newest candle changed, and then only the
     newest few, appended after the last one known (the list only grows at its end and is trimmed at its
-    start); all of them when the last one known is no longer among those few."""
+    start); all of them when the last one known is no longer among those few, or when the list is not as
+    long as the topped-up one would be (wiped and pushed again: a reset, a flush, a restarted replay)."""
     key = (id(store.client), store.bot_id, symbol)
     newest = store.newest_candle_raw(symbol)
     cached = _CANDLES.get(key)
@@ -206,11 +207,12 @@ def candles(store: StateStore, symbol: str) -> list[Candle]:
         return cached[1]
     read: list[Candle] | None = None
     if cached is not None and cached[1]:
-        recent = store.read_candles(symbol, CANDLES_TOPUP)
+        recent, kept = store.read_newest_candles(symbol, CANDLES_TOPUP)
         last = cached[1][-1]
         at = next((i for i in range(len(recent) - 1, -1, -1) if recent[i] == last), None)
         if at is not None:
-            read = (cached[1] + recent[at + 1:])[-CANDLES_KEPT:]
+            topped = (cached[1] + recent[at + 1:])[-CANDLES_KEPT:]
+            read = topped if len(topped) == kept else None
     if read is None:
         read = store.read_candles(symbol)
     _CANDLES[key] = (newest, read)

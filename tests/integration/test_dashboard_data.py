@@ -37,3 +37,19 @@ def test_candles_when_the_list_was_written_anew_then_read_again_whole(store: Sta
     store.push_candles(_candles(1000, 10))
 
     assert data.candles(store, BTC) == store.read_candles(BTC)
+
+
+@pytest.mark.parametrize(("before", "pushed_again"), [
+    ((0, 100), (95, 10)),  # the restarted bot pushes the market's newest candles, the chart's last among them
+    ((0, 30), (25, 16)),
+    ((0, CANDLES_KEPT), (CANDLES_KEPT - 3, 5)),
+])
+def test_candles_when_wiped_and_pushed_again_around_the_last_one_shown_then_only_what_redis_holds(
+        store: StateStore, before, pushed_again):
+    store.push_candles(_candles(*before))
+    data.candles(store, BTC)
+    store.wipe()  # what `reset` does; a FLUSHALL or a Redis started empty looks the same
+
+    store.push_candles(_candles(*pushed_again))
+
+    assert data.candles(store, BTC) == store.read_candles(BTC)
