@@ -9,9 +9,10 @@ it lives in memory only (backtests, unit tests).
 Inside `batch()` (one tick of the bot's loop) a *quiet* candle — one that fills, triggers, cancels or
 settles nothing, so it moves only marks, the last candle's range and volume and the market time — is
 applied in memory and saved with the next save: the next order call, a candle that does something, or
-the end of the batch. Losing such a candle in a crash is as if the venue had not seen it yet (the bot
-feeds it again); anything the executor could book or act on (a fill, a funding payment, an order's new
-status) is saved before any call returns it. Reads inside a batch check the version once; a mutation
+the end of the batch. Losing such a candle in a crash, or when the batch's save is refused, is as if the
+venue had not seen it (nothing feeds it again: it moved only marks, and the next candle sets them);
+anything the executor could book or act on (a fill, a funding payment, an order's new status, an
+acknowledgement of fills) is saved before any call returns it. Reads inside a batch check the version once; a mutation
 inside one is applied to that copy and saved in one round trip (behind the bot's queued writes, an
 order's intent among them), refused while anyone holds the lock or after anyone else saved, and then
 done the locked way on the newest state. Outside a batch every mutation takes the lock first.
