@@ -72,12 +72,10 @@ class SimVenueClient:
         self._unsaved = False  # quiet candles applied in memory since the last save
         # what Redis holds of the snapshot's parts (SnapshotParts): each order as saved (None: one this copy
         # does not hold, to be forgotten), whether the market is the one in memory and how many closed ids
-        # (None: not apart), so a save writes only what changed; `_dumped`: the last dump, saved once its
-        # save succeeds
+        # (None: not apart), so a save writes only what changed
         self._saved_orders: Mapping[str, Order | None] = {}
         self._market_saved = False
         self._closed_saved: int | None = None
-        self._dumped: SnapshotParts | None = None
         # the bot's trading thread and its command thread share this client; every call is one unit
         self._guard = threading.RLock()
         self.exchange = SimExchange(config, clock, self.rules)
@@ -107,11 +105,7 @@ class SimVenueClient:
                 return
             # quiet candles are nobody's to act on, so no lock is taken: one round trip, refused while
             # another process holds the lock or after it wrote (then the next sync reloads its state)
-            if self.store.save_if_unlocked(self._version, self._dump()):
-                self._version += 1
-                self._unsaved = False
-                self._was_saved()
-            else:
+            if not self._try_save_unlocked():
                 log.warning("simulated venue: candles not saved yet (the venue is busy or changed); "
                             "saved with the next save")
 
@@ -274,13 +268,17 @@ class SimVenueClient:
 
     def _save_unlocked(self) -> bool:
         """Save the copy in memory unless anyone holds the lock or saved since; refused, it is reloaded."""
-        if self.store.save_if_unlocked(self._version, self._dump()):
-            self._version += 1
-            self._unsaved = False
-            self._was_saved()
+        if self._try_save_unlocked():
             return True
         self._reload()
         return False
+
+    def _try_save_unlocked(self) -> bool:
+        dumped = self._dump()
+        if not self.store.save_if_unlocked(self._version, dumped):
+            return False
+        self._was_saved(dumped)
+        return True
 
     def _locked_apply(self, operation: str, apply: Callable[[SimExchange], T]) -> T:
         lock = self.store.lock(self.lock_timeout_s, self.lock_wait_s)
@@ -298,15 +296,14 @@ class SimVenueClient:
             except BaseException:
                 self._reload()  # never keep a copy that differs from what Redis holds
                 raise
-            if not self.store.compare_and_save(self._version, self._dump()):
+            dumped = self._dump()
+            if not self.store.compare_and_save(self._version, dumped):
                 self._reload()
                 raise UnknownOrderStatusError(
                     f"{operation}: the simulated account changed underneath this process (its lock expired "
                     "and another process wrote); reloaded. Look the order up by its client order id."
                 )
-            self._version += 1
-            self._unsaved = False
-            self._was_saved()
+            self._was_saved(dumped)
             return result
         finally:
             try:
@@ -357,13 +354,13 @@ class SimVenueClient:
 
     def _dump(self) -> SnapshotParts:
         """The snapshot's parts that changed since the last save (the market only after a candle)."""
-        self._dumped = self.exchange.snapshot_parts(
+        return self.exchange.snapshot_parts(
             market=not self._market_saved, saved=self._saved_orders, closed_saved=self._closed_saved)
-        return self._dumped
 
-    def _was_saved(self) -> None:
-        dumped = self._dumped
-        if dumped is not None:
-            self._saved_orders, self._closed_saved = dumped.orders_now, dumped.closed_count
+    def _was_saved(self, dumped: SnapshotParts) -> None:
+        """Redis holds `dumped` now, as the next version: the next save starts from it."""
+        self._version += 1
+        self._unsaved = False
+        self._saved_orders, self._closed_saved = dumped.orders_now, dumped.closed_count
         self._market_saved = True
 
