@@ -605,15 +605,9 @@ class StateStore:
     # ------------------------------------------------------------------------------ run marker
 
     @_wrap_errors
-    def read_epoch(self) -> str | None:
-        return _epoch_of(self.client.get(self.key("epoch")))
-
-    @_wrap_errors
     def read_epoch_marker(self) -> tuple[str, int] | None:
         """The run marker and since when (ms) it is in force; 0 when a marker says no time."""
-        raw = self.client.get(self.key("epoch"))
-        epoch = _epoch_of(raw)
-        return None if epoch is None else (epoch, _since_of(raw))
+        return _marker_of(self.client.get(self.key("epoch")))
 
     @_wrap_errors
     def claim_epoch(self, epoch: str, since_ms: int, *, replacing: str | None = None) -> str:
@@ -1220,11 +1214,6 @@ def trade_key(trade: Trade) -> str:
     return f"{trade.trade_id}|{trade.symbol}|{trade.entry_ms}|{trade.exit_ms}"
 
 
-def _since_of(marker: str | None) -> int:
-    try:
-        return int(json.loads(marker or "")["since_ms"])
-    except (ValueError, TypeError, KeyError):
-        return 0
 
 
 # KEYS: epoch. ARGV: the new marker (JSON), the epoch it may replace ("" : only an absent marker).
@@ -1242,13 +1231,24 @@ return redis.call('GET', KEYS[1])
 """
 
 
-def _epoch_of(marker: str | None) -> str | None:
+def _marker_of(marker: str | None) -> tuple[str, int] | None:
+    """The run marker's epoch and since when it is in force (0: the marker says no time)."""
     if not marker:
         return None
     try:
-        return str(json.loads(marker)["epoch"])
+        data = json.loads(marker)
+        epoch = str(data["epoch"])
     except (ValueError, TypeError, KeyError):
-        return marker  # not ours, but a marker: compared as it is
+        return marker, 0  # not ours, but a marker: compared as it is
+    try:
+        return epoch, int(data.get("since_ms") or 0)
+    except (ValueError, TypeError):
+        return epoch, 0
+
+
+def _epoch_of(marker: str | None) -> str | None:
+    known = _marker_of(marker)
+    return None if known is None else known[0]
 
 
 _APPEND_TRADE_ONCE = """
@@ -1410,7 +1410,7 @@ class VenueSnapshotStore:
         version, whole, head, market, orders, closed = self._read()
         if whole is not None or head is None:
             return version, whole
-        return version, json.dumps(self._assemble(head, market, orders, closed), separators=(",", ":"))
+        return version, json.dumps(self._assemble(json.loads(head), market, orders, closed), separators=(",", ":"))
 
     @_wrap_errors
     def load_snapshot(self) -> VenueSnapshot:
@@ -1420,8 +1420,10 @@ class VenueSnapshotStore:
             return VenueSnapshot(version, json.loads(whole), {}, False, False)
         if head is None:  # leftovers, if any: the next save forgets them
             return VenueSnapshot(version, None, orders, False, False)
-        snapshot = self._assemble(head, market, orders, closed)
-        return VenueSnapshot(version, snapshot, orders, market is not None, "closed" not in json.loads(head))
+        parsed = json.loads(head)
+        closed_apart = "closed" not in parsed  # a head from before the closed ids were kept apart carries them
+        return VenueSnapshot(version, self._assemble(parsed, market, orders, closed), orders, market is not None,
+                             closed_apart)
 
     def _read(self) -> tuple[int, str | None, str | None, str | None, dict[str, str], list[str]]:
         def read(pipe: Any) -> None:
@@ -1436,9 +1438,10 @@ class VenueSnapshotStore:
         return int(version or 0), whole, head, market, orders, closed
 
     @staticmethod
-    def _assemble(head: str, market: str | None, orders: Mapping[str, str], closed: list[str]) -> dict[str, Any]:
-        """The orders in the order the venue numbered them, which is the order it keeps them in."""
-        snapshot = json.loads(head)
+    def _assemble(snapshot: dict[str, Any], market: str | None, orders: Mapping[str, str],
+                  closed: list[str]) -> dict[str, Any]:
+        """The head (parsed) completed: the orders in the order the venue numbered them, which is the order it
+        keeps them in."""
         if market is not None:
             snapshot.update(json.loads(market))
         snapshot["orders"] = sorted((json.loads(raw) for raw in orders.values()), key=_order_number)

@@ -75,7 +75,7 @@ def test_flush_when_both_processes_look_at_the_same_moment_then_both_halt_on_one
         # by the flag the supervisor wrote before its marker
         assert answers[1] and (answers[0] or bot_is == "restarting"), answers
         _assert_halted_state_lost(stores[0])
-        assert stores[0].read_epoch() == bot.store.epoch == guards[1].store.epoch  # one marker adopted
+        assert stores[0].read_epoch_marker()[0] == bot.store.epoch == guards[1].store.epoch  # one marker adopted
         alerts_per_loss.append(len(_state_lost_alerts(stores[0])))
 
     assert alerts_per_loss == [1] * ROUNDS
@@ -137,7 +137,7 @@ def test_open_run_when_redis_was_restored_from_an_older_dump_while_the_bot_was_d
     assert reason is not None and "restored from an older copy" in reason
     _assert_halted_state_lost(stores[0])
     assert len(_state_lost_alerts(stores[0])) == 1
-    assert stores[0].read_epoch() != older[0]
+    assert stores[0].read_epoch_marker()[0] != older[0]
 
 
 def test_open_run_when_another_process_declared_a_newer_run_while_the_bot_was_down_then_adopted_quietly(
@@ -148,7 +148,7 @@ def test_open_run_when_another_process_declared_a_newer_run_while_the_bot_was_do
 
     restarted = _restarted_bot(redis_url, bot_id, tmp_path)
     assert restarted.open_run() is None
-    assert restarted.store.epoch == stores[0].read_epoch()
+    assert restarted.store.epoch == stores[0].read_epoch_marker()[0]
     assert len(_state_lost_alerts(stores[0])) == 1
 
 
