@@ -29,7 +29,7 @@ from models import (
     TradingState,
     as_field,
 )
-from stores import INTENTS_KEPT, Memory, intents_forgotten_event, intents_to_forget
+from stores import Memory, intents_due_for_pruning, intents_forgotten_event, intents_to_forget
 
 STREAM_KEPT = 50_000
 
@@ -83,9 +83,9 @@ class InMemoryStore:
     def save_intent(self, intent: OrderIntent, status: str = "pending", *, queued: bool = False) -> None:
         self._intents[intent.client_order_id] = (intent, status)
         # bounded as in Redis: a stop or take-profit that rests until it fills stays "new" here for good
-        if len(self._intents) > INTENTS_KEPT and len(self._intents) > self._intents_after_prune + INTENTS_KEPT // 10:
+        if intents_due_for_pruning(len(self._intents), self._intents_after_prune):
             dropped, unresolved = intents_to_forget(
-                (i.created_ms, cid, status) for cid, (i, status) in self._intents.items())
+                (kept.created_ms, cid, kept_status) for cid, (kept, kept_status) in self._intents.items())
             for cid in dropped:
                 del self._intents[cid]
             self._intents_after_prune = len(self._intents)

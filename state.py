@@ -71,7 +71,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from stores import INTENTS_KEPT, Memory, intents_forgotten_event, intents_to_forget
+from stores import INTENTS_KEPT, Memory, intents_due_for_pruning, intents_forgotten_event, intents_to_forget
 from errors import ConsumerGroupMissingError, StateLostError, StateStoreError
 from models import (
     Account,
@@ -745,7 +745,7 @@ class StateStore:
             pipe.hlen(self.key("intents"))
 
         _, count = self._run(save)
-        if count > INTENTS_KEPT and count > self._intents_after_prune + INTENTS_KEPT // 10:
+        if intents_due_for_pruning(count, self._intents_after_prune):
             self._prune_intents(intent.created_ms)
 
     def _prune_intents(self, now_ms: int) -> None:

@@ -35,6 +35,12 @@ INTENTS_KEPT = 1000
 UNRESOLVED_INTENT = frozenset({"pending", "unknown"})
 
 
+def intents_due_for_pruning(count: int, kept_after_last_prune: int) -> bool:
+    """Past the cap, and grown by a tenth of it since the last prune (which may have kept more, all
+    unresolved): a prune reads every intent, so not one at every save."""
+    return count > INTENTS_KEPT and count > kept_after_last_prune + INTENTS_KEPT // 10
+
+
 def intents_to_forget(intents: Iterable[tuple[int, str, str]]) -> tuple[list[str], int]:
     """Of (created_ms, client order id, status), the ids to forget to come down to 90 % of INTENTS_KEPT,
     acknowledged ones oldest first, and how many unresolved ones stay. An acknowledged intent is known to
