@@ -13,7 +13,6 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from models import Candle, Side, Trade, TradeState
 from ui.summaries import HorizonAccuracy
@@ -83,9 +82,8 @@ def drawdown_pct(equity: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 def equity_figure(points: Sequence[Mapping[str, str]], revision: str = "equity") -> go.Figure:
-    """Equity (and wallet balance, dotted) over time from the `equity` stream, the drawdown below it.
-    Laid out by hand in one go: make_subplots and the update calls validated the figure again at every
-    step, and this figure is made again at every new equity point (every few seconds)."""
+    """Equity (and wallet balance, dotted) over time from the `equity` stream, the drawdown below it, laid
+    out in one go (`_two_panels`): it is made again at every new equity point."""
     rows = [p for p in points if p.get("ts_ms") and p.get("equity")]
     times = _times([int(p["ts_ms"]) for p in rows])
     values = _floats([p["equity"] for p in rows])
@@ -100,24 +98,18 @@ def equity_figure(points: Sequence[Mapping[str, str]], revision: str = "equity")
                                  xaxis="x", yaxis="y"))
     traces.append(go.Scatter(x=times[shown_dd], y=drawdown[shown_dd], name="Drawdown", mode="lines", fill="tozeroy",
                              line=dict(color=RED, width=1), hovertemplate="%{y:.2f} %", xaxis="x2", yaxis="y2"))
-    # make_subplots(rows=2, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.04), written out
-    layout = dict(
-        xaxis=dict(anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False),
-        xaxis2=dict(anchor="y2", domain=[0.0, 1.0]),
-        yaxis=dict(anchor="x", domain=[0.3088, 1.0], title=dict(text="USDT"), tickformat=",.2f"),
-        yaxis2=dict(anchor="x2", domain=[0.0, 0.2688], title=dict(text="drawdown %"), ticksuffix=" %"),
-        title=dict(text="Equity and drawdown"), height=400, margin=_MARGIN, showlegend=False, hovermode="x unified",
-        uirevision=revision,
-    )
+    layout = _two_panels("Equity and drawdown", revision, height=400, top_share=0.72, spacing=0.04,
+                         top_y=dict(title=dict(text="USDT"), tickformat=",.2f"),
+                         bottom_y=dict(title=dict(text="drawdown %"), ticksuffix=" %"))
     return go.Figure(data=traces, layout=layout)
 
 
 def candles_figure(symbol: str, candles: Sequence[Candle], trades: Sequence[Trade] = (),
                    open_trade: TradeState | None = None) -> go.Figure:
     """Candlesticks and volume; each trade's entry (triangle in its direction) and exit (x, green/red by
-    P&L); an open position's entry (diamond) with its stop and take-profit as lines. Laid out by hand in
-    one go, as equity_figure: it is made again at every new candle, and make_subplots, add_hline and the
-    update calls validated it again at every step (180 ms of a 400 ms Paper refresh)."""
+    P&L); an open position's entry (diamond) with its stop and take-profit as lines. Laid out in one go
+    (`_two_panels`, the lines as shapes, not add_hline): it is made again at every new candle, and the
+    step-by-step build was 180 ms of a 400 ms Paper refresh."""
     times = _times([c.open_time_ms for c in candles])
     rising = np.asarray([c.close >= c.open for c in candles], dtype=bool)
     traces = [
@@ -149,16 +141,27 @@ def candles_figure(symbol: str, candles: Sequence[Candle], trades: Sequence[Trad
     annotations: list[dict] = []
     if open_trade is not None and open_trade.symbol == symbol:
         traces.append(_open_position(open_trade, shapes, annotations))
-    # make_subplots(rows=2, shared_xaxes=True, row_heights=[0.78, 0.22], vertical_spacing=0.03), written out
-    layout = dict(
-        xaxis=dict(anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False, rangeslider=dict(visible=False)),
-        xaxis2=dict(anchor="y2", domain=[0.0, 1.0]),
-        yaxis=dict(anchor="x", domain=[0.2434, 1.0], tickformat=","),
-        yaxis2=dict(anchor="x2", domain=[0.0, 0.2134], title=dict(text="volume")),
-        shapes=shapes, annotations=annotations, title=dict(text=f"{symbol} candles with trades"), height=480,
-        margin=_MARGIN, showlegend=False, hovermode="x unified", uirevision=f"candles:{symbol}",
-    )
+    layout = _two_panels(f"{symbol} candles with trades", f"candles:{symbol}", height=480, top_share=0.78,
+                         spacing=0.03, top_x=dict(rangeslider=dict(visible=False)), top_y=dict(tickformat=","),
+                         bottom_y=dict(title=dict(text="volume")))
+    layout.update(shapes=shapes, annotations=annotations)
     return go.Figure(data=traces, layout=layout)
+
+
+def _two_panels(title: str, revision: str, *, height: int, top_share: float, spacing: float,
+                top_x: dict | None = None, top_y: dict | None = None, bottom_y: dict | None = None) -> dict:
+    """make_subplots(rows=2, shared_xaxes=True, row_heights=[top_share, 1 - top_share],
+    vertical_spacing=spacing), written out as one layout: make_subplots and the update calls validated the
+    figure again at every step, and these figures are made again at every new point or candle."""
+    low = (1 - spacing) * (1 - top_share)  # the lower panel's height; the upper one starts a gap above it
+    return dict(
+        xaxis=dict(anchor="y", domain=[0.0, 1.0], matches="x2", showticklabels=False, **(top_x or {})),
+        xaxis2=dict(anchor="y2", domain=[0.0, 1.0]),
+        yaxis=dict(anchor="x", domain=[low + spacing, 1.0], **(top_y or {})),
+        yaxis2=dict(anchor="x2", domain=[0.0, low], **(bottom_y or {})),
+        title=dict(text=title), height=height, margin=_MARGIN, showlegend=False, hovermode="x unified",
+        uirevision=revision,
+    )
 
 
 def _open_position(trade: TradeState, shapes: list[dict], annotations: list[dict]) -> go.Scatter:

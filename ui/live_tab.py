@@ -86,7 +86,7 @@ def _review(store: StateStore, typed: str) -> None:
 
 def _checklist_age(bot_id: str) -> None:
     """The checklist is read in the background (ui/live_offer.py): say how old it is, loudly once it is
-    older than two reads should take or a read failed."""
+    older than three reads' time or a read failed."""
     known = live_offer.gate_age(bot_id)
     if known is None:
         return
