@@ -119,17 +119,21 @@ class Activity:
 
 
 class Server:
-    def __init__(self, redis_url: str, timings: Path, log: Path):
+    """The dashboard as `main.py dashboard` serves it (dashboard_server.py: Streamlit behind the guard and
+    the first view's preloads); `bare=True`: `streamlit run dashboard.py`, without them."""
+
+    def __init__(self, redis_url: str, timings: Path, log: Path, bare: bool = False, root: Path = ROOT):
         self.port = free_port()
         self.timings = timings
         env = {k: v for k, v in os.environ.items() if not k.startswith("TB_")}
         env.update(REDIS_URL=redis_url, TB_BOT__ID=BOT, TB_DASHBOARD__REFRESH_SECONDS=str(REFRESH_S),
                    TB_DASHBOARD_TIMINGS=str(timings), PYTHONUNBUFFERED="1")
         self._log = open(log, "wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(self.port),
-             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        command = ([sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(self.port),
+                    "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+                   if bare else [sys.executable, "dashboard_server.py", "--address", "127.0.0.1", "--port", str(self.port)])
+        self.process = subprocess.Popen(command, cwd=root, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -221,7 +225,7 @@ def floor_render(browser, play_dir: Path, source: str = FLOOR_APP, chart: bool =
             page = context.new_page()
             started = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}")
-            expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_test_id("stMetricValue").filter(visible=True).first).to_be_visible(timeout=60_000)
             if chart:
                 expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
             expect(page.get_by_text("Decision log", exact=True)).to_be_visible(timeout=60_000)
@@ -271,9 +275,10 @@ def first_render(browser, server: Server, context=None) -> tuple[float, float]:
     page.goto(server.url)
     expect(page.locator(".st-key-status_bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
-    expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=60_000)
-    chart = page.frame_locator(".st-key-chart_account_equity iframe").locator(".js-plotly-plot .main-svg").first
-    expect(chart).to_be_visible(timeout=60_000)  # the equity chart drawn
+    expect(page.get_by_test_id("stMetricValue").filter(visible=True).first).to_be_visible(timeout=60_000)
+    # the equity chart drawn: its frame counts its draws (ui/line_chart_frame, and the Plotly frame before it)
+    chart = page.frame_locator(".st-key-chart_account_equity iframe").locator("body[data-draws]")
+    expect(chart).to_be_attached(timeout=60_000)
     wait_for_tables(page, ACCOUNT_TABLES)
     deadline = time.monotonic() + 60
     while sum(1 for _, what, _ in server.timing_lines() if what == "page") <= pages_before:

@@ -6,8 +6,8 @@ a before/after that a loaded machine cannot tilt, since both sides pay the same 
 `--old` is another worktree of this repository (e.g. `git worktree add --detach /tmp/old main`, with the
 .venv linked in). Each round opens the page once per side in a new browser context (an empty HTTP
 cache: a first visit) and once in a context kept per side (the page reopened); round 0 only warms up.
-A visit ends when the status strip, the tabs, every chart of the tab (a Plotly chart of `st.plotly_chart`,
-or one in a frame) and its tables (a grid with its canvas, or an HTML table) are drawn and the decision
+A visit ends when the status strip, the tabs, every chart of the tab (its frame has drawn: Plotly's or
+uPlot's) and its tables (a grid with its canvas, or an HTML table) are drawn and the decision
 log is listed. Reported: wall seconds and the
 renderer's main-thread task seconds (CDP), median and min. `--trace` also records one more visit per side
 with Chromium's tracing and prints the main thread's CPU time (thread time, which another process's
@@ -65,12 +65,12 @@ def _task_seconds(cdp) -> float:
     return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}.get("TaskDuration", 0.0)
 
 
-_DRAWN = ("() => [...document.querySelectorAll('.js-plotly-plot')]"
-          ".filter(p => p.getClientRects().length > 0 && p.querySelector('.main-svg')).length")
+# a chart's frame counts its draws on its body (ui/live_chart_frame, ui/line_chart_frame)
+_DRAWN = "() => document.body && Number(document.body.dataset.draws || 0) > 0 ? 1 : 0"
 
 
 def _drawn(page) -> int:
-    """Plotly charts drawn and shown, on the page itself or in its frames."""
+    """Chart frames that have drawn their chart."""
     total = 0
     for frame in page.frames:
         try:

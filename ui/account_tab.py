@@ -68,7 +68,7 @@ def render_account(store: StateStore, settings: Settings) -> None:
     if points and book is not None:
         st.caption(f"Equity of **{book.label}** (market time, UTC)")
         show_chart(memo(store, "account_equity", records_fp(points),
-                        lambda: charts.equity_figure(points, "account_equity")), "account_equity")
+                        lambda: charts.equity_figure(points)), "account_equity")
     else:
         st.caption("No equity points yet.")
 

@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from models import Candle, Side, Trade, TradeState
+from ui.line_chart import Line, LineChart, Panel
 from ui.summaries import HorizonAccuracy
 
 GREEN = "#26a69a"
@@ -81,27 +82,23 @@ def drawdown_pct(equity: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
-def equity_figure(points: Sequence[Mapping[str, str]], revision: str = "equity") -> go.Figure:
-    """Equity (and wallet balance, dotted) over time from the `equity` stream, the drawdown below it, laid
-    out in one go (`_two_panels`): it is made again at every new equity point."""
+def equity_figure(points: Sequence[Mapping[str, str]]) -> LineChart:
+    """Equity (and wallet balance, dotted) over time from the `equity` stream, the drawdown below it, for
+    ui/line_chart.py's frame (uPlot: no plotly.js in the tab's first view). It is made again at every new
+    equity point; each line thinned to its extremes (`thin`), both panels on the union of those times."""
     rows = [p for p in points if p.get("ts_ms") and p.get("equity")]
-    times = _times([int(p["ts_ms"]) for p in rows])
+    ms = np.asarray([int(p["ts_ms"]) for p in rows], dtype="int64")
     values = _floats([p["equity"] for p in rows])
     drawdown = drawdown_pct(values)
-    shown, shown_dd = thin(values), thin(drawdown)
-    traces = [go.Scatter(x=times[shown], y=values[shown], name="Equity", mode="lines", line=dict(color=BLUE, width=2),
-                         hovertemplate="%{y:,.2f} USDT", xaxis="x", yaxis="y")]
+    shown = np.union1d(thin(values), thin(drawdown)) if len(rows) else np.arange(0)
+    lines = [Line("Equity", values[shown], BLUE, 2.0)]
     if any(p.get("wallet") for p in rows):
         wallet = _floats([p.get("wallet") or p["equity"] for p in rows])
-        traces.append(go.Scatter(x=times[shown], y=wallet[shown], name="Wallet", mode="lines",
-                                 line=dict(color=GREY, width=1, dash="dot"), hovertemplate="%{y:,.2f} USDT",
-                                 xaxis="x", yaxis="y"))
-    traces.append(go.Scatter(x=times[shown_dd], y=drawdown[shown_dd], name="Drawdown", mode="lines", fill="tozeroy",
-                             line=dict(color=RED, width=1), hovertemplate="%{y:.2f} %", xaxis="x2", yaxis="y2"))
-    layout = _two_panels("Equity and drawdown", revision, height=400, top_share=0.72, spacing=0.04,
-                         top_y=dict(title=dict(text="USDT"), tickformat=",.2f"),
-                         bottom_y=dict(title=dict(text="drawdown %"), ticksuffix=" %"))
-    return go.Figure(data=traces, layout=layout)
+        lines.append(Line("Wallet", wallet[shown], GREY, 1.0, dash=True))
+    return LineChart("Equity and drawdown", ms[shown], (
+        Panel(tuple(lines), "USDT", 2, 240),
+        Panel((Line("Drawdown", drawdown[shown], RED, 1.0, fill=True),), "%", 2, 90),
+    ))
 
 
 def candles_figure(symbol: str, candles: Sequence[Candle], trades: Sequence[Trade] = (),

@@ -92,7 +92,7 @@ def render_paper(store: StateStore, settings: Settings) -> None:
     if running_paper:
         if points:
             show_chart(memo(store, "paper_equity", records_fp(points),
-                            lambda: charts.equity_figure(points, "paper_equity")), "paper_equity")
+                            lambda: charts.equity_figure(points)), "paper_equity")
 
     st.subheader("Trade history")
     _trade_history(store, trades, places)

@@ -12,6 +12,7 @@ from state import StateStore
 from ui.bot_selector import SELECTED as SELECTED_BOT
 from ui.checklists import Check
 from ui.light_table import STYLE as LIGHT_STYLE, html_table
+from ui.line_chart import LineChart, line_chart
 from ui.live_chart import live_chart
 from ui.status import escape_markdown
 from ui.summaries import MetricCard
@@ -71,11 +72,15 @@ def show_small_table(table: Table, empty: str, *, key: str, rows: int = SMALL_RO
 
 def show_chart(fig, key: str) -> None:
     """A chart that keeps the user's zoom, pan and legend clicks while new data arrives: its frame stays
-    (named by `key` and the selected bot) and draws each refresh's figure in place (ui/live_chart.py).
+    (named by `key` and the selected bot) and draws each refresh's figure in place (a Plotly figure in
+    ui/live_chart.py's frame, a LineChart in ui/line_chart.py's).
     Another bot gets a frame of its own: one bot's zoom is never laid over another's data."""
     bot = str(st.session_state.get(SELECTED_BOT) or "")
     with st.container(key=f"chart_{key}"):
-        live_chart(fig, f"{key}:{bot}", config={"displaylogo": False})
+        if isinstance(fig, LineChart):  # lines over time: uPlot (ui/line_chart.py)
+            line_chart(fig, f"{key}:{bot}")
+        else:
+            live_chart(fig, f"{key}:{bot}", config={"displaylogo": False})
 
 
 def metric_cards(cards: Sequence[MetricCard], empty: str = "") -> None:

@@ -12,7 +12,7 @@ from playwright.sync_api import Frame, Page, expect
 
 from e2e_helpers import CommandAnswerer, DashboardPage, Heartbeat, now_ms
 from models import (
-    Account, Candle, CommandStatus, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side, Trade,
+    Account, Book, Candle, CommandStatus, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side, Trade,
 )
 from state import StateStore
 from stores import Memory
@@ -249,3 +249,53 @@ def test_bot_selector_when_switching_between_two_bots_then_views_and_commands_st
     finally:
         beat.stop()
         other.wipe()
+
+
+def _line_chart(page: Page, key: str) -> Frame:
+    """The frame an equity chart is drawn in (ui/line_chart.py, uPlot), once it has drawn."""
+    frame_element = page.locator(f".st-key-chart_{key} iframe")
+    expect(frame_element).to_be_visible(timeout=UI_TIMEOUT_MS)
+    frame = frame_element.element_handle().content_frame()
+    assert frame is not None
+    frame.wait_for_function("() => Number(document.body.dataset.draws) >= 1 && window.plots && window.plots.length == 2",
+                            timeout=UI_TIMEOUT_MS)
+    return frame
+
+
+def _line_state(frame: Frame) -> dict:
+    return frame.evaluate("() => ({views: window.plots.map(u => [u.scales.x.min, u.scales.x.max]),"
+                          " last: window.plots[0].data[0][window.plots[0].data[0].length - 1],"
+                          " draws: Number(document.body.dataset.draws)})")
+
+
+def test_equity_chart_when_zoomed_and_new_points_arrive_then_they_are_drawn_and_both_panels_keep_the_zoom(
+        page: Page, dashboard_url, seeded):
+    book = Book.of("paper", "sim")
+    start = now_ms() - 40 * 60_000
+    for i in range(40):  # a curve to zoom into, a minute a point
+        seeded.append_equity(start + i * 60_000, Decimal("10000") + i, Decimal("10000"), Decimal(i), book=book)
+    page.goto(f"{dashboard_url}/?tab=Account")
+    frame = _line_chart(page, "account_equity")
+    before = _line_state(frame)
+    over = frame.locator(".u-over").first
+    over.scroll_into_view_if_needed()
+    box = over.bounding_box()  # in the page's coordinates, frame included
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.30, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.50, y, steps=8)
+    page.mouse.up()
+    frame.wait_for_function("v => window.plots[0].scales.x.max < v", arg=before["views"][0][1], timeout=UI_TIMEOUT_MS)
+    zoomed = _line_state(frame)
+    assert zoomed["views"][0] == zoomed["views"][1]  # the drawdown panel zoomed with the equity one
+
+    newest = now_ms() + 60_000
+    seeded.append_equity(newest, Decimal("10100"), Decimal("10000"), Decimal("100"), book=book)
+    frame.wait_for_function("t => window.plots[0].data[0].includes(t)", arg=newest / 1000, timeout=UI_TIMEOUT_MS)
+    page.wait_for_timeout(2500)  # more refreshes (1 s each in these tests)
+    after = _line_state(frame)
+    assert after["views"] == zoomed["views"] and after["last"] == newest / 1000
+    assert after["draws"] > zoomed["draws"]
+
+    frame.locator(".u-over").first.dblclick()  # the reset: the whole curve again, the new point in view
+    frame.wait_for_function("t => window.plots[0].scales.x.max >= t", arg=newest / 1000, timeout=UI_TIMEOUT_MS)

@@ -23,12 +23,10 @@ def _candles(n: int) -> list[Candle]:
 
 
 @pytest.mark.parametrize("figure", [
-    charts.equity_figure([{"ts_ms": str(NOW), "equity": "10000", "wallet": "10000"},
-                          {"ts_ms": str(NOW + 1000), "equity": "10010", "wallet": "10000"}]),
     charts.candles_figure("BTC/USDT:USDT", _candles(30)),
     charts.pnl_by_reason_figure({"take_profit": Decimal("12.5"), "stop_loss": Decimal("-3")}),
     charts.accuracy_figure([HorizonAccuracy("60m", 100, 56)]),
-], ids=["equity", "candles", "pnl_by_reason", "accuracy"])
+], ids=["candles", "pnl_by_reason", "accuracy"])
 def test_plotly_src_when_a_dashboard_figure_then_the_finance_bundle(figure):
     assert plotly_src(figure) == FINANCE_SRC
 

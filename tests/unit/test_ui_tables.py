@@ -167,7 +167,8 @@ def test_charts_when_records_given_then_figures_have_their_traces():
         "candlestick", "bar", "scatter", "scatter"]
     assert len(charts.candles_figure("BTC/USDT:USDT", candles, []).data) == 2
     # equity, wallet, drawdown
-    assert len(charts.equity_figure([{"ts_ms": "1000", "equity": "10000", "wallet": "10000"}]).data) == 3
+    equity = charts.equity_figure([{"ts_ms": "1000", "equity": "10000", "wallet": "10000"}])
+    assert [[line.label for line in panel.lines] for panel in equity.panels] == [["Equity", "Wallet"], ["Drawdown"]]
     assert charts.pnl_by_reason_figure({"stop_loss": Decimal("-8")}).data[0].y == (-8.0,)
     assert len(charts.accuracy_figure(signal_accuracy(SIGNALS)).data[0].x) == 2
 

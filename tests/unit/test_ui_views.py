@@ -266,11 +266,6 @@ def test_candles_figure_when_position_open_then_stop_and_take_profit_lines_and_a
 
 
 def test_figures_when_rebuilt_with_new_data_then_their_uirevision_stays():
-    first = charts.equity_figure([{"ts_ms": "1000", "equity": "10000"}], "paper_equity")
-    again = charts.equity_figure([{"ts_ms": "1000", "equity": "10000"}, {"ts_ms": "2000", "equity": "9000"}],
-                                 "paper_equity")
-    assert first.layout.uirevision == again.layout.uirevision == "paper_equity"
-    assert list(again.data[-1].y) == pytest.approx([0.0, -10.0])  # the drawdown panel
     accuracy = signal_accuracy([{"kind": "outcome", "signal_id": "s", "ret_5m": "1"}])
     assert charts.accuracy_figure(accuracy, "ghost_accuracy").layout.uirevision == "ghost_accuracy"
 
@@ -287,8 +282,6 @@ def test_thin_when_a_long_curve_then_at_most_max_points_and_every_extreme_kept(n
 
 
 @pytest.mark.parametrize("build, heights, spacing", [
-    (lambda: charts.equity_figure([{"ts_ms": "1000", "equity": "10000"}, {"ts_ms": "2000", "equity": "9000"}]),
-     [0.72, 0.28], 0.04),
     (lambda: charts.candles_figure("BTC/USDT:USDT", [Candle("BTC/USDT:USDT", "1m", 60_000, Decimal("1"), Decimal("2"),
                                                             Decimal("0.5"), Decimal("1.5"), Decimal("3"))]),
      [0.78, 0.22], 0.03),
