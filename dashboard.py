@@ -27,7 +27,7 @@ import streamlit as st  # noqa: E402
 
 import dashboard_access  # noqa: E402
 from errors import ConfigError, StateStoreError  # noqa: E402
-from ui import bot_selector, header, sidebar, tabs  # noqa: E402
+from ui import bot_selector, header, sidebar, tabs, warm_up  # noqa: E402
 from ui.guard import record_timing  # noqa: E402
 from ui.connection import current_redis_url, current_settings, open_store, redis_client  # noqa: E402
 from ui.decision_log import render_decision_log  # noqa: E402
@@ -42,6 +42,7 @@ st.markdown("<style>.stMainBlockContainer, .block-container { padding-left: 1.5r
             "padding-top: 2.5rem; } [data-testid='stMetricValue'] { font-size: 1.45rem; }</style>",
             unsafe_allow_html=True)
 st.title("Trading bot")
+warm_up.render()  # the first view's element code on its way while the server reads Redis
 
 
 def _password_gate() -> None:
