@@ -273,7 +273,7 @@ def first_render(browser, server: Server, context=None) -> tuple[float, float]:
     busy_before = _task_seconds(cdp)
     started = time.perf_counter()
     page.goto(server.url)
-    expect(page.locator(".st-key-status_bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.locator(".tb-status-bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("stMetricValue").filter(visible=True).first).to_be_visible(timeout=60_000)
     # the equity chart drawn: its frame counts its draws (ui/line_chart_frame, and the Plotly frame before it)
@@ -316,12 +316,12 @@ def press_halt(browser, server: Server, store: StateStore, presses: int) -> tupl
     expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
     answered, shown = [], []
     for _ in range(presses):
-        expect(page.locator(".st-key-status_trading_state").get_by_text("ACTIVE", exact=True)).to_be_visible(timeout=30_000)
+        expect(page.locator(".tb-status-trading_state").get_by_text("ACTIVE", exact=True)).to_be_visible(timeout=30_000)
         started = time.perf_counter()
         page.get_by_test_id("stSidebar").get_by_role("button", name="HALT", exact=True).click()
         expect(page.locator(".st-key-command_result").get_by_text("Result: done")).to_be_visible(timeout=30_000)
         answered.append(time.perf_counter() - started)
-        expect(page.locator(".st-key-status_trading_state").get_by_text("HALTED", exact=True)).to_be_visible(timeout=30_000)
+        expect(page.locator(".tb-status-trading_state").get_by_text("HALTED", exact=True)).to_be_visible(timeout=30_000)
         shown.append(time.perf_counter() - started)
         page.get_by_test_id("stSidebar").get_by_role("button", name="RESUME", exact=True).click()
         expect(page.locator(".st-key-command_result").get_by_text("RESUME · sent")).to_be_visible(timeout=30_000)

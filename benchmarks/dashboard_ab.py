@@ -89,7 +89,7 @@ def visit(context, port: int, tab: str) -> tuple[float, float]:
     before = _task_seconds(cdp)
     started = time.perf_counter()
     page.goto(f"http://127.0.0.1:{port}/?tab={tab}")
-    expect(page.locator(".st-key-status_bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
+    expect(page.locator(".tb-status-bot, .st-key-status_bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
     expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
     charts = CHARTS[tab]
     deadline = time.monotonic() + 60

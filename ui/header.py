@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import streamlit as st
 
 from errors import StateStoreError
@@ -40,25 +42,47 @@ def read_for_controls(store: StateStore, settings: Settings) -> tuple[StatusView
         return None, 0
 
 
-def _cell(column, label: str, value: str, colour: str | None = None) -> None:
-    """One labelled value; its container has the CSS class `st-key-status_<label>` for tests and styling."""
-    with column.container(key="status_" + label.lower().replace(" ", "_")):
-        st.caption(label)
-        text = escape_markdown(value)
-        st.markdown(f"**:{colour}[{text}]**" if colour else f"**{text}**")
+# Streamlit's markdown colours in its dark theme (`.streamlit/config.toml`), for the strip's own HTML
+COLOURS = {"green": "#3dd56d", "red": "#ff6c6c", "orange": "#ffbd45", "gray": "#a3a8b8", "blue": "#60b4ff",
+           "violet": "#b27eff"}
+_STRIP_STYLE = (
+    "<style>.tb-strip { display: flex; gap: 1rem; align-items: flex-start; }"
+    ".tb-strip .tb-status { min-width: 0; }"
+    ".tb-strip .tb-label { font-size: 0.875rem; opacity: 0.6; line-height: 1.6; }"
+    ".tb-strip .tb-value { font-weight: 600; overflow-wrap: anywhere; }</style>"
+)
+
+
+def cell_class(label: str) -> str:
+    """The CSS class of a cell of the strip (`tb-status-trading_state`), for tests and styling."""
+    return "tb-status-" + label.lower().replace(" ", "_")
+
+
+def strip_html(cells: list[tuple[str, str, str | None, float]]) -> str:
+    """The strip as one HTML block: (label, value, colour, width share) a cell. One element, not 28: the
+    strip comes first on the page, and every element before the open tab's is one more message the
+    browser renders the page again for."""
+    parts = []
+    for label, value, colour, share in cells:
+        style = f' style="color: {COLOURS.get(colour, colour)}"' if colour else ""
+        parts.append(f'<div class="tb-status {cell_class(label)}" style="flex: {share:g} 1 0">'
+                     f'<div class="tb-label">{escape(label)}</div><div class="tb-value"{style}>{escape(value)}</div>'
+                     "</div>")
+    return _STRIP_STYLE + '<div class="tb-strip">' + "".join(parts) + "</div>"
 
 
 @guarded("Status")
 def render_status_strip(store: StateStore, settings: Settings) -> None:
     view = read_status(store, settings)
-    cols = st.columns([0.9, 0.9, 1.3, 1.1, 1.1, 1.8, 1.1])
-    _cell(cols[0], "Mode", view.mode)
-    _cell(cols[1], "Venue", view.venue)
-    _cell(cols[2], "Trading state", view.trading_state_text, view.trading_state_colour)
-    _cell(cols[3], "Bot", view.status.value, bot_status_colour(view.status))
-    _cell(cols[4], "Heartbeat", view.heartbeat_text)
-    _cell(cols[5], "Data source", view.data_source, "red" if view.auto_fallback else None)
-    _cell(cols[6], "Updated", format_clock(now_ms()))  # the page's one clock: every time shown is UTC
+    st.html(strip_html([
+        ("Mode", view.mode, None, 0.9),
+        ("Venue", view.venue, None, 0.9),
+        ("Trading state", view.trading_state_text, view.trading_state_colour, 1.3),
+        ("Bot", view.status.value, bot_status_colour(view.status), 1.1),
+        ("Heartbeat", view.heartbeat_text, None, 1.1),
+        ("Data source", view.data_source, "red" if view.auto_fallback else None, 1.8),
+        ("Updated", format_clock(now_ms()), None, 1.1),  # the page's one clock: every time shown is UTC
+    ]))
     render_banners(view, settings)
 
 

@@ -100,7 +100,7 @@ class DashboardPage:
         return cls(page)
 
     def status(self, label: str) -> Locator:
-        return self.page.locator(".st-key-status_" + label.lower().replace(" ", "_"))
+        return self.page.locator(".tb-status-" + label.lower().replace(" ", "_"))
 
     def expect_status(self, label: str, value: str, timeout_ms: int = UI_TIMEOUT_MS) -> None:
         expect(self.status(label).get_by_text(value, exact=True)).to_be_visible(timeout=timeout_ms)

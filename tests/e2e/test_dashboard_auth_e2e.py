@@ -117,7 +117,7 @@ def test_sign_in_when_the_password_is_right_then_the_tabs_show_and_no_secret_doe
 
     for name in ("Account", "Paper", "Ghost", "Live"):
         expect(page.get_by_role("tab", name=name)).to_be_visible(timeout=UI_TIMEOUT_MS)
-    expect(page.locator(".st-key-status_mode").get_by_text("ghost", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.locator(".tb-status-mode").get_by_text("ghost", exact=True)).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_text("redis://***@127.0.0.1:")).to_be_visible()  # the caption names Redis, redacted
     expect(page.get_by_label("Password", exact=True)).to_have_count(0)
     for name in ("Ghost", "Live", "Paper", "Account"):

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from models import Book
 from state import StateStore
 from stores import Memory
-from ui import warm_up
+from ui import header, warm_up
 from models import (
     Account, AuditEvent, Candle, CommandResult, CommandStatus, ExitReason, Mode, Order, OrderSide, OrderStatus,
     OrderType, Position, Side, Trade,
@@ -90,7 +90,13 @@ def _seed_running_bot(store, *, mode="paper", **state):
 
 
 def _markdown(at) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    """The page's text: its markdown and its HTML blocks (the status strip is one)."""
+    return "\n".join([m.value for m in at.markdown] + [h.proto.body for h in at.get("html")])
+
+
+def _coloured(text: str, colour: str) -> str:
+    """`text` as the status strip shows it in `colour` (ui/header.strip_html)."""
+    return f'style="color: {header.COLOURS[colour]}">{text}<'
 
 
 BTC, ETH, SOL = "BTC/USDT:USDT", "ETH/USDT:USDT", "SOL/USDT:USDT"
@@ -175,7 +181,7 @@ def test_dashboard_when_state_seeded_then_four_tabs_and_the_status_strip_appear(
     assert not at.exception
     assert [t.label for t in at.tabs] == ["Account", "Paper", "Ghost", "Live"]
     strip = _markdown(at)
-    assert "paper" in strip and "sim" in strip and ":green[ACTIVE]" in strip and "running" in strip
+    assert "paper" in strip and "sim" in strip and _coloured("ACTIVE", "green") in strip and "running" in strip
     assert "UTC" in strip  # the page's one clock, labelled
     assert any("all times UTC" in c.value for c in at.caption)
     assert "entry BTC/USDT:USDT long 0.01 @ 95000" in _cells(at)  # the decision log
@@ -287,8 +293,8 @@ def test_status_when_bot_stopped_then_never_green_active_next_to_stopped(app, st
     _seed_running_bot(store, running="0")
     at = app()
     strip = _markdown(at)
-    assert ":gray[stopped]" in strip
-    assert ":gray[last ACTIVE]" in strip and ":green[ACTIVE]" not in strip
+    assert _coloured("stopped", "gray") in strip
+    assert _coloured("last ACTIVE", "gray") in strip and _coloured("ACTIVE", "green") not in strip
 
 
 def test_mode_selector_when_bot_runs_paper_then_shows_paper(app, store):
