@@ -1315,13 +1315,15 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(record))
 return 1
 """
 
-# KEYS: the venue's hash, its orders' hash, its lock, its closed order ids (a list, oldest first). ARGV: the
-# lock rule ('any'; 'held': released once saved, ARGV[2] its token; 'unlocked': refused while anyone holds
-# it), the token, the expected version, the new one, 'whole' or 'parts', then a whole snapshot, or the head,
-# the market ('' : unchanged), the orders written and forgotten as JSON lists ([id, record, id, record…]
-# and [id…]; cjson gives back each string's exact bytes), the ids closed since the last save (a JSON list),
-# how many closed ids are kept, '1' when they replace the list, and the marker kept in `data`
-# (SAVED_IN_PARTS). A whole snapshot replaces the parts and the parts replace a whole one.
+# KEYS: the venue's hash, its orders' hash, its lock, its closed order ids (a list, oldest first), its market
+# by symbol (a hash). ARGV: the lock rule ('any'; 'held': released once saved, ARGV[2] its token; 'unlocked':
+# refused while anyone holds it), the token, the expected version, the new one, 'whole' or 'parts', then a
+# whole snapshot, or the head, the symbols' market written (a JSON list [symbol, record…]; '': none), the
+# orders written and forgotten as JSON lists ([id, record, id, record…] and [id…]; cjson gives back each
+# string's exact bytes), the ids closed since the last save (a JSON list), how many closed ids are kept, '1'
+# when they replace the list, the marker kept in `data` (SAVED_IN_PARTS), and '1' when the symbols written
+# are the whole market (it replaces the hash and the one-field market of earlier versions). A whole snapshot
+# replaces the parts and the parts replace a whole one.
 _SAVE_VENUE_SCRIPT = """
 if ARGV[1] == 'unlocked' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'version')
@@ -1329,10 +1331,19 @@ if (current or '0') ~= ARGV[3] then return 0 end
 if ARGV[5] == 'whole' then
   redis.call('HSET', KEYS[1], 'version', ARGV[4], 'data', ARGV[6])
   redis.call('HDEL', KEYS[1], 'head', 'market')
-  redis.call('DEL', KEYS[2], KEYS[4])
+  redis.call('DEL', KEYS[2], KEYS[4], KEYS[5])
 else
   redis.call('HSET', KEYS[1], 'version', ARGV[4], 'head', ARGV[6], 'data', ARGV[13])
-  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'market', ARGV[7]) end
+  if ARGV[14] == '1' then
+    redis.call('HDEL', KEYS[1], 'market')
+    redis.call('DEL', KEYS[5])
+  end
+  if ARGV[7] ~= '' then
+    local market = cjson.decode(ARGV[7])
+    for at = 1, #market, 400 do
+      redis.call('HSET', KEYS[5], unpack(market, at, math.min(at + 399, #market)))
+    end
+  end
   local written = cjson.decode(ARGV[8])
   for at = 1, #written, 400 do
     redis.call('HSET', KEYS[2], unpack(written, at, math.min(at + 399, #written)))
@@ -1360,6 +1371,15 @@ return 0
 """
 
 
+def _market_by_symbol(market: str) -> dict[str, str]:
+    """A market in one JSON text ({field: {symbol: value}}) by symbol ({symbol: JSON of {field: value}})."""
+    by_symbol: dict[str, dict[str, Any]] = {}
+    for field, values in json.loads(market).items():
+        for symbol, value in values.items():
+            by_symbol.setdefault(symbol, {})[field] = value
+    return {k: json.dumps(v, separators=(",", ":")) for k, v in by_symbol.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class VenueSnapshot:
     """A simulated venue's snapshot as loaded: the snapshot (dict) and its orders' JSON as Redis holds
@@ -1368,7 +1388,7 @@ class VenueSnapshot:
     version: int
     snapshot: dict[str, Any] | None
     saved_orders: dict[str, str]
-    market_saved: bool
+    market_saved: bool  # the market is kept by symbol: a save writes only the symbols that moved
     closed_saved: bool  # the closed order ids are kept apart (a list)
 
 
@@ -1400,6 +1420,7 @@ class VenueSnapshotStore:
         self.key = store.key(f"venue:{venue_name}")
         self.orders_key = self.key + ":orders"
         self.closed_key = self.key + ":closed"
+        self.market_key = self.key + ":market"
         self._held: VenueLock | None = None  # the lock this process holds now, if any
         self._read_along: tuple[int, Any] | None = None  # (version, the batch it was read in)
         self._highest = 0  # versions only grow: a lower one means Redis lost the venue's latest state
@@ -1407,43 +1428,50 @@ class VenueSnapshotStore:
     @_wrap_errors
     def load(self) -> tuple[int, str | None]:
         """The version and the whole snapshot as JSON text (its parts put together), None when there is none."""
-        version, whole, head, market, orders, closed = self._read()
+        version, whole, head, market, by_symbol, orders, closed = self._read()
         if whole is not None or head is None:
             return version, whole
-        return version, json.dumps(self._assemble(json.loads(head), market, orders, closed), separators=(",", ":"))
+        snapshot = self._assemble(json.loads(head), market, by_symbol, orders, closed)
+        return version, json.dumps(snapshot, separators=(",", ":"))
 
     @_wrap_errors
     def load_snapshot(self) -> VenueSnapshot:
         """The snapshot, its parts put together."""
-        version, whole, head, market, orders, closed = self._read()
+        version, whole, head, market, by_symbol, orders, closed = self._read()
         if whole:
             return VenueSnapshot(version, json.loads(whole), {}, False, False)
         if head is None:  # leftovers, if any: the next save forgets them
             return VenueSnapshot(version, None, orders, False, False)
         parsed = json.loads(head)
         closed_apart = "closed" not in parsed  # a head from before the closed ids were kept apart carries them
-        return VenueSnapshot(version, self._assemble(parsed, market, orders, closed), orders, market is not None,
-                             closed_apart)
+        # a market in one field (an earlier version's) is written whole, by symbol, at the next save
+        return VenueSnapshot(version, self._assemble(parsed, market, by_symbol, orders, closed), orders,
+                             market is None, closed_apart)
 
-    def _read(self) -> tuple[int, str | None, str | None, str | None, dict[str, str], list[str]]:
+    def _read(self) -> tuple[int, str | None, str | None, str | None, dict[str, str], dict[str, str], list[str]]:
         def read(pipe: Any) -> None:
             pipe.hmget(self.key, "version", "data", "head", "market")
+            pipe.hgetall(self.market_key)
             pipe.hgetall(self.orders_key)
             pipe.lrange(self.closed_key, 0, -1)
 
-        (version, whole, head, market), orders, closed = self.store._run(read)
+        (version, whole, head, market), by_symbol, orders, closed = self.store._run(read)
         if whole == SAVED_IN_PARTS:
             whole = None  # the marker that stops an older version, not a snapshot
         self._seen(int(version or 0))
-        return int(version or 0), whole, head, market, orders, closed
+        return int(version or 0), whole, head, market, by_symbol, orders, closed
 
     @staticmethod
-    def _assemble(snapshot: dict[str, Any], market: str | None, orders: Mapping[str, str],
-                  closed: list[str]) -> dict[str, Any]:
-        """The head (parsed) completed: the orders in the order the venue numbered them, which is the order it
-        keeps them in."""
+    def _assemble(snapshot: dict[str, Any], market: str | None, by_symbol: Mapping[str, str],
+                  orders: Mapping[str, str], closed: list[str]) -> dict[str, Any]:
+        """The head (parsed) completed: the market (each symbol's entries in the snapshot's market fields, in
+        symbol order: a large hash comes back in no order), the orders in the order the venue numbered them,
+        which is the order it keeps them in."""
         if market is not None:
             snapshot.update(json.loads(market))
+        for symbol in sorted(by_symbol):
+            for field, value in json.loads(by_symbol[symbol]).items():
+                snapshot.setdefault(field, {})[symbol] = value
         snapshot["orders"] = sorted((json.loads(raw) for raw in orders.values()), key=_order_number)
         snapshot.setdefault("closed", closed)
         return snapshot
@@ -1469,26 +1497,36 @@ class VenueSnapshotStore:
         self._read_along = (version, self.store._queue)
 
     @_wrap_errors
-    def compare_and_save(self, expected_version: int, data: Any) -> bool:
+    def compare_and_save(self, expected_version: int, data: Any, market: Mapping[str, str] | None = None,
+                         whole_market: bool = False) -> bool:
         """Save over `expected_version` only; the bot's queued writes go first, in the same round trip:
         whatever the bot wrote before the venue changed is durable when the change is. A save under this
-        process's lock releases it (one round trip less per venue call)."""
+        process's lock releases it (one round trip less per venue call).
+
+        With parts, `market` is the market of the symbols a candle moved since the last save (symbol -> JSON,
+        `simulator.exchange.SimExchange.market_parts`), `whole_market` when it is every symbol's (a first save,
+        or over a market kept in one field): the whole market (~17 KB with 100 symbols) went with every save
+        after a candle, three times per entry, re-encoded each time although a candle moves one symbol. A
+        market in one field (`data.market`) is saved by symbol, whole."""
         held = self._held
         if held is not None and held.token is not None and held.thread == threading.get_ident():
-            saved = self._save("held", held.token, expected_version, data)
+            saved = self._save("held", held.token, expected_version, data, market, whole_market)
             if saved:
                 held.released_by_save()
         else:
-            saved = self._save("any", "", expected_version, data)
+            saved = self._save("any", "", expected_version, data, market, whole_market)
         return self._saved(bool(saved), expected_version)
 
     @_wrap_errors
-    def save_if_unlocked(self, expected_version: int, data: Any) -> bool:
+    def save_if_unlocked(self, expected_version: int, data: Any, market: Mapping[str, str] | None = None,
+                         whole_market: bool = False) -> bool:
         """compare_and_save without taking the lock, refused while anyone holds it: one round trip for a
         save that changes nothing anyone acts on (the candles of a quiet tick, see venues/sim.py)."""
-        return self._saved(bool(self._save("unlocked", "", expected_version, data)), expected_version)
+        saved = self._save("unlocked", "", expected_version, data, market, whole_market)
+        return self._saved(bool(saved), expected_version)
 
-    def _save(self, rule: str, token: str, expected_version: int, data: Any) -> Any:
+    def _save(self, rule: str, token: str, expected_version: int, data: Any, market: Mapping[str, str] | None,
+              whole_market: bool) -> Any:
         """`data`: a whole snapshot (JSON text), or its parts (simulator.exchange.SnapshotParts)."""
         if isinstance(data, str):
             args: tuple[str, ...] = ("whole", data)
@@ -1498,11 +1536,15 @@ class VenueSnapshotStore:
             def listed(items: Any) -> str:
                 return json.dumps(items, ensure_ascii=False, separators=(",", ":"))
 
-            args = ("parts", data.head, data.market or "", listed(written), listed(data.gone), listed(data.closed),
-                    str(data.closed_kept), "1" if data.closed_replace else "0", SAVED_IN_PARTS)
+            if data.market is not None:
+                market, whole_market = _market_by_symbol(data.market), True
+            symbols = [x for item in market.items() for x in item] if market else []
+            args = ("parts", data.head, listed(symbols) if symbols else "", listed(written), listed(data.gone),
+                    listed(data.closed), str(data.closed_kept), "1" if data.closed_replace else "0", SAVED_IN_PARTS,
+                    "1" if whole_market else "0")
         (saved,) = self.store._run(lambda r: r.eval(
-            _SAVE_VENUE_SCRIPT, 4, self.key, self.orders_key, self.key + ":lock", self.closed_key, rule, token,
-            str(expected_version), str(expected_version + 1), *args))
+            _SAVE_VENUE_SCRIPT, 5, self.key, self.orders_key, self.key + ":lock", self.closed_key, self.market_key,
+            rule, token, str(expected_version), str(expected_version + 1), *args))
         return saved
 
     def _saved(self, saved: bool, expected_version: int) -> bool:

@@ -289,15 +289,19 @@ def main(argv: list[str] | None = None) -> int:
             calls = {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}
             per_tick = sum(calls.values()) / (args.ticks + args.warmup_ticks)
             venue_key = store.key(f"venue:{settings.venue.paper_venue}")
-            # saved whole (`data`) before the parts; in parts, a save writes the head, the market after a
-            # candle and the orders that changed
+            # saved whole (`data`) before the parts; in parts (`data` then holds a marker), a save writes the
+            # head, the market of the symbols a candle moved (in one field before round 5) and the orders
+            # that changed
             whole, head, market = store.client.hmget(venue_key, "data", "head", "market")
+            by_symbol = store.client.hvals(venue_key + ":market")
             orders = store.client.hvals(venue_key + ":orders")
             closed = store.client.llen(venue_key + ":closed")
-            snapshot = (f"{len(whole)} bytes, saved whole on every save" if whole else
-                        f"head {len(head or '')} bytes, market {len(market or '')} bytes, {len(orders)} orders "
-                        f"{sum(map(len, orders))} bytes, {closed} closed ids, saved in parts (head, market after a "
-                        "candle, changed orders, newly closed ids)")
+            market_text = (f"market {len(market)} bytes in one field" if market else
+                           f"market by symbol {len(by_symbol)} symbols {sum(map(len, by_symbol))} bytes")
+            snapshot = (f"{len(whole)} bytes, saved whole on every save" if head is None else
+                        f"head {len(head or '')} bytes, {market_text}, {len(orders)} orders "
+                        f"{sum(map(len, orders))} bytes, {closed} closed ids, saved in parts (head, market of the "
+                        "symbols a candle moved, changed orders, newly closed ids)")
             if args.profile_ticks:
                 profiles["redis"] = profile(rig, args.profile_ticks)
         finally:

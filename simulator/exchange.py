@@ -798,6 +798,17 @@ class SimExchange:
             "pending_funding": [to_record(p) for p in self._pending_funding],
         }
 
+    def market_parts(self, symbols: Iterable[str] | None = None) -> dict[str, str]:
+        """The market by symbol (None: every symbol), each as compact JSON of its entries in the snapshot's
+        market fields ({"marks": "…", "volumes": "…", …}): a store keeping the market by symbol writes only
+        those a candle moved since its last save (a candle moves its own symbol only)."""
+        fields = (("marks", self._marks, _s), ("volumes", self._volumes, _s),
+                  ("ranges", self._ranges, lambda r: [_s(r[0]), _s(r[1])]),
+                  ("last_open_ms", self._last_open_ms, int), ("last_close_ms", self._last_close_ms, int))
+        names = self._marks.keys() | self._last_open_ms.keys() if symbols is None else symbols
+        return {k: json.dumps({name: value(by[k]) for name, by, value in fields if k in by}, separators=(",", ":"))
+                for k in names}
+
     def _snapshot_market(self) -> dict[str, Any]:
         """What only `on_candle` writes."""
         return {
@@ -831,12 +842,13 @@ class SimExchange:
         ex._closed = deque(snapshot["closed"])
         ex._closed_count = len(ex._closed)
         ex._participation = {k: (int(ms), Decimal(q)) for k, (ms, q) in snapshot["participation"].items()}
-        ex._marks = {k: Decimal(x) for k, x in snapshot["marks"].items()}
-        ex._volumes = {k: Decimal(x) for k, x in snapshot["volumes"].items()}
+        # a market kept by symbol has no entry before the first candle
+        ex._marks = {k: Decimal(x) for k, x in snapshot.get("marks", {}).items()}
+        ex._volumes = {k: Decimal(x) for k, x in snapshot.get("volumes", {}).items()}
         # snapshots from before fills kept to the candle's range have none: the mark stands for its candle
         ex._ranges = {k: (Decimal(lo), Decimal(hi)) for k, (lo, hi) in snapshot.get("ranges", {}).items()}
-        ex._last_open_ms = {k: int(x) for k, x in snapshot["last_open_ms"].items()}
-        ex._last_close_ms = {k: int(x) for k, x in snapshot["last_close_ms"].items()}
+        ex._last_open_ms = {k: int(x) for k, x in snapshot.get("last_open_ms", {}).items()}
+        ex._last_close_ms = {k: int(x) for k, x in snapshot.get("last_close_ms", {}).items()}
         ex._pending = [from_record(Fill, record) for record in snapshot["pending_fills"]]
         # absent from snapshots written before funding was queued
         ex._pending_funding = [from_record(FundingPayment, r) for r in snapshot.get("pending_funding", ())]

@@ -3,6 +3,7 @@ the end, anything that fills or settles is saved before the call returns, an ord
 its intent, and another process's write made meanwhile is never overwritten; a save sends only the parts
 of the snapshot that changed."""
 
+import json
 from decimal import Decimal as D
 
 from clock import SimulatedClock
@@ -196,3 +197,78 @@ def test_venue_saved_whole_by_an_older_version_when_loaded_then_it_goes_on_in_pa
     assert [o.client_order_id for o in restarted.exchange._orders.values()] == ["old-1", "new-1"]
     # moved into the parts; `data` keeps only the marker that stops an older version reading it as empty
     assert store.client.hget(store.venue_store("sim").key, "data") == SAVED_IN_PARTS
+
+
+SYMBOLS = sorted(BUILTIN_RULES)
+
+
+def every_symbol_moved(venue: SimVenueClient, t: int) -> None:
+    for n, symbol in enumerate(SYMBOLS):
+        venue.on_candle(bar(symbol, t, str(10_000 + n)))
+
+
+def bytes_sent_by(store, call) -> int:
+    before = store.client.info("stats")["total_net_input_bytes"]
+    call()
+    return store.client.info("stats")["total_net_input_bytes"] - before
+
+
+def test_order_saved_when_one_of_many_symbols_moved_then_only_that_symbols_market_is_sent(store):
+    venue = client(store)
+    every_symbol_moved(venue, 0)
+    venue.submit(OrderIntent("first", BTC, OrderSide.BUY, D("0.01")))
+    venue.ack_fills(venue.pending_fills())
+    whole_market = len(json.dumps(venue.exchange._snapshot_market(), separators=(",", ":")))
+
+    with venue.batch():
+        venue.positions()  # the batch's one version check
+        unmoved = bytes_sent_by(store, lambda: venue.submit(OrderIntent("a", BTC, OrderSide.BUY, D("0.01"))))
+        venue.on_candle(bar(ETH, 60_000, "3001"))
+        moved = bytes_sent_by(store, lambda: venue.submit(OrderIntent("b", BTC, OrderSide.BUY, D("0.01"))))
+
+    # the whole market (every symbol's mark, volume, range and times) went with every save after a candle
+    assert moved - unmoved < whole_market / 5, (moved, unmoved, whole_market)
+    restarted = client(store)
+    assert restarted.exchange.snapshot() == venue.exchange.snapshot()
+    assert restarted.mark_price(ETH) == D("3001")
+
+
+def test_tick_when_the_bot_dies_after_an_order_then_the_venue_restarts_with_the_market_that_order_saw(store):
+    venue = client(store)
+    every_symbol_moved(venue, 0)
+    last = SYMBOLS[-1]
+
+    with venue.batch():
+        for symbol in SYMBOLS[:-1]:  # quiet candles: saved with the order
+            venue.on_candle(bar(symbol, 60_000, "9000"))
+        venue.submit(OrderIntent("entry", BTC, OrderSide.BUY, D("0.01")))
+        venue.on_candle(bar(last, 60_000, "9000"))
+        seen = client(store).exchange  # what a restart finds if the bot is killed here, before the batch's end
+
+    assert {s: seen.mark_price(s) for s in SYMBOLS[:-1]} == {s: D("9000") for s in SYMBOLS[:-1]}
+    assert seen.mark_price(last) == D(str(10_000 + len(SYMBOLS) - 1))  # the venue had not seen that candle
+    assert seen.get_order("entry") is not None
+    assert client(store).exchange.snapshot() == venue.exchange.snapshot()  # and the batch's end saved it
+
+
+def test_venue_saved_with_its_market_in_one_field_when_loaded_then_it_goes_on_by_symbol_with_nothing_lost(store):
+    older = SimExchange(CONFIG, SimulatedClock(0), BUILTIN_RULES)
+    for n, symbol in enumerate(SYMBOLS):
+        older.on_candle(bar(symbol, 0, str(10_000 + n)))
+    older.submit(OrderIntent("old-1", BTC, OrderSide.BUY, D("0.5")))
+    parts = older.snapshot_parts(closed_saved=0)
+    key = store.venue_store("sim").key
+    # what the previous version wrote: the market in one field of the venue's hash
+    store.client.hset(key, mapping={"version": "1", "head": parts.head, "market": parts.market, "data": SAVED_IN_PARTS})
+    store.client.hset(key + ":orders", mapping=parts.orders)
+    store.client.rpush(key + ":closed", *parts.closed)
+
+    venue = client(store)
+    assert venue.exchange.snapshot() == older.snapshot()
+    venue.on_candle(bar(ETH, 60_000, "3000"))
+    venue.submit(OrderIntent("new-1", ETH, OrderSide.BUY, D("1")))
+
+    restarted = client(store)
+    assert restarted.exchange.snapshot() == venue.exchange.snapshot()
+    assert restarted.mark_price(SYMBOLS[-1]) == D(str(10_000 + len(SYMBOLS) - 1))
+    assert store.client.hget(key, "market") is None  # moved into the market by symbol
