@@ -802,12 +802,23 @@ class SimExchange:
         """The market by symbol (None: every symbol), each as compact JSON of its entries in the snapshot's
         market fields ({"marks": "…", "volumes": "…", …}): a store keeping the market by symbol writes only
         those a candle moved since its last save (a candle moves its own symbol only)."""
-        fields = (("marks", self._marks, _s), ("volumes", self._volumes, _s),
-                  ("ranges", self._ranges, lambda r: [_s(r[0]), _s(r[1])]),
-                  ("last_open_ms", self._last_open_ms, int), ("last_close_ms", self._last_close_ms, int))
         names = self._marks.keys() | self._last_open_ms.keys() if symbols is None else symbols
-        return {k: json.dumps({name: value(by[k]) for name, by, value in fields if k in by}, separators=(",", ":"))
-                for k in names}
+        parts = {}
+        for k in names:
+            record: dict[str, Any] = {}
+            if k in self._marks:
+                record["marks"] = _s(self._marks[k])
+            if k in self._volumes:
+                record["volumes"] = _s(self._volumes[k])
+            if k in self._ranges:
+                low, high = self._ranges[k]
+                record["ranges"] = [_s(low), _s(high)]
+            if k in self._last_open_ms:
+                record["last_open_ms"] = self._last_open_ms[k]
+            if k in self._last_close_ms:
+                record["last_close_ms"] = self._last_close_ms[k]
+            parts[k] = json.dumps(record, separators=(",", ":"))
+        return parts
 
     def _snapshot_market(self) -> dict[str, Any]:
         """What only `on_candle` writes."""
