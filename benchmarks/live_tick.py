@@ -40,7 +40,7 @@ import redis.connection
 
 from benchmarks.__main__ import START_PRICES
 from bot.assembly import assemble
-from bot.runtime import freeze_warm_heap
+from bot.runtime import collect_between_ticks, freeze_warm_heap
 from clock import SimulatedClock, SystemClock
 from embedded_redis import free_port, start_embedded_redis
 from marketdata.synthetic import SyntheticSource
@@ -99,6 +99,7 @@ class Rig:
         self.engine.publish()
         freeze_warm_heap()
         self._candle_ms = int(settings.market_data.synthetic.candle_seconds * 1000)
+        self._turns = 0
 
     def next_candles(self) -> list:
         self.feed_clock.advance(self._candle_ms)
@@ -112,6 +113,11 @@ class Rig:
         self.engine.process(candles)
         t2, c2 = time.perf_counter(), time.process_time()
         return (t1 - t0) * 1000, (t2 - t1) * 1000, (c2 - c1) * 1000, len(candles)
+
+    def between_ticks(self) -> None:
+        """What the bot's loop does after a tick, before it waits for the next poll (not timed: no signal waits)."""
+        collect_between_ticks(self._turns)
+        self._turns += 1
 
 
 class RoundTrips:
@@ -144,8 +150,11 @@ class GcPauses:
     def __init__(self) -> None:
         self.pauses: list[tuple[int, float]] = []
         self._started = 0.0
+        self.between_ticks = False  # the loop's own collections after a tick are not in one
 
     def __call__(self, phase: str, info: dict) -> None:
+        if self.between_ticks:
+            return
         if phase == "start":
             self._started = time.perf_counter()
         else:
@@ -198,6 +207,7 @@ class TickRecord:
 def run(rig: Rig, ticks: int, warmup_ticks: int) -> dict:
     for _ in range(warmup_ticks):  # first ticks build caches (blocks of the synthetic path, indicator state)
         rig.tick()
+        rig.between_ticks()
     feed, engine, cpu, candles = [], [], [], 0
     records: list[TickRecord] = []
     with GcPauses() as pauses, RoundTrips() as trips:
@@ -213,6 +223,9 @@ def run(rig: Rig, ticks: int, warmup_ticks: int) -> dict:
                 n, e, c, trips.count - before[3], (trips.bytes - before[4]) / 1024,
                 sum(ms for _, ms in pauses.pauses[before[5]:]), venue_orders(rig) - before[2],
                 stats.entries - before[0], stats.trades - before[1]))
+            pauses.between_ticks = True
+            rig.between_ticks()
+            pauses.between_ticks = False
     # ticks without a venue order, and with one (an entry, an exit, a stop moved)
     quiet = [r for r in records if not (r.orders or r.entries or r.trades)]
     busy = [r for r in records if r.orders or r.entries or r.trades]
@@ -241,6 +254,7 @@ def profile(rig: Rig, ticks: int, top: int = 25) -> str:
     profiler.enable()
     for batch in candles:
         rig.engine.process(batch)
+        rig.between_ticks()
     profiler.disable()
     out = io.StringIO()
     # the project's own functions only: redis-py's frames under every store call would fill the list
