@@ -16,6 +16,7 @@
         │   └── UnknownOrderStatusError  sent, but we do not know whether the venue accepted it
         ├── RateLimitError               HTTP 429 / 418: slow down, then retry
         ├── ClockSkewError               Binance -1021: our clock is off; resync, then retry (nothing done)
+        ├── TradingHaltedError           an order adding risk found the bot not ACTIVE as it was placed (not sent)
         └── OrderRejectedError           the venue refused the order (carries Binance's reason)
             └── InsufficientFundsError   not enough margin
 
@@ -103,6 +104,12 @@ class RateLimitError(ExchangeError):
 class ClockSkewError(ExchangeError):
     """The venue refused the request's timestamp (Binance -1021: outside recvWindow). The request did
     nothing; measure the server time offset again, then retry."""
+
+
+class TradingHaltedError(ExchangeError):
+    """An order that adds risk was not placed: in the atomic step that would have placed it, the bot was not
+    ACTIVE (the halt flag set, HALTED or REDUCING, its run marker gone). Nothing reached the venue; not the
+    venue's failure (no circuit-breaker count). Raised by the simulated venue saved in the bot's Redis."""
 
 
 class OrderRejectedError(ExchangeError):

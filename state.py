@@ -72,7 +72,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from stores import INTENTS_KEPT, Memory, intents_due_for_pruning, intents_forgotten_event, intents_to_forget
-from errors import ConsumerGroupMissingError, StateLostError, StateStoreError
+from errors import ConsumerGroupMissingError, StateLostError, StateStoreError, TradingHaltedError
 from models import (
     Account,
     AuditEvent,
@@ -1324,10 +1324,27 @@ return 1
 # when they replace the list, the marker kept in `data` (SAVED_IN_PARTS), and '1' when the symbols written
 # are the whole market (it replaces the hash and the one-field market of earlier versions). A whole snapshot
 # replaces the parts and the parts replace a whole one.
+# With an order that adds risk (ARGV[15] '1'): KEYS[6..8] the bot's halt flag, state hash and run marker,
+# ARGV[16] the run marker's epoch this process works under ('': none); -1, nothing written, unless the bot
+# is ACTIVE as StateStore.trading_state decides it (no flag, neither HALTED nor REDUCING, the marker ours).
 _SAVE_VENUE_SCRIPT = """
 if ARGV[1] == 'unlocked' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'version')
 if (current or '0') ~= ARGV[3] then return 0 end
+if ARGV[15] == '1' then
+  if redis.call('EXISTS', KEYS[6]) == 1 then return -1 end
+  local state = redis.call('HGET', KEYS[7], 'trading_state')
+  if state == 'HALTED' or state == 'REDUCING' then return -1 end
+  if ARGV[16] ~= '' then
+    local raw = redis.call('GET', KEYS[8])
+    local epoch = raw
+    if raw then
+      local ok, marker = pcall(cjson.decode, raw)
+      if ok and type(marker) == 'table' and marker['epoch'] ~= nil then epoch = tostring(marker['epoch']) end
+    end
+    if epoch ~= ARGV[16] then return -1 end
+  end
+end
 if ARGV[5] == 'whole' then
   redis.call('HSET', KEYS[1], 'version', ARGV[4], 'data', ARGV[6])
   redis.call('HDEL', KEYS[1], 'head', 'market')
@@ -1498,7 +1515,7 @@ class VenueSnapshotStore:
 
     @_wrap_errors
     def compare_and_save(self, expected_version: int, data: Any, market: Mapping[str, str] | None = None,
-                         whole_market: bool = False) -> bool:
+                         whole_market: bool = False, *, only_if_active: bool = False) -> bool:
         """Save over `expected_version` only; the bot's queued writes go first, in the same round trip:
         whatever the bot wrote before the venue changed is durable when the change is. A save under this
         process's lock releases it (one round trip less per venue call).
@@ -1507,29 +1524,37 @@ class VenueSnapshotStore:
         `simulator.exchange.SimExchange.market_parts`), `whole_market` when it is every symbol's (a first save,
         or over a market kept in one field): the whole market (~17 KB with 100 symbols) went with every save
         after a candle, three times per entry, re-encoded each time although a candle moves one symbol. A
-        market in one field (`data.market`) is saved by symbol, whole."""
+        market in one field (`data.market`) is saved by symbol, whole.
+
+        `only_if_active`: the save places an order that adds risk, so it is made only while the bot is ACTIVE,
+        checked in the same atomic step (TradingHaltedError, nothing saved, otherwise): a halt set at any
+        moment before the order is in Redis stops it, and the bot's own read of the flag before the order
+        is not needed (a round trip per entry)."""
         held = self._held
         if held is not None and held.token is not None and held.thread == threading.get_ident():
-            saved = self._save("held", held.token, expected_version, data, market, whole_market)
+            saved = self._save("held", held.token, expected_version, data, market, whole_market, only_if_active)
             if saved:
                 held.released_by_save()
         else:
-            saved = self._save("any", "", expected_version, data, market, whole_market)
+            saved = self._save("any", "", expected_version, data, market, whole_market, only_if_active)
         return self._saved(bool(saved), expected_version)
 
     @_wrap_errors
     def save_if_unlocked(self, expected_version: int, data: Any, market: Mapping[str, str] | None = None,
-                         whole_market: bool = False) -> bool:
+                         whole_market: bool = False, *, only_if_active: bool = False) -> bool:
         """compare_and_save without taking the lock, refused while anyone holds it: one round trip for a
         save that changes nothing anyone acts on (the candles of a quiet tick, see venues/sim.py)."""
-        saved = self._save("unlocked", "", expected_version, data, market, whole_market)
+        saved = self._save("unlocked", "", expected_version, data, market, whole_market, only_if_active)
         return self._saved(bool(saved), expected_version)
 
     def _save(self, rule: str, token: str, expected_version: int, data: Any, market: Mapping[str, str] | None,
-              whole_market: bool) -> Any:
+              whole_market: bool, only_if_active: bool = False) -> Any:
         """`data`: a whole snapshot (JSON text), or its parts (simulator.exchange.SnapshotParts)."""
+        store = self.store
+        if only_if_active and store._lost:  # a loss noticed here is HALTED at once (trading_state)
+            raise TradingHaltedError(f"not placed: the bot's state was lost ({store._lost[0]})")
         if isinstance(data, str):
-            args: tuple[str, ...] = ("whole", data)
+            args: tuple[str, ...] = ("whole", data) + ("",) * 8  # the parts' places, so the guard's stay put
         else:
             written = [x for item in data.orders.items() for x in item]
 
@@ -1542,9 +1567,13 @@ class VenueSnapshotStore:
             args = ("parts", data.head, listed(symbols) if symbols else "", listed(written), listed(data.gone),
                     listed(data.closed), str(data.closed_kept), "1" if data.closed_replace else "0", SAVED_IN_PARTS,
                     "1" if whole_market else "0")
-        (saved,) = self.store._run(lambda r: r.eval(
-            _SAVE_VENUE_SCRIPT, 5, self.key, self.orders_key, self.key + ":lock", self.closed_key, self.market_key,
-            rule, token, str(expected_version), str(expected_version + 1), *args))
+        guard = ("1", store.epoch or "") if only_if_active else ("0", "")
+        (saved,) = store._run(lambda r: r.eval(
+            _SAVE_VENUE_SCRIPT, 8, self.key, self.orders_key, self.key + ":lock", self.closed_key, self.market_key,
+            store.key("halt"), store.key("state"), store.key("epoch"),
+            rule, token, str(expected_version), str(expected_version + 1), *args, *guard))
+        if saved == -1:
+            raise TradingHaltedError("not placed: the bot was halted (or not ACTIVE) as the order was to be placed")
         return saved
 
     def _saved(self, saved: bool, expected_version: int) -> bool:

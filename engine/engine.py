@@ -27,7 +27,7 @@ from engine.signal_scoring import SignalScorer
 from engine.strategies import aggregate
 from engine.strategies.base import SignalStream, Strategy
 from control.trading_state import TradingStateControl
-from errors import ExchangeError, StateStoreError
+from errors import ExchangeError, StateStoreError, TradingHaltedError
 from executors.base import CloseAllResult, Executor
 from models import (
     ZERO,
@@ -331,19 +331,23 @@ class TradingEngine:
             self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: {plan.reason_code}: {plan.detail}", reason_code=plan.reason_code)
             return plan
         # the durable halt flag is read again right before the order: a halt that landed meanwhile wins,
-        # and a flag that cannot be read is no permission (fail closed)
-        try:
-            state = self.store.trading_state()
-        except StateStoreError as exc:
-            return Denial("state_unreadable", f"the halt flag cannot be read, so no entry: {exc}")
-        if self._tick_reads is not None:
-            self._tick_reads["trading_state"] = state  # the gate decides on it for the rest of the tick
-        if state is not TradingState.ACTIVE:
-            denial = Denial("halted", "trading state changed to halted before the order was sent")
-            self.audit("skip", f"{signal.symbol}: {denial.detail}", reason_code="halted")
-            return denial
+        # and a flag that cannot be read is no permission (fail closed). An executor whose venue checks it
+        # in the atomic step that places the entry (the simulated venue in this Redis) needs no read here.
+        if not self.executor.checks_trading_state_with_entries:
+            try:
+                state = self.store.trading_state()
+            except StateStoreError as exc:
+                return Denial("state_unreadable", f"the halt flag cannot be read, so no entry: {exc}")
+            if self._tick_reads is not None:
+                self._tick_reads["trading_state"] = state  # the gate decides on it for the rest of the tick
+            if state is not TradingState.ACTIVE:
+                return self._halted_before_entry(signal)
         try:
             order = self.executor.submit(plan)
+        except TradingHaltedError:
+            if self._tick_reads is not None:
+                self._tick_reads["trading_state"] = TradingState.HALTED  # the rest of the tick is gated on it
+            return self._halted_before_entry(signal)
         except ExchangeError as exc:
             denial = Denial("venue_error", str(exc))
             self.audit("error", f"{signal.symbol}: entry failed: {exc}", trade_id=plan.trade_id)
@@ -461,6 +465,11 @@ class TradingEngine:
             mark_price=mark,
             mark_age_s=(self.wall_clock.now_ms() - asked_ms) / 1000 if venue is not None else None,
         )
+
+    def _halted_before_entry(self, signal: Signal) -> Denial:
+        denial = Denial("halted", "trading state changed to halted before the order was sent")
+        self.audit("skip", f"{signal.symbol}: {denial.detail}", reason_code="halted")
+        return denial
 
     def _gate_state(self) -> TradingState:
         """The trading state the risk gate decides on: read once per tick, the bot's own pace (a halt

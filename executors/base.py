@@ -30,6 +30,9 @@ class CloseAllResult:
 
 class Executor(Protocol):
     mode: Mode
+    # an entry is placed only while the bot is ACTIVE, checked in the atomic step that places it (a
+    # TradingHaltedError from submit otherwise): the engine need not read the halt flag right before it
+    checks_trading_state_with_entries: bool
 
     def on_candle(self, candle) -> list[Trade]:
         """Let the venue see the candle; return the trades it closed (stops, take-profits, liquidations)."""

@@ -48,6 +48,7 @@ def parked_id(feed: str, symbol: str) -> str:
 
 class GhostExecutor:
     mode = Mode.GHOST
+    checks_trading_state_with_entries = False
 
     def __init__(
         self,

@@ -19,7 +19,8 @@ from clock import Clock
 from models import EntryPlan, TradeState
 from risk.exits import ExitRules
 from control.flatten import FlattenReport, cancel_entry_orders, flatten
-from errors import ExchangeError, NetworkError, OrderRejectedError, RateLimitError, UnknownOrderStatusError
+from errors import (ExchangeError, NetworkError, OrderRejectedError, RateLimitError, TradingHaltedError,
+                    UnknownOrderStatusError)
 from exchange_client import ExchangeClient
 from executors.base import CloseAllResult, TradeBook, exit_reason_of
 from order_ids import adopted_trade_id, entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
@@ -88,6 +89,8 @@ class PaperExecutor:
         # (one round trip per order instead of two)
         saves_in = getattr(venue, "saves_in", None)
         self._intent_with_order = store is not None and callable(saves_in) and bool(saves_in(store))
+        checks = getattr(venue, "checks_trading_state_in", None)  # the simulated venue in this Redis
+        self.checks_trading_state_with_entries = store is not None and callable(checks) and bool(checks(store))
 
     def load(self) -> None:
         self.book.load()
@@ -126,6 +129,9 @@ class PaperExecutor:
             except OrderRejectedError as exc:
                 self._mark(intent, "rejected")
                 self.breaker.failure(f"{intent.client_order_id} rejected: {exc}")
+                raise
+            except TradingHaltedError:
+                self._mark(intent, "rejected")  # never placed; the bot's halt, not the venue's failure
                 raise
         self._mark(intent, "unknown")
         self.breaker.failure(f"{intent.client_order_id} unknown: {last_error}")
@@ -200,7 +206,7 @@ class PaperExecutor:
         self.book.put(planned, TradeLedger())
         try:
             order = self._send(entry)
-        except OrderRejectedError:
+        except (OrderRejectedError, TradingHaltedError):
             self.book.pop(plan.symbol)
             raise
         if order.filled_qty <= 0:

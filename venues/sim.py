@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator, Mapping, TypeVar
 from redis.exceptions import LockError, RedisError
 
 from clock import Clock
-from errors import NetworkError, StateStoreError, UnknownOrderStatusError
+from errors import NetworkError, StateStoreError, TradingHaltedError, UnknownOrderStatusError
 from models import Account, Candle, Fill, FundingPayment, MarginMode, Order, OrderIntent, Position
 from simulator import FaultInjector, Ledger, SimConfig, SimExchange, SymbolRules
 from simulator.exchange import SnapshotParts
@@ -143,9 +143,11 @@ class SimVenueClient:
         return exchange.on_candle(candle)
 
     def submit(self, intent: OrderIntent) -> Order:
+        """Saved in the bot's Redis, an order that adds risk is placed only if the bot is ACTIVE in the same
+        atomic step as its save (TradingHaltedError otherwise, nothing placed): see `checks_trading_state_in`."""
         if self.store is None and self.faults is None:
             return self.exchange.submit(intent)
-        return self._mutate("submit", lambda ex: ex.submit(intent), faults=True)
+        return self._mutate("submit", lambda ex: ex.submit(intent), faults=True, only_if_active=not intent.reduce_only)
 
     def cancel(self, symbol: str, client_order_id: str) -> Order:
         if self.store is None and self.faults is None:
@@ -234,24 +236,32 @@ class SimVenueClient:
         durable with the order, in one MULTI/EXEC, never after it."""
         return self.store is not None and getattr(self.store, "store", None) is store
 
+    def checks_trading_state_in(self, store: Any) -> bool:
+        """Whether an order that adds risk is placed only while `store`'s bot is ACTIVE, checked in the atomic
+        step that places it (the save script reads the halt flag, the state and the run marker): the bot then
+        need not read them itself right before the order, and a halt set at any moment before is obeyed."""
+        return self.saves_in(store)
+
     def close(self) -> None:
         """Nothing to release: the Redis connection belongs to whoever passed the store in."""
 
     # ------------------------------------------------------------------------- persistence
 
-    def _mutate(self, operation: str, apply: Callable[[SimExchange], T], *, faults: bool = False) -> T:
+    def _mutate(self, operation: str, apply: Callable[[SimExchange], T], *, faults: bool = False,
+                only_if_active: bool = False) -> T:
         if faults and self.faults is not None:
             self.faults.before_call(operation)
         if self.store is None:
             result = apply(self.exchange)
         else:
             with self._guard:
-                result = self._batched_apply(operation, apply) if self._batches else self._locked_apply(operation, apply)
+                result = (self._batched_apply(operation, apply, only_if_active) if self._batches
+                          else self._locked_apply(operation, apply, only_if_active))
         if faults and self.faults is not None:
             self.faults.after_call(operation)
         return result
 
-    def _batched_apply(self, operation: str, apply: Callable[[SimExchange], T]) -> T:
+    def _batched_apply(self, operation: str, apply: Callable[[SimExchange], T], only_if_active: bool = False) -> T:
         """Inside a batch: applied to the copy in memory (checked once a batch, as reads are) and saved in one
         round trip, behind the bot's queued writes (an order's intent among them), refused while anyone holds
         the lock or after anyone else saved. Refused, it is done the locked way on the newest state, as if
@@ -264,26 +274,31 @@ class SimVenueClient:
             self._reload()  # never keep a copy that differs from what Redis holds
             if self._version == version:
                 raise  # decided on the newest state
-            return self._locked_apply(operation, apply)
-        if self._save_unlocked():
+            return self._locked_apply(operation, apply, only_if_active)
+        if self._save_unlocked(only_if_active):
             return result
-        return self._locked_apply(operation, apply)
+        return self._locked_apply(operation, apply, only_if_active)
 
-    def _save_unlocked(self) -> bool:
+    def _save_unlocked(self, only_if_active: bool = False) -> bool:
         """Save the copy in memory unless anyone holds the lock or saved since; refused, it is reloaded."""
-        if self._try_save_unlocked():
-            return True
+        try:
+            if self._try_save_unlocked(only_if_active):
+                return True
+        except TradingHaltedError:
+            self._reload()  # the order applied to the copy was not placed
+            raise
         self._reload()
         return False
 
-    def _try_save_unlocked(self) -> bool:
+    def _try_save_unlocked(self, only_if_active: bool = False) -> bool:
         dumped, market = self._dump()
-        if not self.store.save_if_unlocked(self._version, dumped, market, self._market_moved is None):
+        if not self.store.save_if_unlocked(self._version, dumped, market, self._market_moved is None,
+                                           only_if_active=only_if_active):
             return False
         self._was_saved(dumped)
         return True
 
-    def _locked_apply(self, operation: str, apply: Callable[[SimExchange], T]) -> T:
+    def _locked_apply(self, operation: str, apply: Callable[[SimExchange], T], only_if_active: bool = False) -> T:
         lock = self.store.lock(self.lock_timeout_s, self.lock_wait_s)
         try:
             acquired = lock.acquire()
@@ -300,7 +315,13 @@ class SimVenueClient:
                 self._reload()  # never keep a copy that differs from what Redis holds
                 raise
             dumped, market = self._dump()
-            if not self.store.compare_and_save(self._version, dumped, market, self._market_moved is None):
+            try:
+                saved = self.store.compare_and_save(self._version, dumped, market, self._market_moved is None,
+                                                    only_if_active=only_if_active)
+            except TradingHaltedError:
+                self._reload()  # the order applied to the copy was not placed
+                raise
+            if not saved:
                 self._reload()
                 raise UnknownOrderStatusError(
                     f"{operation}: the simulated account changed underneath this process (its lock expired "
