@@ -473,7 +473,8 @@ class TradingEngine:
 
     def _gate_state(self) -> TradingState:
         """The trading state the risk gate decides on: read once per tick, the bot's own pace (a halt
-        landing in the tick still stops every order: try_entry reads the flag again right before it)."""
+        landing in the tick still stops every entry: try_entry reads the flag again right before it, or the
+        venue checks it in the step that places the entry)."""
         reads = self._tick_reads
         if reads is None:
             return self.store.trading_state()
