@@ -71,6 +71,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from redis_connections import connection_class_for
 from stores import INTENTS_KEPT, Memory, intents_due_for_pruning, intents_forgotten_event, intents_to_forget
 from errors import ConsumerGroupMissingError, StateLostError, StateStoreError, TradingHaltedError
 from models import (
@@ -154,6 +155,7 @@ def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
         # anyone can XADD anything: bytes that are not UTF-8 must not make a reply undecodable (that
         # wedged the command readers on a poison entry); they arrive as U+FFFD and are rejected
         encoding_errors="replace",
+        connection_class=connection_class_for(url),  # which honours encoding_errors when writing, too
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
