@@ -292,6 +292,7 @@ class PaperExecutor:
         try:
             position = next((p for p in self.venue.positions() if p.symbol == state.symbol), None)
             if position is None:
+                self._forget_if_never_placed(state)
                 return []
             orders = self.venue.open_orders(state.symbol)
         except ExchangeError as exc:
@@ -315,6 +316,22 @@ class PaperExecutor:
         if state.take_profit and not any(o.order_type is OrderType.TAKE_PROFIT_MARKET for o in orders):
             self._place_take_profit(state, position.qty)  # failed: the stop protects it; tried again next candle
         return []
+
+    def _forget_if_never_placed(self, state: TradeState) -> None:
+        """A remembered trade with no position at the venue, no fill booked and an entry order the venue does
+        not know: its entry never reached the venue. It is remembered before it is sent (a crash right after
+        the fill still finds it), so a store error around the send (the simulated venue's save failed) left
+        it behind, and it held the symbol for good. Forgotten, as a restart's reconcile forgets it."""
+        if self.book.ledger(state.symbol).exited:
+            return  # its exit fills are booked: _finish_if_flat records the trade
+        try:
+            if self.venue.fetch_order(state.symbol, entry_order_id(state.trade_id)) is not None:
+                return
+        except ExchangeError:
+            return  # cannot tell: kept, and asked again next candle
+        self.book.pop(state.symbol)
+        self._audit("reconcile", f"{state.symbol}: trade {state.trade_id} was remembered but its entry never reached "
+                    "the venue; forgotten", trade_id=state.trade_id)
 
     def move_stop(self, state: TradeState) -> None:
         old = self.book.get(state.symbol)

@@ -80,6 +80,10 @@ class SimVenueClient:
         self._closed_saved: int | None = None
         # the bot's trading thread and its command thread share this client; every call is one unit
         self._guard = threading.RLock()
+        # the copy may hold a change Redis never took (a save or a reload failed on a Redis error): every
+        # next call reloads it first, and nothing saves it (an entry kept in it was saved later, unchecked,
+        # by a reduce-only stop's save, while HALTED: found by an attack with Redis out of memory)
+        self._stale = False
         self.exchange = SimExchange(config, clock, self.rules)
         if store is not None:
             self._reload()
@@ -103,11 +107,11 @@ class SimVenueClient:
         """Save the quiet candles still only in memory. A save refused or a lock not taken leaves them to
         the next save (they are the venue not having seen those candles yet); Redis errors propagate."""
         with self._guard:
-            if self.store is None or not self._unsaved:
+            if self.store is None or not self._unsaved or self._stale:
                 return
             # quiet candles are nobody's to act on, so no lock is taken: one round trip, refused while
             # another process holds the lock or after it wrote (then the next sync reloads its state)
-            if not self._try_save_unlocked():
+            if not self._saved_or_discarded(self._try_save_unlocked):
                 log.warning("simulated venue: candles not saved yet (the venue is busy or changed); "
                             "saved with the next save")
 
@@ -271,9 +275,9 @@ class SimVenueClient:
         try:
             result = apply(self.exchange)
         except BaseException:
-            self._reload()  # never keep a copy that differs from what Redis holds
-            if self._version == version:
-                raise  # decided on the newest state
+            self._discard_copy()  # never keep a copy that differs from what Redis holds
+            if self._stale or self._version == version:
+                raise  # decided on the newest state (or Redis cannot tell what that is)
             return self._locked_apply(operation, apply, only_if_active)
         if self._save_unlocked(only_if_active):
             return result
@@ -281,14 +285,28 @@ class SimVenueClient:
 
     def _save_unlocked(self, only_if_active: bool = False) -> bool:
         """Save the copy in memory unless anyone holds the lock or saved since; refused, it is reloaded."""
-        try:
-            if self._try_save_unlocked(only_if_active):
-                return True
-        except TradingHaltedError:
-            self._reload()  # the order applied to the copy was not placed
-            raise
+        if self._saved_or_discarded(lambda: self._try_save_unlocked(only_if_active)):
+            return True
         self._reload()
         return False
+
+    def _saved_or_discarded(self, save: Callable[[], bool]) -> bool:
+        """`save()`; when it raises (the bot not ACTIVE for an entry, a Redis error) the copy is discarded: the
+        change applied to it was not placed, or nobody can tell."""
+        try:
+            return save()
+        except BaseException:
+            self._discard_copy()
+            raise
+
+    def _discard_copy(self) -> None:
+        """Reload the copy from Redis; if Redis cannot be read either, the copy is stale: the next call reloads
+        it first and nothing saves it."""
+        self._stale = True
+        try:
+            self._reload()
+        except (StateStoreError, RedisError):
+            pass  # the caller's error is the one to raise; the copy stays marked stale
 
     def _try_save_unlocked(self, only_if_active: bool = False) -> bool:
         dumped, market = self._dump()
@@ -312,15 +330,11 @@ class SimVenueClient:
             try:
                 result = apply(self.exchange)
             except BaseException:
-                self._reload()  # never keep a copy that differs from what Redis holds
+                self._discard_copy()  # never keep a copy that differs from what Redis holds
                 raise
             dumped, market = self._dump()
-            try:
-                saved = self.store.compare_and_save(self._version, dumped, market, self._market_moved is None,
-                                                    only_if_active=only_if_active)
-            except TradingHaltedError:
-                self._reload()  # the order applied to the copy was not placed
-                raise
+            saved = self._saved_or_discarded(lambda: self.store.compare_and_save(
+                self._version, dumped, market, self._market_moved is None, only_if_active=only_if_active))
             if not saved:
                 self._reload()
                 raise UnknownOrderStatusError(
@@ -353,13 +367,13 @@ class SimVenueClient:
         mutation checks again under the lock)."""
         if not self._batches:
             self._sync()
-        elif not self._synced_in_batch:
+        elif self._stale or not self._synced_in_batch:
             self._sync()
             self._synced_in_batch = True
 
     def _sync(self) -> None:
-        """One HGET: reload only when someone else saved since we last did."""
-        if self.store.version() != self._version:
+        """One HGET: reload only when someone else saved since we last did (or the copy is stale)."""
+        if self._stale or self.store.version() != self._version:
             self._reload()
 
     def _reload(self) -> None:
@@ -375,6 +389,7 @@ class SimVenueClient:
         self._saved_orders = {k: restored.get(k) for k in loaded.saved_orders}
         self._market_moved = set() if loaded.market_saved else None
         self._closed_saved = self.exchange.closed_count() if loaded.closed_saved else None
+        self._stale = False
 
     def _dump(self) -> tuple[SnapshotParts, dict[str, str]]:
         """The snapshot's parts that changed since the last save, and the market of the symbols a candle moved
