@@ -15,7 +15,7 @@ from bisect import bisect_left, insort
 import logging
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -42,6 +42,7 @@ from models import (
     Signal,
     Trade,
     TradingState,
+    evolve,
 )
 from risk.circuit_breaker import OrderFailureBreaker
 from risk.margin import liquidation_danger, margin_utilisation_pct
@@ -387,7 +388,7 @@ class TradingEngine:
     def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
         for trade in trades:
             if trade.venue != self.config.venue:
-                trade = replace(trade, venue=self.config.venue)  # whose it is: kept apart from other venues'
+                trade = evolve(trade, venue=self.config.venue)  # whose it is: kept apart from other venues'
             self.stats.trades += 1
             self.stats.pnl += trade.pnl
             self.stats.fees += trade.fees

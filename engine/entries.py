@@ -6,12 +6,12 @@ engine writes to the decision log so a user can see why the bot did not trade.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Iterator, Mapping, Sequence, overload
 
 from engine.candles import resample
-from models import EntryPlan, TradeState, round_down
+from models import EntryPlan, TradeState, evolve, round_down
 from risk.exits import ExitRules, out_of_reach
 from order_ids import make_trade_id
 from models import Candle, Denial, Position, Side, Signal, SymbolRules, TradingState
@@ -92,7 +92,7 @@ class EntryPlanner:
         if rules is None:
             return state
         stop = round_stop_to_tick(state.side, state.stop, rules.tick_size)
-        return state if stop == state.stop else replace(state, stop=stop)
+        return state if stop == state.stop else evolve(state, stop=stop)
 
     def plan(
         self, signal: Signal, candles: Sequence[Candle], ctx: MarketContext, *, notional: Decimal | None = None

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from decimal import Decimal
 from typing import Callable
 
@@ -39,6 +38,7 @@ from models import (
     Position,
     Trade,
     TradeLedger,
+    evolve,
     fill_key,
     from_record,
     funding_key,
@@ -202,7 +202,7 @@ class PaperExecutor:
         # Remembered before it is sent: a crash right after the fill still finds its trade on restart.
         planned = self.rules.open(plan.symbol, plan.side, plan.qty, plan.price, now, plan.stop, plan.strategy, plan.trade_id)
         if plan.take_profit and plan.take_profit != planned.take_profit:
-            planned = replace(planned, take_profit=plan.take_profit)
+            planned = evolve(planned, take_profit=plan.take_profit)
         self.book.put(planned, TradeLedger())
         try:
             order = self._send(entry)
@@ -216,7 +216,7 @@ class PaperExecutor:
             plan.symbol, plan.side, order.filled_qty, order.avg_fill_price or plan.price, now, plan.stop, plan.strategy, plan.trade_id
         )
         if plan.take_profit and plan.take_profit != state.take_profit:
-            state = replace(state, take_profit=plan.take_profit)
+            state = evolve(state, take_profit=plan.take_profit)
         self.book.put(state)
         self._unreported.extend(self._process_fills())
         if self.book.get(plan.symbol) is not None:
@@ -302,7 +302,7 @@ class PaperExecutor:
         if covered < position.qty:
             ledger = self.book.ledger(state.symbol)
             generation = ledger.stop_gen + 1
-            self.book.put(state, replace(ledger, stop_gen=generation))
+            self.book.put(state, evolve(ledger, stop_gen=generation))
             self._audit("reconcile", f"{state.symbol}: position {position.qty} had no protective stop resting for it; "
                         "placing it again", trade_id=state.trade_id)
             if not self._place_stop(state, generation, qty=position.qty):
@@ -320,7 +320,7 @@ class PaperExecutor:
         old = self.book.get(state.symbol)
         ledger = self.book.ledger(state.symbol)
         generation = ledger.stop_gen
-        self.book.put(state, replace(ledger, stop_gen=generation + 1))
+        self.book.put(state, evolve(ledger, stop_gen=generation + 1))
         # the new stop goes on before the old one comes off: never a moment unprotected. If it cannot be
         # placed, the old one stays and so does the old stop in memory (keeping the new peak, so the next
         # candle tries again); the caller hears why.
@@ -330,7 +330,7 @@ class PaperExecutor:
             self._send(intent)
         except ExchangeError:
             if old is not None:
-                self.book.put(replace(old, peak_price=state.peak_price), replace(ledger, stop_gen=generation))
+                self.book.put(evolve(old, peak_price=state.peak_price), evolve(ledger, stop_gen=generation))
             raise
         if old is not None:
             try:
@@ -385,7 +385,7 @@ class PaperExecutor:
                 state = self._adopt(position)
             ledger = self.book.ledger(position.symbol)
             attempt = ledger.exit_attempts
-            self.book.put(state, replace(ledger, exit_attempts=attempt + 1))
+            self.book.put(state, evolve(ledger, exit_attempts=attempt + 1))
             return exit_order_id(state.trade_id, reason, attempt)
 
         return flatten(
@@ -418,7 +418,7 @@ class PaperExecutor:
                 else:
                     notes.append(f"{symbol}: remembered trade {state.trade_id} is flat at the venue; forgotten")
             elif position.qty != state.qty or position.side is not state.side:
-                self.book.put(replace(state, qty=position.qty, side=position.side))
+                self.book.put(evolve(state, qty=position.qty, side=position.side))
                 notes.append(f"{symbol}: quantity corrected from {state.qty} to the venue's {position.qty}")
         for symbol, position in positions.items():
             if self.book.get(symbol) is None:
@@ -534,7 +534,7 @@ class PaperExecutor:
         key = funding_key(payment)
         if key in ledger.fills:
             return
-        self.book.put(state, replace(ledger, funding=ledger.funding + payment.amount,
+        self.book.put(state, evolve(ledger, funding=ledger.funding + payment.amount,
                                      fills=(ledger.fills + (key,))[-FILLS_REMEMBERED:]))
 
     def _apply_fill(self, fill: Fill) -> ExitReason | None:
@@ -548,11 +548,11 @@ class PaperExecutor:
             return None if fill.client_order_id.endswith("-en") else (ledger.exit_reason or ExitReason.RECONCILED)
         fills = (ledger.fills + (key,))[-FILLS_REMEMBERED:]
         if fill.client_order_id.endswith("-en"):
-            self.book.put(state, replace(ledger, entry_fee=ledger.entry_fee + fill.fee,
+            self.book.put(state, evolve(ledger, entry_fee=ledger.entry_fee + fill.fee,
                                          slippage=ledger.slippage + fill.slippage_cost, fills=fills))
             return None
         reason = exit_reason_of(fill.client_order_id, state) or ExitReason.RECONCILED
-        self.book.put(state, replace(
+        self.book.put(state, evolve(
             ledger, exit_fee=ledger.exit_fee + fill.fee, slippage=ledger.slippage + fill.slippage_cost,
             realized=ledger.realized + fill.realized_pnl, exit_qty=ledger.exit_qty + fill.qty,
             exit_value=ledger.exit_value + fill.qty * fill.price, exit_ms=fill.ts_ms, exit_reason=reason, fills=fills,
