@@ -13,7 +13,7 @@ from bisect import bisect_left, insort
 from collections import defaultdict, deque
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from models import (
     Account,
@@ -72,11 +72,16 @@ class InMemoryStore:
     def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None:
         self._memory[memory][item_id] = dict(value)
 
+    def remember_later(self, memory: Memory, item_id: str, build: Callable[[], Mapping[str, Any]]) -> None:
+        """`remember(memory, item_id, build())`, with `build` called only when the item is recalled (it
+        must build the same value whenever it is called: from immutable objects only)."""
+        self._memory[memory][item_id] = build
+
     def forget(self, memory: Memory, item_id: str) -> None:
         self._memory[memory].pop(item_id, None)
 
     def recall(self, memory: Memory) -> dict[str, dict[str, Any]]:
-        return {k: dict(v) for k, v in self._memory[memory].items()}
+        return {k: dict(v() if callable(v) else v) for k, v in self._memory[memory].items()}
 
     # -------------------------------------------------------------------------------- intents
 
