@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
 from functools import partial
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeLedger, TradeState
 from order_ids import exit_kind
@@ -129,11 +129,8 @@ class TradeBook:
         if self.store is None:
             return
         current = self._ledgers[state.symbol]
-        remember_later = getattr(self.store, "remember_later", None)
-        if remember_later is not None:
-            # a store that keeps Python objects encodes the record only if it is ever read (a restart's
-            # load): a backtest put one for every fill, exit attempt and stop move, and read none of them
-            remember_later(self.memory, state.symbol, partial(_open_trade_record, state, current))
+        if remember_later(self.store, self.memory, state.symbol, partial(_open_trade_record, state, current)):
+            # a backtest put one for every fill, exit attempt and stop move, and read none of them
             return
         encoded = self._encoded.get(state.symbol)
         state_json = encoded[1] if encoded is not None and encoded[0] is state else trade_state_to_json(state)
@@ -158,6 +155,16 @@ class TradeBook:
 
     def states(self) -> dict[str, TradeState]:
         return dict(self._states)
+
+
+def remember_later(store: MemoryStore, memory: Memory, item_id: str, build: Callable[[], Mapping[str, Any]]) -> bool:
+    """Hand a store that keeps Python objects (memory_store) the record's recipe instead of the record:
+    encoded only if it is ever recalled. False when the store wants the record now (Redis)."""
+    later = getattr(store, "remember_later", None)
+    if later is None:
+        return False
+    later(memory, item_id, build)
+    return True
 
 
 def _open_trade_record(state: TradeState, ledger: TradeLedger) -> dict:

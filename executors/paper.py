@@ -12,6 +12,7 @@ import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
+from functools import partial
 from typing import Callable
 
 from clock import Clock
@@ -21,7 +22,7 @@ from control.flatten import FlattenReport, cancel_entry_orders, flatten
 from errors import (ExchangeError, NetworkError, OrderRejectedError, RateLimitError, TradingHaltedError,
                     UnknownOrderStatusError)
 from exchange_client import ExchangeClient
-from executors.base import CloseAllResult, TradeBook, exit_reason_of
+from executors.base import CloseAllResult, TradeBook, exit_reason_of, remember_later
 from order_ids import adopted_trade_id, entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
 from risk.circuit_breaker import OrderFailureBreaker
 from models import (
@@ -586,7 +587,8 @@ class PaperExecutor:
         )
         # durable before its source is discarded: the engine deletes it once the trade row is written
         if self.store is not None:
-            self.store.remember(CLOSED_TRADES, trade.trade_id, to_record(trade))
+            if not remember_later(self.store, CLOSED_TRADES, trade.trade_id, partial(to_record, trade)):
+                self.store.remember(CLOSED_TRADES, trade.trade_id, to_record(trade))
         self.book.pop(symbol)
         return trade
 
