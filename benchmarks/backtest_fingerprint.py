@@ -4,7 +4,8 @@ decides exactly as the old one (run it in both trees: the hashes must be equal).
     python -m benchmarks.backtest_fingerprint [--rows ema1,ema3,default1,default3] [--verbose]
 
 Hashed per row: every trade's fields, the equity curve, the metrics, the stops, the halt, the audit events
-(kind, time, message, data), the signal records as a reader sees them, and what the venue saw: every
+(kind, time, message, data), the signal records as a reader sees them, what the store holds at the end
+(the risk report, the state fields, the account, positions, orders, equity points and what it remembers), and what the venue saw: every
 order call (the intent and the order it returned), every cancel, the fills of every candle and the orders
 it holds at the end. The venue and the store are caught as they are built (their classes' `__init__`
 wrapped here, not in the engine), so the backtest runs as `benchmarks.backtest` runs it.
@@ -22,6 +23,7 @@ from bot.backtest import Backtest, load_tables
 from memory_store import InMemoryStore
 from settings import load_settings
 from simulator.exchange import SimExchange
+from stores import Memory
 
 ROWS = {
     "ema1": (EMA_CONFIG, 0, ["BTC/USDT:USDT"]),
@@ -94,6 +96,8 @@ def fingerprint(row: str) -> tuple[str, dict[str, str]]:
         "stops": repr(sorted(result.stops.items())),
         "audit": "\n".join(repr((e.kind, e.ts_ms, e.message, dict(e.data))) for e in store.audit_events),
         "signals": "\n".join(repr(r) for r in store.read_signals(count=len(store.signals))),
+        "store": repr((store.risk, sorted(store.read_state().items()), store.account, store.positions, store.orders,
+                       list(store.equity), [(m.value, store.recall(m)) for m in Memory])),
         "venue": "\n".join(witness.lines + [repr(exchange.orders_by_id()), repr(exchange.ledger())]),
     }
     digests = {name: hashlib.sha256(text.encode()).hexdigest()[:16] for name, text in parts.items()}

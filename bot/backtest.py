@@ -260,7 +260,9 @@ class Backtest:
                 else:
                     quiet[sym] = bounds
             if clock.now_ms() >= next_hour:
-                engine.publish()  # the risk monitor (loss limits, margin) and an equity point, hourly
+                # the risk monitor (loss limits, margin) and an equity point, hourly; the report itself
+                # is written by the last publish only (nobody reads it in between)
+                engine.publish(report_to_store=False)
                 if engine.last_account is not None:
                     equity_curve.append((clock.now_ms(), engine.last_account.equity))
                 next_hour = (clock.now_ms() // HOUR_MS + 1) * HOUR_MS

@@ -523,8 +523,12 @@ class TradingEngine:
 
     # ------------------------------------------------------------------------- publishing state
 
-    def publish(self) -> dict:
-        """Account, positions, orders and the risk report to Redis; returns the risk report."""
+    def publish(self, *, report_to_store: bool = True) -> dict:
+        """Account, positions, orders and the risk report to Redis; returns the risk report.
+
+        `report_to_store=False` (a backtest's hourly publish: nobody reads the report before the last
+        one) leaves the report unwritten and returns {}; the risk monitor acts on it exactly as always
+        (loss-limit halts, reducing, liquidation alerts and closes)."""
         with self.lock:
             portfolio = self.executor.portfolio()
         account = portfolio.account
@@ -540,7 +544,7 @@ class TradingEngine:
         danger = liquidation_danger(portfolio.positions, self.limits.usdt.liquidation_alert_pct,
                                     self.limits.usdt.liquidation_close_pct)
         stale = self.stale_symbols()
-        record = {
+        record = {} if not report_to_store else {
             "margin_use_pct": report.margin_use_pct,
             "exposure_pct": report.exposure_pct,
             "daily_pnl": day_pnl,
@@ -558,7 +562,8 @@ class TradingEngine:
             **self._limit_fields(),
             "ts_ms": self.wall_clock.now_ms(),
         }
-        self.store.write_risk(record)
+        if report_to_store:
+            self.store.write_risk(record)
         self.store.write_state(feed_stale="1" if stale else "0", pnl_today=day_pnl)
         self._apply_risk_state(report)
         self._act_on_liquidation_danger(danger)
