@@ -317,6 +317,11 @@ class TradingEngine:
             f"{signal.symbol} {signal.side.value} strength {signal.strength:.2f} by {signal.strategy}: {signal.reason}",
             price=str(signal.price),
         )
+        # a signal no account could make an entry of is refused before the account is read (half of a
+        # one-sided bot's signals are its exits)
+        refused = self.planner.refusal(signal)
+        if refused is not None:
+            return self._denied(signal, refused)
         try:
             ctx = self.market_context(signal.symbol)
         except (StateStoreError, ExchangeError) as exc:
@@ -328,9 +333,7 @@ class TradingEngine:
         if sizing is not None:
             self.audit("sizing", f"{signal.symbol}: {sizing.method} → qty {sizing.qty:.8f} ({sizing.detail})")
         if isinstance(plan, Denial):
-            self.stats.denials[plan.reason_code] = self.stats.denials.get(plan.reason_code, 0) + 1
-            self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: {plan.reason_code}: {plan.detail}", reason_code=plan.reason_code)
-            return plan
+            return self._denied(signal, plan)
         # the durable halt flag is read again right before the order: a halt that landed meanwhile wins,
         # and a flag that cannot be read is no permission (fail closed). An executor whose venue checks it
         # in the atomic step that places the entry (the simulated venue in this Redis) needs no read here.
@@ -365,6 +368,12 @@ class TradingEngine:
             stop=str(plan.stop),
         )
         return None
+
+    def _denied(self, signal: Signal, denial: Denial) -> Denial:
+        self.stats.denials[denial.reason_code] = self.stats.denials.get(denial.reason_code, 0) + 1
+        self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: {denial.reason_code}: {denial.detail}",
+                   reason_code=denial.reason_code)
+        return denial
 
     # ---------------------------------------------------------------------------------- exits
 
