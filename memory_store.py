@@ -51,7 +51,9 @@ class InMemoryStore:
         self._trade_ids: set[str] = set()
         self.signals: deque[dict[str, Any]] = deque(maxlen=stream_kept)
         self.equity: deque[tuple[int, Decimal, Decimal, Decimal]] = deque(maxlen=stream_kept)
-        self.audit_events: deque[AuditEvent] = deque(maxlen=stream_kept)
+        # events, and events still to be built (`audit_later`: kind, time, recipe), in the order they came
+        self._audit: deque[AuditEvent | tuple[str, int, Callable[..., tuple[str, dict[str, Any]]], tuple]] = deque(maxlen=stream_kept)
+        self._audit_pending = False  # some entries of `_audit` are still recipes
         self.gaps: list[dict[str, str]] = []
         self.account: Account | None = None
         self.positions: list[Position] = []
@@ -158,7 +160,23 @@ class InMemoryStore:
         return dict(self._state)
 
     def audit(self, event: AuditEvent) -> None:
-        self.audit_events.append(event)
+        self._audit.append(event)
+
+    def audit_later(self, kind: str, ts_ms: int, build: Callable[..., tuple[str, Mapping[str, Any]]], args: tuple) -> None:
+        """`audit(AuditEvent(kind, ts_ms, *build(*args)))`, built when the events are read: a backtest
+        audits a dozen events a round trip (their messages format every price) and reads them once, at
+        the end. `args` must be immutable (the event is built from them later)."""
+        self._audit.append((kind, ts_ms, build, args))
+        self._audit_pending = True
+
+    @property
+    def audit_events(self) -> deque[AuditEvent]:
+        """Every event kept, oldest first (the recipes built now)."""
+        if self._audit_pending:
+            self._audit = deque([entry if type(entry) is not tuple else AuditEvent(entry[0], entry[1], *entry[2](*entry[3]))
+                                 for entry in self._audit], maxlen=self._audit.maxlen)
+            self._audit_pending = False
+        return self._audit
 
     def read_audit(self, count: int = 200, kinds: Iterable[str] | None = None) -> list[AuditEvent]:
         """The newest `count` events, oldest first; with `kinds`, those of them of these kinds (as in Redis)."""

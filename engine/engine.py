@@ -17,7 +17,7 @@ import threading
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from clock import Clock, SimulatedClock
 from engine.candles import CandleWindow, close_time_ms
@@ -173,6 +173,17 @@ class TradingEngine:
     def audit(self, kind: str, message: str, **data) -> None:
         self.store.audit(AuditEvent(kind, self.market_clock.now_ms(), message, data))
 
+    def audit_later(self, kind: str, build: Callable[..., tuple[str, dict[str, Any]]], *args: Any) -> None:
+        """`audit(kind, *build(*args))` at this moment's market time; a store that keeps events as objects
+        (memory_store) builds the message and data only when the events are read. `args`: immutable."""
+        ts_ms = self.market_clock.now_ms()
+        later = getattr(self.store, "audit_later", None)
+        if later is not None:
+            later(kind, ts_ms, build, args)
+            return
+        message, data = build(*args)
+        self.store.audit(AuditEvent(kind, ts_ms, message, data))
+
     # ---------------------------------------------------------------------------------- loop
 
     def process(self, candles: Sequence[Candle], should_stop=lambda: False) -> list[Trade]:
@@ -312,11 +323,7 @@ class TradingEngine:
 
     def try_entry(self, signal: Signal, candles: Sequence[Candle], notional: Decimal | None = None) -> Denial | None:
         """Plan, gate and send one entry. Also the path of a manual `open` command (with `notional`)."""
-        self.audit(
-            "signal",
-            f"{signal.symbol} {signal.side.value} strength {signal.strength:.2f} by {signal.strategy}: {signal.reason}",
-            price=str(signal.price),
-        )
+        self.audit_later("signal", _signal_event, signal)
         # a signal no account could make an entry of is refused before the account is read (half of a
         # one-sided bot's signals are its exits)
         refused = self.planner.refusal(signal)
@@ -331,7 +338,7 @@ class TradingEngine:
             return denial
         plan, sizing = self.planner.plan(signal, candles, ctx, notional=notional)
         if sizing is not None:
-            self.audit("sizing", f"{signal.symbol}: {sizing.method} → qty {sizing.qty:.8f} ({sizing.detail})")
+            self.audit_later("sizing", _sizing_event, signal.symbol, sizing)
         if isinstance(plan, Denial):
             return self._denied(signal, plan)
         # the durable halt flag is read again right before the order: a halt that landed meanwhile wins,
@@ -359,20 +366,12 @@ class TradingEngine:
         self.stats.entries += 1
         self.store.record_buy(signal.symbol, self.market_clock.now_ms(), plan.trade_id)
         insort(self._entry_times().setdefault(signal.symbol, []), self.market_clock.now_ms())  # kept in order
-        self.audit(
-            "order",
-            f"{signal.symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
-            f"take-profit {plan.take_profit}",
-            trade_id=plan.trade_id,
-            client_order_id=order.client_order_id,
-            stop=str(plan.stop),
-        )
+        self.audit_later("order", _order_event, signal.symbol, plan, order)
         return None
 
     def _denied(self, signal: Signal, denial: Denial) -> Denial:
         self.stats.denials[denial.reason_code] = self.stats.denials.get(denial.reason_code, 0) + 1
-        self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: {denial.reason_code}: {denial.detail}",
-                   reason_code=denial.reason_code)
+        self.audit_later("skip", _denial_event, signal, denial)
         return denial
 
     # ---------------------------------------------------------------------------------- exits
@@ -421,12 +420,7 @@ class TradingEngine:
                 if stage == 1:
                     self.executor.trade_recorded(trade)  # the executor's durable copy goes once the row is in
                     self._owed[0] = (trade, detail, 2)
-                self.audit(
-                    "exit",
-                    f"{trade.symbol} {trade.side.value} closed by {trade.exit_reason.value}: P&L {trade.pnl:.4f} "
-                    f"after {trade.fees:.4f} fees" + (f" ({detail})" if detail else ""),
-                    trade_id=trade.trade_id,
-                )
+                self.audit_later("exit", _exit_event, trade, detail)
                 self._owed.popleft()
 
     @property
@@ -636,3 +630,31 @@ class TradingEngine:
             strategy="manual",
             reason=f"manual open of {notional} USDT",
         )
+
+
+# The engine's audit lines for the events of every round trip (`TradingEngine.audit_later`): (message, data).
+
+
+def _signal_event(signal: Signal) -> tuple[str, dict[str, Any]]:
+    return (f"{signal.symbol} {signal.side.value} strength {signal.strength:.2f} by {signal.strategy}: {signal.reason}",
+            {"price": str(signal.price)})
+
+
+def _sizing_event(symbol: str, sizing: Any) -> tuple[str, dict[str, Any]]:
+    return f"{symbol}: {sizing.method} → qty {sizing.qty:.8f} ({sizing.detail})", {}
+
+
+def _order_event(symbol: str, plan: Any, order: Any) -> tuple[str, dict[str, Any]]:
+    return (f"{symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
+            f"take-profit {plan.take_profit}",
+            {"trade_id": plan.trade_id, "client_order_id": order.client_order_id, "stop": str(plan.stop)})
+
+
+def _denial_event(signal: Signal, denial: Denial) -> tuple[str, dict[str, Any]]:
+    return (f"{signal.symbol} {signal.side.value} not taken: {denial.reason_code}: {denial.detail}",
+            {"reason_code": denial.reason_code})
+
+
+def _exit_event(trade: Trade, detail: str) -> tuple[str, dict[str, Any]]:
+    return (f"{trade.symbol} {trade.side.value} closed by {trade.exit_reason.value}: P&L {trade.pnl:.4f} "
+            f"after {trade.fees:.4f} fees" + (f" ({detail})" if detail else ""), {"trade_id": trade.trade_id})

@@ -155,17 +155,22 @@ class PaperExecutor:
 
     def _audit_order(self, intent: OrderIntent, status: str) -> None:
         """Every order sent, in the audit stream (and so in the journal) with what the venue answered."""
-        price = intent.price if intent.price is not None else intent.stop_price
-        side, order_type = intent.side.value, intent.order_type.value  # an enum's value is a slow property
-        self._audit("venue_order", f"{intent.symbol} {side} {order_type} {intent.qty}"
-                    + (f" @ {price}" if price is not None else "") + f" ({intent.reason or 'order'}) → {status}",
-                    symbol=intent.symbol, client_order_id=intent.client_order_id, side=side,
-                    order_type=order_type, qty=str(intent.qty), price=str(price or ""),
-                    reduce_only=intent.reduce_only, status=status, mode=self.mode.value)
+        self._audit_later("venue_order", _venue_order_event, intent, status, self.mode)
 
     def _audit(self, kind: str, message: str, **data) -> None:
         if self.store is not None:
             self.store.audit(AuditEvent(kind, self.clock.now_ms(), message, data))
+
+    def _audit_later(self, kind: str, build: Callable[..., tuple[str, dict]], *args) -> None:
+        """`_audit(kind, *build(*args))`; a store that keeps events as objects builds it when read."""
+        if self.store is None:
+            return
+        later = getattr(self.store, "audit_later", None)
+        if later is not None:
+            later(kind, self.clock.now_ms(), build, args)
+            return
+        message, data = build(*args)
+        self.store.audit(AuditEvent(kind, self.clock.now_ms(), message, data))
 
     # ---------------------------------------------------------------------------------- protocol
 
@@ -496,11 +501,7 @@ class PaperExecutor:
             reason = self._apply_fill(fill)
             if reason is not None:
                 touched[fill.symbol] = reason
-            # keyed by the fill (journal/sync.py): read again after a crash, it is still one journal row
-            self._audit("fill", f"{fill.symbol} {fill.side.value} {fill.qty} @ {fill.price} fee {fill.fee} "
-                        f"({fill.client_order_id})", symbol=fill.symbol, client_order_id=fill.client_order_id,
-                        side=fill.side.value, qty=str(fill.qty), price=str(fill.price), fee=str(fill.fee),
-                        fill_key=fill_key(fill), mode=self.mode.value)
+            self._audit_later("fill", _fill_event, fill, self.mode)
         trades = []
         for symbol, reason in touched.items():
             trade = self._finish_if_flat(symbol, reason or default_reason)
@@ -592,3 +593,24 @@ class PaperExecutor:
         self.book.pop(symbol)
         return trade
 
+
+
+# The executor's audit lines for every order and fill (`PaperExecutor._audit_later`): (message, data).
+
+
+def _venue_order_event(intent: OrderIntent, status: str, mode: Mode) -> tuple[str, dict]:
+    price = intent.price if intent.price is not None else intent.stop_price
+    side, order_type = intent.side.value, intent.order_type.value
+    return (f"{intent.symbol} {side} {order_type} {intent.qty}" + (f" @ {price}" if price is not None else "")
+            + f" ({intent.reason or 'order'}) → {status}",
+            {"symbol": intent.symbol, "client_order_id": intent.client_order_id, "side": side,
+             "order_type": order_type, "qty": str(intent.qty), "price": str(price or ""),
+             "reduce_only": intent.reduce_only, "status": status, "mode": mode.value})
+
+
+def _fill_event(fill: Fill, mode: Mode) -> tuple[str, dict]:
+    # keyed by the fill (journal/sync.py): read again after a crash, it is still one journal row
+    return (f"{fill.symbol} {fill.side.value} {fill.qty} @ {fill.price} fee {fill.fee} ({fill.client_order_id})",
+            {"symbol": fill.symbol, "client_order_id": fill.client_order_id, "side": fill.side.value,
+             "qty": str(fill.qty), "price": str(fill.price), "fee": str(fill.fee), "fill_key": fill_key(fill),
+             "mode": mode.value})
