@@ -303,8 +303,15 @@ class PaperExecutor:
         except ExchangeError as exc:
             self._audit("error", f"{state.symbol}: protection not checked: {exc}", trade_id=state.trade_id)
             return []
-        stops = [o for o in orders if o.reduce_only and o.order_type is OrderType.STOP_MARKET]
-        covered = sum((o.qty - o.filled_qty for o in stops), Decimal("0"))
+        # one pass over the symbol's orders (this runs on every candle of an open trade)
+        stops, covered, has_take_profit = [], Decimal("0"), False
+        for o in orders:
+            if o.order_type is OrderType.STOP_MARKET:
+                if o.reduce_only:
+                    stops.append(o)
+                    covered += o.qty - o.filled_qty
+            elif o.order_type is OrderType.TAKE_PROFIT_MARKET:
+                has_take_profit = True
         if covered < position.qty:
             ledger = self.book.ledger(state.symbol)
             generation = ledger.stop_gen + 1
@@ -318,7 +325,7 @@ class PaperExecutor:
                     self.venue.cancel(old.symbol, old.client_order_id)
                 except ExchangeError:
                     pass
-        if state.take_profit and not any(o.order_type is OrderType.TAKE_PROFIT_MARKET for o in orders):
+        if state.take_profit and not has_take_profit:
             self._place_take_profit(state, position.qty)  # failed: the stop protects it; tried again next candle
         return []
 
@@ -496,6 +503,8 @@ class PaperExecutor:
         to the trade that is open now, before a fill read beside it can finish that trade."""
         self._book_funding()
         fills = self.venue.pending_fills()
+        if not fills:  # most candles: nothing to book, acknowledge or make durable
+            return []
         touched: dict[str, ExitReason] = {}
         for fill in fills:
             reason = self._apply_fill(fill)
@@ -514,6 +523,8 @@ class PaperExecutor:
     def _book_funding(self) -> None:
         """Each funding payment into the ledger of the trade that held the position, once (by its key)."""
         payments = self.venue.pending_funding()
+        if not payments:
+            return
         for payment in payments:
             self._apply_funding(payment)
         self.venue.ack_funding(payments)
