@@ -45,7 +45,7 @@ from analytics.periods import parse_when
 from errors import ConfigError, MarketDataError
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from executors.paper import PaperExecutor
-from marketdata.csvfile import CandleTable, read_candles
+from marketdata.csvfile import CandleTable, DecimalColumn, read_candles
 from marketdata.gaps import find_gaps
 from marketdata.resample import resample
 from memory_store import InMemoryStore
@@ -186,7 +186,7 @@ class Backtest:
             table = self.tables[sym]
             end = int(np.searchsorted(table.ts, market_start, side="left"))
             first_row[sym] = max(0, end - warmup)
-            backfill[sym] = [self._candle(sym, r) for r in range(first_row[sym], end)]
+            backfill[sym] = self._candles(sym, first_row[sym], end)
             fed_until[sym] = end  # rows the engine's window has seen, per symbol
         engine.warm_up(backfill)
         # with no warm-up the clock has not moved yet: the curve starts at the first candle, not at 1970
@@ -244,8 +244,8 @@ class Backtest:
                 # the window as the bot's: what an entry (structure stop) or an exit rule reads; a quiet
                 # trade's hourly candle reads none of it, so the refill waits for the next signal
                 window = engine.windows[sym]
-                for skipped in range(max(fed_until[sym], r - window_size), r):
-                    window.append(self._candle(sym, skipped))
+                for skipped in self._candles(sym, max(fed_until[sym], r - window_size), r):
+                    window.append(skipped)
             candle = self._candle(sym, r)
             fed_until[sym] = r + 1
             raw = [sig for name, row in (at_row or ()) if (sig := signal_from(name, sym, s.bot.timeframe, candle, row))]
@@ -280,6 +280,17 @@ class Backtest:
         t = self.tables[sym]
         return Candle(sym, self.settings.bot.timeframe, int(t.ts[r]), Decimal(t.open[r]), Decimal(t.high[r]),
                       Decimal(t.low[r]), Decimal(t.close[r]), Decimal(t.volume[r]))
+
+    def _candles(self, sym: str, start: int, stop: int) -> list[Candle]:
+        """Rows `start:stop` as `_candle` builds each (the same strings, so the same Decimals), a column
+        at a time: the skipped candles a window is topped up with were a tenth of the default rules' run."""
+        if stop <= start:
+            return []
+        t = self.tables[sym]
+        columns = [_texts(getattr(t, name), start, stop) for name in ("open", "high", "low", "close", "volume")]
+        timeframe = self.settings.bot.timeframe
+        return [Candle(sym, timeframe, ts, Decimal(o), Decimal(h), Decimal(lo), Decimal(c), Decimal(v))
+                for ts, o, h, lo, c, v in zip(t.ts[start:stop].tolist(), *columns)]
 
     def _quiet_range(self, parts: EngineParts, venue: SimVenueClient, sym: str) -> tuple[float, float] | None:
         """For an open trade whose exit rules act on signals only: the open interval of prices in which a
@@ -369,6 +380,14 @@ class Backtest:
             first = min(len(t) - 1, self.warmup)
             moves.append(Decimal(t.close[-1]) / Decimal(t.close[first]) - 1)
         return (sum(moves, Decimal(0)) / len(moves) * 100) if moves else None
+
+
+def _texts(column: Any, start: int, stop: int) -> list[str]:
+    """`[column[i] for i in range(start, stop)]`: a DecimalColumn's strings formatted from its slice (as
+    its `__getitem__` formats one), a column of strings as it is."""
+    if isinstance(column, DecimalColumn):
+        return ["%.*f" % (p, v) for p, v in zip(column.places[start:stop].tolist(), column.values[start:stop].tolist())]
+    return list(column[start:stop])
 
 
 class _Skipping:
