@@ -158,7 +158,7 @@ class Backtest:
         self.warmup = settings.market_data.backfill_candles if warmup is None else warmup
         self.skip_quiet = skip_quiet  # False: every candle of a symbol with an open trade goes through (tests)
         self._ahead: dict[str, tuple[int, list[Candle]]] = {}  # per symbol: (first row, the candles built ahead)
-        self._last_row: dict[str, int] = {}  # per symbol: the last row that went through
+        self._last_row: dict[str, tuple[int, int]] = {}  # per symbol: the last row through, and its run
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be 0 or more candles, not {self.warmup}")
 
@@ -287,15 +287,17 @@ class Backtest:
 
     def _next_candle(self, sym: str, r: int) -> Candle:
         """`_candle(sym, r)` for the candle going through: a symbol whose candles go through one after
-        another (an exit rule acting every candle) gets them built ahead, a slice at a time."""
+        another (an exit rule acting every candle) gets them built ahead, a slice at a time, twice as many
+        each time the run goes on (up to _AHEAD): a short run builds few it will not use."""
         ahead = self._ahead.get(sym)
-        consecutive = self._last_row.get(sym) == r - 1
-        self._last_row[sym] = r
+        last, run = self._last_row.get(sym, (-2, 0))
+        run = min(run + 1, 6) if last == r - 1 else 0  # rows in a row before this one (2 ** 6 = _AHEAD)
+        self._last_row[sym] = (r, run)
         if ahead is not None and ahead[0] <= r < ahead[0] + len(ahead[1]):
             return ahead[1][r - ahead[0]]
-        if not consecutive:
+        if not run:
             return self._candle(sym, r)
-        built = self._candles(sym, r, min(r + _AHEAD, len(self.tables[sym])))
+        built = self._candles(sym, r, min(r + min(_AHEAD, 2 ** run), len(self.tables[sym])))
         self._ahead[sym] = (r, built)
         return built[0]
 
