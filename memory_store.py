@@ -34,6 +34,12 @@ from stores import Memory, intents_due_for_pruning, intents_forgotten_event, int
 STREAM_KEPT = 50_000
 
 
+def _built(entry: tuple[str, int, Callable[..., tuple[str, Mapping[str, Any]]], tuple]) -> AuditEvent:
+    kind, ts_ms, build, args = entry
+    message, data = build(*args)
+    return AuditEvent(kind, ts_ms, message, data)
+
+
 def _flag_key(flag: HaltFlag | None) -> tuple[int, HaltCause, int] | None:
     """What tells one halt flag from the next, as the Redis store's compare-and-clear reads it."""
     return None if flag is None else (flag.ts_ms, flag.cause, flag.seq)
@@ -173,16 +179,19 @@ class InMemoryStore:
     def audit_events(self) -> deque[AuditEvent]:
         """Every event kept, oldest first (the recipes built now)."""
         if self._audit_pending:
-            self._audit = deque([entry if type(entry) is not tuple else AuditEvent(entry[0], entry[1], *entry[2](*entry[3]))
-                                 for entry in self._audit], maxlen=self._audit.maxlen)
+            self._audit = deque([entry if type(entry) is not tuple else _built(entry) for entry in self._audit],
+                                maxlen=self._audit.maxlen)
             self._audit_pending = False
         return self._audit
 
     def read_audit(self, count: int = 200, kinds: Iterable[str] | None = None) -> list[AuditEvent]:
-        """The newest `count` events, oldest first; with `kinds`, those of them of these kinds (as in Redis)."""
-        recent = list(self.audit_events)[-count:]
-        wanted = set(kinds) if kinds else None
-        return [e for e in recent if wanted is None or e.kind in wanted]
+        """The newest `count` events, oldest first; with `kinds`, those of them of these kinds (as in Redis).
+        Only the events returned are built (a backtest reads its order and stop events, not the rest)."""
+        if not kinds:
+            return list(self.audit_events)[-count:]
+        wanted = set(kinds)
+        return [entry if type(entry) is not tuple else _built(entry)
+                for entry in list(self._audit)[-count:] if (entry[0] if type(entry) is tuple else entry.kind) in wanted]
 
     # -------------------------------------------------------------------------------- records
 

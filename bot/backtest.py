@@ -48,7 +48,7 @@ from executors.paper import PaperExecutor
 from marketdata.csvfile import CandleTable, DecimalColumn, read_candles
 from marketdata.gaps import find_gaps
 from marketdata.resample import resample
-from memory_store import InMemoryStore
+from memory_store import STREAM_KEPT, InMemoryStore
 from models import Candle, Mode, OrderSide, OrderType, Side, Trade, timeframe_ms
 from settings import Settings
 from simulator import SimConfig
@@ -379,8 +379,9 @@ class Backtest:
             "risk_level": s.sizing.risk_level, "warmup_candles": self.warmup,
         }
         stops: dict[str, list[tuple[int, Decimal]]] = {}
-        for event in store.audit_events:  # the entry's stop, then each move, as the engine recorded them
-            if event.kind in ("order", "stop") and event.data.get("stop") and event.data.get("trade_id"):
+        # the entry's stop, then each move, as the engine recorded them (only these events are built)
+        for event in store.read_audit(STREAM_KEPT, kinds=("order", "stop")):
+            if event.data.get("stop") and event.data.get("trade_id"):
                 stops.setdefault(str(event.data["trade_id"]), []).append((event.ts_ms, Decimal(str(event.data["stop"]))))
         flag = store.read_halt()
         halt = f"HALTED since {pd.Timestamp(flag.ts_ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M} UTC: {flag.reason}" if flag else None

@@ -57,3 +57,21 @@ def test_audit_events_when_more_than_kept_then_the_newest_are_built_and_the_olde
 
     assert [(e.kind, e.ts_ms, e.message, dict(e.data)) for e in memory.read_audit(10)] == [
         ("signal", 2, "signal 2", {"n": 2}), ("signal", 3, "signal 3", {"n": 3}), ("signal", 4, "signal 4", {"n": 4})]
+
+
+def test_read_audit_when_some_kinds_are_asked_for_then_only_those_are_built_and_returned_in_order():
+    memory = InMemoryStore("audit")
+    built: list[int] = []
+
+    def recipe(n: int) -> tuple[str, dict]:
+        built.append(n)
+        return f"event {n}", {"n": n}
+
+    for ts, kind in ((1, "fill"), (2, "order"), (3, "fill"), (4, "order")):
+        memory.audit_later(kind, ts, recipe, (ts,))
+    memory.audit(AuditEvent("stop", 5, "stop moved", {"stop": "1"}))
+
+    assert [(e.kind, e.ts_ms, e.message) for e in memory.read_audit(10, kinds=["order", "stop"])] == [
+        ("order", 2, "event 2"), ("order", 4, "event 4"), ("stop", 5, "stop moved")]
+    assert built == [2, 4]
+    assert [e.message for e in memory.read_audit(2)] == ["event 4", "stop moved"]
