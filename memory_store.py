@@ -13,7 +13,7 @@ from bisect import bisect_left, insort
 from collections import defaultdict, deque
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 from models import (
     Account,
@@ -34,7 +34,10 @@ from stores import Memory, intents_due_for_pruning, intents_forgotten_event, int
 STREAM_KEPT = 50_000
 
 
-def _built(entry: tuple[str, int, Callable[..., tuple[str, Mapping[str, Any]]], tuple]) -> AuditEvent:
+_Recipe = tuple[str, int, Callable[..., tuple[str, Mapping[str, Any]]], tuple]  # kind, time, build, its args
+
+
+def _built(entry: _Recipe) -> AuditEvent:
     kind, ts_ms, build, args = entry
     message, data = build(*args)
     return AuditEvent(kind, ts_ms, message, data)
@@ -48,7 +51,8 @@ def _flag_key(flag: HaltFlag | None) -> tuple[int, HaltCause, int] | None:
 class InMemoryStore:
     def __init__(self, bot_id: str = "memory", *, stream_kept: int = STREAM_KEPT):
         self.bot_id = bot_id
-        self._memory: dict[Memory, dict[str, dict[str, Any]]] = defaultdict(dict)
+        # a record, or the recipe of one (`remember_later`)
+        self._memory: dict[Memory, dict[str, dict[str, Any] | Callable[[], Mapping[str, Any]]]] = defaultdict(dict)
         self._intents: dict[str, tuple[OrderIntent, str]] = {}
         self._intents_after_prune = 0
         self._state: dict[str, str] = {}
@@ -58,7 +62,7 @@ class InMemoryStore:
         self.signals: deque[dict[str, Any]] = deque(maxlen=stream_kept)
         self.equity: deque[tuple[int, Decimal, Decimal, Decimal]] = deque(maxlen=stream_kept)
         # events, and events still to be built (`audit_later`: kind, time, recipe), in the order they came
-        self._audit: deque[AuditEvent | tuple[str, int, Callable[..., tuple[str, dict[str, Any]]], tuple]] = deque(maxlen=stream_kept)
+        self._audit: deque[AuditEvent | _Recipe] = deque(maxlen=stream_kept)
         self._audit_pending = False  # some entries of `_audit` are still recipes
         self.gaps: list[dict[str, str]] = []
         self.account: Account | None = None
@@ -179,10 +183,10 @@ class InMemoryStore:
     def audit_events(self) -> deque[AuditEvent]:
         """Every event kept, oldest first (the recipes built now)."""
         if self._audit_pending:
-            self._audit = deque([entry if type(entry) is not tuple else _built(entry) for entry in self._audit],
+            self._audit = deque([entry if isinstance(entry, AuditEvent) else _built(entry) for entry in self._audit],
                                 maxlen=self._audit.maxlen)
             self._audit_pending = False
-        return self._audit
+        return cast("deque[AuditEvent]", self._audit)  # every entry built just now
 
     def read_audit(self, count: int = 200, kinds: Iterable[str] | None = None) -> list[AuditEvent]:
         """The newest `count` events, oldest first; with `kinds`, those of them of these kinds (as in Redis).
@@ -190,8 +194,8 @@ class InMemoryStore:
         if not kinds:
             return list(self.audit_events)[-count:]
         wanted = set(kinds)
-        return [entry if type(entry) is not tuple else _built(entry)
-                for entry in list(self._audit)[-count:] if (entry[0] if type(entry) is tuple else entry.kind) in wanted]
+        return [entry if isinstance(entry, AuditEvent) else _built(entry) for entry in list(self._audit)[-count:]
+                if (entry.kind if isinstance(entry, AuditEvent) else entry[0]) in wanted]
 
     # -------------------------------------------------------------------------------- records
 

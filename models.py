@@ -779,7 +779,7 @@ def _copier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
         def copy_dict(obj: Any, changes: dict[str, Any]) -> Any:
             if not changes.keys() <= known:
                 raise unknown(changes)
-            out = new(cls)
+            out: Any = new(cls)
             values = out.__dict__
             values.update(obj.__dict__)
             values.update(changes)
