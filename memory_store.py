@@ -13,7 +13,7 @@ from bisect import bisect_left, insort
 from collections import defaultdict, deque
 from contextlib import AbstractContextManager, nullcontext
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, cast
 
 from models import (
     Account,
@@ -34,6 +34,15 @@ from stores import Memory, intents_due_for_pruning, intents_forgotten_event, int
 STREAM_KEPT = 50_000
 
 
+_Recipe = tuple[str, int, Callable[..., tuple[str, Mapping[str, Any]]], tuple]  # kind, time, build, its args
+
+
+def _built(entry: _Recipe) -> AuditEvent:
+    kind, ts_ms, build, args = entry
+    message, data = build(*args)
+    return AuditEvent(kind, ts_ms, message, data)
+
+
 def _flag_key(flag: HaltFlag | None) -> tuple[int, HaltCause, int] | None:
     """What tells one halt flag from the next, as the Redis store's compare-and-clear reads it."""
     return None if flag is None else (flag.ts_ms, flag.cause, flag.seq)
@@ -42,7 +51,8 @@ def _flag_key(flag: HaltFlag | None) -> tuple[int, HaltCause, int] | None:
 class InMemoryStore:
     def __init__(self, bot_id: str = "memory", *, stream_kept: int = STREAM_KEPT):
         self.bot_id = bot_id
-        self._memory: dict[Memory, dict[str, dict[str, Any]]] = defaultdict(dict)
+        # a record, or the recipe of one (`remember_later`)
+        self._memory: dict[Memory, dict[str, dict[str, Any] | Callable[[], Mapping[str, Any]]]] = defaultdict(dict)
         self._intents: dict[str, tuple[OrderIntent, str]] = {}
         self._intents_after_prune = 0
         self._state: dict[str, str] = {}
@@ -51,7 +61,9 @@ class InMemoryStore:
         self._trade_ids: set[str] = set()
         self.signals: deque[dict[str, Any]] = deque(maxlen=stream_kept)
         self.equity: deque[tuple[int, Decimal, Decimal, Decimal]] = deque(maxlen=stream_kept)
-        self.audit_events: deque[AuditEvent] = deque(maxlen=stream_kept)
+        # events, and events still to be built (`audit_later`: kind, time, recipe), in the order they came
+        self._audit: deque[AuditEvent | _Recipe] = deque(maxlen=stream_kept)
+        self._audit_pending = False  # some entries of `_audit` are still recipes
         self.gaps: list[dict[str, str]] = []
         self.account: Account | None = None
         self.positions: list[Position] = []
@@ -72,11 +84,16 @@ class InMemoryStore:
     def remember(self, memory: Memory, item_id: str, value: Mapping[str, Any]) -> None:
         self._memory[memory][item_id] = dict(value)
 
+    def remember_later(self, memory: Memory, item_id: str, build: Callable[[], Mapping[str, Any]]) -> None:
+        """`remember(memory, item_id, build())`, with `build` called only when the item is recalled (it
+        must build the same value whenever it is called: from immutable objects only)."""
+        self._memory[memory][item_id] = build
+
     def forget(self, memory: Memory, item_id: str) -> None:
         self._memory[memory].pop(item_id, None)
 
     def recall(self, memory: Memory) -> dict[str, dict[str, Any]]:
-        return {k: dict(v) for k, v in self._memory[memory].items()}
+        return {k: dict(v() if callable(v) else v) for k, v in self._memory[memory].items()}
 
     # -------------------------------------------------------------------------------- intents
 
@@ -153,13 +170,32 @@ class InMemoryStore:
         return dict(self._state)
 
     def audit(self, event: AuditEvent) -> None:
-        self.audit_events.append(event)
+        self._audit.append(event)
+
+    def audit_later(self, kind: str, ts_ms: int, build: Callable[..., tuple[str, Mapping[str, Any]]], args: tuple) -> None:
+        """`audit(AuditEvent(kind, ts_ms, *build(*args)))`, built when the events are read: a backtest
+        audits a dozen events a round trip (their messages format every price) and reads them once, at
+        the end. `args` must be immutable (the event is built from them later)."""
+        self._audit.append((kind, ts_ms, build, args))
+        self._audit_pending = True
+
+    @property
+    def audit_events(self) -> deque[AuditEvent]:
+        """Every event kept, oldest first (the recipes built now)."""
+        if self._audit_pending:
+            self._audit = deque([entry if isinstance(entry, AuditEvent) else _built(entry) for entry in self._audit],
+                                maxlen=self._audit.maxlen)
+            self._audit_pending = False
+        return cast("deque[AuditEvent]", self._audit)  # every entry built just now
 
     def read_audit(self, count: int = 200, kinds: Iterable[str] | None = None) -> list[AuditEvent]:
-        """The newest `count` events, oldest first; with `kinds`, those of them of these kinds (as in Redis)."""
-        recent = list(self.audit_events)[-count:]
-        wanted = set(kinds) if kinds else None
-        return [e for e in recent if wanted is None or e.kind in wanted]
+        """The newest `count` events, oldest first; with `kinds`, those of them of these kinds (as in Redis).
+        Only the events returned are built (a backtest reads its order and stop events, not the rest)."""
+        if not kinds:
+            return list(self.audit_events)[-count:]
+        wanted = set(kinds)
+        return [entry if isinstance(entry, AuditEvent) else _built(entry) for entry in list(self._audit)[-count:]
+                if (entry.kind if isinstance(entry, AuditEvent) else entry[0]) in wanted]
 
     # -------------------------------------------------------------------------------- records
 

@@ -741,3 +741,57 @@ def as_field(value: Any) -> str:
     if isinstance(value, (dict, list, tuple)):
         return json.dumps(value, default=str)
     return str(value)
+
+
+# --------------------------------------------------------------------------------------------------
+# A changed copy of a frozen dataclass, as `dataclasses.replace` makes it, without its per-call work
+
+
+_COPIERS: dict[type, Callable[[Any, dict[str, Any]], Any]] = {}
+
+
+def evolve(obj: Any, **changes: Any) -> Any:
+    """`dataclasses.replace(obj, **changes)`: a new object, the old one untouched. An order, a fill's
+    ledger or a trade changes several times a round trip, and `replace` looked up every field and went
+    through `__init__`'s frozen `object.__setattr__` per field each time; this copies the fields
+    directly. A class whose construction does more than set its fields (a `__post_init__`, a field not
+    in `__init__`) goes through `replace`."""
+    kind = type(obj)
+    copier = _COPIERS.get(kind)
+    if copier is None:
+        copier = _COPIERS[kind] = _copier(kind)
+    return copier(obj, changes)
+
+
+def _copier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
+    fields = dataclasses.fields(cls)
+    names = tuple(f.name for f in fields)
+    if hasattr(cls, "__post_init__") or any(not f.init for f in fields):
+        return lambda obj, changes: dataclasses.replace(obj, **changes)
+    new = object.__new__
+
+    def unknown(changes: dict[str, Any]) -> TypeError:
+        return TypeError(f"{cls.__name__} has no field {', '.join(sorted(set(changes) - set(names)))}")
+
+    if "__slots__" not in cls.__dict__:  # a plain frozen dataclass: its fields live in its __dict__
+        known = frozenset(names)
+
+        def copy_dict(obj: Any, changes: dict[str, Any]) -> Any:
+            if not changes.keys() <= known:
+                raise unknown(changes)
+            out: Any = new(cls)
+            values = out.__dict__
+            values.update(obj.__dict__)
+            values.update(changes)
+            return out
+        return copy_dict
+    # slots: each field's descriptor sets it on the new object (what a frozen __init__ does, minus the
+    # calls), unrolled as dataclasses writes its own __init__
+    setters = {name: getattr(cls, name).__set__ for name in names}
+    scope: dict[str, Any] = {"new": new, "cls": cls, "setters": setters, "unknown": unknown,
+                             **{f"set_{name}": setter for name, setter in setters.items()}}
+    body = "".join(f"    set_{name}(out, obj.{name})\n" for name in names)
+    exec("def copy_slots(obj, changes):\n    out = new(cls)\n" + body
+         + "    for name, value in changes.items():\n        set_ = setters.get(name)\n"
+         "        if set_ is None:\n            raise unknown(changes)\n        set_(out, value)\n    return out\n", scope)
+    return scope["copy_slots"]

@@ -45,15 +45,16 @@ from analytics.periods import parse_when
 from errors import ConfigError, MarketDataError
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from executors.paper import PaperExecutor
-from marketdata.csvfile import CandleTable, read_candles
+from marketdata.csvfile import CandleTable, DecimalColumn, read_candles
 from marketdata.gaps import find_gaps
 from marketdata.resample import resample
-from memory_store import InMemoryStore
+from memory_store import STREAM_KEPT, InMemoryStore
 from models import Candle, Mode, OrderSide, OrderType, Side, Trade, timeframe_ms
 from settings import Settings
 from simulator import SimConfig
 
 HOUR_MS = 3_600_000
+_AHEAD = 64  # candles built at once for a symbol whose candles go through one after another
 _BINANCE_FILE = re.compile(r"(?:^|_)([A-Z0-9]{2,20}?)(USDT|USDC|BUSD)(?:_|\.|$)")
 
 
@@ -156,11 +157,14 @@ class Backtest:
         self.tf_ms = timeframe_ms(settings.bot.timeframe)
         self.warmup = settings.market_data.backfill_candles if warmup is None else warmup
         self.skip_quiet = skip_quiet  # False: every candle of a symbol with an open trade goes through (tests)
+        self._ahead: dict[str, tuple[int, list[Candle]]] = {}  # per symbol: (first row, the candles built ahead)
+        self._last_row: dict[str, tuple[int, int]] = {}  # per symbol: the last row through, and its run
         if self.warmup < 0:
             raise ConfigError(f"--warmup must be 0 or more candles, not {self.warmup}")
 
     def run(self) -> BacktestResult:
         started = time.perf_counter()
+        self._ahead, self._last_row = {}, {}
         s = self.settings
         clock = SimulatedClock(0)
         store = InMemoryStore("backtest")
@@ -186,7 +190,7 @@ class Backtest:
             table = self.tables[sym]
             end = int(np.searchsorted(table.ts, market_start, side="left"))
             first_row[sym] = max(0, end - warmup)
-            backfill[sym] = [self._candle(sym, r) for r in range(first_row[sym], end)]
+            backfill[sym] = self._candles(sym, first_row[sym], end)
             fed_until[sym] = end  # rows the engine's window has seen, per symbol
         engine.warm_up(backfill)
         # with no warm-up the clock has not moved yet: the curve starts at the first candle, not at 1970
@@ -244,9 +248,9 @@ class Backtest:
                 # the window as the bot's: what an entry (structure stop) or an exit rule reads; a quiet
                 # trade's hourly candle reads none of it, so the refill waits for the next signal
                 window = engine.windows[sym]
-                for skipped in range(max(fed_until[sym], r - window_size), r):
-                    window.append(self._candle(sym, skipped))
-            candle = self._candle(sym, r)
+                for skipped in self._candles(sym, max(fed_until[sym], r - window_size), r):
+                    window.append(skipped)
+            candle = self._next_candle(sym, r)
             fed_until[sym] = r + 1
             raw = [sig for name, row in (at_row or ()) if (sig := signal_from(name, sym, s.bot.timeframe, candle, row))]
             engine.on_candle(candle, raw)
@@ -260,7 +264,9 @@ class Backtest:
                 else:
                     quiet[sym] = bounds
             if clock.now_ms() >= next_hour:
-                engine.publish()  # the risk monitor (loss limits, margin) and an equity point, hourly
+                # the risk monitor (loss limits, margin) and an equity point, hourly; the report itself
+                # is written by the last publish only (nobody reads it in between)
+                engine.publish(report_to_store=False)
                 if engine.last_account is not None:
                     equity_curve.append((clock.now_ms(), engine.last_account.equity))
                 next_hour = (clock.now_ms() // HOUR_MS + 1) * HOUR_MS
@@ -278,6 +284,33 @@ class Backtest:
         t = self.tables[sym]
         return Candle(sym, self.settings.bot.timeframe, int(t.ts[r]), Decimal(t.open[r]), Decimal(t.high[r]),
                       Decimal(t.low[r]), Decimal(t.close[r]), Decimal(t.volume[r]))
+
+    def _next_candle(self, sym: str, r: int) -> Candle:
+        """`_candle(sym, r)` for the candle going through: a symbol whose candles go through one after
+        another (an exit rule acting every candle) gets them built ahead, a slice at a time, twice as many
+        each time the run goes on (up to _AHEAD): a short run builds few it will not use."""
+        ahead = self._ahead.get(sym)
+        last, run = self._last_row.get(sym, (-2, 0))
+        run = min(run + 1, 6) if last == r - 1 else 0  # rows in a row before this one (2 ** 6 = _AHEAD)
+        self._last_row[sym] = (r, run)
+        if ahead is not None and ahead[0] <= r < ahead[0] + len(ahead[1]):
+            return ahead[1][r - ahead[0]]
+        if not run:
+            return self._candle(sym, r)
+        built = self._candles(sym, r, min(r + min(_AHEAD, 2 ** run), len(self.tables[sym])))
+        self._ahead[sym] = (r, built)
+        return built[0]
+
+    def _candles(self, sym: str, start: int, stop: int) -> list[Candle]:
+        """Rows `start:stop` as `_candle` builds each (the same strings, so the same Decimals), a column
+        at a time: the skipped candles a window is topped up with were a tenth of the default rules' run."""
+        if stop <= start:
+            return []
+        t = self.tables[sym]
+        columns = [_texts(getattr(t, name), start, stop) for name in ("open", "high", "low", "close", "volume")]
+        timeframe = self.settings.bot.timeframe
+        return [Candle(sym, timeframe, ts, Decimal(o), Decimal(h), Decimal(lo), Decimal(c), Decimal(v))
+                for ts, o, h, lo, c, v in zip(t.ts[start:stop].tolist(), *columns)]
 
     def _quiet_range(self, parts: EngineParts, venue: SimVenueClient, sym: str) -> tuple[float, float] | None:
         """For an open trade whose exit rules act on signals only: the open interval of prices in which a
@@ -346,8 +379,9 @@ class Backtest:
             "risk_level": s.sizing.risk_level, "warmup_candles": self.warmup,
         }
         stops: dict[str, list[tuple[int, Decimal]]] = {}
-        for event in store.audit_events:  # the entry's stop, then each move, as the engine recorded them
-            if event.kind in ("order", "stop") and event.data.get("stop") and event.data.get("trade_id"):
+        # the entry's stop, then each move, as the engine recorded them (only these events are built)
+        for event in store.read_audit(STREAM_KEPT, kinds=("order", "stop")):
+            if event.data.get("stop") and event.data.get("trade_id"):
                 stops.setdefault(str(event.data["trade_id"]), []).append((event.ts_ms, Decimal(str(event.data["stop"]))))
         flag = store.read_halt()
         halt = f"HALTED since {pd.Timestamp(flag.ts_ms, unit='ms', tz='UTC'):%Y-%m-%d %H:%M} UTC: {flag.reason}" if flag else None
@@ -367,6 +401,14 @@ class Backtest:
             first = min(len(t) - 1, self.warmup)
             moves.append(Decimal(t.close[-1]) / Decimal(t.close[first]) - 1)
         return (sum(moves, Decimal(0)) / len(moves) * 100) if moves else None
+
+
+def _texts(column: Any, start: int, stop: int) -> list[str]:
+    """`[column[i] for i in range(start, stop)]`: a DecimalColumn's strings formatted from its slice (as
+    its `__getitem__` formats one), a column of strings as it is."""
+    if isinstance(column, DecimalColumn):
+        return ["%.*f" % (p, v) for p, v in zip(column.places[start:stop].tolist(), column.values[start:stop].tolist())]
+    return list(column[start:stop])
 
 
 class _Skipping:

@@ -15,9 +15,9 @@ from bisect import bisect_left, insort
 import logging
 import threading
 from collections import deque
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from clock import Clock, SimulatedClock
 from engine.candles import CandleWindow, close_time_ms
@@ -42,6 +42,7 @@ from models import (
     Signal,
     Trade,
     TradingState,
+    evolve,
 )
 from risk.circuit_breaker import OrderFailureBreaker
 from risk.margin import liquidation_danger, margin_utilisation_pct
@@ -171,6 +172,17 @@ class TradingEngine:
 
     def audit(self, kind: str, message: str, **data) -> None:
         self.store.audit(AuditEvent(kind, self.market_clock.now_ms(), message, data))
+
+    def audit_later(self, kind: str, build: Callable[..., tuple[str, dict[str, Any]]], *args: Any) -> None:
+        """`audit(kind, *build(*args))` at this moment's market time; a store that keeps events as objects
+        (memory_store) builds the message and data only when the events are read. `args`: immutable."""
+        ts_ms = self.market_clock.now_ms()
+        later = getattr(self.store, "audit_later", None)
+        if later is not None:
+            later(kind, ts_ms, build, args)
+            return
+        message, data = build(*args)
+        self.store.audit(AuditEvent(kind, ts_ms, message, data))
 
     # ---------------------------------------------------------------------------------- loop
 
@@ -311,11 +323,12 @@ class TradingEngine:
 
     def try_entry(self, signal: Signal, candles: Sequence[Candle], notional: Decimal | None = None) -> Denial | None:
         """Plan, gate and send one entry. Also the path of a manual `open` command (with `notional`)."""
-        self.audit(
-            "signal",
-            f"{signal.symbol} {signal.side.value} strength {signal.strength:.2f} by {signal.strategy}: {signal.reason}",
-            price=str(signal.price),
-        )
+        self.audit_later("signal", _signal_event, signal)
+        # a signal no account could make an entry of is refused before the account is read (half of a
+        # one-sided bot's signals are its exits)
+        refused = self.planner.refusal(signal)
+        if refused is not None:
+            return self._denied(signal, refused)
         try:
             ctx = self.market_context(signal.symbol)
         except (StateStoreError, ExchangeError) as exc:
@@ -325,11 +338,9 @@ class TradingEngine:
             return denial
         plan, sizing = self.planner.plan(signal, candles, ctx, notional=notional)
         if sizing is not None:
-            self.audit("sizing", f"{signal.symbol}: {sizing.method} → qty {sizing.qty:.8f} ({sizing.detail})")
+            self.audit_later("sizing", _sizing_event, signal.symbol, sizing)
         if isinstance(plan, Denial):
-            self.stats.denials[plan.reason_code] = self.stats.denials.get(plan.reason_code, 0) + 1
-            self.audit("skip", f"{signal.symbol} {signal.side.value} not taken: {plan.reason_code}: {plan.detail}", reason_code=plan.reason_code)
-            return plan
+            return self._denied(signal, plan)
         # the durable halt flag is read again right before the order: a halt that landed meanwhile wins,
         # and a flag that cannot be read is no permission (fail closed). An executor whose venue checks it
         # in the atomic step that places the entry (the simulated venue in this Redis) needs no read here.
@@ -355,15 +366,13 @@ class TradingEngine:
         self.stats.entries += 1
         self.store.record_buy(signal.symbol, self.market_clock.now_ms(), plan.trade_id)
         insort(self._entry_times().setdefault(signal.symbol, []), self.market_clock.now_ms())  # kept in order
-        self.audit(
-            "order",
-            f"{signal.symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
-            f"take-profit {plan.take_profit}",
-            trade_id=plan.trade_id,
-            client_order_id=order.client_order_id,
-            stop=str(plan.stop),
-        )
+        self.audit_later("order", _order_event, signal.symbol, plan, order)
         return None
+
+    def _denied(self, signal: Signal, denial: Denial) -> Denial:
+        self.stats.denials[denial.reason_code] = self.stats.denials.get(denial.reason_code, 0) + 1
+        self.audit_later("skip", _denial_event, signal, denial)
+        return denial
 
     # ---------------------------------------------------------------------------------- exits
 
@@ -387,7 +396,7 @@ class TradingEngine:
     def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
         for trade in trades:
             if trade.venue != self.config.venue:
-                trade = replace(trade, venue=self.config.venue)  # whose it is: kept apart from other venues'
+                trade = evolve(trade, venue=self.config.venue)  # whose it is: kept apart from other venues'
             self.stats.trades += 1
             self.stats.pnl += trade.pnl
             self.stats.fees += trade.fees
@@ -411,12 +420,7 @@ class TradingEngine:
                 if stage == 1:
                     self.executor.trade_recorded(trade)  # the executor's durable copy goes once the row is in
                     self._owed[0] = (trade, detail, 2)
-                self.audit(
-                    "exit",
-                    f"{trade.symbol} {trade.side.value} closed by {trade.exit_reason.value}: P&L {trade.pnl:.4f} "
-                    f"after {trade.fees:.4f} fees" + (f" ({detail})" if detail else ""),
-                    trade_id=trade.trade_id,
-                )
+                self.audit_later("exit", _exit_event, trade, detail)
                 self._owed.popleft()
 
     @property
@@ -522,8 +526,12 @@ class TradingEngine:
 
     # ------------------------------------------------------------------------- publishing state
 
-    def publish(self) -> dict:
-        """Account, positions, orders and the risk report to Redis; returns the risk report."""
+    def publish(self, *, report_to_store: bool = True) -> dict:
+        """Account, positions, orders and the risk report to Redis; returns the risk report.
+
+        `report_to_store=False` (a backtest's hourly publish: nobody reads the report before the last
+        one) leaves the report unwritten and returns {}; the risk monitor acts on it exactly as always
+        (loss-limit halts, reducing, liquidation alerts and closes)."""
         with self.lock:
             portfolio = self.executor.portfolio()
         account = portfolio.account
@@ -539,7 +547,7 @@ class TradingEngine:
         danger = liquidation_danger(portfolio.positions, self.limits.usdt.liquidation_alert_pct,
                                     self.limits.usdt.liquidation_close_pct)
         stale = self.stale_symbols()
-        record = {
+        record = {} if not report_to_store else {
             "margin_use_pct": report.margin_use_pct,
             "exposure_pct": report.exposure_pct,
             "daily_pnl": day_pnl,
@@ -557,7 +565,8 @@ class TradingEngine:
             **self._limit_fields(),
             "ts_ms": self.wall_clock.now_ms(),
         }
-        self.store.write_risk(record)
+        if report_to_store:
+            self.store.write_risk(record)
         self.store.write_state(feed_stale="1" if stale else "0", pnl_today=day_pnl)
         self._apply_risk_state(report)
         self._act_on_liquidation_danger(danger)
@@ -621,3 +630,31 @@ class TradingEngine:
             strategy="manual",
             reason=f"manual open of {notional} USDT",
         )
+
+
+# The engine's audit lines for the events of every round trip (`TradingEngine.audit_later`): (message, data).
+
+
+def _signal_event(signal: Signal) -> tuple[str, dict[str, Any]]:
+    return (f"{signal.symbol} {signal.side.value} strength {signal.strength:.2f} by {signal.strategy}: {signal.reason}",
+            {"price": str(signal.price)})
+
+
+def _sizing_event(symbol: str, sizing: Any) -> tuple[str, dict[str, Any]]:
+    return f"{symbol}: {sizing.method} → qty {sizing.qty:.8f} ({sizing.detail})", {}
+
+
+def _order_event(symbol: str, plan: Any, order: Any) -> tuple[str, dict[str, Any]]:
+    return (f"{symbol}: {plan.side.value} {plan.qty} @ {order.avg_fill_price or plan.price}, stop {plan.stop}, "
+            f"take-profit {plan.take_profit}",
+            {"trade_id": plan.trade_id, "client_order_id": order.client_order_id, "stop": str(plan.stop)})
+
+
+def _denial_event(signal: Signal, denial: Denial) -> tuple[str, dict[str, Any]]:
+    return (f"{signal.symbol} {signal.side.value} not taken: {denial.reason_code}: {denial.detail}",
+            {"reason_code": denial.reason_code})
+
+
+def _exit_event(trade: Trade, detail: str) -> tuple[str, dict[str, Any]]:
+    return (f"{trade.symbol} {trade.side.value} closed by {trade.exit_reason.value}: P&L {trade.pnl:.4f} "
+            f"after {trade.fees:.4f} fees" + (f" ({detail})" if detail else ""), {"trade_id": trade.trade_id})

@@ -6,12 +6,12 @@ engine writes to the decision log so a user can see why the bot did not trade.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Iterator, Mapping, Sequence, overload
 
 from engine.candles import resample
-from models import EntryPlan, TradeState, round_down
+from models import EntryPlan, TradeState, evolve, round_down
 from risk.exits import ExitRules, out_of_reach
 from order_ids import make_trade_id
 from models import Candle, Denial, Position, Side, Signal, SymbolRules, TradingState
@@ -92,21 +92,29 @@ class EntryPlanner:
         if rules is None:
             return state
         stop = round_stop_to_tick(state.side, state.stop, rules.tick_size)
-        return state if stop == state.stop else replace(state, stop=stop)
+        return state if stop == state.stop else evolve(state, stop=stop)
 
-    def plan(
-        self, signal: Signal, candles: Sequence[Candle], ctx: MarketContext, *, notional: Decimal | None = None
-    ) -> tuple[EntryPlan | Denial, SizingDecision | None]:
-        """`notional` (a manual entry) replaces the sizing rule; every other check still applies."""
-        rules = self.symbol_rules.get(signal.symbol)
-        if rules is None:
-            return Denial("unknown_symbol", f"{signal.symbol}: no venue filters known"), None
+    def refusal(self, signal: Signal) -> Denial | None:
+        """What refuses a signal whatever the account holds (no venue filters for it, a side this bot does
+        not enter): asked before the account is read, for every exit signal of a one-sided bot."""
+        if signal.symbol not in self.symbol_rules:
+            return Denial("unknown_symbol", f"{signal.symbol}: no venue filters known")
         if self.risk.entry_sides not in ("both", signal.side.value):
             return Denial(
                 "side_not_allowed",
                 f"{signal.symbol} {signal.side.value}: strategy.entry_sides is {self.risk.entry_sides}, "
                 "so this signal only closes an opposite trade",
-            ), None
+            )
+        return None
+
+    def plan(
+        self, signal: Signal, candles: Sequence[Candle], ctx: MarketContext, *, notional: Decimal | None = None
+    ) -> tuple[EntryPlan | Denial, SizingDecision | None]:
+        """`notional` (a manual entry) replaces the sizing rule; every other check still applies."""
+        refused = self.refusal(signal)
+        if refused is not None:
+            return refused, None
+        rules = self.symbol_rules[signal.symbol]
         entry = signal.price
         if self.stops.method == "none":
             stop = out_of_reach(entry, above=signal.side is Side.SHORT)

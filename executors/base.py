@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
+from functools import partial
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeLedger, TradeState
 from order_ids import exit_kind
@@ -125,14 +126,18 @@ class TradeBook:
         self._states[state.symbol] = state
         if ledger is not None or state.symbol not in self._ledgers:
             self._ledgers[state.symbol] = ledger or TradeLedger()
-        if self.store is not None:
-            current = self._ledgers[state.symbol]
-            encoded = self._encoded.get(state.symbol)
-            state_json = encoded[1] if encoded is not None and encoded[0] is state else trade_state_to_json(state)
-            ledger_json = encoded[3] if encoded is not None and encoded[2] is current else current.to_json()
-            self._encoded[state.symbol] = (state, state_json, current, ledger_json)
-            self.store.remember(self.memory, state.symbol, {
-                "state": dict(state_json), "extra": {**ledger_json, "fills": list(ledger_json["fills"])}})
+        if self.store is None:
+            return
+        current = self._ledgers[state.symbol]
+        if remember_later(self.store, self.memory, state.symbol, partial(_open_trade_record, state, current)):
+            # a backtest put one for every fill, exit attempt and stop move, and read none of them
+            return
+        encoded = self._encoded.get(state.symbol)
+        state_json = encoded[1] if encoded is not None and encoded[0] is state else trade_state_to_json(state)
+        ledger_json = encoded[3] if encoded is not None and encoded[2] is current else current.to_json()
+        self._encoded[state.symbol] = (state, state_json, current, ledger_json)
+        self.store.remember(self.memory, state.symbol, {
+            "state": dict(state_json), "extra": {**ledger_json, "fills": list(ledger_json["fills"])}})
 
     def pop(self, symbol: str) -> tuple[TradeState | None, TradeLedger]:
         state = self._states.pop(symbol, None)
@@ -150,6 +155,21 @@ class TradeBook:
 
     def states(self) -> dict[str, TradeState]:
         return dict(self._states)
+
+
+def remember_later(store: MemoryStore, memory: Memory, item_id: str, build: Callable[[], Mapping[str, Any]]) -> bool:
+    """Hand a store that keeps Python objects (memory_store) the record's recipe instead of the record:
+    encoded only if it is ever recalled. False when the store wants the record now (Redis)."""
+    later = getattr(store, "remember_later", None)
+    if later is None:
+        return False
+    later(memory, item_id, build)
+    return True
+
+
+def _open_trade_record(state: TradeState, ledger: TradeLedger) -> dict:
+    """An open trade as `Memory.OPEN_TRADES` holds it (`TradeBook.load` reads it back)."""
+    return {"state": trade_state_to_json(state), "extra": ledger.to_json()}
 
 
 def trade_state_to_json(state: TradeState) -> dict:

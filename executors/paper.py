@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import replace
 from decimal import Decimal
+from functools import partial
 from typing import Callable
 
 from clock import Clock
@@ -22,7 +22,7 @@ from control.flatten import FlattenReport, cancel_entry_orders, flatten
 from errors import (ExchangeError, NetworkError, OrderRejectedError, RateLimitError, TradingHaltedError,
                     UnknownOrderStatusError)
 from exchange_client import ExchangeClient
-from executors.base import CloseAllResult, TradeBook, exit_reason_of
+from executors.base import CloseAllResult, TradeBook, exit_reason_of, remember_later
 from order_ids import adopted_trade_id, entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
 from risk.circuit_breaker import OrderFailureBreaker
 from models import (
@@ -39,6 +39,7 @@ from models import (
     Position,
     Trade,
     TradeLedger,
+    evolve,
     fill_key,
     from_record,
     funding_key,
@@ -154,17 +155,22 @@ class PaperExecutor:
 
     def _audit_order(self, intent: OrderIntent, status: str) -> None:
         """Every order sent, in the audit stream (and so in the journal) with what the venue answered."""
-        price = intent.price if intent.price is not None else intent.stop_price
-        side, order_type = intent.side.value, intent.order_type.value  # an enum's value is a slow property
-        self._audit("venue_order", f"{intent.symbol} {side} {order_type} {intent.qty}"
-                    + (f" @ {price}" if price is not None else "") + f" ({intent.reason or 'order'}) → {status}",
-                    symbol=intent.symbol, client_order_id=intent.client_order_id, side=side,
-                    order_type=order_type, qty=str(intent.qty), price=str(price or ""),
-                    reduce_only=intent.reduce_only, status=status, mode=self.mode.value)
+        self._audit_later("venue_order", _venue_order_event, intent, status, self.mode)
 
     def _audit(self, kind: str, message: str, **data) -> None:
         if self.store is not None:
             self.store.audit(AuditEvent(kind, self.clock.now_ms(), message, data))
+
+    def _audit_later(self, kind: str, build: Callable[..., tuple[str, dict]], *args) -> None:
+        """`_audit(kind, *build(*args))`; a store that keeps events as objects builds it when read."""
+        if self.store is None:
+            return
+        later = getattr(self.store, "audit_later", None)
+        if later is not None:
+            later(kind, self.clock.now_ms(), build, args)
+            return
+        message, data = build(*args)
+        self.store.audit(AuditEvent(kind, self.clock.now_ms(), message, data))
 
     # ---------------------------------------------------------------------------------- protocol
 
@@ -202,7 +208,7 @@ class PaperExecutor:
         # Remembered before it is sent: a crash right after the fill still finds its trade on restart.
         planned = self.rules.open(plan.symbol, plan.side, plan.qty, plan.price, now, plan.stop, plan.strategy, plan.trade_id)
         if plan.take_profit and plan.take_profit != planned.take_profit:
-            planned = replace(planned, take_profit=plan.take_profit)
+            planned = evolve(planned, take_profit=plan.take_profit)
         self.book.put(planned, TradeLedger())
         try:
             order = self._send(entry)
@@ -216,7 +222,7 @@ class PaperExecutor:
             plan.symbol, plan.side, order.filled_qty, order.avg_fill_price or plan.price, now, plan.stop, plan.strategy, plan.trade_id
         )
         if plan.take_profit and plan.take_profit != state.take_profit:
-            state = replace(state, take_profit=plan.take_profit)
+            state = evolve(state, take_profit=plan.take_profit)
         self.book.put(state)
         self._unreported.extend(self._process_fills())
         if self.book.get(plan.symbol) is not None:
@@ -298,12 +304,19 @@ class PaperExecutor:
         except ExchangeError as exc:
             self._audit("error", f"{state.symbol}: protection not checked: {exc}", trade_id=state.trade_id)
             return []
-        stops = [o for o in orders if o.reduce_only and o.order_type is OrderType.STOP_MARKET]
-        covered = sum((o.qty - o.filled_qty for o in stops), Decimal("0"))
+        # one pass over the symbol's orders (this runs on every candle of an open trade)
+        stops, covered, has_take_profit = [], Decimal("0"), False
+        for o in orders:
+            if o.order_type is OrderType.STOP_MARKET:
+                if o.reduce_only:
+                    stops.append(o)
+                    covered += o.qty - o.filled_qty
+            elif o.order_type is OrderType.TAKE_PROFIT_MARKET:
+                has_take_profit = True
         if covered < position.qty:
             ledger = self.book.ledger(state.symbol)
             generation = ledger.stop_gen + 1
-            self.book.put(state, replace(ledger, stop_gen=generation))
+            self.book.put(state, evolve(ledger, stop_gen=generation))
             self._audit("reconcile", f"{state.symbol}: position {position.qty} had no protective stop resting for it; "
                         "placing it again", trade_id=state.trade_id)
             if not self._place_stop(state, generation, qty=position.qty):
@@ -313,7 +326,7 @@ class PaperExecutor:
                     self.venue.cancel(old.symbol, old.client_order_id)
                 except ExchangeError:
                     pass
-        if state.take_profit and not any(o.order_type is OrderType.TAKE_PROFIT_MARKET for o in orders):
+        if state.take_profit and not has_take_profit:
             self._place_take_profit(state, position.qty)  # failed: the stop protects it; tried again next candle
         return []
 
@@ -337,7 +350,7 @@ class PaperExecutor:
         old = self.book.get(state.symbol)
         ledger = self.book.ledger(state.symbol)
         generation = ledger.stop_gen
-        self.book.put(state, replace(ledger, stop_gen=generation + 1))
+        self.book.put(state, evolve(ledger, stop_gen=generation + 1))
         # the new stop goes on before the old one comes off: never a moment unprotected. If it cannot be
         # placed, the old one stays and so does the old stop in memory (keeping the new peak, so the next
         # candle tries again); the caller hears why.
@@ -347,7 +360,7 @@ class PaperExecutor:
             self._send(intent)
         except ExchangeError:
             if old is not None:
-                self.book.put(replace(old, peak_price=state.peak_price), replace(ledger, stop_gen=generation))
+                self.book.put(evolve(old, peak_price=state.peak_price), evolve(ledger, stop_gen=generation))
             raise
         if old is not None:
             try:
@@ -402,7 +415,7 @@ class PaperExecutor:
                 state = self._adopt(position)
             ledger = self.book.ledger(position.symbol)
             attempt = ledger.exit_attempts
-            self.book.put(state, replace(ledger, exit_attempts=attempt + 1))
+            self.book.put(state, evolve(ledger, exit_attempts=attempt + 1))
             return exit_order_id(state.trade_id, reason, attempt)
 
         return flatten(
@@ -435,7 +448,7 @@ class PaperExecutor:
                 else:
                     notes.append(f"{symbol}: remembered trade {state.trade_id} is flat at the venue; forgotten")
             elif position.qty != state.qty or position.side is not state.side:
-                self.book.put(replace(state, qty=position.qty, side=position.side))
+                self.book.put(evolve(state, qty=position.qty, side=position.side))
                 notes.append(f"{symbol}: quantity corrected from {state.qty} to the venue's {position.qty}")
         for symbol, position in positions.items():
             if self.book.get(symbol) is None:
@@ -507,16 +520,14 @@ class PaperExecutor:
         to the trade that is open now, before a fill read beside it can finish that trade."""
         self._book_funding()
         fills = self.venue.pending_fills()
+        if not fills:  # most candles: nothing to book, acknowledge or make durable
+            return []
         touched: dict[str, ExitReason] = {}
         for fill in fills:
             reason = self._apply_fill(fill)
             if reason is not None:
                 touched[fill.symbol] = reason
-            # keyed by the fill (journal/sync.py): read again after a crash, it is still one journal row
-            self._audit("fill", f"{fill.symbol} {fill.side.value} {fill.qty} @ {fill.price} fee {fill.fee} "
-                        f"({fill.client_order_id})", symbol=fill.symbol, client_order_id=fill.client_order_id,
-                        side=fill.side.value, qty=str(fill.qty), price=str(fill.price), fee=str(fill.fee),
-                        fill_key=fill_key(fill), mode=self.mode.value)
+            self._audit_later("fill", _fill_event, fill, self.mode)
         trades = []
         for symbol, reason in touched.items():
             trade = self._finish_if_flat(symbol, reason or default_reason)
@@ -529,6 +540,8 @@ class PaperExecutor:
     def _book_funding(self) -> None:
         """Each funding payment into the ledger of the trade that held the position, once (by its key)."""
         payments = self.venue.pending_funding()
+        if not payments:
+            return
         for payment in payments:
             self._apply_funding(payment)
         self.venue.ack_funding(payments)
@@ -551,7 +564,7 @@ class PaperExecutor:
         key = funding_key(payment)
         if key in ledger.fills:
             return
-        self.book.put(state, replace(ledger, funding=ledger.funding + payment.amount,
+        self.book.put(state, evolve(ledger, funding=ledger.funding + payment.amount,
                                      fills=(ledger.fills + (key,))[-FILLS_REMEMBERED:]))
 
     def _apply_fill(self, fill: Fill) -> ExitReason | None:
@@ -565,11 +578,11 @@ class PaperExecutor:
             return None if fill.client_order_id.endswith("-en") else (ledger.exit_reason or ExitReason.RECONCILED)
         fills = (ledger.fills + (key,))[-FILLS_REMEMBERED:]
         if fill.client_order_id.endswith("-en"):
-            self.book.put(state, replace(ledger, entry_fee=ledger.entry_fee + fill.fee,
+            self.book.put(state, evolve(ledger, entry_fee=ledger.entry_fee + fill.fee,
                                          slippage=ledger.slippage + fill.slippage_cost, fills=fills))
             return None
         reason = exit_reason_of(fill.client_order_id, state) or ExitReason.RECONCILED
-        self.book.put(state, replace(
+        self.book.put(state, evolve(
             ledger, exit_fee=ledger.exit_fee + fill.fee, slippage=ledger.slippage + fill.slippage_cost,
             realized=ledger.realized + fill.realized_pnl, exit_qty=ledger.exit_qty + fill.qty,
             exit_value=ledger.exit_value + fill.qty * fill.price, exit_ms=fill.ts_ms, exit_reason=reason, fills=fills,
@@ -603,7 +616,29 @@ class PaperExecutor:
         )
         # durable before its source is discarded: the engine deletes it once the trade row is written
         if self.store is not None:
-            self.store.remember(CLOSED_TRADES, trade.trade_id, to_record(trade))
+            if not remember_later(self.store, CLOSED_TRADES, trade.trade_id, partial(to_record, trade)):
+                self.store.remember(CLOSED_TRADES, trade.trade_id, to_record(trade))
         self.book.pop(symbol)
         return trade
 
+
+
+# The executor's audit lines for every order and fill (`PaperExecutor._audit_later`): (message, data).
+
+
+def _venue_order_event(intent: OrderIntent, status: str, mode: Mode) -> tuple[str, dict]:
+    price = intent.price if intent.price is not None else intent.stop_price
+    side, order_type = intent.side.value, intent.order_type.value
+    return (f"{intent.symbol} {side} {order_type} {intent.qty}" + (f" @ {price}" if price is not None else "")
+            + f" ({intent.reason or 'order'}) → {status}",
+            {"symbol": intent.symbol, "client_order_id": intent.client_order_id, "side": side,
+             "order_type": order_type, "qty": str(intent.qty), "price": str(price or ""),
+             "reduce_only": intent.reduce_only, "status": status, "mode": mode.value})
+
+
+def _fill_event(fill: Fill, mode: Mode) -> tuple[str, dict]:
+    # keyed by the fill (journal/sync.py): read again after a crash, it is still one journal row
+    return (f"{fill.symbol} {fill.side.value} {fill.qty} @ {fill.price} fee {fill.fee} ({fill.client_order_id})",
+            {"symbol": fill.symbol, "client_order_id": fill.client_order_id, "side": fill.side.value,
+             "qty": str(fill.qty), "price": str(fill.price), "fee": str(fill.fee), "fill_key": fill_key(fill),
+             "mode": mode.value})

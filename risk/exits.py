@@ -29,12 +29,11 @@ orders), so "in profit" means the trade would actually make money if closed now.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Callable
 
-from models import Candle, ExitReason, Side, TradeState
+from models import Candle, ExitReason, Side, TradeState, evolve
 from settings import ExitSettings
 
 _HUNDRED = Decimal(100)
@@ -176,7 +175,7 @@ class ExitRules:
                 trail = peak * (1 - side.sign * s.trailing.trail_pct / _HUNDRED)
                 stop = _tighter(side, stop, trail)
 
-        return dataclasses.replace(
+        return evolve(
             t, peak_price=peak, stop=stop, breakeven_moved=breakeven_moved, trailing_active=trailing_active
         )
 

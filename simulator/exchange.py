@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 
-import dataclasses
 import itertools
 from collections import deque
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from models import (
     Position,
     Side,
     TimeInForce,
+    evolve,
     fill_key,
     from_record,
     funding_key,
@@ -715,7 +715,7 @@ class SimExchange:
     # --------------------------------------------------------------------------- order records
 
     def _replace(self, order: Order, **changes: Any) -> Order:
-        return self._put_order(dataclasses.replace(order, **changes))
+        return self._put_order(evolve(order, **changes))
 
     def _close_order(self, order: Order, status: OrderStatus) -> Order:
         updated = self._replace(order, status=status, updated_ms=self.clock.now_ms())

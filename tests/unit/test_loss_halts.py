@@ -13,6 +13,7 @@ from clock import SimulatedClock, SystemClock
 from control.trading_state import TradingStateControl
 from engine.command_handlers import BotCommandHandlers
 from errors import CommandError
+from memory_store import InMemoryStore
 from models import Candle, Command, CommandType, HaltCause, Mode, Side, TradingState
 from settings import load_settings
 
@@ -123,3 +124,20 @@ def test_lift_daily_loss_when_the_day_is_the_same_or_the_next_then_lifted_only_t
 
     assert owner.lift_daily_loss(day_start, "risk-monitor") is lifted
     assert (store.read_halt() is None) is lifted
+
+
+def test_publish_when_the_report_is_not_written_then_the_daily_loss_halts_all_the_same_and_no_report_is_stored():
+    # a backtest's hourly publish: the risk monitor must act exactly as the bot's, only the report waits
+    store = InMemoryStore("halts")
+    engine = paper_engine(store, TB_RISK__MAX_DAILY_LOSS_USDT="10")
+    engine.process([candle(EVENING + i * MINUTE, "60000") for i in range(3)])
+    assert engine.try_entry(engine.manual_signal(BTC, Side.LONG, D("1000")), engine.windows[BTC].candles()) is None
+    engine.process([candle(EVENING + (3 + i) * MINUTE, "58800") for i in range(3)])
+
+    assert engine.publish(report_to_store=False) == {}
+
+    flag = store.read_halt()
+    assert flag is not None and flag.cause is HaltCause.DAILY_LOSS_LIMIT
+    assert store.risk == {} and store.read_state()["feed_stale"] == "0"
+    report = engine.publish()
+    assert store.risk == report and report["reason"] == "daily_loss_limit" and report["recommendation"] == TradingState.HALTED.value

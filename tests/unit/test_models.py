@@ -1,10 +1,11 @@
+import dataclasses
 from decimal import Decimal
 
 import pytest
 
 from models import (
     Account, Command, CommandType, ExitReason, Mode, Order, OrderSide, OrderStatus, OrderType, Position, Side,
-    Trade, from_json, from_record, to_json, to_record,
+    Trade, TradeLedger, TradeState, evolve, from_json, from_record, to_json, to_record,
 )
 
 
@@ -52,3 +53,23 @@ def test_book_of_when_the_mode_is_unknown_then_value_error_each_time():
     for _ in range(2):
         with pytest.raises(ValueError):
             Book.of("backtest", "sim")
+
+
+@pytest.mark.parametrize("value, changes", [
+    (Order("c-1", "BTC/USDT:USDT", OrderSide.BUY, OrderType.MARKET, Decimal("0.01"), OrderStatus.NEW),
+     {"status": OrderStatus.FILLED, "filled_qty": Decimal("0.01"), "updated_ms": 5}),
+    (TradeLedger(), {"stop_gen": 2, "fills": ("k",)}),
+    (TradeState("BTC/USDT:USDT", Side.LONG, Decimal(1), Decimal(100), 0, Decimal(90), Decimal(120), Decimal(90),
+                Decimal(100)), {"stop": Decimal(95), "breakeven_moved": True}),
+])
+def test_evolve_when_fields_change_then_a_new_object_as_replace_makes_it_and_the_old_one_unchanged(value, changes):
+    before = dataclasses.replace(value)
+
+    changed = evolve(value, **changes)
+
+    assert changed == dataclasses.replace(value, **changes) and changed is not value
+    assert value == before
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(changed, next(iter(changes)), None)
+    with pytest.raises(TypeError, match="no field nope"):
+        evolve(value, nope=1)
