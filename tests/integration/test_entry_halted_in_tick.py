@@ -24,6 +24,17 @@ SYMBOLS = sorted(BUILTIN_RULES)
 BTC = "BTC/USDT:USDT"
 
 
+
+def stop_trading(dashboard: StateStore, how: str) -> None:
+    """What the dashboard, the risk monitor or a flushed Redis does to the bot: `flag` (the kill switch),
+    `state HALTED` / `state REDUCING`, or `run marker gone`."""
+    if how == "flag":
+        dashboard.set_halt("kill switch", "dashboard", 0, HaltCause.KILL_SWITCH)
+    elif how == "run marker gone":
+        dashboard.client.delete(dashboard.key("epoch"))
+    else:
+        dashboard.write_state(trading_state=how.split()[-1])
+
 def paper_bot(store: StateStore):
     settings = load_settings(None, {"TB_BOT__MODE": "paper", "TB_BOT__SYMBOLS": "[" + ", ".join(SYMBOLS) + "]",
                                     "TB_MARKET_DATA__SOURCE": "synthetic"})
@@ -87,12 +98,7 @@ def test_entry_order_when_the_bot_stops_being_active_before_its_save_then_it_is_
     with store.batch(), venue.batch():
         venue.positions()  # the tick's one version check
         store.save_intent(entry, "pending", queued=True)
-        if halt == "flag":
-            dashboard.set_halt("kill switch", "dashboard", 0, HaltCause.KILL_SWITCH)
-        elif halt == "run marker gone":
-            dashboard.client.delete(dashboard.key("epoch"))
-        else:
-            dashboard.write_state(trading_state=halt.split()[-1])
+        stop_trading(dashboard, halt)
         with pytest.raises(TradingHaltedError):
             venue.submit(entry)
         # a reduce-only order (a protective stop, a close) still goes while halted

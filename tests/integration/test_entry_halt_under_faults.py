@@ -1,4 +1,4 @@
-"""Attacks on the entry's halt check in the simulated venue's save (s5-attack): real Redis, real faults
+"""The entry's halt check in the simulated venue's save, under faults: real Redis, real faults
 (Redis refusing writes when out of memory), the venue and the executor as the bot builds them."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from models import Candle, HaltCause, OrderIntent, OrderSide, OrderType
 from simulator import SimConfig
 from simulator.symbols import BUILTIN_RULES
 from state import StateStore
+from tests.integration.test_entry_halted_in_tick import stop_trading
 
 BTC = "BTC/USDT:USDT"
 PRICE = D("100000")
@@ -46,15 +47,21 @@ def one_position_bot(store: StateStore) -> SimVenueClient:
     return venue
 
 
-def test_entry_when_its_save_fails_on_redis_then_the_venue_copy_does_not_keep_the_unsaved_order(store):
-    # defect: a Redis error in the batched save leaves the entry applied to the tick's venue copy; the version
-    # did not move, so the next tick keeps that copy and the next save writes the entry into Redis unchecked
+def entry_save_failed(store: StateStore) -> SimVenueClient:
+    """A bot with a position whose next entry (BTC-en2) is applied to the tick's venue copy and then fails to
+    save: Redis refuses writes (out of memory)."""
     venue = one_position_bot(store)
-    entry = OrderIntent("BTC-en2", BTC, OrderSide.BUY, D("0.5"), created_ms=60_000)
     with store.batch(), venue.batch():
         venue.positions()
         with redis_out_of_memory(store), pytest.raises(StateStoreError):
-            venue.submit(entry)
+            venue.submit(OrderIntent("BTC-en2", BTC, OrderSide.BUY, D("0.5"), created_ms=60_000))
+    return venue
+
+
+def test_entry_when_its_save_fails_on_redis_then_the_venue_copy_does_not_keep_the_unsaved_order(store):
+    # defect: a Redis error in the batched save leaves the entry applied to the tick's venue copy; the version
+    # did not move, so the next tick keeps that copy and the next save writes the entry into Redis unchecked
+    venue = entry_save_failed(store)
     with store.batch(), venue.batch():  # the bot's loop retries the tick after a StateStoreError
         assert [p.qty for p in venue.positions()] == [D("0.5")]
         assert venue.fetch_order(BTC, "BTC-en2") is None
@@ -63,12 +70,7 @@ def test_entry_when_its_save_fails_on_redis_then_the_venue_copy_does_not_keep_th
 def test_entry_save_failed_on_redis_when_the_operator_halts_then_a_later_stop_does_not_place_the_entry(store, redis_url):
     # the same defect as a user sees it: the kill switch is pressed after the outage, the bot's next save is a
     # reduce-only stop (no halt check), and it carries the entry Redis never held: a position grows while HALTED
-    venue = one_position_bot(store)
-    entry = OrderIntent("BTC-en2", BTC, OrderSide.BUY, D("0.5"), created_ms=60_000)
-    with store.batch(), venue.batch():
-        venue.positions()
-        with redis_out_of_memory(store), pytest.raises(StateStoreError):
-            venue.submit(entry)
+    venue = entry_save_failed(store)
     StateStore.open(redis_url, store.bot_id).set_halt("kill switch", "dashboard", 0, HaltCause.KILL_SWITCH)
     with store.batch(), venue.batch():
         venue.positions()
@@ -83,13 +85,7 @@ def test_entry_save_failed_on_redis_when_the_operator_halts_then_a_later_stop_do
 def test_entry_outside_a_tick_when_halted_then_refused_and_the_lock_is_free(store, redis_url, halt):
     # the command thread's manual open goes the locked way (no batch)
     venue = one_position_bot(store)
-    dashboard = StateStore.open(redis_url, store.bot_id)
-    if halt == "flag":
-        dashboard.set_halt("kill switch", "dashboard", 0, HaltCause.KILL_SWITCH)
-    elif halt == "run marker gone":
-        dashboard.client.delete(dashboard.key("epoch"))
-    else:
-        dashboard.write_state(trading_state=halt.split()[-1])
+    stop_trading(StateStore.open(redis_url, store.bot_id), halt)
     with pytest.raises(TradingHaltedError):
         venue.submit(OrderIntent("BTC-en2", BTC, OrderSide.BUY, D("0.5"), created_ms=60_000))
     assert not store.client.exists(store.venue_store("sim").key + ":lock")

@@ -1,4 +1,4 @@
-"""Attacks on the status strip as one HTML block (s5-attack): values a process wrote into Redis are shown as
+"""The status strip as one HTML block (ui/header.strip_html): values a process wrote into Redis are shown as
 text, never run or parsed as markup. Real Redis, the product's dashboard, Chromium."""
 
 from __future__ import annotations
