@@ -602,7 +602,7 @@ class StateStore:
         try:
             return TradingState(stored) if stored else TradingState.ACTIVE
         except ValueError:
-            return TradingState.ACTIVE
+            return TradingState.HALTED  # a state nobody can read is no permission (fail closed), as in the save
 
     # ------------------------------------------------------------------------------ run marker
 
@@ -1328,7 +1328,8 @@ return 1
 # replaces the parts and the parts replace a whole one.
 # With an order that adds risk (ARGV[15] '1'): KEYS[6..8] the bot's halt flag, state hash and run marker,
 # ARGV[16] the run marker's epoch this process works under ('': none); -1, nothing written, unless the bot
-# is ACTIVE as StateStore.trading_state decides it (no flag, neither HALTED nor REDUCING, the marker ours).
+# is ACTIVE as StateStore.trading_state decides it (no flag, no state or ACTIVE, the marker ours: HALTED,
+# REDUCING and a state nobody can read all refuse it).
 _SAVE_VENUE_SCRIPT = """
 if ARGV[1] == 'unlocked' and redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 local current = redis.call('HGET', KEYS[1], 'version')
@@ -1336,7 +1337,7 @@ if (current or '0') ~= ARGV[3] then return 0 end
 if ARGV[15] == '1' then
   if redis.call('EXISTS', KEYS[6]) == 1 then return -1 end
   local state = redis.call('HGET', KEYS[7], 'trading_state')
-  if state == 'HALTED' or state == 'REDUCING' then return -1 end
+  if state and state ~= '' and state ~= 'ACTIVE' then return -1 end
   if ARGV[16] ~= '' then
     local raw = redis.call('GET', KEYS[8])
     local epoch = raw

@@ -81,7 +81,7 @@ def test_entry_save_failed_on_redis_when_the_operator_halts_then_a_later_stop_do
     assert [p.qty for p in restarted.positions()] == [D("0.5")]
 
 
-@pytest.mark.parametrize("halt", ["flag", "state HALTED", "state REDUCING", "run marker gone"])
+@pytest.mark.parametrize("halt", ["flag", "state HALTED", "state REDUCING", "run marker gone", "state unreadable"])
 def test_entry_outside_a_tick_when_halted_then_refused_and_the_lock_is_free(store, redis_url, halt):
     # the command thread's manual open goes the locked way (no batch)
     venue = one_position_bot(store)

@@ -32,6 +32,8 @@ def stop_trading(dashboard: StateStore, how: str) -> None:
         dashboard.set_halt("kill switch", "dashboard", 0, HaltCause.KILL_SWITCH)
     elif how == "run marker gone":
         dashboard.client.delete(dashboard.key("epoch"))
+    elif how == "state unreadable":  # a hand edit or a corrupt write: no state the bot knows
+        dashboard.client.hset(dashboard.key("state"), "trading_state", b"HALT\xffED")
     else:
         dashboard.write_state(trading_state=how.split()[-1])
 
@@ -84,7 +86,7 @@ def venue_of(store: StateStore) -> SimVenueClient:
                           store=store.venue_store("sim"))
 
 
-@pytest.mark.parametrize("halt", ["flag", "state HALTED", "state REDUCING", "run marker gone"])
+@pytest.mark.parametrize("halt", ["flag", "state HALTED", "state REDUCING", "run marker gone", "state unreadable"])
 def test_entry_order_when_the_bot_stops_being_active_before_its_save_then_it_is_not_placed(store, redis_url, halt):
     venue = venue_of(store)
     price = D("100000")

@@ -14,6 +14,22 @@ def test_halt_when_set_then_trading_state_is_halted_and_survives_a_new_client(st
     assert again.read_halt().reason == "manual"
 
 
+@pytest.mark.parametrize("stored, read", [
+    (None, TradingState.ACTIVE),  # a bot that never changed state
+    ("", TradingState.ACTIVE),
+    ("ACTIVE", TradingState.ACTIVE),
+    ("REDUCING", TradingState.REDUCING),
+    ("HALTED", TradingState.HALTED),
+    (b"HALT\xffED", TradingState.HALTED),  # no state the bot knows: no permission (it read ACTIVE)
+    ("active", TradingState.HALTED),
+    ("PAUSED", TradingState.HALTED),
+])
+def test_trading_state_when_the_state_hash_holds_a_value_then_read_so_and_unknown_is_halted(store, stored, read):
+    if stored is not None:
+        store.client.hset(store.key("state"), "trading_state", stored)
+    assert store.trading_state() is read
+
+
 def test_positions_when_rewritten_then_closed_ones_disappear(store):
     p1 = Position("BTC/USDT:USDT", Side.LONG, Decimal("0.01"), Decimal("95000"))
     p2 = Position("ETH/USDT:USDT", Side.SHORT, Decimal("1"), Decimal("1800"))
