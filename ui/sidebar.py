@@ -152,9 +152,9 @@ def render_mode_selector(read_view: Callable[[], StatusView | None],
                  help="The mode the bot runs in; choose another and press START to switch.")
     if not offer.offered:
         with st.container(key="live_not_offered"):
-            st.caption("**Live is not offered**: the go-live gate cannot pass (every condition: the Live tab).")
-            for line in offer.why_not:
-                st.caption(f":red[✘] {escape_markdown(line)}")
+            # one element, its lines broken in markdown: the sidebar is part of the page's first view
+            st.caption("  \n".join(["**Live is not offered**: the go-live gate cannot pass (every condition: the "
+                                    "Live tab)."] + [f":red[✘] {escape_markdown(line)}" for line in offer.why_not]))
 
 
 def chosen_mode() -> str:

@@ -90,7 +90,9 @@ def metric_cards(cards: Sequence[MetricCard], empty: str = "") -> None:
         return
     for start in range(0, len(cards), CARDS_PER_ROW):
         row = cards[start:start + CARDS_PER_ROW]
-        for column, card in zip(st.columns(CARDS_PER_ROW), row):
+        # a short last row: its cards as wide as the others, the rest one spacer (not a column per empty slot)
+        widths = [1] * len(row) + ([CARDS_PER_ROW - len(row)] if len(row) < CARDS_PER_ROW else [])
+        for column, card in zip(st.columns(widths), row):
             column.metric(card.label, card.value, help=card.help or None)
 
 
