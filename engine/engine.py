@@ -28,7 +28,7 @@ from engine.strategies import aggregate
 from engine.strategies.base import SignalStream, Strategy
 from control.trading_state import TradingStateControl
 from errors import ExchangeError, StateStoreError, TradingHaltedError
-from executors.base import CloseAllResult, Executor
+from executors.base import CloseAllResult, Executor, audit_later
 from models import (
     ZERO,
     Account,
@@ -176,13 +176,7 @@ class TradingEngine:
     def audit_later(self, kind: str, build: Callable[..., tuple[str, dict[str, Any]]], *args: Any) -> None:
         """`audit(kind, *build(*args))` at this moment's market time; a store that keeps events as objects
         (memory_store) builds the message and data only when the events are read. `args`: immutable."""
-        ts_ms = self.market_clock.now_ms()
-        later = getattr(self.store, "audit_later", None)
-        if later is not None:
-            later(kind, ts_ms, build, args)
-            return
-        message, data = build(*args)
-        self.store.audit(AuditEvent(kind, ts_ms, message, data))
+        audit_later(self.store, kind, self.market_clock.now_ms(), build, args)
 
     # ---------------------------------------------------------------------------------- loop
 

@@ -14,7 +14,7 @@ from functools import partial
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Protocol
 
-from models import EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeLedger, TradeState
+from models import AuditEvent, EntryPlan, ExitReason, Mode, Order, Portfolio, Side, Trade, TradeLedger, TradeState
 from order_ids import exit_kind
 
 from stores import Memory, MemoryStore
@@ -165,6 +165,18 @@ def remember_later(store: MemoryStore, memory: Memory, item_id: str, build: Call
         return False
     later(memory, item_id, build)
     return True
+
+
+def audit_later(store: Any, kind: str, ts_ms: int, build: Callable[..., tuple[str, dict[str, Any]]],
+                args: tuple) -> None:
+    """`store.audit(AuditEvent(kind, ts_ms, *build(*args)))`; a store that keeps events as objects
+    (memory_store) is handed the recipe and builds the event only when read. `args` must be immutable."""
+    later = getattr(store, "audit_later", None)
+    if later is not None:
+        later(kind, ts_ms, build, args)
+        return
+    message, data = build(*args)
+    store.audit(AuditEvent(kind, ts_ms, message, data))
 
 
 def _open_trade_record(state: TradeState, ledger: TradeLedger) -> dict:

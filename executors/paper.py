@@ -22,7 +22,7 @@ from control.flatten import FlattenReport, cancel_entry_orders, flatten
 from errors import (ExchangeError, NetworkError, OrderRejectedError, RateLimitError, TradingHaltedError,
                     UnknownOrderStatusError)
 from exchange_client import ExchangeClient
-from executors.base import CloseAllResult, TradeBook, exit_reason_of, remember_later
+from executors.base import CloseAllResult, TradeBook, audit_later, exit_reason_of, remember_later
 from order_ids import adopted_trade_id, entry_order_id, exit_order_id, stop_order_id, take_profit_order_id
 from risk.circuit_breaker import OrderFailureBreaker
 from models import (
@@ -163,14 +163,8 @@ class PaperExecutor:
 
     def _audit_later(self, kind: str, build: Callable[..., tuple[str, dict]], *args) -> None:
         """`_audit(kind, *build(*args))`; a store that keeps events as objects builds it when read."""
-        if self.store is None:
-            return
-        later = getattr(self.store, "audit_later", None)
-        if later is not None:
-            later(kind, self.clock.now_ms(), build, args)
-            return
-        message, data = build(*args)
-        self.store.audit(AuditEvent(kind, self.clock.now_ms(), message, data))
+        if self.store is not None:
+            audit_later(self.store, kind, self.clock.now_ms(), build, args)
 
     # ---------------------------------------------------------------------------------- protocol
 
