@@ -201,8 +201,6 @@ def floor_render(browser, play_dir: Path, source: str = FLOOR_APP, chart: bool =
     """The same navigation to a trivial Streamlit page (two metrics and one tiny st.plotly_chart; or, bare,
     one metric and no chart): what the browser and Streamlit's own frontend cost on this machine before
     the dashboard does anything."""
-    from playwright.sync_api import expect
-
     app = play_dir / ("floor.py" if chart else "bare.py")
     app.write_text(source)
     port = free_port()
@@ -225,10 +223,9 @@ def floor_render(browser, play_dir: Path, source: str = FLOOR_APP, chart: bool =
             page = context.new_page()
             started = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}")
-            expect(page.get_by_test_id("stMetricValue").filter(visible=True).first).to_be_visible(timeout=60_000)
-            if chart:
-                expect(page.locator(".js-plotly-plot .main-svg").first).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("Decision log", exact=True)).to_be_visible(timeout=60_000)
+            wait_in_page(page, "shows('[data-testid=stMetricValue]', t => true)"
+                               + (" && shows('.js-plotly-plot .main-svg', t => true)" if chart else "")
+                               + f" && shows('summary, p, span', {_exactly('Decision log')})")
             times.append(time.perf_counter() - started)
             context.close()
         return times[1:]  # the first visit compiles the server's script cache
@@ -248,6 +245,40 @@ def _task_seconds(cdp) -> float:
 ACCOUNT_TABLES = 3  # positions, open orders, risk report: what the seed gives the Account tab
 
 
+# Every timing waits in the page itself, looked at on each animation frame (~16 ms), not with Playwright's
+# expect(): that one polls with a backoff reaching 500 ms between looks (0, 20, 50, 100, 100, 500, 500 …), so
+# a page drawn at 1.3 s was seen at up to 1.8 s, and a press answered at 300 ms was counted as 770.
+_IN_PAGE = r"""
+const visible = (e) => { const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0
+                         && getComputedStyle(e).visibility !== 'hidden'; };
+const shows = (selector, test) => [...document.querySelectorAll(selector)].some(e => visible(e) && test(e.textContent.trim()));
+const drawnIn = (selector) => { const f = document.querySelector(selector);
+  try { return !!(f && f.contentDocument && f.contentDocument.querySelector('body[data-draws]')); } catch (e) { return false; } };
+const tables = () => [...document.querySelectorAll('[data-testid=stDataFrame]')].filter(e => e.querySelector('canvas')).length
+                     + document.querySelectorAll('.tb-table table').length;
+"""
+
+
+def wait_in_page(page, condition: str, timeout_ms: int = 60_000) -> None:
+    """Until the JavaScript expression `condition` (with _IN_PAGE's helpers) is true in the page."""
+    page.wait_for_function(f"() => {{ {_IN_PAGE} return !!({condition}); }}", polling="raf", timeout=timeout_ms)
+
+
+def _exactly(text: str) -> str:
+    return f"t => t === {text!r}"
+
+
+def _containing(*texts: str) -> str:
+    return "t => " + " && ".join(f"t.includes({text!r})" for text in texts)
+
+
+# the first view as a trader sees it: the strip says the bot runs, the tabs, the Account cards, the equity
+# chart drawn in its frame (ui/line_chart_frame counts its draws), the tab's tables, the decision log's header
+FIRST_VIEW = (f"shows('.tb-status-bot .tb-value', {_exactly('running')}) && shows('[role=tab]', {_exactly('Live')})"
+              f" && shows('[data-testid=stMetricValue]', t => true) && drawnIn('.st-key-chart_account_equity iframe')"
+              f" && tables() >= {{tables}} && shows('summary, p, span', {_exactly('Decision log')})")
+
+
 def wait_for_tables(page, count: int) -> None:
     """Until `count` tables are drawn: a grid (st.dataframe) with its canvas, or an HTML table
     (ui/light_table.py)."""
@@ -261,8 +292,6 @@ def first_render(browser, server: Server, context=None) -> tuple[float, float]:
     the status strip, the tabs, the Account cards, its equity chart drawn in its frame and its three tables.
     A new browser context has an empty HTTP cache (a first visit); `context` may be one kept between visits
     (a trader reopening the page). Also the renderer's main-thread task time over that span (CDP)."""
-    from playwright.sync_api import expect
-
     pages_before = sum(1 for _, what, _ in server.timing_lines() if what == "page")
     own = context is None
     context = context or browser.new_context(viewport={"width": 1280, "height": 900})
@@ -273,19 +302,13 @@ def first_render(browser, server: Server, context=None) -> tuple[float, float]:
     busy_before = _task_seconds(cdp)
     started = time.perf_counter()
     page.goto(server.url)
-    expect(page.locator(".tb-status-bot").get_by_text("running", exact=True)).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("tab", name="Live")).to_be_visible(timeout=60_000)
-    expect(page.get_by_test_id("stMetricValue").filter(visible=True).first).to_be_visible(timeout=60_000)
-    # the equity chart drawn: its frame counts its draws (ui/line_chart_frame, and the Plotly frame before it)
-    chart = page.frame_locator(".st-key-chart_account_equity iframe").locator("body[data-draws]")
-    expect(chart).to_be_attached(timeout=60_000)
-    wait_for_tables(page, ACCOUNT_TABLES)
+    wait_in_page(page, FIRST_VIEW.format(tables=ACCOUNT_TABLES))
+    # and the server's run finished (its timing line; the file looked at every 5 ms)
     deadline = time.monotonic() + 60
     while sum(1 for _, what, _ in server.timing_lines() if what == "page") <= pages_before:
         if time.monotonic() > deadline:
             raise RuntimeError("the server never finished the page's first run")
-        time.sleep(0.02)
-    expect(page.get_by_text("Decision log", exact=True)).to_be_visible(timeout=60_000)
+        time.sleep(0.005)
     elapsed = time.perf_counter() - started
     busy = _task_seconds(cdp) - busy_before
     page.close()
@@ -319,9 +342,10 @@ def press_halt(browser, server: Server, store: StateStore, presses: int) -> tupl
         expect(page.locator(".tb-status-trading_state").get_by_text("ACTIVE", exact=True)).to_be_visible(timeout=30_000)
         started = time.perf_counter()
         page.get_by_test_id("stSidebar").get_by_role("button", name="HALT", exact=True).click()
-        expect(page.locator(".st-key-command_result").get_by_text("Result: done")).to_be_visible(timeout=30_000)
+        # this press's answer: the area also holds the last RESUME's "Result: done" until the page reruns
+        wait_in_page(page, f"shows('.st-key-command_result', {_containing('HALT · sent', 'Result: done')})", 30_000)
         answered.append(time.perf_counter() - started)
-        expect(page.locator(".tb-status-trading_state").get_by_text("HALTED", exact=True)).to_be_visible(timeout=30_000)
+        wait_in_page(page, f"shows('.tb-status-trading_state .tb-value', {_exactly('HALTED')})", 30_000)
         shown.append(time.perf_counter() - started)
         page.get_by_test_id("stSidebar").get_by_role("button", name="RESUME", exact=True).click()
         expect(page.locator(".st-key-command_result").get_by_text("RESUME · sent")).to_be_visible(timeout=30_000)
@@ -345,7 +369,7 @@ def other_bot(browser, server: Server, bot_id: str) -> tuple[float, int]:
     pages_before = sum(1 for _, what, _ in server.timing_lines() if what == "page")
     started = time.perf_counter()
     page.keyboard.press("Enter")
-    expect(page.get_by_text(f"Bot {bot_id} ·")).to_be_visible(timeout=60_000)
+    wait_in_page(page, f"shows('summary, p, span, div', {_containing(f'Bot {bot_id} ·')})")
     deadline = time.monotonic() + 60
     while sum(1 for _, what, _ in server.timing_lines() if what == "page") <= pages_before:
         if time.monotonic() > deadline:
