@@ -40,7 +40,7 @@ from control.flatten import cancel_entry_orders, flatten
 from control.processor import CommandProcessor
 from control.trading_state import TradingStateControl
 from errors import CommandError, ConfigError, StateStoreError
-from exchange_client import open_exchange
+from exchange_client import LIVE_VENUE, open_venue_for_closing
 from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode, timeframe_ms
 from order_ids import exit_order_id, symbol_code
 from settings import PROJECT_ROOT, Settings
@@ -65,6 +65,16 @@ TAKEOVER_PRIORITY = {
 URGENT_PRIORITY = 1
 TAKEOVERS_WAITING = 256  # each may hold a worker for takeover_wait_seconds: more is a flood, not a queue
 IDS_REMEMBERED = 10_000  # a command seen again (the reader's early look at a backlog, a re-delivery) is ignored
+
+
+def bot_venue(mode: Mode, said: str | None, paper_venue: str) -> str:
+    """Where a bot in `mode` holds its positions. A live bot: Binance mainnet, always. A paper bot: the venue
+    its state names (it may run another config than this supervisor's), else this config's paper venue."""
+    if mode is Mode.LIVE:
+        return LIVE_VENUE
+    from venues.binance_connection import VENUES
+
+    return said if said == "sim" or (said in VENUES and said != LIVE_VENUE) else paper_venue
 
 
 class TakeoverQueue:
@@ -413,12 +423,18 @@ class Supervisor:
     # ----------------------------------------------------------------------- direct venue work
 
     def _open_venue(self):
-        mode = Mode(self.store.read_state().get("mode") or Mode.GHOST.value)
+        """The venue the bot's positions are on, as its state names it: a live bot's are on Binance, whatever
+        this supervisor's own config says (a supervisor started for ghost may run a live bot)."""
+        state = self.store.read_state()
+        mode = Mode(state.get("mode") or Mode.GHOST.value)
         if mode is Mode.GHOST:
             return None
-        venue_name = self.settings.venue.paper_venue
+        venue_name = bot_venue(mode, state.get("venue"), self.settings.venue.paper_venue)
+        if venue_name != "sim":
+            return open_venue_for_closing(self.settings, venue_name, clock=self.clock)
         clock = SimulatedClock(0)
-        venue = open_exchange(self.settings, clock=clock, venue_store=self.store.venue_store(venue_name))
+        venue = open_venue_for_closing(self.settings, venue_name, clock=clock,
+                                       venue_store=self.store.venue_store(venue_name))
         # The simulated venue runs on the bot's market time (a replay, a synthetic market at 60x): orders
         # and fills of a supervisor's flatten are stamped with it too (the close of its newest candle), or
         # a trade booked from them would span wall time and market time (a 568-day hold). A real venue,

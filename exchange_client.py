@@ -25,7 +25,8 @@ from simulator import FaultInjector, SimConfig, load_symbol_rules_for
 from simulator.price_model import PriceModel
 from venues.sim import SimVenueClient
 
-__all__ = ["ExchangeClient", "PriceModel", "SimVenueClient", "load_symbol_rules_for", "open_exchange"]
+__all__ = ["ExchangeClient", "PriceModel", "SimVenueClient", "load_symbol_rules_for", "open_exchange",
+           "open_venue_for_closing"]
 
 
 @runtime_checkable
@@ -69,14 +70,7 @@ def open_exchange(settings: Any, *, clock: Clock, venue_store: Any = None, live_
         settings = settings.model_copy(update={"venue": settings.venue.model_copy(update={"leverage": leverage})})
         venue = LIVE_VENUE
     if venue == "sim":
-        injector = FaultInjector(settings.venue.faults)
-        return SimVenueClient(
-            SimConfig.from_settings(settings.venue),
-            clock,
-            load_symbol_rules_for(settings),
-            store=venue_store,
-            faults=injector if injector.enabled else None,
-        )
+        return _simulator(settings, clock, venue_store)
     from venues.binance import CcxtVenueClient  # ccxt (~60 MB) only for a ccxt venue
 
     v = settings.venue
@@ -87,3 +81,33 @@ def open_exchange(settings: Any, *, clock: Clock, venue_store: Any = None, live_
     )
     client.connect()
     return client
+
+
+def open_venue_for_closing(settings: Any, venue: str, *, clock: Clock, venue_store: Any = None) -> ExchangeClient:
+    """The venue a bot traded on, opened by someone else to cancel and close there: the supervisor's kill
+    switch when the bot is dead, frozen or handed the close-all over. `venue` is the one the bot said it
+    trades on (its state's `venue`). A Binance venue needs no go-live gate here (closing a live position
+    must never wait for one) and sends reduce-only orders only; it asks the venue its rules and clock and
+    changes nothing there (no leverage or margin type set: a close must not fail on a changed setting)."""
+    if venue == "sim":
+        return _simulator(settings, clock, venue_store)
+    from venues.binance import CcxtVenueClient
+
+    v = settings.venue
+    client = CcxtVenueClient(
+        venue, clock, base_url=v.binance_url, symbols=settings.bot.symbols, recv_window_ms=v.recv_window_ms,
+        rules_refresh_s=v.rules_refresh_seconds, timeout_s=v.request_timeout_seconds, closing_only=True,
+    )
+    client.connect()
+    return client
+
+
+def _simulator(settings: Any, clock: Clock, venue_store: Any) -> SimVenueClient:
+    injector = FaultInjector(settings.venue.faults)
+    return SimVenueClient(
+        SimConfig.from_settings(settings.venue),
+        clock,
+        load_symbol_rules_for(settings),
+        store=venue_store,
+        faults=injector if injector.enabled else None,
+    )

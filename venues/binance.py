@@ -78,7 +78,7 @@ class CcxtVenueClient:
     def __init__(self, venue: str, clock: Clock, *, exchange: Any = None, environ: Mapping[str, str] | None = None,
                  base_url: str = "", symbols: Iterable[str] = (), leverage: int | None = None,
                  margin_mode: MarginMode | None = None, recv_window_ms: int = 5000, rules_refresh_s: float = 3600.0,
-                 timeout_s: float = 10.0, pacer: Pacer | None = None):
+                 timeout_s: float = 10.0, pacer: Pacer | None = None, closing_only: bool = False):
         import os
 
         self.venue: BinanceVenue = venue_named(venue)
@@ -104,6 +104,8 @@ class CcxtVenueClient:
         self._funding_since: dict[str, int] = {}
         self._funding_seen: dict[str, set[str]] = {}
         self._funding_due_ms = 0  # venue time of the next income-history read
+        # opened by the supervisor to cancel and close only (exchange_client.open_venue_for_closing)
+        self.closing_only = closing_only
 
     # ----------------------------------------------------------------------------- plumbing
 
@@ -152,6 +154,8 @@ class CcxtVenueClient:
                 raise
             raise VenueUnavailableError(f"{self.name}: cannot start: {exc}") from None
         self._started_ms = self.server_clock.venue_now_ms()
+        if self.closing_only:
+            return  # nothing is configured or refused on the way to a close: it only cancels and closes
         missing = [s for s in self._configured if s not in self._rules.all()]
         if missing:
             raise VenueUnavailableError(f"{self.name} does not list {', '.join(missing)} (check bot.symbols)")
@@ -225,6 +229,11 @@ class CcxtVenueClient:
 
     def submit(self, intent: OrderIntent) -> Order:
         if not intent.reduce_only:
+            if self.closing_only:
+                from errors import OrderRejectedError
+
+                raise OrderRejectedError(f"{self.name}: {intent.client_order_id} refused: this connection only closes "
+                                         "(reduce-only orders); it was opened for the kill switch")
             self.server_clock.refuse_if_off()
         order_type, price, params = self._order_request(intent)
         conditional = intent.order_type in CONDITIONAL

@@ -251,3 +251,30 @@ def test_connect_when_binance_live_then_the_keys_rights_are_checked(make_adapter
             with pytest.raises(VenueUnavailableError, match=f"BINANCE_API_KEY {refused}"):
                 make_adapter(url=mainnet.url, venue="binance-live")
         assert mainnet.count("/sapi/v1/account/apiRestrictions") == 1
+
+
+# ------------------------------------------------------------------ the supervisor's closing-only connection
+
+def test_closing_only_connection_when_an_entry_is_submitted_then_refused_and_nothing_reaches_the_venue(standin, make_adapter):
+    closer = make_adapter(closing_only=True)
+
+    with pytest.raises(OrderRejectedError, match="only closes"):
+        closer.submit(market("BTC3mkt-en", OrderSide.BUY, "0.01"))
+
+    assert standin.count("/fapi/v1/order", "POST") == 0
+    assert closer.positions() == []
+
+
+def test_closing_only_connection_when_it_closes_a_position_then_flat_and_no_setting_of_the_account_changed(standin, make_adapter):
+    trader = make_adapter()
+    trader.submit(market("BTC4mkt-en", OrderSide.BUY, "0.01"))
+    settings_posts = standin.count("/fapi/v1/leverage", "POST") + standin.count("/fapi/v1/marginType", "POST")
+
+    closer = make_adapter(closing_only=True)
+    closed = closer.submit(market(exit_order_id("BTC4", ExitReason.KILL_SWITCH, 90), OrderSide.SELL, "0.01",
+                                  reduce_only=True))
+
+    assert closed.status is OrderStatus.FILLED
+    assert closer.positions() == []
+    # the trader's connect set leverage and margin type; the closer's connect set nothing
+    assert standin.count("/fapi/v1/leverage", "POST") + standin.count("/fapi/v1/marginType", "POST") == settings_posts
