@@ -28,6 +28,7 @@ import socket
 import threading
 import time
 from decimal import Decimal
+from typing import Callable
 
 from bot.assembly import assemble
 from bot.dead_man import DeadManSwitch
@@ -35,7 +36,7 @@ from bot.gap_report import GapReporter
 from clock import SimulatedClock, SystemClock
 from control.processor import CommandProcessor
 from engine.command_handlers import BotCommandHandlers
-from errors import ConfigError, MarketDataError, StateStoreError
+from errors import ConfigError, ExchangeError, MarketDataError, StateStoreError
 from exchange_client import LIVE_VENUE
 from marketdata.base import align_down, open_market_data, timeframe_ms
 from marketdata.replay import ReplaySource
@@ -107,6 +108,7 @@ class BotRuntime:
         self.stop_event = threading.Event()
         self.stop_reasons: list[str] = []
         self.dead_man: DeadManSwitch | None = None  # once armed (venue.dead_man_seconds)
+        self._publish_failing_since: float | None = None  # monotonic time of the first snapshot not taken
         self.last_loop_ms = 0.0
         # Written by the trading loop, read by the heartbeat thread (plain attribute stores, no lock).
         self.progress_ms = self.wall.now_ms()
@@ -219,7 +221,7 @@ class BotRuntime:
             self.engine._record(self.executor.take_unreported_trades())
         for note in notes:
             self.engine.audit("reconcile", note)
-        self.engine.publish()
+        self._publish_or_note(self.engine.publish)
         self._arm_dead_man()
         freeze_warm_heap()
 
@@ -282,7 +284,7 @@ class BotRuntime:
             self.engine._record(self.executor.take_unreported_trades())
         for note in notes:
             self.engine.audit("reconcile", f"after state lost: {note}")
-        self.engine.publish()
+        self._publish_or_note(self.engine.publish)
 
     def _heartbeat_loop(self) -> None:
         while not self.stop_event.wait(self.settings.bot.heartbeat_seconds):
@@ -360,14 +362,33 @@ class BotRuntime:
         # an entry or an exit changes what is open: the dashboard shows it now, not at the next snapshot
         # (a position closed seconds ago stayed on the page beside its closed trade)
         filled = (self.engine.stats.entries, self.engine.stats.trades) != fills_before
-        if filled or now >= self._next_publish:
-            self._publish_equity()
+        if (filled or now >= self._next_publish) and self._publish_or_note(self._publish_equity):
             self._next_publish = now + s.bot.equity_snapshot_seconds
         if now >= self._next_metrics:
             self._publish_metrics()
             self._next_metrics = now + s.bot.metrics_seconds
         if self.market_data.exhausted():
             self.store.write_state(data_exhausted="1")
+
+    def _publish_or_note(self, publish: Callable[[], object]) -> bool:
+        """The account snapshot (the venue's account, positions and open orders read, then written), or a note
+        that it was not taken. One failed venue read (a 503, a timeout) is the snapshot's loss, not the bot's:
+        it ended the process, and with it the stops' watch, the commands and the kill switch. The page keeps
+        the last snapshot; the next tick asks the venue again."""
+        try:
+            publish()
+        except ExchangeError as exc:
+            log.warning("account snapshot not taken: %s", exc)
+            if self._publish_failing_since is None:  # one line an outage, not one a tick
+                self._publish_failing_since = time.monotonic()
+                self._audit_quietly("venue", f"account snapshot not taken ({exc}); the bot goes on and asks the "
+                                             "venue again each tick")
+            return False
+        if self._publish_failing_since is not None:
+            lasted = time.monotonic() - self._publish_failing_since
+            self._publish_failing_since = None
+            self._audit_quietly("venue", f"account snapshot taken again after {lasted:.1f}s")
+        return True
 
     def _audit_quietly(self, kind: str, message: str) -> None:
         try:
