@@ -10,15 +10,23 @@ stop       graceful stop: entry orders cancelled, state persisted, run summary w
 
 from __future__ import annotations
 
+import logging
+import time
 from decimal import Decimal
 from typing import Callable
 
 from clock import Clock
 from engine.engine import TradingEngine
-from errors import CommandError, HandOverError
+from errors import CommandError, HandOverError, StateStoreError
 from models import Command, CommandType, Denial, ExitReason, HaltCause, Side, TradingState
 from models import HaltFlag
 from stores import EngineStore
+
+log = logging.getLogger(__name__)
+
+# a kill switch interrupted by Redis trouble tries again after 0.1 s, 0.2 s … at most 2 s apart
+REDIS_RETRY_FIRST_S = 0.1
+REDIS_RETRY_CAP_S = 2.0
 
 
 class BotCommandHandlers:
@@ -61,8 +69,21 @@ class BotCommandHandlers:
         return None
 
     def close_all(self, command: Command) -> str:
-        self.engine.trading.halt(HaltCause.KILL_SWITCH, command.issued_by)
-        result = self.engine.close_all(ExitReason.KILL_SWITCH, self.kill_switch_seconds)
+        wait_s = REDIS_RETRY_FIRST_S
+        while True:
+            try:
+                self.engine.trading.halt(HaltCause.KILL_SWITCH, command.issued_by)
+                result = self.engine.close_all(ExitReason.KILL_SWITCH, self.kill_switch_seconds)
+                break
+            except StateStoreError as exc:
+                # Redis failed mid-way (frozen, restarting): a close may have been sent, its intent not marked.
+                # A kill switch is never abandoned for it (reported "failed" to a Redis that could not take
+                # the word, it had no outcome and nobody went on): once Redis answers it starts over. Halting
+                # again and flattening what the venue still holds sends nothing twice: the venue's own
+                # positions decide, and a close that filled meanwhile is booked from its fill.
+                log.warning("kill switch: Redis trouble (%s); starting over in %.1fs", exc, wait_s)
+                time.sleep(wait_s)
+                wait_s = min(wait_s * 2, REDIS_RETRY_CAP_S)
         if not result.flat:
             # the supervisor carries on with the venue (it does not share this process's fate)
             raise HandOverError(f"HALTED; {result.detail}; handing over to the supervisor")
