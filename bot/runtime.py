@@ -131,7 +131,8 @@ class BotRuntime:
         )
         self.gap_report = GapReporter(store, self.data_source, self.engine.audit)
         handlers = BotCommandHandlers(self.engine, store, self.wall, self.request_stop,
-                                      kill_switch_seconds=s.control.kill_switch_seconds)
+                                      kill_switch_seconds=s.control.kill_switch_seconds,
+                                      supervisor_timeout_s=s.control.heartbeat_timeout_seconds)
         self.commands = CommandProcessor(
             store, group="bot", consumer=f"bot-{os.getpid()}", handlers=handlers.table(), clock=self.wall,
             max_bytes=s.control.max_command_bytes,

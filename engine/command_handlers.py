@@ -27,12 +27,14 @@ log = logging.getLogger(__name__)
 # a kill switch interrupted by Redis trouble tries again after 0.1 s, 0.2 s … at most 2 s apart
 REDIS_RETRY_FIRST_S = 0.1
 REDIS_RETRY_CAP_S = 2.0
+ALONE_RETRY_S = 1.0  # between kill-switch rounds of a bot no supervisor watches (each round retries inside)
 
 
 class BotCommandHandlers:
     def __init__(self, engine: TradingEngine, store: EngineStore, clock: Clock, request_stop: Callable[[str], None],
-                 *, kill_switch_seconds: float = 5.0):
+                 *, kill_switch_seconds: float = 5.0, supervisor_timeout_s: float = 10.0):
         self.kill_switch_seconds = kill_switch_seconds
+        self.supervisor_timeout_s = supervisor_timeout_s
         self.engine = engine
         self.store = store
         self.clock = clock
@@ -70,11 +72,22 @@ class BotCommandHandlers:
 
     def close_all(self, command: Command) -> str:
         wait_s = REDIS_RETRY_FIRST_S
+        rounds = 0
         while True:
             try:
                 self.engine.trading.halt(HaltCause.KILL_SWITCH, command.issued_by)
                 result = self.engine.close_all(ExitReason.KILL_SWITCH, self.kill_switch_seconds)
-                break
+                if result.flat or self._supervisor_watching():
+                    break
+                # Run alone (main.py bot), a hand-over went to nobody and the position stayed open after the
+                # venue's outage ended: with no supervisor the bot itself goes on until the venue says flat.
+                rounds += 1
+                if rounds == 1:
+                    self.engine.audit("command", f"kill switch not flat after {self.kill_switch_seconds:g}s "
+                                                 f"({result.detail}); no supervisor watches this bot: it tries again "
+                                                 "until the venue confirms flat")
+                time.sleep(ALONE_RETRY_S)
+                wait_s = REDIS_RETRY_FIRST_S
             except StateStoreError as exc:
                 # Redis failed mid-way (frozen, restarting): a close may have been sent, its intent not marked.
                 # A kill switch is never abandoned for it (reported "failed" to a Redis that could not take
@@ -89,6 +102,15 @@ class BotCommandHandlers:
             raise HandOverError(f"HALTED; {result.detail}; handing over to the supervisor")
         self.engine.publish()
         return f"HALTED; {result.detail}: {len(result.trades)} position(s) closed, 0 orders open"
+
+    def _supervisor_watching(self) -> bool:
+        """A supervisor of this bot is up: its pid is written and its heartbeat is recent."""
+        state = self.store.read_state()
+        try:
+            beat_ms = int(state.get("supervisor_heartbeat_ms") or 0)
+        except ValueError:
+            return False
+        return bool(state.get("supervisor_pid")) and self.clock.now_ms() - beat_ms <= self.supervisor_timeout_s * 1000
 
     def close(self, command: Command) -> str:
         symbol = command.args["symbol"]

@@ -230,8 +230,6 @@ class CcxtVenueClient:
     def submit(self, intent: OrderIntent) -> Order:
         if not intent.reduce_only:
             if self.closing_only:
-                from errors import OrderRejectedError
-
                 raise OrderRejectedError(f"{self.name}: {intent.client_order_id} refused: this connection only closes "
                                          "(reduce-only orders); it was opened for the kill switch")
             self.server_clock.refuse_if_off()
