@@ -146,7 +146,10 @@ def _confirm_flat(venue: ExchangeClient, only: str | None, report: FlattenReport
         orders = guarded("open orders", lambda: venue.open_orders(only))
         report.orders_left = len(orders) if orders is not None else report.orders_left
         return False
-    orders = guarded("open orders", lambda: venue.open_orders(only))
+    # Flat: one look at the whole account where the venue offers it (Binance), not only the symbols this
+    # bot trades or holds — an order left resting elsewhere would survive "flat confirmed, 0 orders open".
+    everywhere = getattr(venue, "open_orders_everywhere", None) if only is None else None
+    orders = guarded("open orders", everywhere or (lambda: venue.open_orders(only)))
     if orders is None:
         return False
     for order in orders:

@@ -380,6 +380,18 @@ class CcxtVenueClient:
                 raw += self._call(self._ex.fetch_open_orders, sym, None, None, {"trigger": True})
         return [self._order(o) for o in raw]
 
+    def open_orders_everywhere(self) -> list[Order]:
+        """Every open order on the account, of any symbol: one unfiltered list of regular and one of algo
+        orders (weight 40 each, so ccxt's throttle may wait 2 s after). What a kill switch reads once the
+        positions are flat, so an order the trader left resting on a symbol this bot never traded is
+        cancelled too; each symbol found is asked about from then on."""
+        raw = list(self._call(self._ex.fetch_open_orders))
+        if not self.spot:
+            raw += self._call(self._ex.fetch_open_orders, None, None, None, {"trigger": True})
+        orders = [self._order(o) for o in raw]
+        self._symbols.update(o.symbol for o in orders)
+        return orders
+
     # ------------------------------------------------------------------------------ account
 
     def positions(self) -> list[Position]:
