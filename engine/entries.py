@@ -11,7 +11,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_UP, Decim
 from typing import Iterator, Mapping, Sequence, overload
 
 from engine.candles import resample
-from models import EntryPlan, TradeState, evolve, round_down
+from models import EntryPlan, TradeState, evolve, fast_init, round_down
 from risk.exits import ExitRules, out_of_reach
 from order_ids import make_trade_id
 from models import Candle, Denial, Position, Side, Signal, SymbolRules, TradingState
@@ -23,6 +23,7 @@ from risk.stops import structure_stop
 from settings import StopSettings
 
 
+@fast_init  # built for every entry
 @dataclass(frozen=True, slots=True)
 class MarketContext:
     """What the risk gate needs to know about the account at the moment of the decision."""

@@ -43,13 +43,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Sequence
 
-from models import Denial, Position, Side, TradingState
+from models import Denial, Position, Side, TradingState, fast_init
 
 from .limits import RiskLimits, estimated_liquidation_distance_pct
 
 _HUNDRED = Decimal(100)
 
 
+@fast_init  # built for every entry, with 26 fields
 @dataclass(frozen=True, slots=True)
 class PreTradeCheck:
     trading_state: TradingState
