@@ -110,9 +110,14 @@ class SimExchange:
         self._leverage: dict[str, int] = {}
         self._margin_mode: dict[str, MarginMode] = {}
         self._orders: dict[str, Order] = {}  # open orders and the most recent closed ones, by client id
-        # the open ones' ids, in the order they came: open_orders is asked several times a candle, and
-        # scanning up to `recent_orders_kept` closed orders for the few open ones dominated a backtest
-        self._open_ids: dict[str, None] = {}
+        # the open ones, in the order they came, and by symbol: open_orders is asked several times a candle
+        # (the protection check, the flatten, the gate), and scanning up to `recent_orders_kept` closed
+        # orders, then every symbol's open ones, for the symbol's few dominated a backtest
+        self._open: dict[str, Order] = {}
+        self._open_by_symbol: dict[str, dict[str, Order]] = {}
+        # per symbol, the prices a candle must reach for any resting stop or take-profit to trigger (see
+        # `_may_trigger`), worked out again only after the symbol's open orders change
+        self._trigger_bounds: dict[str, tuple[Decimal | None, Decimal | None, bool]] = {}
         self._closed: deque[str] = deque()  # closed order ids, oldest first, for eviction
         self._closed_count = 0  # ids this copy appended to `_closed` (a restored copy counts those it holds)
         self._participation: dict[str, tuple[int, Decimal]] = {}  # order id -> (candle open ms, qty filled in it)
@@ -136,6 +141,7 @@ class SimExchange:
         self._account: tuple[tuple[int, int, int], Account] | None = None
         self._margin_cache: tuple[tuple[int, int], tuple[Decimal, Decimal]] | None = None
         self._isolated_liquidation: dict[str, tuple[tuple[Decimal, Decimal, Decimal], Decimal | None]] = {}
+        self._cross_liquidation: dict[str, tuple[tuple[Decimal, Decimal, Decimal], Decimal | None]] = {}
 
     # ------------------------------------------------------------------------------------ queries
 
@@ -170,8 +176,10 @@ class SimExchange:
         return self._orders.get(client_order_id)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        orders = map(self._orders.__getitem__, self._open_ids)
-        return list(orders) if symbol is None else [o for o in orders if o.symbol == symbol]
+        if symbol is None:
+            return list(self._open.values())
+        book = self._open_by_symbol.get(symbol)
+        return list(book.values()) if book else []
 
     def change_count(self) -> int:
         """Grows with every order written (placed, filled, cancelled, expired) and every funding payment:
@@ -180,11 +188,17 @@ class SimExchange:
 
     def _put_order(self, order: Order) -> Order:
         self._changes += 1
-        self._orders[order.client_order_id] = order
+        cid, symbol = order.client_order_id, order.symbol
+        self._orders[cid] = order
         if order.status.is_open:
-            self._open_ids[order.client_order_id] = None
-        else:
-            self._open_ids.pop(order.client_order_id, None)
+            self._open[cid] = order
+            book = self._open_by_symbol.get(symbol)
+            if book is None:
+                book = self._open_by_symbol[symbol] = {}
+            book[cid] = order
+        elif self._open.pop(cid, None) is not None:
+            del self._open_by_symbol[symbol][cid]
+        self._trigger_bounds.pop(symbol, None)
         return order
 
     def positions(self) -> list[Position]:
@@ -389,8 +403,11 @@ class SimExchange:
         return list(self._pending[start:])
 
     def _trigger_orders(self, candle: Candle, now: int) -> None:
+        book = self._open_by_symbol.get(candle.symbol)
+        if not book or not self._may_trigger(candle, book):
+            return
         resting = sorted(
-            (o for o in self.open_orders(candle.symbol)),
+            book.values(),
             key=lambda o: (_TRIGGER_ORDER[o.order_type], int(o.exchange_order_id or 0)),
         )
         for order in resting:
@@ -401,6 +418,26 @@ class SimExchange:
                 self._match_limit(current, candle, now)
             else:
                 self._trigger_stop(current, candle, now)
+
+    def _may_trigger(self, candle: Candle, book: dict[str, Order]) -> bool:
+        """False when the candle reaches none of the symbol's resting stops and take-profits (and no limit
+        rests): most candles of an open trade, whose protective orders rest away from the price."""
+        bounds = self._trigger_bounds.get(candle.symbol)
+        if bounds is None:
+            falling: Decimal | None = None  # the highest trigger hit on the way down (low <= it)
+            rising: Decimal | None = None  # the lowest trigger hit on the way up (high >= it)
+            limits = False
+            for order in book.values():
+                stop = order.stop_price
+                if order.order_type is OrderType.LIMIT or stop is None:
+                    limits = True
+                elif (order.order_type is OrderType.STOP_MARKET) == (order.side is OrderSide.SELL):
+                    falling = stop if falling is None or stop > falling else falling
+                else:
+                    rising = stop if rising is None or stop < rising else rising
+            bounds = self._trigger_bounds[candle.symbol] = (falling, rising, limits)
+        falling, rising, limits = bounds
+        return limits or (falling is not None and candle.low <= falling) or (rising is not None and candle.high >= rising)
 
     def _trigger_stop(self, order: Order, candle: Candle, now: int) -> None:
         stop = order.stop_price
@@ -672,12 +709,24 @@ class SimExchange:
     def _liquidation_price(self, pos: NetPosition) -> Decimal | None:
         rules = self.rules.get(pos.symbol)
         if self._is_cross(pos):
+            alone = len(self._positions) == 1  # no other position: nothing but its own book and the wallet
+            if alone:
+                key = (pos.qty, pos.entry, self._wallet)
+                known = self._cross_liquidation.get(pos.symbol)
+                # asked twice a candle as the isolated one is; the same values by identity, as there
+                if known is not None and known[0][0] is key[0] and known[0][1] is key[1] and known[0][2] is key[2]:
+                    return known[1]
             others = [p for p in self._open_positions() if p is not pos and self._is_cross(p)]
             isolated_margins = sum((p.margin for p in self._open_positions() if not self._is_cross(p)), ZERO)
             wallet = self._wallet - isolated_margins
             other_mm = sum((maintenance_margin(p.symbol, p.size * self._mark_or_entry(p)) for p in others), ZERO)
             other_upnl = sum((self._unrealized(p) for p in others), ZERO)
             raw = liquidation_price(pos.symbol, pos.sign, pos.size, pos.entry, wallet, other_mm, other_upnl)
+            # On the tick, and on the side that liquidates a hair earlier: never later than Binance would.
+            price = raw if raw is None or rules is None else round_price(raw, rules.tick_size, up=pos.qty > 0)
+            if alone:
+                self._cross_liquidation[pos.symbol] = (key, price)
+            return price
         else:
             # an isolated position's depends on nothing but itself: asked twice a candle (the liquidation
             # check, the position's view), worked out again only when the position changes
@@ -690,10 +739,6 @@ class SimExchange:
             price = raw if raw is None or rules is None else round_price(raw, rules.tick_size, up=pos.qty > 0)
             self._isolated_liquidation[pos.symbol] = (key, price)
             return price
-        if raw is None or rules is None:
-            return raw
-        # On the tick, and on the side that liquidates a hair earlier: never later than Binance would.
-        return round_price(raw, rules.tick_size, up=pos.qty > 0)
 
     def _position_view(self, pos: NetPosition) -> Position:
         mark = self._mark_or_entry(pos)
