@@ -99,6 +99,7 @@ def stop_reason(state: TradeState | None) -> ExitReason:
 
 
 _TRADE_STATE_FIELDS = tuple(f.name for f in fields(TradeState))
+_NO_LEDGER = TradeLedger()  # a trade's ledger before its first fill (immutable: one for all, not one per read)
 
 
 class TradeBook:
@@ -141,7 +142,7 @@ class TradeBook:
 
     def pop(self, symbol: str) -> tuple[TradeState | None, TradeLedger]:
         state = self._states.pop(symbol, None)
-        ledger = self._ledgers.pop(symbol, TradeLedger())
+        ledger = self._ledgers.pop(symbol, _NO_LEDGER)
         self._encoded.pop(symbol, None)
         if self.store is not None:
             self.store.forget(self.memory, symbol)
@@ -151,7 +152,7 @@ class TradeBook:
         return self._states.get(symbol)
 
     def ledger(self, symbol: str) -> TradeLedger:
-        return self._ledgers.get(symbol, TradeLedger())
+        return self._ledgers.get(symbol, _NO_LEDGER)
 
     def states(self) -> dict[str, TradeState]:
         return dict(self._states)
