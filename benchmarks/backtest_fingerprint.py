@@ -3,6 +3,12 @@ decides exactly as the old one (run it in both trees: the hashes must be equal).
 
     python -m benchmarks.backtest_fingerprint [--rows ema1,ema3,default1,default3] [--verbose]
 
+Each row prints three hashes: the whole (everything below), the results (trades, equity curve, metrics,
+stops, signals: what the rules decided, which no change of the order path may move) and the order path
+(the audit events, the store at the end, the venue's calls: which orders carried it out). A change that
+places fewer orders for the same decisions (no take-profit where the rules switch it off) keeps the results
+hash and moves the order-path one, on the rows whose rules it touches only.
+
 Hashed per row: every trade's fields, the equity curve, the metrics, the stops, the halt, the audit events
 (kind, time, message, data), the signal records as a reader sees them, what the store holds at the end
 (the risk report, the state fields, the account, positions, orders, equity points and what it remembers), and what the venue saw: every
@@ -101,8 +107,17 @@ def fingerprint(row: str) -> tuple[str, dict[str, str]]:
         "venue": "\n".join(witness.lines + [repr(exchange.orders_by_id()), repr(exchange.ledger())]),
     }
     digests = {name: hashlib.sha256(text.encode()).hexdigest()[:16] for name, text in parts.items()}
-    whole = hashlib.sha256("\n".join(parts[name] for name in sorted(parts)).encode()).hexdigest()
+    whole = _digest(parts, sorted(parts))
+    digests["results"] = _digest(parts, RESULTS)[:16]
+    digests["orders"] = _digest(parts, sorted(set(parts) - set(RESULTS)))[:16]
     return whole, digests
+
+
+RESULTS = ("equity", "metrics", "signals", "stops", "trades")  # what the rules decided (see the module)
+
+
+def _digest(parts: dict[str, str], names: Any) -> str:
+    return hashlib.sha256("\n".join(parts[name] for name in names).encode()).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     for row in args.rows.split(","):
         whole, digests = fingerprint(row)
-        print(f"{row:9} {whole}")
+        print(f"{row:9} {whole}  results {digests.pop('results')}  orders {digests.pop('orders')}")
         if args.verbose:
             for name, digest in digests.items():
                 print(f"          {name:8} {digest}")

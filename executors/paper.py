@@ -3,7 +3,8 @@
 Positions and trades come from the venue's fills, never from assumptions. Every order is written to
 Redis as an intent before it is sent; a timeout is resolved by looking the order up by its client id
 before anything is sent again, so no order is ever sent twice. The protective stop and take-profit
-rest on the venue as reduce-only orders, so a position stays protected while the bot is down.
+rest on the venue as reduce-only orders, so a position stays protected while the bot is down (a
+take-profit the rules switch off is not placed: `ExitRules.rests_take_profit`).
 """
 
 from __future__ import annotations
@@ -255,10 +256,12 @@ class PaperExecutor:
         return False
 
     def _place_protection(self, state: TradeState, generation: int = 0) -> list[Trade]:
-        """Stop first (a position is never without it), then the take-profit; a stop that cannot be placed
-        closes the position. Returns the trades that closed."""
+        """Stop first (a position is never without it), then the take-profit if the rules have one; a stop
+        that cannot be placed closes the position. Returns the trades that closed."""
         if not self._place_stop(state, generation):
             return self._close_unprotected(state)
+        if not self.rules.rests_take_profit:
+            return []
         failed = self._place_take_profit(state)
         if failed is not None:  # the stop protects it; ensure_protection tries again next candle
             self._audit("error", f"{state.symbol}: take-profit not placed: {failed}", trade_id=state.trade_id)
@@ -288,7 +291,8 @@ class PaperExecutor:
     def ensure_protection(self, state: TradeState) -> list[Trade]:
         """The invariant, checked on every candle and after a restart: a position the venue holds has its
         reduce-only stop resting for its whole quantity. A missing one is placed again; one that cannot be
-        placed closes the position. Returns the trades that closed."""
+        placed closes the position. A missing take-profit is placed again too, unless the rules switch it
+        off (then none is normal). Returns the trades that closed."""
         try:
             position = next((p for p in self.venue.positions() if p.symbol == state.symbol), None)
             if position is None:
@@ -320,7 +324,7 @@ class PaperExecutor:
                     self.venue.cancel(old.symbol, old.client_order_id)
                 except ExchangeError:
                     pass
-        if state.take_profit and not has_take_profit:
+        if state.take_profit and not has_take_profit and self.rules.rests_take_profit:
             self._place_take_profit(state, position.qty)  # failed: the stop protects it; tried again next candle
         return []
 

@@ -18,10 +18,13 @@ once the trade is `activation_pct` in profit. A stop only ever tightens. A stop 
 close (`stop_through_close`, e.g. a tight trail behind a spike that closed well off its high) is an exit
 at market now, in every mode: the venue would refuse such a stop order, and ghost must do what paper does.
 
-Each discretionary exit, and the take-profit, can be switched off (`*_enabled`). A take-profit or stop
-the rules switch off (`exits.take_profit_enabled`, `stops.method: none`) still rests on the venue, as
-every position's protective orders do, but out of reach (`out_of_reach`): the venue keeps its orders and
-the market never triggers them. Breakeven is measured towards the take-profit: without one, no breakeven.
+Each discretionary exit, and the take-profit, can be switched off (`*_enabled`). A stop the rules switch
+off (`stops.method: none`) still rests on the venue, as every position's protective stop does, but out of
+reach (`out_of_reach`): the venue keeps it and the market never triggers it (reconcile re-places a missing
+stop). A take-profit switched off (`exits.take_profit_enabled: false`) rests nowhere: no executor places
+it (`rests_take_profit`), and a position without one is normal, not a fault for the protection check,
+reconcile or a restart to repair. The trade's `take_profit` is still out of reach, so every price rule
+reads it as never hit. Breakeven is measured towards the take-profit: without one, no breakeven.
 
 Every profit or loss comparison is after fees (taker on both legs: entries and stop exits are market
 orders), so "in profit" means the trade would actually make money if closed now.
@@ -142,6 +145,12 @@ class ExitRules:
             gap = f", gapped through at open {candle.open}" if tp_fill != t.take_profit else ""
             return ExitDecision(ExitReason.TAKE_PROFIT, tp_fill, f"take-profit {t.take_profit} hit{gap}", t.take_profit)
         return None
+
+    @property
+    def rests_take_profit(self) -> bool:
+        """Whether a position's take-profit rests on the venue: not when the rules switch it off (an
+        order at a thousand times the entry protects nothing, and cost a venue order and its cancel a trade)."""
+        return self.settings.take_profit_enabled
 
     @property
     def decides_between_signals(self) -> bool:
