@@ -296,9 +296,8 @@ class TradingEngine:
         elif updated != state:
             self.executor.remember(updated)
         reverse = any(s.side is not updated.side for s in signals)
-        decision = self.exit_rules.condition_exit(
-            updated, candle, window.volume_average(self.volume_window), reverse, self.market_clock.now_ms()
-        )
+        volume = window.volume_average(self.volume_window) if self.exit_rules.reads_volume_average else ZERO
+        decision = self.exit_rules.condition_exit(updated, candle, volume, reverse, self.market_clock.now_ms())
         if decision is None:
             return []
         return self.close(candle.symbol, decision.reason, detail=decision.detail)

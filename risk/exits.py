@@ -202,33 +202,34 @@ class ExitRules:
     def condition_exit(
         self, t: TradeState, candle: Candle, volume_avg: Decimal, reverse_signal: bool, now_ms: int
     ) -> ExitDecision | None:
-        """A discretionary exit at this candle's close, or None. See the module docstring for the order."""
+        """A discretionary exit at this candle's close, or None. See the module docstring for the order.
+        `volume_avg` is read by the emergency and volume-exhaustion exits only (`reads_volume_average`)."""
         s = self.settings
         price = candle.close
         held_ms = now_ms - t.entry_ms
-        held = f"held {held_ms / _MS_PER_SECOND:.0f}s"
-        pnl = self.pnl_pct(t.side, t.entry_price, price)
-        volume_ratio = candle.volume / volume_avg if volume_avg > 0 else None
-        ratio_text = f"{volume_ratio:.2f}" if volume_ratio is not None else "n/a"
+        # the figures and texts are worked out by the rule that needs them: asked on every candle of an
+        # open trade, they were formatted each time for the one exit in many
+        volume_ratio = candle.volume / volume_avg if self.reads_volume_average and volume_avg > 0 else None
 
         if s.time_limit_enabled and held_ms >= s.time_limit_minutes * _MS_PER_MINUTE:
-            return ExitDecision(ExitReason.TIME_LIMIT, price, f"{held} ≥ time limit {s.time_limit_minutes} min")
+            return ExitDecision(ExitReason.TIME_LIMIT, price, f"{_held(held_ms)} ≥ time limit {s.time_limit_minutes} min")
 
-        if (
-            s.emergency_enabled and volume_ratio is not None and -pnl >= s.emergency_loss_pct
-            and volume_ratio < s.emergency_volume_ratio
-        ):
-            return ExitDecision(
-                ExitReason.EMERGENCY, price,
-                f"loss {-pnl:.2f}% after fees ≥ {s.emergency_loss_pct}% with volume {ratio_text}x average "
-                f"< {s.emergency_volume_ratio}x",
-            )
+        if s.emergency_enabled and volume_ratio is not None:
+            pnl = self.pnl_pct(t.side, t.entry_price, price)
+            if -pnl >= s.emergency_loss_pct and volume_ratio < s.emergency_volume_ratio:
+                return ExitDecision(
+                    ExitReason.EMERGENCY, price,
+                    f"loss {-pnl:.2f}% after fees ≥ {s.emergency_loss_pct}% with volume {volume_ratio:.2f}x average "
+                    f"< {s.emergency_volume_ratio}x",
+                )
 
         if held_ms < s.min_hold_seconds * _MS_PER_SECOND:
             return None
 
         if s.exit_on_reverse_signal and reverse_signal:
-            return ExitDecision(ExitReason.REVERSE_SIGNAL, price, f"opposite signal at {price}, {held}, P&L {pnl:.2f}% after fees")
+            pnl = self.pnl_pct(t.side, t.entry_price, price)
+            return ExitDecision(ExitReason.REVERSE_SIGNAL, price,
+                                f"opposite signal at {price}, {_held(held_ms)}, P&L {pnl:.2f}% after fees")
 
         if (
             s.volume_exhaustion_enabled
@@ -243,7 +244,16 @@ class ExitRules:
             if net > 0:
                 return ExitDecision(
                     ExitReason.VOLUME_EXHAUSTION, price,
-                    f"profit {net:.2f}% after fees and {slip * _BPS:.1f} bps expected slippage, {held}, volume "
-                    f"{ratio_text}x average < {s.volume_exhaustion_ratio}x",
+                    f"profit {net:.2f}% after fees and {slip * _BPS:.1f} bps expected slippage, {_held(held_ms)}, "
+                    f"volume {volume_ratio:.2f}x average < {s.volume_exhaustion_ratio}x",
                 )
         return None
+
+    @property
+    def reads_volume_average(self) -> bool:
+        """Whether `condition_exit` reads the volume average (the engine works it out only then)."""
+        return self.settings.emergency_enabled or self.settings.volume_exhaustion_enabled
+
+
+def _held(held_ms: int) -> str:
+    return f"held {held_ms / _MS_PER_SECOND:.0f}s"
