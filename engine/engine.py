@@ -264,6 +264,8 @@ class TradingEngine:
                 continue
             if signal is not None:
                 raw.append(signal)
+        if not raw or (len(raw) == 1 and raw[0].strength >= self.min_confidence):
+            return raw  # what `aggregate` keeps of none or of one confident signal, without its work
         kept, denials = aggregate(raw, self.min_confidence)
         # one candle, one symbol: the denials explain every signal that was dropped for it
         why = "; ".join(f"{d.reason_code}: {d.detail}" for d in denials) or "a stronger signal in the same direction was kept"
@@ -387,6 +389,8 @@ class TradingEngine:
             return result
 
     def _record(self, trades: Sequence[Trade], detail: str = "") -> None:
+        if not trades and not self._owed:
+            return  # asked twice a candle, most often with nothing to write or owe
         for trade in trades:
             if trade.venue != self.config.venue:
                 trade = evolve(trade, venue=self.config.venue)  # whose it is: kept apart from other venues'

@@ -39,7 +39,6 @@ order's price and the mark. `side` is the direction the order trades: LONG buys,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Sequence
 
@@ -85,6 +84,7 @@ class PreTradeCheck:
 
 
 _DAY_MS = 86_400_000
+_HOUR_MS = 3_600_000
 _MINUTE_MS = 60_000
 
 
@@ -138,7 +138,7 @@ def _entry_rules(c: PreTradeCheck, limits: RiskLimits, current: Position | None,
     u = limits.usdt
     if u.symbols is not None and c.symbol not in u.symbols:
         return Denial("symbol_not_allowed", f"{c.symbol} is not on the whitelist ({', '.join(sorted(u.symbols))})")
-    hour = datetime.fromtimestamp(c.now_ms / 1000, tz=timezone.utc).hour
+    hour = int(c.now_ms) // _HOUR_MS % 24  # the UTC hour (epoch time has no leap seconds), without a datetime
     if hour in u.blackout_hours_utc:
         return Denial("blackout", f"{c.symbol}: no entries at {hour:02d}:00–{hour:02d}:59 UTC (blackout hours "
                                   f"{', '.join(str(h) for h in sorted(u.blackout_hours_utc))}); exits still run")
