@@ -798,19 +798,23 @@ def _copier(cls: type) -> Callable[[Any, dict[str, Any]], Any]:
 
 
 def fast_init(cls: type) -> type:
-    """A frozen, slotted dataclass's `__init__` setting each field through its slot's descriptor: the
-    generated one goes through `object.__setattr__` per field (its frozen guard), which took half the
-    construction of the dozens of orders, fills, views and plans a round trip builds. Same parameters,
-    defaults and result; the instance stays frozen (its `__setattr__` still refuses)."""
+    """A frozen dataclass's `__init__` setting each field through its slot's descriptor (or into its
+    `__dict__`): the generated one goes through `object.__setattr__` per field (its frozen guard), which
+    took half the construction of the dozens of orders, fills, views and plans a round trip builds. Same
+    parameters, defaults and result; the instance stays frozen (its `__setattr__` still refuses)."""
     fields = dataclasses.fields(cls)
-    if ("__slots__" not in cls.__dict__ or not cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
+    if (not cls.__dataclass_params__.frozen  # type: ignore[attr-defined]
             or hasattr(cls, "__post_init__")
             or any(not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING for f in fields)):
-        raise TypeError(f"fast_init: {cls.__name__} is not a frozen slotted dataclass of plain fields")
-    scope: dict[str, Any] = {f"set_{f.name}": getattr(cls, f.name).__set__ for f in fields}
+        raise TypeError(f"fast_init: {cls.__name__} is not a frozen dataclass of plain fields")
+    scope: dict[str, Any] = {}
     scope.update({f"default_{f.name}": f.default for f in fields if f.default is not dataclasses.MISSING})
     params = ", ".join(f.name if f.default is dataclasses.MISSING else f"{f.name}=default_{f.name}" for f in fields)
-    body = "".join(f"    set_{f.name}(self, {f.name})\n" for f in fields) or "    pass\n"
+    if "__slots__" in cls.__dict__:
+        scope.update({f"set_{f.name}": getattr(cls, f.name).__set__ for f in fields})
+        body = "".join(f"    set_{f.name}(self, {f.name})\n" for f in fields) or "    pass\n"
+    else:  # its fields live in its __dict__, which the frozen guard does not watch
+        body = "    values = self.__dict__\n" + "".join(f"    values[{f.name!r}] = {f.name}\n" for f in fields)
     exec(f"def __init__(self, {params}):\n{body}", scope)
     init = scope["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
@@ -821,6 +825,6 @@ def fast_init(cls: type) -> type:
 # the types a round trip builds most (the venue's orders, fills and views, the executor's intents and
 # ledgers, the candles, the trades)
 for _cls in (Candle, Signal, Denial, OrderIntent, Order, Fill, FundingPayment, Position, Trade, Account, Portfolio,
-             EntryPlan, TradeLedger):
+             TradeState, EntryPlan, TradeLedger):
     fast_init(_cls)
 del _cls
