@@ -56,6 +56,7 @@ from settings import Settings
 from simulator import SimConfig
 
 HOUR_MS = 3_600_000
+_INF = float("inf")
 _AHEAD = 64  # candles built at once for a symbol whose candles go through one after another
 _BINANCE_FILE = re.compile(r"(?:^|_)([A-Z0-9]{2,20}?)(USDT|USDC|BUSD)(?:_|\.|$)")
 
@@ -493,9 +494,17 @@ class _Skipping:
         must = self.must_rows[sym]
         limit = must[bisect_left(must, r0)]  # the last row is one of them: always found
         lo, hi = bounds
-        inside = (lo < self.lows[sym][r0:limit]) & (self.highs[sym][r0:limit] < hi)
-        outside = np.flatnonzero(~inside)
-        self.next_pos[sym] = int(pos[r0 + int(outside[0]) if len(outside) else limit])
+        # the candles that reach a bound (prices are finite: csvfile refuses others); a bound at infinity
+        # (a long with no order above it) is not compared
+        lows, highs = self.lows[sym][r0:limit], self.highs[sym][r0:limit]
+        if hi == _INF:
+            leaving = lows <= lo
+        elif lo == -_INF:
+            leaving = highs >= hi
+        else:
+            leaving = (lows <= lo) | (highs >= hi)
+        first = int(leaving.argmax()) if len(leaving) else 0
+        self.next_pos[sym] = int(pos[r0 + first if len(leaving) and leaving[first] else limit])
 
     def newest_before(self, sym: str, k: int) -> int:
         return int(np.searchsorted(self.pos[sym], k)) - 1
