@@ -495,6 +495,9 @@ def main(argv: list[str] | None = None) -> int:
                     context = browser.new_context(viewport={"width": 1280, "height": 900})
                     page = context.new_page()
                     page.goto(server.url)
+                    # counted from the page's first full run: a server that has not run the page yet has not
+                    # imported its modules (77 MB against ~185)
+                    wait_in_page(page, FIRST_VIEW.format(tables=ACCOUNT_TABLES))
                     samples = []
                     end = time.monotonic() + args.soak_s
                     while time.monotonic() < end:
@@ -506,6 +509,9 @@ def main(argv: list[str] | None = None) -> int:
                     report(f"soak {args.soak_s:g} s: Streamlit RSS {rss[0]:.0f} MB at the start, {rss[-1]:.0f} MB at "
                            f"the end, max {max(rss):.0f} MB; mean of the 1st half {statistics.fmean(rss[:half] or rss):.0f}"
                            f" MB, of the 2nd {statistics.fmean(rss[half:]):.0f} MB")
+                    every = max(1, len(samples) // 12)
+                    report("  RSS by minute: " + ", ".join(f"{(t - samples[0][0]) / 60:.0f}: {mb:.0f}"
+                                                          for t, mb in samples[::every]))
                 browser.close()
                 report(f"commands answered by the stand-in: {bot.answered}")
         finally:
