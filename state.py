@@ -98,6 +98,9 @@ from models import (
 T = TypeVar("T")
 
 CANDLES_KEPT = 500
+# A symbol's candle list is trimmed back to CANDLES_KEPT once it holds this many more: an LTRIM for every symbol
+# every tick was a third of the candles' time in Redis (the readers read the newest CANDLES_KEPT only).
+CANDLES_SLACK = 100
 GAPS_KEPT = 1000
 BUY_HISTORY_MS = 7 * 24 * 3600 * 1000
 
@@ -252,9 +255,14 @@ class _Queue:
             if len(entries) == 1:
                 pipe.xadd(key, dict(entries[0]), maxlen=maxlen, approximate=True)
                 continue
-            # one argument for them all: redis-py packs each argument in Python, hundreds a tick
-            flat = [[x for item in entry.items() for x in item] for entry in entries]
-            pipe.eval(_XADD_MANY_SCRIPT, 1, key, maxlen, json.dumps(flat, ensure_ascii=False, separators=(",", ":")))
+            # one script call, each entry its field count and its fields (hiredis packs the arguments in C;
+            # one JSON argument decoded by the script cost Redis twice as long)
+            args: list[Any] = []
+            for entry in entries:
+                args.append(len(entry) * 2)
+                for item in entry.items():
+                    args += item
+            pipe.eval(_XADD_MANY_SCRIPT, 1, key, maxlen, *args)
 
     def clear(self) -> None:
         self.commands, self.hashes, self.streams = [], {}, {}
@@ -960,36 +968,38 @@ class StateStore:
 
     @_queueable
     def push_candles(self, candles: Iterable[Candle]) -> None:
-        """Each symbol's list gets the candles and keeps the newest CANDLES_KEPT: one command for all the
-        symbols (a tick of 100 symbols was 200 commands, most of its cost in redis-py's packing)."""
+        """Each symbol's list gets the candles and keeps the newest CANDLES_KEPT (trimmed to them once it holds
+        CANDLES_SLACK more): one command for all the symbols (a tick of 100 symbols was 200 commands, most of
+        its cost in redis-py's packing)."""
         by_key: dict[str, list[Candle]] = {}
         for c in candles:
             by_key.setdefault(self.key(f"candles:{c.symbol}"), []).append(c)
         if not by_key:
             return
-        counts: list[str] = []
+        counts: list[int] = []
         texts: list[str] = []
         for rows in by_key.values():
             kept = rows[-CANDLES_KEPT:]  # older ones would be trimmed at once
-            counts.append(str(len(kept)))
+            counts.append(len(kept))
             texts += map(candle_json, kept)
-        # the candles as one argument, a line each (JSON text has no raw line break): redis-py packs each
-        # argument in Python
-        self._write(lambda r: r.eval(_PUSH_CANDLES_SCRIPT, len(by_key), *by_key, CANDLES_KEPT, ",".join(counts),
-                                     "\n".join(texts)))
+        self._write(lambda r: r.eval(_PUSH_CANDLES_SCRIPT, len(by_key), *by_key, CANDLES_KEPT, CANDLES_SLACK,
+                                     *counts, *texts))
 
     @_wrap_errors
     def read_candles(self, symbol: str, count: int = CANDLES_KEPT) -> list[Candle]:
+        count = min(count, CANDLES_KEPT)  # the list may hold up to CANDLES_SLACK older ones, not yet trimmed
         return [from_json(Candle, raw) for raw in self.client.lrange(self.key(f"candles:{symbol}"), -count, -1)]
 
     @_wrap_errors
     def read_newest_candles(self, symbol: str, count: int) -> tuple[list[Candle], int]:
-        """The newest `count` candles and how many are kept in all, in one round trip."""
+        """The newest `count` candles and how many are kept in all (as many as read_candles reads), in one
+        round trip."""
+        count = min(count, CANDLES_KEPT)
         pipe = self.client.pipeline(transaction=True)
         pipe.lrange(self.key(f"candles:{symbol}"), -count, -1)
         pipe.llen(self.key(f"candles:{symbol}"))
         raws, total = pipe.execute()
-        return [from_json(Candle, raw) for raw in raws], int(total)
+        return [from_json(Candle, raw) for raw in raws], min(int(total), CANDLES_KEPT)
 
     # ------------------------------------------------------------------------------ buy history
 
@@ -1281,28 +1291,29 @@ end
 return won
 """
 
-# KEYS: a stream. ARGV: its MAXLEN (~), the entries as JSON: a list of [field, value, field, value…] lists
-# of strings (cjson gives back a JSON string's exact bytes).
+# KEYS: a stream. ARGV: its MAXLEN (~), then each entry: how many arguments it has (fields and values), then
+# them (field, value, field, value…).
 _XADD_MANY_SCRIPT = """
-for _, entry in ipairs(cjson.decode(ARGV[2])) do
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(entry))
+local at = 2
+while at <= #ARGV do
+  local n = tonumber(ARGV[at])
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(ARGV, at + 1, at + n))
+  at = at + n + 1
 end
 return 1
 """
 
-# KEYS: the candle lists. ARGV: how many to keep, each key's count of candles (comma-separated), the candles
-# in key order, one JSON text a line.
+# KEYS: the candle lists. ARGV: how many to keep, how many more a list may hold before it is trimmed back to
+# them, each key's count of candles, then the candles (JSON texts) in key order.
 _PUSH_CANDLES_SCRIPT = """
-local kept = tonumber(ARGV[1])
-local counts = {}
-for count in string.gmatch(ARGV[2], '[^,]+') do counts[#counts + 1] = tonumber(count) end
-local rows = {}
-for row in string.gmatch(ARGV[3], '[^\\n]+') do rows[#rows + 1] = row end
-local at = 1
+local kept, slack = tonumber(ARGV[1]), tonumber(ARGV[2])
+local at = #KEYS + 3
 for i, key in ipairs(KEYS) do
-  redis.call('RPUSH', key, unpack(rows, at, at + counts[i] - 1))
-  redis.call('LTRIM', key, -kept, -1)
-  at = at + counts[i]
+  local count = tonumber(ARGV[i + 2])
+  if redis.call('RPUSH', key, unpack(ARGV, at, at + count - 1)) > kept + slack then
+    redis.call('LTRIM', key, -kept, -1)
+  end
+  at = at + count
 end
 return #KEYS
 """

@@ -22,7 +22,7 @@ from models import AuditEvent, Candle, EntryPlan, ExitReason, OrderIntent, Order
 from simulator import SimConfig
 from simulator.symbols import BUILTIN_RULES
 from errors import StateStoreError
-from state import CANDLES_KEPT, StateStore
+from state import CANDLES_KEPT, CANDLES_SLACK, StateStore
 from stores import Memory
 from tests.integration.test_fill_path_crash import ETH, candle, restart_and_record, stopped_out
 
@@ -185,6 +185,39 @@ def test_candles_pushed_in_a_batch_when_a_symbol_has_more_than_are_kept_then_eac
     assert onlooker.read_candles(ETH) == eth[-CANDLES_KEPT:]
     assert onlooker.newest_candle_raw(ETH) == to_json(eth[-1])  # the very text every reader knows
     assert onlooker.read_candles("BTC/USDT:USDT") == btc
+
+
+@pytest.mark.parametrize("ticks", [CANDLES_KEPT - 1, CANDLES_KEPT + 1, CANDLES_KEPT + CANDLES_SLACK,
+                                   CANDLES_KEPT + CANDLES_SLACK + 1, CANDLES_KEPT + 3 * CANDLES_SLACK + 7])
+def test_candles_pushed_one_a_tick_when_past_what_is_kept_then_readers_see_the_newest_kept_and_redis_holds_few_more(
+        store, onlooker, ticks):
+    def candle(minute: int) -> Candle:
+        price = Decimal("3000.5") + minute
+        return Candle(ETH, "1m", T0 + minute * 60_000, price, price + 1, price - 1, price, Decimal("12.5"))
+
+    pushed = [candle(m) for m in range(ticks)]
+    for c in pushed:
+        with store.batch():
+            store.push_candles([c])
+
+    kept = pushed[-CANDLES_KEPT:]
+    assert onlooker.read_candles(ETH) == kept
+    assert onlooker.read_candles(ETH, CANDLES_KEPT + CANDLES_SLACK) == kept  # never an older one than kept
+    assert onlooker.read_newest_candles(ETH, 3) == (kept[-3:], len(kept))  # what the dashboard tops up by
+    assert len(kept) <= store.client.llen(store.key(f"candles:{ETH}")) <= CANDLES_KEPT + CANDLES_SLACK
+
+
+def test_records_queued_in_a_batch_when_many_with_any_text_then_each_stream_holds_them_in_order(store, onlooker):
+    texts = ["plain", "é ✓ 漢字 🚀", "", "a,b\nc", '{"json": [1]}', "x" * 7000, "lone \ud800 surrogate"]
+    with store.batch():
+        for n, text in enumerate(texts):
+            store.audit(AuditEvent("state", T0 + n, text, {"n": n}))
+            store.append_signal({"symbol": ETH, "n": n, "note": text})
+
+    assert [(e.message, e.data) for e in onlooker.read_audit()] == [
+        (t.replace("\ud800", "?"), {"n": n}) for n, t in enumerate(texts)]
+    assert [(s["n"], s["note"]) for s in onlooker.read_signals()] == [
+        (str(n), t.replace("\ud800", "?")) for n, t in enumerate(texts)]
 
 
 def test_fill_booked_in_a_batch_when_the_venue_lives_elsewhere_then_the_booking_is_durable_at_once(store, onlooker):
