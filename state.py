@@ -268,6 +268,59 @@ class _Queue:
         self.commands, self.hashes, self.streams = [], {}, {}
 
 
+def _transaction(client: Any, stack: Sequence[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+    """A pipeline's commands (`Pipeline.command_stack`) in one MULTI/EXEC, their replies: what
+    `Pipeline.execute()` does (one try more on a new connection after a ConnectionError, the first error
+    reply raised, the replies through the client's callbacks), without its per-call machinery (its
+    observability hooks, its field-set preparation, a parse per reply through the client): a third of the CPU
+    of every round trip of the bot's, ~10 of them in a tick with two orders."""
+    pool = client.connection_pool
+    conn = pool.get_connection()
+    try:
+        replies = conn.retry.call_with_retry(lambda: _exchange(conn, stack), lambda _error: conn.disconnect())
+    finally:
+        pool.release(conn)
+    callbacks = client.response_callbacks
+    out = []
+    for reply, (args, options) in zip(replies, stack):
+        callback = callbacks.get(args[0])
+        if callback is not None:
+            options = {k: v for k, v in options.items() if k != "keys"}
+            reply = callback(reply, **options)
+        out.append(reply)
+    return out
+
+
+def _exchange(conn: Any, stack: Sequence[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+    conn.send_packed_command(conn.pack_commands([("MULTI",), *(args for args, _ in stack), ("EXEC",)]))
+    errors: list[tuple[int, redis.exceptions.ResponseError]] = []
+    for n in range(len(stack) + 1):  # MULTI's OK, then a QUEUED (or a refusal: EXEC aborts) per command
+        try:
+            conn.read_response()
+        except redis.exceptions.ResponseError as exc:
+            errors.append((n, exc))
+    try:
+        replies = conn.read_response()
+    except redis.exceptions.ExecAbortError:
+        if errors:
+            raise _annotated(errors[0][1], errors[0][0], stack) from None
+        raise
+    if replies is None or len(replies) != len(stack):
+        conn.disconnect()
+        raise redis.exceptions.ResponseError("Wrong number of response items from pipeline execution")
+    for n, reply in enumerate(replies, 1):
+        if isinstance(reply, redis.exceptions.ResponseError):
+            raise _annotated(reply, n, stack)
+    return replies
+
+
+def _annotated(exc: redis.exceptions.ResponseError, n: int, stack: Sequence[Any]) -> redis.exceptions.ResponseError:
+    """The error as redis-py's pipeline words it (its command's number and name)."""
+    name = stack[n - 1][0][0] if 0 < n <= len(stack) else "MULTI"
+    exc.args = (f"Command # {n} ({name}) of pipeline caused error: {exc.args[0] if exc.args else ''}",) + exc.args[1:]
+    return exc
+
+
 class BotStatus(str, enum.Enum):
     """Whether the bot is alive, judged from its state hash (one rule for the supervisor, CLI and dashboard)."""
 
@@ -568,7 +621,7 @@ class StateStore:
             command(pipe)
             if not len(pipe):
                 return []
-            return pipe.execute()[queued:]
+            return _transaction(self.client, pipe.command_stack)[queued:]
 
     # ------------------------------------------------------------------------------ bot state
 

@@ -12,13 +12,15 @@ import threading
 from decimal import Decimal
 
 import pytest
+import redis
 
 from clock import SimulatedClock
 from exchange_client import SimVenueClient, load_symbol_rules_for
 from executors.paper import PaperExecutor
 from risk.exits import ExitRules
 from settings import load_settings
-from models import AuditEvent, Candle, EntryPlan, ExitReason, OrderIntent, OrderSide, OrderType, Side, to_json
+from models import (AuditEvent, Candle, EntryPlan, ExitReason, OrderIntent, OrderSide, OrderType, Side, TradingState,
+                    to_json)
 from simulator import SimConfig
 from simulator.symbols import BUILTIN_RULES
 from errors import StateStoreError
@@ -116,6 +118,34 @@ def test_batch_when_redis_is_gone_at_its_end_then_one_clear_error_and_nothing_ha
             bot.remember(Memory.OPEN_TRADES, ETH, {"peak": "3100"})
 
     assert onlooker.read_audit() == [] and onlooker.recall(Memory.OPEN_TRADES) == {}
+
+
+def test_batch_when_redis_refuses_one_of_its_writes_then_one_clear_error_and_the_store_goes_on(store, onlooker):
+    store.client.set(store.key("exits"), "a string where a hash belongs")  # every HSET on it: WRONGTYPE
+
+    with pytest.raises(StateStoreError, match="Redis error: .*WRONGTYPE"):
+        with store.batch():
+            store.audit(AuditEvent("state", T0, "before"))
+            store.remember(Memory.OPEN_TRADES, ETH, {"peak": "3100"})
+
+    # a MULTI/EXEC runs its other commands (Redis has no rollback): the connection is left reading nothing old
+    assert [e.message for e in onlooker.read_audit()] == ["before"]
+    store.client.delete(store.key("exits"))
+    with store.batch():
+        store.remember(Memory.OPEN_TRADES, ETH, {"peak": "3200"})
+    assert store.recall(Memory.OPEN_TRADES) == {ETH: {"peak": "3200"}} == onlooker.recall(Memory.OPEN_TRADES)
+    assert store.read_state() == {} and store.trading_state() is TradingState.ACTIVE
+
+
+def test_round_trip_when_redis_refuses_a_command_as_it_is_queued_then_nothing_of_it_runs(store, onlooker):
+    # no store call sends a malformed command: the round trip itself (StateStore._run) is what is tested
+    with pytest.raises(redis.exceptions.ResponseError, match="Command # 2 \\(HGET\\).*wrong number of arguments"):
+        with store.batch():
+            store.audit(AuditEvent("state", T0, "queued"))
+            store._run(lambda pipe: pipe.execute_command("HGET", store.key("state")))  # EXECABORT
+
+    assert onlooker.read_audit() == []
+    assert store.read_state() == {}
 
 
 def _restarted_twice_after(child: int, store) -> tuple[list, list, list]:
