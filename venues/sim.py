@@ -174,12 +174,12 @@ class SimVenueClient:
     def positions(self) -> list[Position]:
         if self.store is None:
             return self.exchange.positions()
-        return self._read(lambda ex: ex.positions())
+        return self._read(SimExchange.positions)
 
     def account(self) -> Account:
         if self.store is None:
             return self.exchange.account()
-        return self._read(lambda ex: ex.account())
+        return self._read(SimExchange.account)
 
     def set_leverage(self, symbol: str, leverage: int) -> None:
         self._mutate("set_leverage", lambda ex: ex.set_leverage(symbol, leverage))
@@ -189,17 +189,17 @@ class SimVenueClient:
 
     def take_fills(self) -> list[Fill]:
         """Fills since the last call, by whichever process calls it (the queue lives in the snapshot)."""
-        if self.store is not None and not self._read(lambda ex: ex.has_pending_fills()):
+        if self.store is not None and not self._read(SimExchange.has_pending_fills):
             return []  # nothing queued: no lock, no write
         return self._mutate("take_fills", lambda ex: ex.take_fills())
 
     def pending_fills(self) -> list[Fill]:
         """The queued fills, left queued until `ack_fills`: a crash before they are booked loses nothing."""
-        if self.store is not None and not self._read(lambda ex: ex.has_pending_fills()):
-            return []
         if self.store is None:
             return self.exchange.pending_fills()
-        return self._read(lambda ex: ex.pending_fills())
+        if not self._read(SimExchange.has_pending_fills):
+            return []
+        return self._read(SimExchange.pending_fills)
 
     def ack_fills(self, fills: list[Fill]) -> None:
         if fills:
@@ -211,7 +211,7 @@ class SimVenueClient:
         """Funding settled and not yet acknowledged, left queued (in the snapshot) until `ack_funding`."""
         if self.store is None:
             return self.exchange.pending_funding()
-        return self._read(lambda ex: ex.pending_funding())
+        return self._read(SimExchange.pending_funding)
 
     def ack_funding(self, payments: list[FundingPayment]) -> None:
         if payments:
@@ -358,7 +358,8 @@ class SimVenueClient:
         if self.store is None:
             return query(self.exchange)
         with self._guard:
-            self._sync_in_batch()
+            if not self._batches or self._stale or not self._synced_in_batch:  # (checked once a batch)
+                self._sync_in_batch()
             return query(self.exchange)
 
     def _sync_in_batch(self) -> None:
