@@ -4,14 +4,18 @@ its intent, and another process's write made meanwhile is never overwritten; a s
 of the snapshot that changed."""
 
 import json
+import uuid
 from decimal import Decimal as D
 
+import pytest
+
 from clock import SimulatedClock
+from embedded_redis import free_port, start_embedded_redis
 from exchange_client import SimVenueClient
 from models import Candle, OrderIntent, OrderSide, OrderType
 from simulator import SimConfig, SimExchange
 from simulator.symbols import BUILTIN_RULES
-from state import SAVED_IN_PARTS, StateStore
+from state import SAVED_IN_PARTS, StateStore, connect
 
 BTC, ETH = "BTC/USDT:USDT", "ETH/USDT:USDT"
 CONFIG = SimConfig(leverage=10, starting_balance=D("100000"))
@@ -135,6 +139,42 @@ def test_order_in_a_batch_when_its_intent_is_queued_then_one_round_trip_makes_bo
         assert transactions_run(store) - before == 1  # a lock, a save and the intent were three
         assert [i.client_order_id for i, _ in onlooker.read_intents()] == ["BTC1-en"]
         assert client(store).fetch_order(BTC, "BTC1-en") is not None
+
+
+def order_in_a_tick(store, venue: SimVenueClient, intent: OrderIntent) -> None:
+    with store.batch(), venue.batch():
+        venue.positions()
+        store.save_intent(intent, "pending", queued=True)
+        venue.submit(intent)
+
+
+@pytest.mark.parametrize("forgets", ["SCRIPT FLUSH", "a restart"])
+def test_order_in_a_batch_when_redis_forgot_its_scripts_since_the_last_then_saved_once_with_its_intent(
+        tmp_path, forgets):
+    # a save whose script Redis no longer knows must not fail alone inside its MULTI/EXEC (the intent written,
+    # the order not, or the other way round): the bot's saves send their script's text (EVAL), never its hash
+    port, bot = free_port(), "t" + uuid.uuid4().hex[:10]
+    server = start_embedded_redis(port, tmp_path / "redis", persist=True)
+    try:
+        store = StateStore(connect(server.url), bot)
+        venue = client(store)
+        venue.on_candle(bar(BTC, 0, "100000"))
+        order_in_a_tick(store, venue, OrderIntent("BTC1-en", BTC, OrderSide.BUY, D("0.5"), created_ms=60_000))
+        if forgets == "SCRIPT FLUSH":
+            store.client.script_flush()
+        else:
+            server.stop()  # graceful: the AOF is flushed, the data stays; the scripts go
+            server = start_embedded_redis(port, tmp_path / "redis", persist=True)
+
+        order_in_a_tick(store, venue, OrderIntent("BTC2-en", BTC, OrderSide.BUY, D("0.25"), created_ms=120_000))
+
+        onlooker = StateStore(connect(server.url), bot)
+        after = client(onlooker)
+        assert sorted(i.client_order_id for i, _ in onlooker.read_intents()) == ["BTC1-en", "BTC2-en"]
+        assert [o.client_order_id for o in after.exchange.orders_by_id().values()] == ["BTC1-en", "BTC2-en"]
+        assert [(p.symbol, p.qty) for p in after.positions()] == [(BTC, D("0.75"))]
+    finally:
+        server.stop()
 
 
 def test_order_in_a_batch_when_another_process_wrote_after_the_check_then_it_lands_on_that_state(store):
