@@ -1384,11 +1384,12 @@ return 1
 # KEYS: the venue's hash, its orders' hash, its lock, its closed order ids (a list, oldest first), its market
 # by symbol (a hash). ARGV: the lock rule ('any'; 'held': released once saved, ARGV[2] its token; 'unlocked':
 # refused while anyone holds it), the token, the expected version, the new one, 'whole' or 'parts', then a
-# whole snapshot, or the head, the symbols' market written (a JSON list [symbol, record…]; '': none), the
-# orders written and forgotten as JSON lists ([id, record, id, record…] and [id…]; cjson gives back each
-# string's exact bytes), the ids closed since the last save (a JSON list), how many closed ids are kept, '1'
-# when they replace the list, the marker kept in `data` (SAVED_IN_PARTS), and '1' when the symbols written
-# are the whole market (it replaces the hash and the one-field market of earlier versions). A whole snapshot
+# whole snapshot, or the head, how many arguments the symbols' market written takes (after ARGV[16]: symbol,
+# record, symbol, record…; a JSON list of them decoded in the script took Redis twice as long), the orders
+# written and forgotten as JSON lists ([id, record, id, record…] and [id…]; cjson gives back each string's
+# exact bytes), the ids closed since the last save (a JSON list), how many closed ids are kept, '1' when they
+# replace the list, the marker kept in `data` (SAVED_IN_PARTS), and '1' when the symbols written are the
+# whole market (it replaces the hash and the one-field market of earlier versions). A whole snapshot
 # replaces the parts and the parts replace a whole one.
 # With an order that adds risk (ARGV[15] '1'): KEYS[6..8] the bot's halt flag, state hash and run marker,
 # ARGV[16] the run marker's epoch this process works under ('': none); -1, nothing written, unless the bot
@@ -1422,11 +1423,9 @@ else
     redis.call('HDEL', KEYS[1], 'market')
     redis.call('DEL', KEYS[5])
   end
-  if ARGV[7] ~= '' then
-    local market = cjson.decode(ARGV[7])
-    for at = 1, #market, 400 do
-      redis.call('HSET', KEYS[5], unpack(market, at, math.min(at + 399, #market)))
-    end
+  local last = 16 + (tonumber(ARGV[7]) or 0)
+  for at = 17, last, 400 do
+    redis.call('HSET', KEYS[5], unpack(ARGV, at, math.min(at + 399, last)))
   end
   local written = cjson.decode(ARGV[8])
   for at = 1, #written, 400 do
@@ -1620,6 +1619,7 @@ class VenueSnapshotStore:
         store = self.store
         if only_if_active and store._lost:  # a loss noticed here is HALTED at once (trading_state)
             raise TradingHaltedError(f"not placed: the bot's state was lost ({store._lost[0]})")
+        symbols: list[str] = []
         if isinstance(data, str):
             args: tuple[str, ...] = ("whole", data) + ("",) * 8  # the parts' places, so the guard's stay put
         else:
@@ -1631,14 +1631,14 @@ class VenueSnapshotStore:
             if data.market is not None:
                 market, whole_market = _market_by_symbol(data.market), True
             symbols = [x for item in market.items() for x in item] if market else []
-            args = ("parts", data.head, listed(symbols) if symbols else "", listed(written), listed(data.gone),
+            args = ("parts", data.head, str(len(symbols)), listed(written), listed(data.gone),
                     listed(data.closed), str(data.closed_kept), "1" if data.closed_replace else "0", SAVED_IN_PARTS,
                     "1" if whole_market else "0")
         guard = ("1", store.epoch or "") if only_if_active else ("0", "")
         (saved,) = store._run(lambda r: r.eval(
             _SAVE_VENUE_SCRIPT, 8, self.key, self.orders_key, self.key + ":lock", self.closed_key, self.market_key,
             store.key("halt"), store.key("state"), store.key("epoch"),
-            rule, token, str(expected_version), str(expected_version + 1), *args, *guard))
+            rule, token, str(expected_version), str(expected_version + 1), *args, *guard, *symbols))
         if saved == -1:
             raise TradingHaltedError("not placed: the bot was halted (or not ACTIVE) as the order was to be placed")
         return saved
