@@ -1265,8 +1265,12 @@ def candle_json(c: Candle) -> str:
     if head is None:
         head = _CANDLE_HEADS[(c.symbol, c.timeframe)] = json.dumps(
             {"symbol": c.symbol, "timeframe": c.timeframe}, separators=(",", ":"))[:-1]
-    return (f'{head},"open_time_ms":"{c.open_time_ms}","open":"{c.open:f}","high":"{c.high:f}",'
-            f'"low":"{c.low:f}","close":"{c.close:f}","volume":"{c.volume:f}"}}')
+    # str() is a Decimal's "f" form unless it writes an exponent (3x faster than format, 500 a tick)
+    o, h, lo, cl, v = str(c.open), str(c.high), str(c.low), str(c.close), str(c.volume)
+    if "E" in o or "E" in h or "E" in lo or "E" in cl or "E" in v:
+        o, h, lo, cl, v = f"{c.open:f}", f"{c.high:f}", f"{c.low:f}", f"{c.close:f}", f"{c.volume:f}"
+    return (f'{head},"open_time_ms":"{c.open_time_ms}","open":"{o}","high":"{h}",'
+            f'"low":"{lo}","close":"{cl}","volume":"{v}"}}')
 
 
 def _equity_key(book: Book | None) -> str:

@@ -217,6 +217,18 @@ def test_candles_pushed_in_a_batch_when_a_symbol_has_more_than_are_kept_then_eac
     assert onlooker.read_candles("BTC/USDT:USDT") == btc
 
 
+@pytest.mark.parametrize("value", ["3000.5", "1.500", "0", "-0", "0E-3", "1E+2", "1.2E+5", "1E-7", "0.000001",
+                                   "0.0000001", "123456789012345678901234567890.123", "NaN", "Infinity", "-Infinity"])
+def test_candle_pushed_when_its_numbers_have_any_decimal_form_then_stored_as_the_text_every_reader_knows(
+        store, onlooker, value):
+    number = Decimal(value)
+    pushed = Candle(ETH, "1m", T0, number, number, number, number, number)
+
+    store.push_candles([pushed])
+
+    assert onlooker.newest_candle_raw(ETH) == to_json(pushed)
+
+
 @pytest.mark.parametrize("ticks", [CANDLES_KEPT - 1, CANDLES_KEPT + 1, CANDLES_KEPT + CANDLES_SLACK,
                                    CANDLES_KEPT + CANDLES_SLACK + 1, CANDLES_KEPT + 3 * CANDLES_SLACK + 7])
 def test_candles_pushed_one_a_tick_when_past_what_is_kept_then_readers_see_the_newest_kept_and_redis_holds_few_more(
