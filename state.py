@@ -18,7 +18,7 @@ Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots
     gaps               stream  every gap in the market data the bot saw (symbol, from_ms, to_ms, missing,
                                source), capped at GAPS_KEPT; the state hash counts them (`data_gaps`)
     risk, metrics      hash    the live risk report / the latest metrics (JSON values)
-    candles:{symbol}   list    the most recent candles (JSON), for charts
+    candles:{symbol}   list    the most recent candles (JSON), for charts: CANDLES_KEPT, and up to CANDLES_SLACK older
     buys:{symbol}      zset    entry times (ms) in the last days, for tiered sizing
     ghost              hash    ghost trades in flight, by id
     ghost_parked       hash    ghost trades opened on another feed, kept aside until the bot runs on it again
