@@ -15,15 +15,21 @@ candles or a venue's market) were one `sendall` each, and each woke Redis for a 
 
 from __future__ import annotations
 
+from typing import Any, Callable
 from urllib.parse import urlparse
 
 import redis
 from redis.connection import PythonRespSerializer
 
-try:
-    from hiredis import pack_command as _hiredis_pack
-except ImportError:  # redis-py's packer alone, as without hiredis
-    _hiredis_pack = None
+def _hiredis_packer() -> Callable[..., Any] | None:
+    try:
+        from hiredis import pack_command
+    except ImportError:  # redis-py's packer alone, as without hiredis
+        return None
+    return pack_command
+
+
+_hiredis_pack = _hiredis_packer()
 
 
 class _Packer:
