@@ -1,0 +1,84 @@
+"""Attack on the kill switch of a real live bot (`main.py bot --mode live`) against the Binance stand-in playing
+mainnet, with real Redis, real processes and the stand-in's own faults (tests/standin/faults.py).
+
+The promise under attack: the kill switch always works — every position ends flat at the venue, every order
+is cancelled, the state says HALTED, nothing is sent twice (no close flips a position), and what the bot says
+about it is true. Each test names the defect it found (or the promise it checks) in its docstring."""
+
+from __future__ import annotations
+
+import json
+import signal
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from models import TradingState
+from state import StateStore
+from tests.contract.test_live_bot import (  # noqa: F401 (mainnet is a fixture)
+    ETH,
+    KEY,
+    SECRET,
+    live_fleet,
+    mainnet,
+    open_protected,
+    seed_evidence,
+    venue_book,
+)
+from tests.integration.processes import BotFleet, kill_group, run_cli, wait_for
+from tests.standin.binance_standin import BinanceStandin
+
+pytestmark = pytest.mark.slow
+
+
+def arm(standin: BinanceStandin, **spec) -> None:
+    """A fault armed over HTTP, as a test in another process would (the same FaultPlan)."""
+    request = urllib.request.Request(f"{standin.url}/_standin/fault", data=json.dumps(spec).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as reply:
+        assert reply.status == 200
+
+
+def audit_text(store: StateStore, n: int = 300) -> str:
+    return "\n".join(f"{e.kind} {e.message} {e.data}" for e in store.read_audit(n))
+
+
+def position_qty(standin: BinanceStandin) -> list[tuple[str, str, Decimal]]:
+    return [(p.symbol, p.side.value, p.qty) for p in venue_book(standin)[0]]
+
+
+@pytest.fixture
+def supervised(store: StateStore, redis_url: str, tmp_path: Path, mainnet: BinanceStandin) -> Iterator[BotFleet]:
+    """A supervisor that starts the live bot itself (`supervise --mode live`), restarting a crashed bot only after
+    10 minutes: a dead bot stays dead for the test."""
+    fleet = live_fleet(store, redis_url, tmp_path, mainnet, TB_CONTROL__RESTART_BACKOFF_SECONDS="[600]")
+    yield fleet
+    fleet.cleanup()
+
+
+def test_close_all_when_the_live_bot_is_dead_then_the_supervisor_closes_the_position_at_the_venue(
+        store: StateStore, supervised: BotFleet, mainnet: BinanceStandin):
+    """DEFECT (critical): the supervisor's take-over flattens the *paper* venue, not Binance. `_open_venue` reads
+    the mode from the state hash (live) but opens `open_exchange(self.settings)`, whose bot.mode is the
+    config's (ghost), so it opens the simulated venue: it reports "flat confirmed" while the live position and
+    its stop still rest on Binance (and with bot.mode live it would be refused for want of a go-live gate)."""
+    fleet, standin = supervised, mainnet
+    seed_evidence(store, fleet.env)
+    fleet.start_supervisor("live")
+    pid = fleet.wait_bot_running(timeout_s=60)
+    position, _stop = open_protected(fleet, standin)
+
+    kill_group(pid, signal.SIGKILL)
+    wait_for(lambda: fleet.live_bot_pid() is None, 10, "the bot gone")
+    killed = run_cli(["close-all", "--timeout", "45"], fleet.env, timeout_s=60)
+
+    said = killed.stdout + killed.stderr
+    book = venue_book(standin)
+    assert book == ([], [], []), (said, book, audit_text(store), fleet.logs())
+    assert killed.returncode == 0 and "flat confirmed" in said, said
+    assert store.trading_state() is TradingState.HALTED
+    assert standin.count("/fapi/v1/order", "POST") == 2  # the entry, and exactly one close
+    assert SECRET not in fleet.logs() + audit_text(store) and KEY not in fleet.logs() + audit_text(store)
