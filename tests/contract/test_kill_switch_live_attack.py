@@ -82,3 +82,68 @@ def test_close_all_when_the_live_bot_is_dead_then_the_supervisor_closes_the_posi
     assert store.trading_state() is TradingState.HALTED
     assert standin.count("/fapi/v1/order", "POST") == 2  # the entry, and exactly one close
     assert SECRET not in fleet.logs() + audit_text(store) and KEY not in fleet.logs() + audit_text(store)
+
+
+SOL = "SOL/USDT:USDT"
+
+
+def by_hand(standin: BinanceStandin):
+    """The trader's own ccxt client on the same account (the Binance app, a script): orders the bot never sent."""
+    from tests.standin.binance_standin import make_futures_client
+
+    client = make_futures_client(standin.url, KEY, SECRET, demo=False)
+    client.load_markets()
+    return client
+
+
+@pytest.fixture
+def fleet(store: StateStore, redis_url: str, tmp_path: Path, mainnet: BinanceStandin) -> Iterator[BotFleet]:
+    fleet = live_fleet(store, redis_url, tmp_path, mainnet)
+    yield fleet
+    fleet.cleanup()
+
+
+def started(store: StateStore, fleet: BotFleet) -> int:
+    seed_evidence(store, fleet.env)
+    fleet.start_bot("live")
+    return fleet.wait_bot_running(timeout_s=60)
+
+
+def test_close_all_when_a_position_was_opened_by_hand_on_a_symbol_the_bot_does_not_trade_then_it_is_closed_too(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    """The kill switch closes what the venue holds, not what the bot remembers: a SOL position the trader opened
+    by hand (SOL is not in bot.symbols) is closed beside the bot's own ETH position, each exactly once."""
+    standin = mainnet
+    started(store, fleet)
+    open_protected(fleet, standin)
+    by_hand(standin).create_order(SOL, "market", "buy", 1, None, {"newClientOrderId": "by-hand-sol"})
+    assert sorted(s for s, _, _ in position_qty(standin)) == [ETH, SOL]
+
+    killed = run_cli(["close-all", "--timeout", "30"], fleet.env, timeout_s=45)
+
+    said = killed.stdout + killed.stderr
+    assert venue_book(standin) == ([], [], []), (said, venue_book(standin), audit_text(store), fleet.logs())
+    assert killed.returncode == 0 and "flat confirmed" in said, said
+    closes = [r.params for r in standin.requests if r.path == "/fapi/v1/order" and r.method == "POST"
+              and r.params.get("reduceOnly") == "true"]
+    assert sorted(c["symbol"] for c in closes) == ["ETHUSDT", "SOLUSDT"], closes
+
+
+def test_close_all_when_the_trader_left_an_order_resting_on_another_symbol_then_it_is_cancelled_or_reported(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    """DEFECT (medium): the kill switch looks for open orders only on the symbols the bot trades or holds (it
+    never asks the venue for all open orders), so a buy limit the trader left resting on SOL survives the kill
+    switch — which then says "flat confirmed … 0 orders open" — and can open a SOL position after it."""
+    standin = mainnet
+    started(store, fleet)
+    open_protected(fleet, standin)
+    sol = Decimal(by_hand(standin).fetch_ticker(SOL)["last"])
+    price = float((sol * Decimal("0.9")).quantize(Decimal("0.01")))
+    by_hand(standin).create_order(SOL, "limit", "buy", 1, price, {"newClientOrderId": "by-hand-sol-limit"})
+    assert venue_book(standin)[1] == ["by-hand-sol-limit"]
+
+    killed = run_cli(["close-all", "--timeout", "30"], fleet.env, timeout_s=45)
+
+    said = killed.stdout + killed.stderr
+    book = venue_book(standin)
+    assert book[1] == [] or "0 orders open" not in said, (said, book)
