@@ -177,6 +177,8 @@ VENUE_FAULTS = {
         "code": -4164, "msg": "Order's notional must be no smaller than 20 (unless you choose reduce only)."}),
     "2019_margin": dict(kind="status", path=ORDER, status=400, body={
         "code": -2019, "msg": "Margin is insufficient."}),
+    # the close fills 60 %, the rest expires: the next round closes what is left
+    "close_fills_in_part": dict(kind="partial_fill", fraction="0.6", symbol="ETHUSDT"),
 }
 
 
@@ -197,7 +199,7 @@ def test_close_all_when_the_venue_misbehaves_then_flat_once_halted_and_said_so(
     said = killed.stdout + killed.stderr
     book = venue_book(standin)
     context = (said, book, standin.faults.log, audit_text(store), fleet.logs())
-    assert standin.faults.log, ("the fault never fired", *context)
+    assert not standin.faults.armed(), ("the fault never fired", *context)
     assert book == ([], [], []), context
     assert filled(standin, "ETHUSDT", "SELL") == filled(standin, "ETHUSDT", "BUY") == position.qty, context
     assert killed.returncode == 0 and "flat confirmed" in said, context
@@ -259,3 +261,96 @@ def test_close_all_when_an_entry_stop_order_rests_and_its_cancel_fails_twice_the
     assert venue_book(standin) == ([], [], []), (said, venue_book(standin), audit_text(store))
     assert filled(standin, "ETHUSDT", "SELL") == filled(standin, "ETHUSDT", "BUY") == position.qty
     assert killed.returncode == 0 and "flat confirmed" in said, said
+
+
+def test_close_all_when_the_venue_refuses_closes_longer_than_the_bot_tries_then_the_supervisor_closes_at_binance(
+        store: StateStore, supervised: BotFleet, mainnet: BinanceStandin):
+    """DEFECT (critical, the same root as the dead-bot take-over, on the likelier path): the venue answers every
+    close with 503 -1001 for longer than `control.kill_switch_seconds`, so the live bot hands the kill switch
+    over; the supervisor then "flattens" the simulated venue and reports done — `close-all` exits 0 saying
+    "flat confirmed" — while the position is still open at Binance after the outage has ended."""
+    fleet, standin = supervised, mainnet
+    seed_evidence(store, fleet.env)
+    fleet.start_supervisor("live")
+    fleet.wait_bot_running(timeout_s=60)
+    position, _ = open_protected(fleet, standin)
+    arm(standin, kind="status", path=ORDER, status=503, body=INTERNAL_ERROR, times=10_000)
+
+    import subprocess
+    from tests.integration.processes import PROJECT_ROOT, PYTHON
+
+    cli = subprocess.Popen([PYTHON, str(PROJECT_ROOT / "main.py"), "close-all", "--timeout", "60"], cwd=PROJECT_ROOT,
+                           env=fleet.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: "handed over" in audit_text(store, 50) or cli.poll() is not None, 30, "the bot handing over")
+        urllib.request.urlopen(urllib.request.Request(f"{standin.url}/_standin/clear", data=b"{}", method="POST"),
+                               timeout=5).read()  # the outage ends
+        said, _ = cli.communicate(timeout=75)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+    book = venue_book(standin)
+    assert book == ([], [], []), (said, book, audit_text(store, 80))
+    assert cli.returncode == 0 and "flat confirmed" in said, said
+    assert filled(standin, "ETHUSDT", "SELL") == position.qty
+
+
+def test_close_all_when_sent_while_the_live_bot_was_sigkilled_then_the_restarted_bot_flattens_before_any_entry(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    """SIGKILL, then the kill switch (nobody to answer it: the CLI says so and exits 1), then a restart: the
+    restarted bot is HALTED from its first step and runs the waiting close-all — the venue ends flat, the
+    command gets its one result, no entry is sent after the restart."""
+    standin = mainnet
+    pid = started(store, fleet)
+    position, _ = open_protected(fleet, standin)
+    kill_group(pid, signal.SIGKILL)
+    wait_for(lambda: fleet.live_bot_pid() is None, 10, "the bot gone")
+
+    unanswered = run_cli(["close-all", "--timeout", "2"], fleet.env)
+    assert unanswered.returncode == 1 and "no answer" in unanswered.stderr, unanswered.stdout + unanswered.stderr
+    assert store.trading_state() is TradingState.HALTED
+    entries_before = [r for r in standin.requests if r.path == ORDER and r.method == "POST"
+                      and r.params.get("reduceOnly") != "true"]
+
+    fleet.start_bot("live")
+    fleet.wait_bot_running(timeout_s=60, not_pid=pid)
+
+    wait_for(lambda: venue_book(standin) == ([], [], []), 30, "the restarted bot flattening",
+             on_timeout=lambda: str(venue_book(standin)) + audit_text(store, 60) + fleet.logs())
+    entries_after = [r for r in standin.requests if r.path == ORDER and r.method == "POST"
+                     and r.params.get("reduceOnly") != "true"]
+    assert entries_after == entries_before  # the one entry of the test, nothing after the restart
+    assert filled(standin, "ETHUSDT", "SELL") == position.qty
+    assert store.trading_state() is TradingState.HALTED
+    done = wait_for(lambda: [e.message for e in store.read_audit(100, kinds=["command"])
+                             if e.message.startswith("close-all from cli: done")], 10, "the close-all's result")
+    assert len(done) == 1, done
+
+
+def test_close_all_when_sent_while_a_manual_entry_is_being_filled_then_whatever_filled_is_closed(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    """The kill switch lands while an `open` is on its way (its market entry fills 60 %): whatever the race, the
+    venue ends flat with nothing resting, and no more is sold than was bought."""
+    import subprocess
+    from tests.integration.processes import PROJECT_ROOT, PYTHON
+
+    standin = mainnet
+    started(store, fleet)
+    standin.partial_fill("0.6", symbol="ETHUSDT")
+    opening = subprocess.Popen([PYTHON, str(PROJECT_ROOT / "main.py"), "open", ETH, "--side", "long", "--notional",
+                                "40", "--timeout", "20"], cwd=PROJECT_ROOT, env=fleet.env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: standin.count(ORDER, "POST") >= 1 or opening.poll() is not None, 20, "the entry sent")
+        killed = run_cli(["close-all", "--timeout", "30"], fleet.env, timeout_s=45)
+        opened, _ = opening.communicate(timeout=30)
+    finally:
+        if opening.poll() is None:
+            opening.kill()
+
+    said = killed.stdout + killed.stderr
+    assert venue_book(standin) == ([], [], []), (said, opened, venue_book(standin), audit_text(store, 60))
+    assert filled(standin, "ETHUSDT", "SELL") == filled(standin, "ETHUSDT", "BUY")
+    assert killed.returncode == 0 and "flat confirmed" in said, said
+    assert store.trading_state() is TradingState.HALTED
