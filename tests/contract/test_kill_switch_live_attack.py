@@ -354,3 +354,96 @@ def test_close_all_when_sent_while_a_manual_entry_is_being_filled_then_whatever_
     assert filled(standin, "ETHUSDT", "SELL") == filled(standin, "ETHUSDT", "BUY")
     assert killed.returncode == 0 and "flat confirmed" in said, said
     assert store.trading_state() is TradingState.HALTED
+
+
+def redis_text(store: StateStore) -> str:
+    """Everything this bot keeps in Redis, as text: strings, hashes, lists, sets and streams."""
+    client, parts = store.client, []
+    for key in client.scan_iter(match=f"tb:{store.bot_id}:*", count=1000):
+        kind = client.type(key)
+        if kind == "string":
+            parts.append(str(client.get(key)))
+        elif kind == "hash":
+            parts.append(str(client.hgetall(key)))
+        elif kind == "list":
+            parts.append(str(client.lrange(key, 0, -1)))
+        elif kind == "set":
+            parts.append(str(client.smembers(key)))
+        elif kind == "zset":
+            parts.append(str(client.zrange(key, 0, -1)))
+        elif kind == "stream":
+            parts.append(str(client.xrange(key)))
+    return "\n".join(parts)
+
+
+def test_close_all_when_the_venue_refuses_the_key_on_the_first_closes_then_retried_flat_and_no_secret_anywhere(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    """-2015 (key, IP or permission refused) on the first two closes, as when an IP whitelist flaps: the kill
+    switch keeps going, ends flat, and neither the API key nor the secret is in Redis (every key of the bot:
+    audit, command results, intents, state), the bot's output or the CLI's."""
+    standin = mainnet
+    started(store, fleet)
+    position, _ = open_protected(fleet, standin)
+    arm(standin, kind="status", path=ORDER, status=401, times=2,
+        body={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action, request ip: 127.0.0.1"})
+
+    killed = run_cli(["close-all", "--timeout", "30"], fleet.env, timeout_s=45)
+
+    said = killed.stdout + killed.stderr
+    assert not standin.faults.armed()
+    assert venue_book(standin) == ([], [], []), (said, audit_text(store, 60))
+    assert killed.returncode == 0 and "flat confirmed" in said, said
+    assert filled(standin, "ETHUSDT", "SELL") == position.qty
+    everything = redis_text(store) + fleet.logs() + said
+    assert "-2015" in everything  # the refusal is told, in the audit stream's error lines
+    assert KEY not in everything and SECRET not in everything
+
+
+def test_close_all_when_redis_freezes_while_the_close_is_in_flight_then_flat_and_the_result_arrives(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin, redis_server):
+    """DEFECT (high): Redis frozen (SIGSTOP) for 6 s while the kill switch's close is in flight (its first send is
+    lost before the venue saw it; the bot times out after 10 s, looks it up and sends it again, and it fills).
+    Marking the intent then raises StateStoreError, which `flatten`'s guard (ExchangeError only) lets through:
+    the kill switch is abandoned mid-way and reported `failed` to a Redis that cannot take it, so the command never
+    gets a final result (the dashboard shows it accepted for ever; no supervisor takes over a command the live bot
+    claimed) and the kill-switch trade is never booked (its fill is in the audit stream, no row in trades). Had
+    Redis frozen before the close was sent (its intent is saved first), nothing would have closed the position and
+    nothing would retry. The CLI that sent it exits 2 with `error: Redis timed out` (documented for a Redis error)."""
+    import os
+    import subprocess
+    import time
+    from tests.integration.processes import PROJECT_ROOT, PYTHON
+
+    standin = mainnet
+    started(store, fleet)
+    position, _ = open_protected(fleet, standin)
+    arm(standin, kind="timeout_before", path=ORDER, method="POST")
+    cli = subprocess.Popen([PYTHON, str(PROJECT_ROOT / "main.py"), "close-all", "--timeout", "60"], cwd=PROJECT_ROOT,
+                           env=fleet.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    frozen = False
+    try:
+        wait_for(lambda: standin.count(ORDER, "POST") >= 2, 20, "the close sent (and lost)")
+        os.kill(redis_server.process.pid, signal.SIGSTOP)
+        frozen = True
+        wait_for(lambda: standin.count(ORDER, "POST") >= 3, 30, "the close sent again after the timeout")
+        time.sleep(6)  # the fault's length: Redis stays frozen while the bot books the close
+        os.kill(redis_server.process.pid, signal.SIGCONT)
+        frozen = False
+        said, _ = cli.communicate(timeout=75)
+    finally:
+        if frozen:
+            os.kill(redis_server.process.pid, signal.SIGCONT)
+        if cli.poll() is None:
+            cli.kill()
+
+    assert venue_book(standin) == ([], [], []), (said, venue_book(standin))
+    assert filled(standin, "ETHUSDT", "SELL") == position.qty
+    assert store.trading_state() is TradingState.HALTED
+    results = wait_for(lambda: [r for r in store.read_command_results(20) if r.status.is_final
+                                and not r.detail.startswith("opened")], 20,
+                       "the close-all's final result", on_timeout=lambda: said + audit_text(store, 60))
+    assert [(r.status.value, r.handled_by) for r in results] == [("done", "bot")], results
+    assert "flat confirmed" in results[0].detail, results
+    trades = wait_for(lambda: [t for t in store.read_trades(100) if not t.trade_id.startswith("paper-")], 10,
+                      "the booked live trade", on_timeout=fleet.logs)
+    assert [(t.qty, t.exit_reason.value) for t in trades] == [(position.qty, "kill_switch")]
