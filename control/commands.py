@@ -155,14 +155,14 @@ def parse_command(entry_id: str, fields: Mapping[str, Any], *, max_bytes: int) -
 def _check_args(command_type: CommandType, args: dict[str, Any]) -> str | None:
     if command_type is CommandType.START:
         mode = args.get("mode", "ghost")
-        if mode not in {m.value for m in Mode}:
+        if mode not in [m.value for m in Mode]:  # a list: an unhashable value (an object) is refused, not raised
             return f"start: mode must be ghost, paper or live, not {mode!r}"
     if command_type in (CommandType.CLOSE, CommandType.OPEN):
         symbol = args.get("symbol")
         if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
             return f"{command_type.value}: symbol must look like BTC/USDT:USDT, not {symbol!r}"
     if command_type is CommandType.OPEN:
-        if args.get("side") not in {s.value for s in Side}:
+        if args.get("side") not in [s.value for s in Side]:  # a list, as above
             return f"open: side must be long or short, not {args.get('side')!r}"
         try:
             notional = Decimal(str(args.get("notional")))

@@ -447,3 +447,59 @@ def test_close_all_when_redis_freezes_while_the_close_is_in_flight_then_flat_and
     trades = wait_for(lambda: [t for t in store.read_trades(100) if not t.trade_id.startswith("paper-")], 10,
                       "the booked live trade", on_timeout=fleet.logs)
     assert [(t.qty, t.exit_reason.value) for t in trades] == [(position.qty, "kill_switch")]
+
+
+HOSTILE = {
+    "close_all_args_a_list": {"type": "close-all", "args": "[]"},
+    "close_all_args_not_json": {"type": "close-all", "args": "{'all': True"},
+    "halt_huge": {"type": "halt", "args": json.dumps({"why": "x" * 100_000})},
+    "type_not_utf8": {"type": b"close-all\xff\xfe"},
+    "close_symbol_a_number": {"type": "close", "args": json.dumps({"symbol": 5})},
+    "close_symbol_a_list": {"type": "close", "args": json.dumps({"symbol": [ETH]})},
+    "open_notional_huge_exponent": {"type": "open", "args": '{"symbol": "ETH/USDT:USDT", "side": "long", "notional": 1e999999}'},
+    "open_notional_nan": {"type": "open", "args": '{"symbol": "ETH/USDT:USDT", "side": "long", "notional": NaN}'},
+    "open_side_an_object": {"type": "open", "args": json.dumps({"symbol": ETH, "side": {"long": 1}, "notional": 10})},
+    "issued_at_negative": {"type": "close-all", "issued_at_ms": "-1"},
+    "command_id_with_spaces": {"type": "close-all", "command_id": "a b c"},
+}
+
+
+def test_hostile_commands_when_sent_to_the_live_bot_then_each_refused_and_nothing_changes_at_the_venue(
+        store: StateStore, redis_url: str, fleet: BotFleet, mainnet: BinanceStandin):
+    """Odd payloads straight onto the command stream (wrong types, not JSON, 100 kB, bytes that are not UTF-8,
+    NaN, a 1e999999 notional) and a replay of the `open` already done (the same command id, sent again): each is
+    refused with its own reason, nothing is sent to the venue, the bot stays ACTIVE with its position and its
+    stop; a genuine kill switch after them closes the position once."""
+    import uuid
+
+    import redis
+
+    standin = mainnet
+    started(store, fleet)
+    position, stop = open_protected(fleet, standin)
+    [opened] = [e for e in store.client.xrange(store.key("commands")) if e[1].get("type") == "open"]
+    orders_before = standin.count(ORDER, "POST") + standin.count(ALGO, "POST")
+    raw = redis.Redis.from_url(redis_url)  # bytes in, bytes out: what any client of this Redis can write
+    ids = {}
+    for name, fields in HOSTILE.items():
+        command_id = fields.get("command_id", uuid.uuid4().hex)
+        ids[name] = command_id
+        entry = {"command_id": command_id, "issued_at_ms": str(int(__import__("time").time() * 1000)),
+                 "issued_by": "attacker", "args": "{}", **fields}
+        raw.xadd(store.key("commands"), entry)
+    raw.xadd(store.key("commands"), opened[1])  # the replay
+    sentinel = run_cli(["halt", "--timeout", "20"], fleet.env)  # behind them all: once it is done, they were read
+    assert sentinel.returncode == 0, sentinel.stdout + sentinel.stderr
+
+    results = {r.command_id: r for r in store.read_command_results(200)}
+    refused = {name: results.get(command_id) for name, command_id in ids.items() if name != "command_id_with_spaces"}
+    not_refused = {name: r for name, r in refused.items() if r is None or r.status.value != "rejected"}
+    assert not_refused == {}, not_refused
+    reasons = {r.detail for r in refused.values()}
+    assert len(reasons) >= 8, reasons  # each its own reason, not one blanket line
+    assert standin.count(ORDER, "POST") + standin.count(ALGO, "POST") == orders_before  # the replay sent nothing
+    assert [p.qty for p in venue_book(standin)[0]] == [position.qty] and stop.client_algo_id in venue_book(standin)[2]
+
+    killed = run_cli(["close-all", "--timeout", "30"], fleet.env, timeout_s=45)
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    assert venue_book(standin) == ([], [], []) and filled(standin, "ETHUSDT", "SELL") == position.qty
