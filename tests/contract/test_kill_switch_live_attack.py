@@ -65,7 +65,9 @@ def test_close_all_when_the_live_bot_is_dead_then_the_supervisor_closes_the_posi
     """DEFECT (critical): the supervisor's take-over flattens the *paper* venue, not Binance. `_open_venue` reads
     the mode from the state hash (live) but opens `open_exchange(self.settings)`, whose bot.mode is the
     config's (ghost), so it opens the simulated venue: it reports "flat confirmed" while the live position and
-    its stop still rest on Binance (and with bot.mode live it would be refused for want of a go-live gate)."""
+    its stop still rest on Binance (and with bot.mode live it would be refused for want of a go-live gate). It then
+    writes the simulated venue's empty lists over the live bot's positions and orders in Redis, so the dashboard
+    and `status` show no position either."""
     fleet, standin = supervised, mainnet
     seed_evidence(store, fleet.env)
     fleet.start_supervisor("live")
@@ -82,6 +84,7 @@ def test_close_all_when_the_live_bot_is_dead_then_the_supervisor_closes_the_posi
     assert killed.returncode == 0 and "flat confirmed" in said, said
     assert store.trading_state() is TradingState.HALTED
     assert standin.count("/fapi/v1/order", "POST") == 2  # the entry, and exactly one close
+    assert store.read_positions() == [] and store.read_orders() == []  # what the dashboard shows
     assert SECRET not in fleet.logs() + audit_text(store) and KEY not in fleet.logs() + audit_text(store)
 
 
@@ -128,6 +131,9 @@ def test_close_all_when_a_position_was_opened_by_hand_on_a_symbol_the_bot_does_n
     closes = [r.params for r in standin.requests if r.path == "/fapi/v1/order" and r.method == "POST"
               and r.params.get("reduceOnly") == "true"]
     assert sorted(c["symbol"] for c in closes) == ["ETHUSDT", "SOLUSDT"], closes
+    status = run_cli(["status", "--json"], fleet.env)
+    shown = json.loads(status.stdout)
+    assert (shown["trading_state"], shown["positions"], shown["open_orders"]) == ("HALTED", [], []), shown
 
 
 def test_close_all_when_the_trader_left_an_order_resting_on_another_symbol_then_it_is_cancelled_or_reported(
@@ -503,3 +509,22 @@ def test_hostile_commands_when_sent_to_the_live_bot_then_each_refused_and_nothin
     killed = run_cli(["close-all", "--timeout", "30"], fleet.env, timeout_s=45)
     assert killed.returncode == 0, killed.stdout + killed.stderr
     assert venue_book(standin) == ([], [], []) and filled(standin, "ETHUSDT", "SELL") == position.qty
+
+
+def test_close_all_when_the_position_is_dust_below_the_minimum_notional_then_closed_reduce_only(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    """The trader sold most of the bot's ETH by hand, leaving 0.001 ETH (about 2.5 USDT, under the 20 USDT minimum
+    notional an entry needs): the kill switch's reduce-only close goes through anyway, the venue ends flat."""
+    standin = mainnet
+    started(store, fleet)
+    position, _ = open_protected(fleet, standin)
+    dust = Decimal("0.001")
+    by_hand(standin).create_order(ETH, "market", "sell", float(position.qty - dust), None, {"reduceOnly": True})
+    assert position_qty(standin) == [(ETH, "long", dust)]
+
+    killed = run_cli(["close-all", "--timeout", "30"], fleet.env, timeout_s=45)
+
+    said = killed.stdout + killed.stderr
+    assert venue_book(standin) == ([], [], []), (said, venue_book(standin), audit_text(store, 40))
+    assert killed.returncode == 0 and "flat confirmed" in said, said
+    assert filled(standin, "ETHUSDT", "SELL") == position.qty
