@@ -528,3 +528,32 @@ def test_close_all_when_the_position_is_dust_below_the_minimum_notional_then_clo
     assert venue_book(standin) == ([], [], []), (said, venue_book(standin), audit_text(store, 40))
     assert killed.returncode == 0 and "flat confirmed" in said, said
     assert filled(standin, "ETHUSDT", "SELL") == position.qty
+
+
+def test_close_all_when_the_venue_refuses_closes_for_a_while_and_no_supervisor_runs_then_the_bot_keeps_trying(
+        store: StateStore, fleet: BotFleet, mainnet: BinanceStandin):
+    """DEFECT (medium): a live bot run alone (`main.py bot --mode live`, as the README offers) hands a kill switch
+    it could not finish in `control.kill_switch_seconds` over to a supervisor that does not exist, and never
+    tries again: once the venue's outage is over the position is still open (its stop rests, the bot is HALTED),
+    and the only word is the CLI's "accepted but not finished … (is the supervisor running?)"."""
+    import subprocess
+    from tests.integration.processes import PROJECT_ROOT, PYTHON
+
+    standin = mainnet
+    started(store, fleet)
+    position, _ = open_protected(fleet, standin)
+    arm(standin, kind="status", path=ORDER, status=503, body=INTERNAL_ERROR, times=10_000)
+    cli = subprocess.Popen([PYTHON, str(PROJECT_ROOT / "main.py"), "close-all", "--timeout", "45"], cwd=PROJECT_ROOT,
+                           env=fleet.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: "handed over" in audit_text(store, 50) or cli.poll() is not None, 30, "the bot handing over")
+        urllib.request.urlopen(urllib.request.Request(f"{standin.url}/_standin/clear", data=b"{}", method="POST"),
+                               timeout=5).read()  # the outage ends
+        wait_for(lambda: venue_book(standin) == ([], [], []) or cli.poll() is not None, 45, "flat or the CLI's word")
+        said, _ = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+
+    assert venue_book(standin) == ([], [], []), (said, venue_book(standin))
+    assert filled(standin, "ETHUSDT", "SELL") == position.qty
