@@ -476,6 +476,7 @@ def test_hostile_commands_when_sent_to_the_live_bot_then_each_refused_and_nothin
     NaN, a 1e999999 notional) and a replay of the `open` already done (the same command id, sent again): each is
     refused with its own reason, nothing is sent to the venue, the bot stays ACTIVE with its position and its
     stop; a genuine kill switch after them closes the position once."""
+    import time
     import uuid
 
     import redis
@@ -490,7 +491,7 @@ def test_hostile_commands_when_sent_to_the_live_bot_then_each_refused_and_nothin
     for name, fields in HOSTILE.items():
         command_id = fields.get("command_id", uuid.uuid4().hex)
         ids[name] = command_id
-        entry = {"command_id": command_id, "issued_at_ms": str(int(__import__("time").time() * 1000)),
+        entry = {"command_id": command_id, "issued_at_ms": str(int(time.time() * 1000)),
                  "issued_by": "attacker", "args": "{}", **fields}
         raw.xadd(store.key("commands"), entry)
     raw.xadd(store.key("commands"), opened[1])  # the replay
