@@ -558,3 +558,26 @@ def test_close_all_when_the_venue_refuses_closes_for_a_while_and_no_supervisor_r
 
     assert venue_book(standin) == ([], [], []), (said, venue_book(standin))
     assert filled(standin, "ETHUSDT", "SELL") == position.qty
+
+
+@pytest.mark.parametrize("reduce_only, code, msg", [
+    (True, -2022, "ReduceOnly Order is rejected."),
+    (False, -2019, "Margin is insufficient."),
+    (False, -4164, "Order's notional must be no smaller than 20 (unless you choose reduce only)."),
+])
+def test_submit_when_binance_refuses_the_order_then_order_rejected_not_unbound_local(standin, venue, reduce_only,
+                                                                                     code, msg):
+    """DEFECT (critical, on main at 2fbf5d9; fixed here): `submit` imported OrderRejectedError inside its
+    closing-only branch, which made the name local to the whole function, so every refusal reaching its
+    `except OrderRejectedError` raised UnboundLocalError instead — not an ExchangeError: the kill switch's guard let
+    it through and close-all ended `failed` on the first -2022, -1001 or 429; entries and stops broke alike."""
+    from errors import OrderRejectedError
+    from models import OrderIntent, OrderSide, OrderType
+
+    standin.fail(ORDER, status=400, body={"code": code, "msg": msg})
+    intent = OrderIntent(client_order_id="ETH1-x0" if reduce_only else "ETH1-en", symbol=ETH,
+                         side=OrderSide.SELL if reduce_only else OrderSide.BUY, qty=Decimal("0.01"),
+                         order_type=OrderType.MARKET, reduce_only=reduce_only)
+
+    with pytest.raises(OrderRejectedError, match=str(code)):
+        venue.submit(intent)
