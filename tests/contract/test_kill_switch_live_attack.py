@@ -567,7 +567,7 @@ def test_close_all_when_the_venue_refuses_closes_for_a_while_and_no_supervisor_r
 ])
 def test_submit_when_binance_refuses_the_order_then_order_rejected_not_unbound_local(standin, venue, reduce_only,
                                                                                      code, msg):
-    """DEFECT (critical, on main at 2fbf5d9; fixed here): `submit` imported OrderRejectedError inside its
+    """DEFECT (critical, on main at 2fbf5d9; fixed on main by b46d80f): `submit` imported OrderRejectedError inside its
     closing-only branch, which made the name local to the whole function, so every refusal reaching its
     `except OrderRejectedError` raised UnboundLocalError instead — not an ExchangeError: the kill switch's guard let
     it through and close-all ended `failed` on the first -2022, -1001 or 429; entries and stops broke alike."""
