@@ -30,10 +30,12 @@ Everything lives under one namespace per bot, `tb:{bot_id}:…`, so several bots
     epoch              string  the run marker (JSON: epoch, since_ms), see below
     trade_keys         zset    trade keys already written to `trades` (a retried write is not a second row)
 
-Redis failures come out as `StateStoreError`, never as a raw redis-py exception. The client never
-re-sends a command that timed out: it may still run once a frozen Redis wakes up, so a blind retry of
-an XADD would write it twice; the callers' loops retry, and the writes that must happen once are
-idempotent (`append_trade`).
+Redis failures come out as `StateStoreError`, never as a raw redis-py exception. The store never
+re-sends a round trip that may have run: one that timed out (it may still run once a frozen Redis wakes
+up) or whose connection closed after it was sent whole (Redis may have run it and the reply been lost),
+so a blind retry of an XADD would write it twice; only one that could not be sent is tried once more on a
+new connection. The callers' loops retry, and the writes that must happen once are idempotent
+(`append_trade`).
 
 One tick's writes are one round trip (`StateStore.batch`, opened by the engine around a tick): the
 records (audit, signals, the scorer's and the executor's memory, candles) are queued and sent as one
@@ -270,14 +272,25 @@ class _Queue:
 
 def _transaction(client: Any, stack: Sequence[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
     """A pipeline's commands (`Pipeline.command_stack`) in one MULTI/EXEC, their replies: what
-    `Pipeline.execute()` does (one try more on a new connection after a ConnectionError, the first error
+    `Pipeline.execute()` does (one try more on a new connection when it could not be sent, the first error
     reply raised, the replies through the client's callbacks), without its per-call machinery (its
     observability hooks, its field-set preparation, a parse per reply through the client): a third of the CPU
     of every round trip of the bot's, ~10 of them in a tick with two orders."""
     pool = client.connection_pool
     conn = pool.get_connection()
     try:
-        replies = conn.retry.call_with_retry(lambda: _exchange(conn, stack), lambda _error: conn.disconnect())
+        try:
+            replies = _exchange(conn, stack)
+        except _NotSent:
+            # nothing of it ran (its EXEC never reached Redis whole): once more on a new connection
+            conn.disconnect()
+            replies = _exchange(conn, stack)
+        except redis.exceptions.ConnectionError:
+            # Sent whole, then the connection closed before the reply: Redis may have run it (a CLIENT
+            # KILL, a proxy or a failover after EXEC). Sent again it ran twice (a candle twice in its list,
+            # one gap counted as two), so it is not: the caller sees StateStoreError and its loop decides.
+            conn.disconnect()
+            raise
     finally:
         pool.release(conn)
     callbacks = client.response_callbacks
@@ -291,8 +304,16 @@ def _transaction(client: Any, stack: Sequence[tuple[tuple[Any, ...], dict[str, A
     return out
 
 
+class _NotSent(redis.exceptions.ConnectionError):
+    """The round trip could not be sent whole: Redis ran none of it."""
+
+
 def _exchange(conn: Any, stack: Sequence[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
-    conn.send_packed_command(conn.pack_commands([("MULTI",), *(args for args, _ in stack), ("EXEC",)]))
+    packed = conn.pack_commands([("MULTI",), *(args for args, _ in stack), ("EXEC",)])
+    try:
+        conn.send_packed_command(packed)
+    except redis.exceptions.ConnectionError as exc:
+        raise _NotSent(str(exc)) from exc
     errors: list[tuple[int, redis.exceptions.ResponseError]] = []
     for n in range(len(stack) + 1):  # MULTI's OK, then a QUEUED (or a refusal: EXEC aborts) per command
         try:
@@ -960,7 +981,7 @@ class StateStore:
         pipe = self.client.pipeline(transaction=True)
         pipe.xadd(self.key("gaps"), {k: _str(v) for k, v in gap.items()}, maxlen=GAPS_KEPT, approximate=True)
         pipe.hincrby(self.key("state"), "data_gaps", 1)
-        entry_id, _ = pipe.execute()
+        entry_id, _ = _transaction(self.client, pipe.command_stack)  # never sent twice: one gap, counted once
         return entry_id
 
     @_wrap_errors
