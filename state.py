@@ -71,6 +71,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import redis
 from redis.backoff import NoBackoff
+from redis.client import EMPTY_RESPONSE
 from redis.retry import Retry
 
 from redis_connections import connection_class_for
@@ -276,15 +277,20 @@ def _transaction(client: Any, stack: Sequence[tuple[tuple[Any, ...], dict[str, A
     reply raised, the replies through the client's callbacks), without its per-call machinery (its
     observability hooks, its field-set preparation, a parse per reply through the client): a third of the CPU
     of every round trip of the bot's, ~10 of them in a tick with two orders."""
+    # what redis-py answers itself (an MGET of no keys) is not sent: Redis would refuse it while queueing,
+    # and EXECABORT throws away every write queued with it
+    sent = [(args, options) for args, options in stack if EMPTY_RESPONSE not in options]
+    if not sent:
+        return [options[EMPTY_RESPONSE] for _, options in stack]
     pool = client.connection_pool
     conn = pool.get_connection()
     try:
         try:
-            replies = _exchange(conn, stack)
+            replies = _exchange(conn, sent)
         except _NotSent:
             # nothing of it ran (its EXEC never reached Redis whole): once more on a new connection
             conn.disconnect()
-            replies = _exchange(conn, stack)
+            replies = _exchange(conn, sent)
         except redis.exceptions.ConnectionError:
             # Sent whole, then the connection closed before the reply: Redis may have run it (a CLIENT
             # KILL, a proxy or a failover after EXEC). Sent again it ran twice (a candle twice in its list,
@@ -295,13 +301,24 @@ def _transaction(client: Any, stack: Sequence[tuple[tuple[Any, ...], dict[str, A
         pool.release(conn)
     callbacks = client.response_callbacks
     out = []
-    for reply, (args, options) in zip(replies, stack):
+    answered = iter(replies)
+    for args, options in stack:
+        if EMPTY_RESPONSE in options:
+            out.append(options[EMPTY_RESPONSE])
+            continue
+        reply = next(answered)
         callback = callbacks.get(args[0])
         if callback is not None:
             options = {k: v for k, v in options.items() if k != "keys"}
             reply = callback(reply, **options)
         out.append(reply)
     return out
+
+
+# Commands that only read: one of them alone, with no write queued, goes without MULTI (StateStore._run).
+_READS = frozenset({"GET", "MGET", "HGET", "HGETALL", "HMGET", "HLEN", "LRANGE", "LLEN", "LINDEX", "XRANGE",
+                    "XREVRANGE", "XLEN", "ZRANGE", "ZRANGEBYSCORE", "ZSCORE", "ZCARD", "SMEMBERS", "SCARD",
+                    "SISMEMBER", "EXISTS", "TTL", "PTTL", "TYPE"})
 
 
 class _NotSent(redis.exceptions.ConnectionError):
@@ -642,6 +659,11 @@ class StateStore:
             command(pipe)
             if not len(pipe):
                 return []
+            if queued == 0 and len(pipe) == 1 and pipe.command_stack[0][0][0] in _READS:
+                # one read, nothing queued: no MULTI. A Redis at maxmemory (noeviction) refuses every command
+                # queued inside MULTI, reads too: the state, the halt and the page were lost exactly then.
+                args, options = pipe.command_stack[0]
+                return [self.client.execute_command(*args, **options)]
             return _transaction(self.client, pipe.command_stack)[queued:]
 
     # ------------------------------------------------------------------------------ bot state

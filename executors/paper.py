@@ -18,7 +18,7 @@ from typing import Callable
 
 from clock import Clock
 from models import EntryPlan, TradeState
-from risk.exits import ExitRules
+from risk.exits import ExitRules, out_of_reach
 from control.flatten import FlattenReport, cancel_entry_orders, flatten
 from errors import (ExchangeError, NetworkError, OrderRejectedError, RateLimitError, TradingHaltedError,
                     UnknownOrderStatusError)
@@ -38,6 +38,7 @@ from models import (
     OrderType,
     Portfolio,
     Position,
+    Side,
     Trade,
     TradeLedger,
     evolve,
@@ -303,14 +304,17 @@ class PaperExecutor:
             self._audit("error", f"{state.symbol}: protection not checked: {exc}", trade_id=state.trade_id)
             return []
         # one pass over the symbol's orders (this runs on every candle of an open trade)
-        stops, covered, has_take_profit = [], Decimal("0"), False
+        stops, covered, take_profits = [], Decimal("0"), []
         for o in orders:
             if o.order_type is OrderType.STOP_MARKET:
                 if o.reduce_only:
                     stops.append(o)
                     covered += o.qty - o.filled_qty
             elif o.order_type is OrderType.TAKE_PROFIT_MARKET:
-                has_take_profit = True
+                take_profits.append(o)
+        has_take_profit = bool(take_profits)
+        if take_profits and not self.rules.rests_take_profit:
+            self._cancel_switched_off_take_profits(state, take_profits)
         if covered < position.qty:
             ledger = self.book.ledger(state.symbol)
             generation = ledger.stop_gen + 1
@@ -324,9 +328,33 @@ class PaperExecutor:
                     self.venue.cancel(old.symbol, old.client_order_id)
                 except ExchangeError:
                     pass
-        if state.take_profit and not has_take_profit and self.rules.rests_take_profit:
+        if state.take_profit and not has_take_profit and self.rules.rests_take_profit and self._reachable(state):
             self._place_take_profit(state, position.qty)  # failed: the stop protects it; tried again next candle
         return []
+
+    @staticmethod
+    def _reachable(state: TradeState) -> bool:
+        """A trade opened with the take-profit switched off remembers one out of reach (a thousand times the
+        entry): switched on since, that is no take-profit to place (it protects nothing, and a real venue's
+        price filter may refuse it on every candle)."""
+        # anything past half of it is no market move; the margin because the remembered one was set from the
+        # plan's price, and the fill's may differ by the slippage
+        if state.side is Side.LONG:
+            return state.take_profit < out_of_reach(state.entry_price, above=True) / 2
+        return state.take_profit > out_of_reach(state.entry_price, above=False) * 2
+
+    def _cancel_switched_off_take_profits(self, state: TradeState, orders: list[Order]) -> None:
+        """A take-profit placed by a run that had it on, for a trade still open after a restart with it off:
+        the rules now say none rests, so it goes (it would still take profit there)."""
+        for order in orders:
+            try:
+                self.venue.cancel(order.symbol, order.client_order_id)
+            except ExchangeError as exc:
+                self._audit("error", f"{state.symbol}: take-profit {order.client_order_id} not cancelled ({exc}); "
+                            "tried again next candle", trade_id=state.trade_id)
+                continue
+            self._audit("reconcile", f"{state.symbol}: take-profit {order.client_order_id} cancelled: the rules switch "
+                        "the take-profit off now (exits.take_profit_enabled)", trade_id=state.trade_id)
 
     def _forget_if_never_placed(self, state: TradeState) -> None:
         """A remembered trade with no position at the venue, no fill booked and an entry order the venue does
