@@ -1035,8 +1035,15 @@ class StateStore:
                 data = json.loads(e.fields.get("data") or "{}")
             except ValueError:
                 data = {}
-            out.append(AuditEvent(e.fields.get("kind", ""), int(e.fields.get("ts_ms", 0)), e.fields.get("message", ""), data,
-                                  logged_ms=int(e.entry_id.split("-", 1)[0])))
+            logged_ms = int(e.entry_id.split("-", 1)[0])
+            try:
+                ts_ms = int(e.fields.get("ts_ms", 0))
+            except ValueError:
+                # anyone who can XADD can write a line: one with a time that is no number is shown at the time
+                # Redis logged it, not raised out of the read (it emptied the whole decision log)
+                ts_ms = logged_ms
+            out.append(AuditEvent(e.fields.get("kind", ""), ts_ms, e.fields.get("message", ""),
+                                  data if isinstance(data, dict) else {"data": data}, logged_ms=logged_ms))
         return list(reversed(out))
 
     # ------------------------------------------------------------------------------ risk, metrics

@@ -58,3 +58,26 @@ def test_venue_snapshot_when_saved_from_stale_version_then_refused(store):
 def test_connect_when_redis_is_not_there_then_state_store_error():
     with pytest.raises(StateStoreError, match="cannot reach Redis"):
         connect("redis://127.0.0.1:1/0", timeout_s=0.2)
+
+
+@pytest.mark.parametrize("fields, ts_is_logged, data", [
+    ({"kind": "x", "ts_ms": "soon", "message": "m", "data": "{}"}, True, {}),  # raised ValueError: the log emptied
+    ({"kind": "x", "ts_ms": "", "message": "m"}, True, {}),
+    ({"kind": "x", "ts_ms": "1e3", "message": "m"}, True, {}),
+    ({"kind": "x", "ts_ms": "1000", "message": "m", "data": "[1, 2]"}, False, {"data": [1, 2]}),
+    ({"kind": "x", "ts_ms": "1000", "message": "m", "data": "{not json"}, False, {}),
+    ({"kind": "x", "ts_ms": "1000", "message": "m", "data": '{"a": 1}'}, False, {"a": 1}),
+])
+def test_read_audit_when_a_hand_written_line_is_odd_then_it_is_shown_and_the_others_are_kept(store, fields, ts_is_logged,
+                                                                                          data):
+    from models import AuditEvent
+
+    store.audit(AuditEvent("state", 500, "before", {}))
+    store.client.xadd(store.key("audit"), fields)
+    store.audit(AuditEvent("state", 600, "after", {}))
+
+    before, odd, after = store.read_audit(10)
+
+    assert (before.message, after.message) == ("before", "after")
+    assert odd.ts_ms == (odd.logged_ms if ts_is_logged else 1000)
+    assert odd.data == data
