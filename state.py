@@ -165,9 +165,11 @@ def connect(url: str, *, timeout_s: float = 2.0) -> redis.Redis:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
-        # a timed-out command may still run once Redis wakes up, so it is never re-sent (see the module
-        # docstring); a refused or closed connection (Redis restarted) is retried once on a new one
-        retry=Retry(NoBackoff(), 1, supported_errors=(redis.exceptions.ConnectionError,)),
+        # Nothing is re-sent by the client (see the module docstring): a timed-out command may still run
+        # once Redis wakes up, and one whose connection closed after it was sent may have run (its reply
+        # lost: an audit line was written twice). A connection Redis closed while it sat idle in the pool
+        # (a restart) is replaced before the next call anyway (the pool checks it), so no retry is needed.
+        retry=Retry(NoBackoff(), 0),
     )
     try:
         client.ping()

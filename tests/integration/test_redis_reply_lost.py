@@ -36,9 +36,12 @@ class ReplyLosingRelay:
         self.armed = threading.Event()
         self.dropped = threading.Event()
         self._closing = False
+        self.marker = b"EXEC\r\n"
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def arm(self) -> None:
+    def arm(self, marker: bytes = b"EXEC\r\n") -> None:
+        """The next request holding `marker` (a transaction's EXEC, or a command's name) loses its reply."""
+        self.marker = marker
         self.dropped.clear()
         self.armed.set()
 
@@ -56,7 +59,7 @@ class ReplyLosingRelay:
     def _upstream(self, client: socket.socket, server: socket.socket, lost: threading.Event) -> None:
         try:
             while chunk := client.recv(65536):
-                if self.armed.is_set() and b"EXEC\r\n" in chunk:
+                if self.armed.is_set() and self.marker in chunk:
                     self.armed.clear()
                     lost.set()
                 server.sendall(chunk)
@@ -169,3 +172,42 @@ def test_market_order_when_the_reply_of_its_venue_save_is_lost_then_one_position
     assert placed in ([Decimal("0.5")], []), (outcome, positions)
     assert len(other.pending_fills()) == len(placed), (outcome, other.pending_fills())
     assert (outcome == "placed") == bool(placed) or outcome.startswith("StateStoreError"), outcome
+
+
+def test_audit_when_the_reply_of_a_lone_xadd_is_lost_then_the_line_is_written_once(
+        relay: ReplyLosingRelay, relayed: StateStore, store: StateStore):
+    """The same fault on a write sent alone, outside a batch (an audit line from the command thread or the
+    supervisor): redis-py's own retry on a closed connection sent the XADD again, two lines for one."""
+    from models import AuditEvent
+
+    relay.arm(b"XADD")
+    try:
+        relayed.audit(AuditEvent("state", T0, "one line", {}))
+    except Exception:
+        pass  # an error is acceptable: the caller then knows the line may not be in; a second copy is not
+    wait_for_drop(relay)
+    assert [e.message for e in store.read_audit(10)] == ["one line"]
+
+
+@pytest.mark.parametrize("call", ["read_state", "write_state", "audit"])
+def test_call_when_redis_closed_the_pooled_connection_while_idle_then_it_is_answered(redis_url: str, store: StateStore,
+                                                                                     call: str):
+    """What the retry on a closed connection was for: a pooled connection Redis closed while it was idle
+    (a restart, a CLIENT KILL, an idle timeout) is replaced before the next call is sent, so none is needed."""
+    import redis
+    from models import AuditEvent
+
+    store.write_state(mode="paper")
+    admin = redis.Redis.from_url(redis_url)
+    try:
+        assert admin.client_kill_filter(_type="normal", skipme=True) >= 1  # the store's pooled connection
+    finally:
+        admin.close()
+    if call == "read_state":
+        assert store.read_state() == {"mode": "paper"}
+    elif call == "write_state":
+        store.write_state(mode="live")
+        assert store.read_state() == {"mode": "live"}
+    else:
+        store.audit(AuditEvent("state", T0, "after the kill", {}))
+        assert [e.message for e in store.read_audit(5)] == ["after the kill"]
