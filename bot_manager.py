@@ -39,7 +39,7 @@ from control.commands import is_stale
 from control.flatten import cancel_entry_orders, flatten
 from control.processor import CommandProcessor
 from control.trading_state import TradingStateControl
-from errors import CommandError, ConfigError, StateStoreError
+from errors import CommandError, ConfigError, ExchangeError, StateStoreError
 from exchange_client import LIVE_VENUE, open_venue_for_closing
 from models import AuditEvent, Command, CommandStatus, CommandType, ExitReason, HaltCause, Mode, timeframe_ms
 from order_ids import exit_order_id, symbol_code
@@ -444,6 +444,21 @@ class Supervisor:
         clock.set(newest_open + timeframe_ms(self.settings.bot.timeframe) if newest_open else self.clock.now_ms())
         return venue
 
+    def _open_venue_within(self, seconds: float):
+        """`_open_venue`, tried again while the venue cannot be reached (a Binance connection reads its rules
+        and clock first: one 503 there ended a take-over as failed, and nobody tried again)."""
+        give_up = time.monotonic() + seconds
+        wait_s = 0.2
+        while True:
+            try:
+                return self._open_venue()
+            except ExchangeError as exc:
+                if time.monotonic() + wait_s > give_up:
+                    raise CommandError(f"NOT flat: the venue could not be reached in {seconds:g}s: {exc}") from None
+                self.audit(f"flatten: the venue could not be reached ({exc}); trying again")
+                self.stop_event.wait(wait_s)
+                wait_s = min(wait_s * 2, 2.0)
+
     def _cancel_entry_orders(self) -> int:
         venue = self._open_venue()
         if venue is None:
@@ -456,7 +471,8 @@ class Supervisor:
     def flatten(self, only: str | None = None) -> str:
         """Every order cancelled and every position closed reduce-only (control.flatten), retried until
         the venue confirms flat or `control.flatten_seconds` pass."""
-        venue = self._open_venue()
+        started = time.monotonic()
+        venue = self._open_venue_within(self.settings.control.flatten_seconds)
         if venue is None:
             return self._flatten_ghost(only)
         reason = ExitReason.KILL_SWITCH if only is None else ExitReason.MANUAL
@@ -466,8 +482,9 @@ class Supervisor:
             return exit_order_id(self._trade_id_for(position.symbol), reason, SUPERVISOR_ATTEMPTS_FROM + round_)
 
         try:
+            left_s = max(1.0, self.settings.control.flatten_seconds - (time.monotonic() - started))
             report = flatten(
-                venue, exit_id=exit_id, now_ms=self.clock.now_ms, deadline_s=self.settings.control.flatten_seconds,
+                venue, exit_id=exit_id, now_ms=self.clock.now_ms, deadline_s=left_s,
                 only=only, reason="supervisor flatten",
                 on_error=lambda message: self.audit(f"flatten: {message}"),
             )

@@ -88,6 +88,29 @@ def test_close_all_when_the_live_bot_is_dead_then_the_supervisor_closes_the_posi
     assert SECRET not in fleet.logs() + audit_text(store) and KEY not in fleet.logs() + audit_text(store)
 
 
+def test_close_all_when_the_live_bot_is_dead_and_binance_first_fails_the_supervisor_s_connect_then_it_tries_again(
+        store: StateStore, supervised: BotFleet, mainnet: BinanceStandin):
+    """The supervisor's closing-only connection reads Binance's rules first: one 503 there ended the
+    take-over as failed (the venue could not be opened) and nobody tried again, the position left open."""
+    fleet, standin = supervised, mainnet
+    seed_evidence(store, fleet.env)
+    fleet.start_supervisor("live")
+    pid = fleet.wait_bot_running(timeout_s=60)
+    open_protected(fleet, standin)
+
+    kill_group(pid, signal.SIGKILL)
+    wait_for(lambda: fleet.live_bot_pid() is None, 10, "the bot gone")
+    arm(standin, kind="status", path="/fapi/v1/exchangeInfo", status=503, body=INTERNAL_ERROR, times=2)
+    killed = run_cli(["close-all", "--timeout", "45"], fleet.env, timeout_s=60)
+
+    said = killed.stdout + killed.stderr
+    assert len(standin.faults.log) == 2, standin.faults.log  # both refusals reached the supervisor
+    assert venue_book(standin) == ([], [], []), (said, audit_text(store), fleet.logs())
+    assert killed.returncode == 0 and "flat confirmed" in said, said
+    assert "the venue could not be reached" in audit_text(store)
+    assert standin.count("/fapi/v1/order", "POST") == 2  # the entry, and exactly one close
+
+
 SOL = "SOL/USDT:USDT"
 
 
